@@ -1,0 +1,45 @@
+"""Subset Explorer: choose a subset of a dataset from its embeddings, and measure it honestly.
+
+The library mirrors the command line::
+
+    import explorer
+    data = explorer.load("vectors.npy", meta="meta.csv", id_column="id")
+    sel = explorer.select(data, "k-center", 200, seed=0)
+    card = explorer.score(data, sel, random_draws=30)
+    explorer.export(data, sel, "subset.csv", scorecard=card, manifest="subset.json")
+    data2, sel2 = explorer.replay("subset.json")
+
+The library never imports streamlit or plotly.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .data.dataset import Dataset, fingerprint
+from .errors import ExplorerError
+from .selection import METRICS, Selection, select
+from .strategies import get_strategy, list_strategies
+
+
+def __getattr__(name):
+    # Heavier parts are imported on first use so `import explorer` stays quick for the CLI.
+    if name in ("load", "load_sample", "SAMPLES"):
+        from .data import loading, samples
+
+        return {"load": loading.load, "load_sample": samples.load_sample,
+                "SAMPLES": samples.SAMPLES}[name]
+    if name in ("export", "replay", "write_manifest", "read_manifest"):
+        from .data import export as _export
+
+        return getattr(_export, name)
+    if name in ("score", "Scorecard"):
+        from .evaluate import scorecard
+
+        return getattr(scorecard, name)
+    raise AttributeError(f"module 'explorer' has no attribute {name!r}")
+
+
+__all__ = ["Dataset", "ExplorerError", "METRICS", "Selection", "fingerprint", "select",
+           "get_strategy", "list_strategies", "load", "load_sample", "SAMPLES", "export",
+           "replay", "write_manifest", "read_manifest", "score", "Scorecard", "__version__"]

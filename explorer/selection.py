@@ -1,0 +1,296 @@
+"""``select``: validate at the boundary, run a registered strategy, check and record its picks."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from typing import Any, Callable
+
+import numpy as np
+
+from . import space
+from .data.dataset import Dataset
+from .errors import ExplorerError, preview
+from .params import parameter_error
+from .strategies import get_strategy
+from .strategies.base import Picks, Problem
+
+METRICS = ("euclidean", "cosine")
+
+
+@dataclass(frozen=True, eq=False)
+class Selection:
+    """A chosen subset and everything needed to reproduce it.
+
+    Attributes
+    ----------
+    indices : int64 row indices in pick order (pinned rows first). For greedy strategies every
+        prefix is the selection for that smaller budget.
+    strategy, params, seed, metric, budget : what produced it (params include defaults).
+    gains : per-pick gain or pick-time distance, when the strategy has one.
+    weights : per-pick importance weights, when the strategy returns them.
+    pinned, excluded : the must-include and must-exclude row indices given.
+    columns : the label / group / score columns the run used.
+    info : small extra results of the strategy (a proposed budget, a KL reduction, ...).
+    fingerprint : fingerprint of the dataset it was made on.
+    seconds : wall time of the strategy.
+    """
+
+    indices: np.ndarray
+    strategy: str
+    params: dict
+    seed: int | None
+    metric: str
+    budget: int
+    gains: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    pinned: tuple = ()
+    excluded: tuple = ()
+    columns: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+    fingerprint: str = ""
+    seconds: float = 0.0
+    steps: tuple = ()
+
+    def __len__(self) -> int:
+        return int(len(self.indices))
+
+    def mask(self, n: int) -> np.ndarray:
+        m = np.zeros(n, dtype=bool)
+        m[self.indices] = True
+        return m
+
+    def ids(self, data: Dataset) -> np.ndarray:
+        return data.ids[self.indices]
+
+    def __repr__(self) -> str:
+        return (
+            f"Selection({self.strategy}, {len(self)} of budget {self.budget}, seed={self.seed}, "
+            f"metric={self.metric}, first={preview(self.indices.tolist(), 5)})"
+        )
+
+
+def resolve_seed(seed) -> tuple[np.random.Generator, int | None]:
+    """Seed in at the boundary: int, None (a fresh seed is drawn and recorded) or a Generator."""
+    if isinstance(seed, np.random.Generator):
+        return seed, None
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**31))
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise parameter_error("seed", "select", "an int in [0, inf), None or a Generator", seed)
+    return np.random.default_rng(int(seed)), int(seed)
+
+
+def resolve_budget(budget, n_available: int, n_total: int, owner: str = "select") -> int:
+    """A count (int >= 1) or a fraction in (0, 1) of all rows; checked against what is left."""
+    if isinstance(budget, bool) or not isinstance(budget, Real):
+        raise parameter_error("budget", owner, "an int in [1, inf) or a float in (0, 1)", budget)
+    if isinstance(budget, Integral) or (isinstance(budget, float) and budget >= 1
+                                        and float(budget).is_integer()):
+        k = int(budget)
+        if k < 1:
+            raise parameter_error("budget", owner, "an int in [1, inf) or a float in (0, 1)",
+                                  budget)
+    else:
+        if not 0 < budget < 1:
+            raise parameter_error("budget", owner, "an int in [1, inf) or a float in (0, 1)",
+                                  budget)
+        k = max(1, int(round(budget * n_total)))
+    if k > n_available:
+        left = "rows" if n_available == n_total else "rows left after exclusions"
+        raise ExplorerError(f"budget {k} exceeds the {n_available} {left}.")
+    return k
+
+
+def _as_indices(values, n: int, name: str, data: Dataset | None) -> np.ndarray:
+    if values is None:
+        return np.zeros(0, dtype=np.int64)
+    arr = np.asarray(values)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            raise ExplorerError(f"{name}: a boolean mask must have {n} entries, got {arr.shape}.")
+        return np.flatnonzero(arr).astype(np.int64)
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise ExplorerError(f"{name}: expected row indices (integers), got dtype {arr.dtype}.")
+    arr = arr.astype(np.int64).ravel()
+    bad = arr[(arr < 0) | (arr >= n)]
+    if len(bad):
+        raise ExplorerError(
+            f"{name}: {len(bad)} index(es) outside 0..{n - 1}: {preview(bad.tolist())}."
+        )
+    _, first = np.unique(arr, return_index=True)
+    return arr[np.sort(first)]
+
+
+def _column_array(data: Dataset, column: str | None, purpose: str, numeric: bool = False):
+    if column is None:
+        return None
+    series = data.column(column, purpose)
+    if numeric:
+        values = np.asarray(series, dtype=np.float64) if series.dtype.kind in "fiub" else None
+        if values is None:
+            raise ExplorerError(
+                f"Column {column!r} ({purpose}) must be numeric; it holds {series.dtype} values."
+            )
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            raise ExplorerError(
+                f"Column {column!r} ({purpose}) has {len(bad)} missing or infinite value(s) at "
+                f"ids {preview(data.ids[bad])}. Fill or drop those rows."
+            )
+        return values
+    if series.isna().any():
+        bad = np.flatnonzero(series.isna().to_numpy())
+        raise ExplorerError(
+            f"Column {column!r} ({purpose}) has {len(bad)} missing value(s) at ids "
+            f"{preview(data.ids[bad])}. Fill them (for example with 'unknown') or drop the rows."
+        )
+    return series.astype(str).to_numpy()
+
+
+def select(
+    data: Dataset,
+    strategy: str,
+    budget: int | float | None,
+    *,
+    seed: int | None | np.random.Generator = 0,
+    metric: str = "euclidean",
+    params: dict[str, Any] | None = None,
+    pinned=None,
+    excluded=None,
+    label_column: str | None = None,
+    group_column: str | None = None,
+    score_column: str | None = None,
+    target=None,
+    progress: Callable[[float, str], None] | None = None,
+) -> Selection:
+    """Run the strategy ``strategy`` on ``data`` and return a :class:`Selection`.
+
+    Parameters
+    ----------
+    data : Dataset
+    strategy : registered name (see ``explorer strategies``).
+    budget : rows to select including the pinned ones: an int >= 1 or a fraction in (0, 1).
+        Strategies that propose their own size (``dedup``) also accept None.
+    seed : int, None or np.random.Generator. The same seed gives the same indices.
+    metric : 'euclidean' or 'cosine'.
+    params : strategy parameters; unknown names and invalid values are refused.
+    pinned, excluded : row indices (or boolean masks) that must / must not be selected.
+    label_column, group_column, score_column : metadata columns for strategies needing them.
+    target : row indices into ``data`` or a (M, D) array of target embeddings.
+    progress : optional callback ``progress(fraction, message)``.
+
+    Examples
+    --------
+    >>> import explorer
+    >>> data = explorer.load_sample("digits")
+    >>> sel = explorer.select(data, "k-center", 5, seed=0)
+    >>> len(sel), sel.strategy
+    (5, 'k-center')
+    """
+    spec = get_strategy(strategy)
+    if not isinstance(data, Dataset):
+        raise ExplorerError(f"select needs a Dataset (from explorer.load); got {type(data)!r}.")
+    if metric not in METRICS:
+        raise parameter_error("metric", "select", "a str among {'euclidean', 'cosine'}", metric)
+    resolved = spec.params.resolve(params)
+    rng, seed_value = resolve_seed(seed)
+    n = data.n
+
+    pins = _as_indices(pinned, n, "pinned", data)
+    excl = _as_indices(excluded, n, "excluded", data)
+    clash = np.intersect1d(pins, excl)
+    if len(clash):
+        raise ExplorerError(
+            f"{len(clash)} row(s) are both pinned and excluded: ids {preview(data.ids[clash])}."
+        )
+    allowed = np.ones(n, dtype=bool)
+    allowed[excl] = False
+    n_available = int(allowed.sum())
+    if budget is None:
+        if spec.exact_budget:
+            raise parameter_error("budget", strategy, "an int in [1, inf) or a float in (0, 1)",
+                                  None)
+        k = n_available
+    else:
+        k = resolve_budget(budget, n_available, n, owner=strategy)
+    if len(pins) > k:
+        raise ExplorerError(
+            f"{len(pins)} pinned rows do not fit in a budget of {k}; raise the budget or pin fewer."
+        )
+    allowed[pins] = False
+
+    labels = _column_array(data, label_column, "labels")
+    groups = _column_array(data, group_column, "groups")
+    scores = _column_array(data, score_column, "scores", numeric=True)
+    X = space.prepare(data.embeddings, metric, ids=data.ids)
+    target_X = None
+    if target is not None:
+        target_X = space.resolve_target(target, data, X, metric)
+
+    available = {"labels"} if labels is not None else set()
+    if groups is not None:
+        available.add("groups")
+    if scores is not None:
+        available.add("scores")
+    if target_X is not None:
+        available.add("target")
+    missing = spec.missing_inputs(available)
+    if missing:
+        raise ExplorerError(f"Strategy {strategy!r} needs {' and '.join(missing)}.")
+
+    problem = Problem(
+        X=X, metric=metric, budget=k, rng=rng, pinned=pins, excluded=excl, allowed=allowed,
+        labels=labels, groups=groups, scores=scores, target=target_X, progress=progress,
+        dataset=data,
+    )
+    start = time.perf_counter()
+    picks = spec.func(problem, **resolved)
+    seconds = time.perf_counter() - start
+    _check_picks(spec, problem, picks)
+    columns = {k2: v for k2, v in (("label_column", label_column), ("group_column", group_column),
+                                   ("score_column", score_column)) if v is not None}
+    return Selection(
+        indices=np.asarray(picks.indices, dtype=np.int64),
+        strategy=strategy,
+        params=resolved,
+        seed=seed_value,
+        metric=metric,
+        budget=k,
+        gains=None if picks.gains is None else np.asarray(picks.gains, dtype=np.float64),
+        weights=None if picks.weights is None else np.asarray(picks.weights, dtype=np.float64),
+        pinned=tuple(int(i) for i in pins),
+        excluded=tuple(int(i) for i in excl),
+        columns=columns,
+        info=dict(picks.info),
+        fingerprint=data.fingerprint,
+        seconds=seconds,
+    )
+
+
+def _check_picks(spec, problem: Problem, picks: Picks) -> None:
+    """Guard the contract every strategy promises; a violation is a bug, not bad input."""
+    idx = np.asarray(picks.indices)
+    where = f"strategy {spec.name!r}"
+    if idx.ndim != 1 or idx.dtype.kind not in "iu":
+        raise AssertionError(f"{where} returned indices of shape {idx.shape}, dtype {idx.dtype}")
+    if spec.exact_budget and len(idx) != problem.budget:
+        raise AssertionError(f"{where} returned {len(idx)} rows for a budget of {problem.budget}")
+    if len(idx) > problem.budget:
+        raise AssertionError(f"{where} returned {len(idx)} rows, over the budget {problem.budget}")
+    if len(np.unique(idx)) != len(idx):
+        raise AssertionError(f"{where} returned repeated indices")
+    if not np.array_equal(idx[: len(problem.pinned)], problem.pinned):
+        raise AssertionError(f"{where} did not put the pinned rows first")
+    if len(problem.excluded) and np.isin(idx, problem.excluded).any():
+        raise AssertionError(f"{where} picked an excluded row")
+    for name in ("gains", "weights"):
+        arr = getattr(picks, name)
+        if arr is not None and len(arr) != len(idx):
+            raise AssertionError(f"{where} returned {len(arr)} {name} for {len(idx)} rows")

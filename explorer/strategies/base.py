@@ -1,0 +1,165 @@
+"""The strategy contract: spec, problem, result, and the one registry.
+
+A strategy is a plain function ``func(problem, **params) -> Picks`` registered with
+:func:`register` under a kebab-case name, a one-sentence summary a non-expert understands,
+its family, the paper it follows, the inputs it needs and one constraint per parameter.
+:func:`explorer.select` validates everything at the boundary, builds the :class:`Problem`,
+calls the function and checks its picks (budget met, pins first, exclusions absent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..params import Param, ParamSet
+
+#: Inputs a strategy may need beyond the embeddings, and the option that supplies each.
+INPUTS = {
+    "labels": "a label column (--label-column)",
+    "groups": "a group column (--group-column)",
+    "scores": "a numeric score column (--score-column)",
+    "target": "a target set (--target or --target-query)",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Everything a strategy function may read. Built by :func:`explorer.select`.
+
+    ``X`` is float32 (N, D); under the cosine metric its rows are L2-normalised so that
+    ``1 - X @ X.T`` is the cosine distance and Euclidean geometry on ``X`` is equivalent.
+    ``budget`` counts the pinned rows, which come first in every result.
+    ``allowed`` is a boolean mask of rows a strategy may add (not excluded, not pinned).
+    """
+
+    X: np.ndarray
+    metric: str
+    budget: int
+    rng: np.random.Generator
+    pinned: np.ndarray
+    excluded: np.ndarray
+    allowed: np.ndarray
+    labels: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    scores: np.ndarray | None = None
+    target: np.ndarray | None = None
+    progress: Callable[[float, str], None] | None = None
+    dataset: Any = None
+
+    @property
+    def n(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_new(self) -> int:
+        """How many rows the strategy must add to the pinned ones."""
+        return self.budget - len(self.pinned)
+
+    def report(self, fraction: float, message: str = "") -> None:
+        if self.progress is not None:
+            self.progress(float(min(max(fraction, 0.0), 1.0)), message)
+
+
+@dataclass(frozen=True, eq=False)
+class Picks:
+    """What a strategy function returns: row indices in pick order, pinned rows first.
+
+    ``gains`` (one per index, e.g. the marginal gain or the distance at pick time) and
+    ``weights`` (importance weights for weighted training) are optional; ``info`` holds small
+    extra results (for example a budget the strategy proposes).
+    """
+
+    indices: np.ndarray
+    gains: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A registered strategy. See :func:`register`."""
+
+    name: str
+    func: Callable[..., Picks]
+    summary: str
+    family: str
+    paper: str
+    params: ParamSet
+    needs: tuple[str, ...] = ()
+    greedy: bool = False
+    exact_budget: bool = True
+    randomized: bool = True
+
+    def missing_inputs(self, available: set[str]) -> list[str]:
+        """Human-readable list of inputs this strategy needs that are not available."""
+        return [INPUTS[k] for k in self.needs if k not in available]
+
+
+REGISTRY: dict[str, Strategy] = {}
+
+FAMILIES = (
+    "baseline",
+    "coverage",
+    "clustering",
+    "submodular",
+    "deduplication",
+    "probabilistic",
+    "score-based",
+    "targeted",
+    "fairness",
+)
+
+
+def register(
+    name: str,
+    *,
+    summary: str,
+    family: str,
+    paper: str,
+    params: tuple[Param, ...] = (),
+    needs: tuple[str, ...] = (),
+    greedy: bool = False,
+    exact_budget: bool = True,
+    randomized: bool = True,
+):
+    """Register ``func(problem, **params) -> Picks`` under ``name``.
+
+    ``greedy`` promises that the picks for a smaller budget are a prefix of a larger one's.
+    ``exact_budget=False`` lets a strategy return fewer rows than the budget (dedup, or a
+    target-driven method that proposes its own budget). ``randomized=False`` means the seed
+    only matters for tie-breaking or a start point.
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; use one of {FAMILIES}")
+    for need in needs:
+        if need not in INPUTS:
+            raise ValueError(f"unknown input {need!r}; use one of {tuple(INPUTS)}")
+
+    def decorate(func):
+        if name in REGISTRY:
+            raise ValueError(f"strategy {name!r} is registered twice")
+        REGISTRY[name] = Strategy(
+            name=name,
+            func=func,
+            summary=summary,
+            family=family,
+            paper=paper,
+            params=ParamSet(name, tuple(params)),
+            needs=tuple(needs),
+            greedy=greedy,
+            exact_budget=exact_budget,
+            randomized=randomized,
+        )
+        return func
+
+    return decorate
+
+
+def fill_from_allowed(problem: Problem, order: np.ndarray) -> np.ndarray:
+    """Pinned rows, then rows of ``order`` that are allowed, up to the budget."""
+    order = np.asarray(order, dtype=np.int64)
+    order = order[problem.allowed[order]]
+    return np.concatenate([problem.pinned, order[: problem.n_new]]).astype(np.int64)
