@@ -22,3 +22,7 @@ def preview(values, limit: int = 5) -> str:
     if len(values) > limit:
         shown += f", … ({len(values) - limit} more)"
     return shown
+
+
+class ExplorerWarning(UserWarning):
+    """Something was changed to make the input usable (rows dropped); the message says what."""
