@@ -1,0 +1,73 @@
+"""Layering as a test: imports point downward only (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "explorer"
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    pkg_parts = path.relative_to(ROOT).with_suffix("").parts
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(pkg_parts[: len(pkg_parts) - node.level])
+                if path.name == "__init__.py":
+                    base = list(pkg_parts[: len(pkg_parts) - node.level + 1])
+                mod = ".".join(base + ([node.module] if node.module else []))
+                found.add(mod)
+                for a in node.names:
+                    found.add(f"{mod}.{a.name}")
+            else:
+                found.add(node.module or "")
+    return found
+
+
+def files_under(sub: str):
+    return sorted((PKG / sub).rglob("*.py")) if sub else sorted(PKG.rglob("*.py"))
+
+
+def test_library_never_imports_streamlit_or_plotly():
+    for f in files_under(""):
+        if "ui" in f.relative_to(PKG).parts:
+            continue
+        bad = {m for m in imported_modules(f) if m.split(".")[0] in ("streamlit", "plotly")}
+        assert not bad, f"{f.relative_to(ROOT)} imports {bad}"
+
+
+def test_data_and_space_do_not_import_strategies_or_evaluate():
+    lower = files_under("data") + [PKG / "space.py", PKG / "clustering.py", PKG / "params.py",
+                                   PKG / "errors.py"]
+    for f in lower:
+        for m in imported_modules(f):
+            if f.name == "export.py" and m.startswith("explorer.selection"):
+                continue  # replay re-runs a selection: the one upward call, by design
+            assert not m.startswith(("explorer.strategies", "explorer.evaluate", "explorer.ui",
+                                     "explorer.cli")), f"{f.relative_to(ROOT)} imports {m}"
+
+
+def test_strategies_do_not_import_evaluate_ui_or_cli():
+    for f in files_under("strategies"):
+        for m in imported_modules(f):
+            assert not m.startswith(("explorer.evaluate", "explorer.ui", "explorer.cli")), (
+                f"{f.relative_to(ROOT)} imports {m}")
+
+
+def test_pages_hold_no_algorithms():
+    """Pages call the library; they do not compute distances or fit models themselves."""
+    forbidden = ("sklearn", "scipy", "numba", "umap", "pynndescent")
+    for f in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
+        if not f.exists():
+            continue
+        bad = {m for m in imported_modules(f) if m.split(".")[0] in forbidden}
+        assert not bad, f"{f.relative_to(ROOT)} imports {bad}"
+        text = f.read_text(encoding="utf-8")
+        for call in ("np.linalg", ".argsort(", "@ X", "cdist(", "pairwise_distances("):
+            assert call not in text, f"{f.relative_to(ROOT)} computes {call!r}: move it to explorer/"
