@@ -1,0 +1,59 @@
+"""Shared by the sample-data scripts: the difficulty score and the atomic parquet write."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "sample_data"
+
+
+def out_of_fold_difficulty(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
+    """Out-of-fold cross-entropy of a logistic regression predicting ``labels`` (higher = harder).
+
+    Returns the per-row loss and the out-of-fold accuracy.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    classes, y = np.unique(labels, return_inverse=True)
+    model = LogisticRegression(max_iter=2000, C=1.0)
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    proba = cross_val_predict(model, X, y, cv=folds, method="predict_proba")
+    p_true = np.clip(proba[np.arange(len(y)), y], 1e-12, 1.0)
+    return -np.log(p_true), float((proba.argmax(axis=1) == y).mean())
+
+
+def write_parquet(frame: pd.DataFrame, X: np.ndarray, name: str) -> Path:
+    """Write ``sample_data/<name>.parquet`` atomically (temp file, then rename): the frame's
+    columns with ``embedding`` (fixed-size list of float32) inserted after ``id``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.add_column(1, "embedding", embedding_column(X))
+    OUT.mkdir(exist_ok=True)
+    target = OUT / f"{name}.parquet"
+    fd, tmp = tempfile.mkstemp(dir=OUT, suffix=".parquet.tmp")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def embedding_column(X: np.ndarray):
+    """A pyarrow fixed-size-list<float32> column holding the rows of ``X``."""
+    import pyarrow as pa
+
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(X.ravel()), X.shape[1])
