@@ -136,8 +136,10 @@ def test_cosine_metric_runs(name, digits):
     assert sel.metric == "cosine" and 1 <= len(sel) <= 25
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if REGISTRY[n].needs])
-def test_missing_inputs_are_named(name, digits):
-    spec = REGISTRY[name]
-    with pytest.raises(ExplorerError, match=f"Strategy '{name}' needs"):
-        explorer.select(digits, name, 10)
+def test_missing_inputs_are_named(digits):
+    needy = [n for n in NAMES if REGISTRY[n].needs]
+    for name in needy:
+        with pytest.raises(ExplorerError, match=f"Strategy '{name}' needs"):
+            explorer.select(digits, name, 10)
+    with pytest.raises(ExplorerError, match="stratified with by='label' needs --label-column"):
+        explorer.select(digits, "stratified", 10, params={"by": "label"})

@@ -1,0 +1,79 @@
+"""Compiled kernels (numba), private: typed, cached, reading float32 rows in place so that
+memory-mapped data works. Each has a plain-numpy reference in the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def _sqdist_rows(X, i, c):
+    """Squared Euclidean distance between rows i and c of X, accumulated in float64."""
+    s = 0.0
+    for j in range(X.shape[1]):
+        d = np.float64(X[i, j]) - np.float64(X[c, j])
+        s += d * d
+    return s
+
+
+@njit(cache=True, nogil=True)
+def kcenter_add(X, c, centers, k, mind, assign, candidate, cc):
+    """Add row ``c`` as the k-th centre; return the next farthest candidate (or -1).
+
+    One fused pass: for every row, skip it when the triangle inequality proves the new centre
+    cannot be nearer than its current centre (d(a, c) >= 2 r), else compute the distance and
+    update its nearest distance ``mind`` and centre ``assign``; track the arg-max of ``mind``
+    over candidate rows on the way (ties: lowest index). Returns (next index, its distance,
+    number of distance evaluations).
+    """
+    for j in range(k):
+        cc[j] = np.sqrt(_sqdist_rows(X, centers[j], c))
+    centers[k] = c
+    candidate[c] = False
+    n = X.shape[0]
+    best = -1
+    best_d = -1.0
+    evaluated = 0
+    for i in range(n):
+        m = mind[i]
+        if m > 0.0:
+            a = assign[i]
+            if a < 0 or cc[a] < 2.0 * m:
+                d = np.sqrt(_sqdist_rows(X, i, c))
+                evaluated += 1
+                if d < m:
+                    mind[i] = d
+                    assign[i] = k
+                    m = d
+        if candidate[i] and m > best_d:
+            best_d = m
+            best = i
+    return best, best_d, evaluated
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def facility_gains(S, cur, candidates, out):
+    """Marginal facility-location gains sum_i max(S[j, i] - cur[i], 0) for each candidate j
+    (S symmetric, so row j is read contiguously)."""
+    n = S.shape[1]
+    for t in range(len(candidates)):
+        j = candidates[t]
+        g = 0.0
+        for i in range(n):
+            d = S[j, i] - cur[i]
+            if d > 0.0:
+                g += d
+        out[t] = g
+
+
+@njit(cache=True, nogil=True)
+def facility_add(S, cur, j):
+    """cur <- max(cur, S[j]); returns the realised gain."""
+    g = 0.0
+    for i in range(S.shape[1]):
+        v = S[j, i]
+        if v > cur[i]:
+            g += v - cur[i]
+            cur[i] = v
+    return g
