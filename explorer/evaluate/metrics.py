@@ -1,0 +1,123 @@
+"""Subset metrics as plain functions on arrays (each has a hand-computable case in the tests).
+
+Conventions: ``Z`` is the population in the evaluation space (prepared rows, or their PCA),
+``idx`` the subset's row indices. Distances are Euclidean on ``Z``; under the cosine metric
+they are turned into cosine distances (``d^2 / 2``) by the caller via ``space.to_metric``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import space
+
+
+def nearest_and_kernel(Z: np.ndarray, z_sq: np.ndarray, idx: np.ndarray, gamma: float,
+                       block_bytes: int = space.BLOCK_BYTES):
+    """One blocked pass over the population: each row's squared distance to its nearest
+    subset row, and the sum over all (row, subset row) pairs of exp(-gamma d^2).
+
+    Memory stays at ``block_bytes`` whatever N and k (no N x k matrix held whole).
+    """
+    S = np.asarray(Z[idx], dtype=np.float32)
+    s_sq = z_sq[idx]
+    n = Z.shape[0]
+    nearest_sq = np.empty(n, dtype=np.float64)
+    ksum = 0.0
+    rows = max(1, block_bytes // (8 * max(1, len(idx))))
+    for s in range(0, n, rows):
+        d = space.sq_distances(Z[s : s + rows], S, z_sq[s : s + rows], s_sq)
+        nearest_sq[s : s + rows] = d.min(axis=1)
+        if gamma > 0:
+            d *= -gamma
+            np.exp(d, out=d)
+            ksum += float(d.sum())
+    return nearest_sq, ksum
+
+
+def pairwise_summary(S: np.ndarray, metric: str, gamma: float, block: int = 2048):
+    """Mean and min pairwise distance among subset rows (i != j), and the mean RBF kernel over
+    all ordered pairs (i = j included), blocked for large subsets."""
+    k = len(S)
+    if k < 2:
+        return float("nan"), float("nan"), 1.0
+    s_sq = np.einsum("ij,ij->i", S, S, dtype=np.float64)
+    total = 0.0
+    minimum = np.inf
+    ksum = 0.0
+    for a in range(0, k, block):
+        d = space.sq_distances(S[a : a + block], S, s_sq[a : a + block], s_sq)
+        kern = np.exp(-gamma * d)
+        ksum += float(kern.sum())
+        r = np.arange(a, min(k, a + block))
+        d[r - a, r] = np.inf
+        minimum = min(minimum, float(d.min()))
+        d[r - a, r] = 0.0
+        total += float(space.to_metric(d, metric).sum())
+    mean = total / (k * (k - 1))
+    return mean, float(space.to_metric(np.array(minimum), metric)), ksum / (k * k)
+
+
+def kl_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """KL(p || q) in nats for histograms (normalised here); terms with p = 0 are 0.
+
+    Finite whenever q > 0 wherever p > 0 (the subset's clusters are the population's).
+
+    >>> round(kl_divergence(np.array([1, 1]), np.array([1, 3])), 4)
+    0.1438
+    """
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    p = p / p.sum()
+    q = q / q.sum()
+    m = p > 0
+    return float(np.sum(p[m] * np.log(p[m] / q[m])))
+
+
+def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon divergence in nats (symmetric, at most log 2).
+
+    >>> round(js_divergence(np.array([1, 0]), np.array([0, 1])), 4)
+    0.6931
+    """
+    p = np.asarray(p, dtype=np.float64) / np.sum(p)
+    q = np.asarray(q, dtype=np.float64) / np.sum(q)
+    m = (p + q) / 2
+    return 0.5 * kl_divergence(p, m) + 0.5 * kl_divergence(q, m)
+
+
+def vendi_score(S: np.ndarray) -> float:
+    """Vendi score with the cosine-similarity kernel: exp of the entropy of the eigenvalues of
+    K / k. Uses the D x D matrix S_n^T S_n / k (same non-zero eigenvalues as the k x k kernel).
+
+    Between 1 (all rows point the same way) and min(k, D) (orthogonal rows).
+
+    >>> round(vendi_score(np.eye(3, dtype=np.float32)), 6)
+    3.0
+    >>> round(vendi_score(np.ones((4, 2), dtype=np.float32)), 6)
+    1.0
+    """
+    S = np.asarray(S, dtype=np.float64)
+    norms = np.linalg.norm(S, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    Sn = S / norms
+    k = len(Sn)
+    C = (Sn.T @ Sn) / k if Sn.shape[1] <= k else (Sn @ Sn.T) / k
+    lam = np.linalg.eigvalsh(C)
+    lam = lam[lam > 1e-12]
+    return float(np.exp(-np.sum(lam * np.log(lam))))
+
+
+def percentile_of(value: float, draws: np.ndarray) -> float:
+    """Share of random draws below ``value`` (ties count half), in percent.
+
+    >>> percentile_of(2.0, np.array([1.0, 2.0, 3.0, 4.0]))
+    37.5
+    """
+    draws = np.asarray(draws, dtype=np.float64)
+    draws = draws[np.isfinite(draws)]
+    if len(draws) == 0 or not np.isfinite(value):
+        return float("nan")
+    below = np.sum(draws < value)
+    equal = np.sum(draws == value)
+    return float(100.0 * (below + 0.5 * equal) / len(draws))

@@ -1,0 +1,383 @@
+"""The scorecard: every subset metric next to the distribution over R random subsets.
+
+A subset's numbers mean little alone; the scorecard places each next to R random subsets of
+the same size (drawn as the ``random`` strategy would, under the same pinned and excluded
+rows), reporting their mean, spread, 5-95 % band, the subset's percentile and a verdict.
+Metrics are computed in the embedding space (or, for large data, its PCA — always stated in
+``Scorecard.space``), never in the 2-D layout.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import space
+from ..clustering import kmeans
+from ..data.dataset import Dataset
+from ..errors import ExplorerError
+from . import metrics as M
+
+#: (name, higher_is_better, description)
+METRICS = (
+    ("coverage_max", False, "The largest distance from any point to its nearest picked point: "
+     "the worst-covered point."),
+    ("coverage_mean", False, "The average distance from a point to its nearest picked point."),
+    ("coverage_p95", False, "95% of points are at most this far from a picked point."),
+    ("facility_location", True, "How well the picks represent every point (1 = every point is "
+     "picked; facility-location objective, normalised)."),
+    ("cluster_kl", False, "How far the subset's mix of k-means clusters is from the data's mix "
+     "(KL divergence; 0 = the same mix)."),
+    ("cluster_js", False, "Like cluster_kl but symmetric and bounded (Jensen-Shannon, at most "
+     "0.69)."),
+    ("clusters_hit", True, "How many of the data's k-means clusters have at least one pick."),
+    ("label_kl", False, "How far the subset's label mix is from the data's (KL divergence; 0 = "
+     "the same mix)."),
+    ("mean_pairwise_distance", True, "The average distance between two picked points: higher "
+     "is more spread out."),
+    ("min_pairwise_distance", True, "The distance between the two closest picked points: "
+     "near 0 means near-duplicates were picked."),
+    ("vendi", True, "Vendi score: the effective number of distinct directions among the picks "
+     "(cosine kernel)."),
+    ("mmd", False, "Maximum mean discrepancy to the whole data (RBF kernel): 0 means the subset "
+     "is distributed like the data."),
+)
+DIRECTION = {name: hib for name, hib, _ in METRICS}
+DESCRIPTION = {name: text for name, _, text in METRICS}
+
+#: Above this many multiply-adds for one subset pass, 'auto' evaluates in a PCA space.
+FULL_SPACE_BUDGET = 2e10
+PCA_DIMS = 64
+MMD_SAMPLE = 5000
+
+
+@dataclass(frozen=True)
+class MetricScore:
+    """One metric of a subset next to its random envelope."""
+
+    name: str
+    value: float
+    random_mean: float
+    random_std: float
+    random_p05: float
+    random_p95: float
+    percentile: float
+    higher_is_better: bool
+    random_values: np.ndarray = field(repr=False)
+    description: str = ""
+
+    @property
+    def verdict(self) -> str:
+        """'better than random', "within random's spread" or 'worse than random' (outside the
+        5-95 % band of the random draws in the good or the bad direction)."""
+        v = self.value
+        if not math.isfinite(v) or not math.isfinite(self.random_p05):
+            return "not comparable"
+        if v > self.random_p95:
+            return "better than random" if self.higher_is_better else "worse than random"
+        if v < self.random_p05:
+            return "worse than random" if self.higher_is_better else "better than random"
+        return "within random's spread"
+
+    def to_dict(self) -> dict:
+        return {
+            "value": _num(self.value),
+            "random_mean": _num(self.random_mean),
+            "random_std": _num(self.random_std),
+            "random_p05": _num(self.random_p05),
+            "random_p95": _num(self.random_p95),
+            "percentile": _num(self.percentile),
+            "higher_is_better": bool(self.higher_is_better),
+            "verdict": self.verdict,
+        }
+
+
+def _num(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+@dataclass(frozen=True, eq=False)
+class ScoringContext:
+    """Population-side work shared by every subset scored on one dataset and metric:
+    the evaluation matrix, norms, clusters, label codes and MMD constants."""
+
+    n: int
+    metric: str
+    Z: np.ndarray
+    z_sq: np.ndarray
+    space: str
+    clusters: np.ndarray
+    n_clusters: int
+    labels: np.ndarray | None
+    label_names: np.ndarray | None
+    label_column: str | None
+    gamma: float
+    mmd_pp: float
+    max_sq: float
+    vendi_X: np.ndarray
+    fingerprint: str
+    seed: int
+
+    @classmethod
+    def build(cls, data: Dataset, *, metric: str = "euclidean", label_column: str | None = None,
+              n_clusters: int | None = None, space_mode: str = "auto", seed: int = 0,
+              ) -> "ScoringContext":
+        """Precompute the population side. ``space_mode``: 'auto', 'full' or 'pca'."""
+        if space_mode not in ("auto", "full", "pca"):
+            raise ExplorerError(f"The 'space' parameter of score must be a str among "
+                                f"{{'auto', 'full', 'pca'}}. Got {space_mode!r}.")
+        Xp = space.prepare(data.embeddings, metric, ids=data.ids)
+        n, d = Xp.shape
+        use_pca = space_mode == "pca" or (space_mode == "auto" and d > PCA_DIMS
+                                          and n * d * 1000 > FULL_SPACE_BUDGET)
+        if use_pca and d > PCA_DIMS:
+            Z, kept = space.pca(Xp, PCA_DIMS, seed=seed)
+            where = f"PCA {Z.shape[1]} of {d} dims ({kept:.0%} of variance)"
+        else:
+            Z = np.asarray(Xp, dtype=np.float32)
+            where = f"full embedding space ({d} dims)"
+        z_sq = space.sq_norms(Z)
+        k = n_clusters or int(min(50, max(2, round(math.sqrt(n / 2)))))
+        clusters = kmeans(Z, k, seed=seed).labels
+        labels = names = None
+        if label_column is not None:
+            col = data.column(label_column, "labels")
+            if col.isna().any():
+                raise ExplorerError(f"Column {label_column!r} (labels) has missing values; "
+                                    "fill them before scoring.")
+            names, labels = np.unique(col.astype(str).to_numpy(), return_inverse=True)
+        rng = np.random.default_rng(seed)
+        sample = np.sort(rng.choice(n, MMD_SAMPLE, replace=False)) if n > MMD_SAMPLE else \
+            np.arange(n)
+        Zs = np.asarray(Z[sample], dtype=np.float32)
+        d_ss = space.sq_distances(Zs, Zs, z_sq[sample], z_sq[sample])
+        off = d_ss[np.triu_indices(len(sample), 1)]
+        med = float(np.median(off)) if len(off) else 1.0
+        gamma = 1.0 / med if med > 0 else 1.0  # median heuristic: exp(-d^2 / median d^2)
+        mmd_pp = float(np.exp(-gamma * d_ss).mean())
+        max_sq = float(d_ss.max()) if len(off) else 1.0
+        return cls(n=n, metric=metric, Z=Z, z_sq=z_sq, space=where, clusters=clusters,
+                   n_clusters=int(clusters.max()) + 1, labels=labels, label_names=names,
+                   label_column=label_column, gamma=gamma, mmd_pp=mmd_pp, max_sq=max_sq,
+                   vendi_X=Xp, fingerprint=data.fingerprint, seed=seed)
+
+    def subset_metrics(self, idx: np.ndarray) -> dict[str, float]:
+        """Every metric of one subset (row indices)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        near_sq, ksp = M.nearest_and_kernel(self.Z, self.z_sq, idx, self.gamma)
+        cover = space.to_metric(near_sq, self.metric)
+        S = np.asarray(self.Z[idx], dtype=np.float32)
+        mean_pd, min_pd, kss = M.pairwise_summary(S, self.metric, self.gamma)
+        mmd2 = kss + self.mmd_pp - 2.0 * ksp / (len(idx) * self.n)
+        if self.metric == "cosine":
+            fl = float(np.mean(1.0 - cover / 2.0))  # similarity (1 + cos) / 2, all-picked = 1
+        else:
+            fl = float(1.0 - np.mean(near_sq) / self.max_sq)
+        pop = np.bincount(self.clusters, minlength=self.n_clusters)
+        sub = np.bincount(self.clusters[idx], minlength=self.n_clusters)
+        out = {
+            "coverage_max": float(cover.max()),
+            "coverage_mean": float(cover.mean()),
+            "coverage_p95": float(np.percentile(cover, 95)),
+            "facility_location": fl,
+            "cluster_kl": M.kl_divergence(sub, pop),
+            "cluster_js": M.js_divergence(sub, pop),
+            "clusters_hit": float(np.count_nonzero(sub)),
+            "mean_pairwise_distance": mean_pd,
+            "min_pairwise_distance": min_pd,
+            "vendi": M.vendi_score(np.asarray(self.vendi_X[idx])),
+            "mmd": float(math.sqrt(max(mmd2, 0.0))),
+        }
+        if self.labels is not None:
+            lp = np.bincount(self.labels, minlength=len(self.label_names))
+            ls = np.bincount(self.labels[idx], minlength=len(self.label_names))
+            out["label_kl"] = M.kl_divergence(ls, lp)
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Scorecard:
+    """Metrics of one subset against R random subsets of the same size."""
+
+    budget: int
+    metric: str
+    metrics: dict
+    random_draws: int
+    seed: int
+    space: str
+    n_clusters: int
+    label_counts: pd.DataFrame | None
+    cluster_counts: pd.DataFrame
+    seconds: float
+
+    def to_dict(self) -> dict:
+        """The JSON form of ``explorer score --format json`` (JSON-safe)."""
+        out = {
+            "budget": int(self.budget),
+            "metrics": {name: m.to_dict() for name, m in self.metrics.items()},
+            "metric": self.metric,
+            "space": self.space,
+            "random_draws": int(self.random_draws),
+            "seed": int(self.seed),
+            "n_clusters": int(self.n_clusters),
+        }
+        if self.label_counts is not None:
+            out["label_counts"] = [
+                {k: (v if isinstance(v, str) else _num(v)) for k, v in row.items()}
+                for row in self.label_counts.to_dict("records")
+            ]
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per metric: value, random mean / std / p05 / p95, percentile, verdict."""
+        rows = []
+        for name, m in self.metrics.items():
+            rows.append({"metric": name, "value": m.value, "random_mean": m.random_mean,
+                         "random_std": m.random_std, "random_p05": m.random_p05,
+                         "random_p95": m.random_p95, "percentile": m.percentile,
+                         "better": "higher" if m.higher_is_better else "lower",
+                         "verdict": m.verdict})
+        return pd.DataFrame(rows)
+
+    def balance(self, kind: str = "cluster") -> pd.DataFrame:
+        """Population share, subset share and the random 5-95 % share band per cluster or
+        label, sorted from the most under-represented to the most over-represented group."""
+        frame = self.cluster_counts if kind == "cluster" else self.label_counts
+        if frame is None:
+            raise ExplorerError("This scorecard has no label column; score with "
+                                "--label-column to see the label balance.")
+        n_pop = frame["population"].sum()
+        k = frame["subset"].sum()
+        out = pd.DataFrame({
+            "group": frame.iloc[:, 0].astype(str),
+            "population_share": frame["population"] / n_pop,
+            "subset_share": frame["subset"] / k,
+            "random_p05_share": frame["random_p05"] / k,
+            "random_mean_share": frame["random_mean"] / k,
+            "random_p95_share": frame["random_p95"] / k,
+        })
+        out["difference"] = out["subset_share"] - out["population_share"]
+        return out.sort_values("difference", kind="stable").reset_index(drop=True)
+
+
+def random_subsets(n: int, k: int, draws: int, seed: int, pinned=(), excluded=()):
+    """R random subsets of size k, drawn as the ``random`` strategy would under the same pinned
+    and excluded rows, from ``np.random.SeedSequence(seed).spawn(draws)``."""
+    pinned = np.asarray(pinned, dtype=np.int64)
+    allowed = np.ones(n, dtype=bool)
+    allowed[np.asarray(excluded, dtype=np.int64)] = False
+    allowed[pinned] = False
+    pool = np.flatnonzero(allowed)
+    out = []
+    for child in np.random.SeedSequence(seed).spawn(draws):
+        rng = np.random.default_rng(child)
+        out.append(np.concatenate([pinned, rng.choice(pool, k - len(pinned), replace=False)]))
+    return out
+
+
+def _counts_frame(codes, names, idx, draws_idx, column):
+    m = len(names)
+    pop = np.bincount(codes, minlength=m)
+    sub = np.bincount(codes[idx], minlength=m)
+    rand = np.array([np.bincount(codes[r], minlength=m) for r in draws_idx])
+    return pd.DataFrame({
+        column: names, "population": pop, "subset": sub,
+        "random_mean": rand.mean(axis=0), "random_p05": np.percentile(rand, 5, axis=0),
+        "random_p95": np.percentile(rand, 95, axis=0),
+    })
+
+
+def score(data: Dataset, selection, *, metric: str | None = None,
+          label_column: str | None = None, random_draws: int = 30, seed: int = 0,
+          target=None, n_clusters: int | None = None, space: str = "auto",
+          context: ScoringContext | None = None, progress=None) -> Scorecard:
+    """Score a subset against ``random_draws`` random subsets of the same size.
+
+    Parameters
+    ----------
+    data : Dataset
+    selection : a Selection, or row indices.
+    metric : 'euclidean' or 'cosine' (default: the selection's metric, else euclidean).
+    label_column : adds ``label_kl`` and per-label counts.
+    random_draws : R, the number of random subsets (default 30).
+    seed : seeds the random draws (``SeedSequence(seed).spawn(R)``) and the clustering.
+    n_clusters : k-means clusters for the cluster metrics (default min(50, sqrt(N / 2))).
+    space : 'auto' (full space unless large, then PCA 64), 'full' or 'pca'.
+    context : a ScoringContext from an earlier call, to skip the population-side work.
+
+    Examples
+    --------
+    >>> import explorer
+    >>> data = explorer.load_sample("digits")
+    >>> sel = explorer.select(data, "k-center", 50, seed=0)
+    >>> card = explorer.score(data, sel, random_draws=10)
+    >>> card.metrics["coverage_max"].verdict
+    'better than random'
+    """
+    start = time.perf_counter()
+    if target is not None:
+        raise ExplorerError("score: target metrics are not available yet; score without "
+                            "--target.")
+    pinned, excluded = (), ()
+    if hasattr(selection, "indices"):
+        idx = np.asarray(selection.indices, dtype=np.int64)
+        metric = metric or selection.metric
+        pinned, excluded = selection.pinned, selection.excluded
+    else:
+        idx = np.asarray(selection)
+        if idx.dtype.kind not in "iu":
+            raise ExplorerError(f"score: the selection must be row indices, got {idx.dtype}.")
+        idx = idx.astype(np.int64)
+    metric = metric or "euclidean"
+    if len(idx) == 0:
+        raise ExplorerError("score: the selection is empty.")
+    if len(np.unique(idx)) != len(idx):
+        raise ExplorerError("score: the selection holds repeated rows.")
+    if idx.min() < 0 or idx.max() >= data.n:
+        raise ExplorerError(f"score: the selection has rows outside 0..{data.n - 1}; was it "
+                            "made on another dataset?")
+    if isinstance(random_draws, bool) or not isinstance(random_draws, (int, np.integer)) or \
+            random_draws < 2:
+        raise ExplorerError(f"The 'random_draws' parameter of score must be an int in [2, inf)."
+                            f" Got {random_draws!r}.")
+    ctx = context
+    if ctx is None or ctx.fingerprint != data.fingerprint or ctx.metric != metric or \
+            ctx.label_column != label_column or ctx.seed != seed:
+        ctx = ScoringContext.build(data, metric=metric, label_column=label_column,
+                                   n_clusters=n_clusters, space_mode=space, seed=seed)
+    k = len(idx)
+    draws = random_subsets(data.n, k, int(random_draws), seed, pinned, excluded)
+    value = ctx.subset_metrics(idx)
+    rand_rows = []
+    for r, d in enumerate(draws):
+        rand_rows.append(ctx.subset_metrics(d))
+        if progress is not None:
+            progress((r + 1) / len(draws), f"random draw {r + 1} of {len(draws)}")
+    scores = {}
+    for name, hib, text in METRICS:
+        if name not in value:
+            continue
+        vals = np.array([row[name] for row in rand_rows], dtype=np.float64)
+        finite = vals[np.isfinite(vals)]
+        scores[name] = MetricScore(
+            name=name, value=float(value[name]),
+            random_mean=float(finite.mean()) if len(finite) else float("nan"),
+            random_std=float(finite.std(ddof=1)) if len(finite) > 1 else float("nan"),
+            random_p05=float(np.percentile(finite, 5)) if len(finite) else float("nan"),
+            random_p95=float(np.percentile(finite, 95)) if len(finite) else float("nan"),
+            percentile=M.percentile_of(value[name], vals),
+            higher_is_better=hib, random_values=vals, description=text)
+    cluster_counts = _counts_frame(ctx.clusters, np.arange(ctx.n_clusters), idx, draws,
+                                   "cluster")
+    label_counts = None
+    if ctx.labels is not None:
+        label_counts = _counts_frame(ctx.labels, ctx.label_names, idx, draws, "label")
+    return Scorecard(budget=k, metric=metric, metrics=scores, random_draws=int(random_draws),
+                     seed=seed, space=ctx.space, n_clusters=ctx.n_clusters,
+                     label_counts=label_counts, cluster_counts=cluster_counts,
+                     seconds=time.perf_counter() - start)

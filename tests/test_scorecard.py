@@ -1,0 +1,121 @@
+"""Scorecard metrics on hand-computable cases, the random envelope, and real-data properties."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import explorer
+from explorer.errors import ExplorerError
+from explorer.evaluate import metrics as M
+from explorer.evaluate.scorecard import ScoringContext, random_subsets
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return explorer.load_sample("digits")
+
+
+def test_coverage_on_points_on_a_line():
+    X = np.array([[0.0], [1.0], [2.0], [10.0]], dtype=np.float32)
+    data = explorer.Dataset.from_arrays(X)
+    ctx = ScoringContext.build(data, n_clusters=2)
+    m = ctx.subset_metrics(np.array([0, 3]))
+    assert m["coverage_max"] == pytest.approx(2.0)
+    assert m["coverage_mean"] == pytest.approx((0 + 1 + 2 + 0) / 4)
+    assert m["mean_pairwise_distance"] == pytest.approx(10.0)
+    assert m["min_pairwise_distance"] == pytest.approx(10.0)
+    # facility location: 1 - mean(d^2) / max d^2 = 1 - (0 + 1 + 4 + 0) / 4 / 100
+    assert m["facility_location"] == pytest.approx(1 - 5 / 4 / 100)
+
+
+def test_divergences_and_vendi_reference_values():
+    assert M.kl_divergence(np.array([5, 5]), np.array([5, 5])) == pytest.approx(0.0)
+    assert M.kl_divergence(np.array([1, 0]), np.array([1, 1])) == pytest.approx(np.log(2))
+    assert M.js_divergence(np.array([1, 0]), np.array([0, 1])) == pytest.approx(np.log(2))
+    assert M.vendi_score(np.eye(5, dtype=np.float32)) == pytest.approx(5.0)
+    assert M.vendi_score(np.ones((7, 3), dtype=np.float32)) == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    S = rng.standard_normal((40, 8)).astype(np.float32)
+    Sn = S / np.linalg.norm(S, axis=1, keepdims=True)
+    lam = np.linalg.eigvalsh(Sn @ Sn.T / 40)
+    lam = lam[lam > 1e-12]
+    assert M.vendi_score(S) == pytest.approx(np.exp(-(lam * np.log(lam)).sum()))
+    assert M.percentile_of(5.0, np.array([1.0, 2.0, 3.0])) == 100.0
+    assert M.percentile_of(0.0, np.array([1.0, 2.0, 3.0])) == 0.0
+
+
+def test_mmd_of_the_population_to_itself_is_zero(digits):
+    ctx = ScoringContext.build(digits, seed=0)
+    m = ctx.subset_metrics(np.arange(digits.n))
+    assert m["mmd"] == pytest.approx(0.0, abs=1e-6)
+    assert m["coverage_max"] == 0.0 and m["facility_location"] == pytest.approx(1.0)
+    assert m["cluster_kl"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_random_envelope_matches_an_independent_computation(digits):
+    sel = explorer.select(digits, "k-center", 60, seed=1)
+    card = explorer.score(digits, sel, random_draws=12, seed=9)
+    X = digits.embeddings.astype(np.float64)
+    values = []
+    for child in np.random.SeedSequence(9).spawn(12):
+        idx = np.random.default_rng(child).choice(digits.n, 60, replace=False)
+        d = np.sqrt(((X[:, None, :] - X[None, idx, :]) ** 2).sum(-1)).min(1)
+        values.append(d.mean())
+    m = card.metrics["coverage_mean"]
+    assert m.random_mean == pytest.approx(np.mean(values), rel=1e-5)
+    assert m.random_std == pytest.approx(np.std(values, ddof=1), rel=1e-4)
+    assert len(m.random_values) == 12
+
+
+def test_random_draws_respect_pins_and_exclusions():
+    draws = random_subsets(100, 10, 5, 0, pinned=[3, 4], excluded=range(50, 100))
+    for d in draws:
+        assert d[:2].tolist() == [3, 4] and len(set(d)) == 10 and (d < 50).all()
+
+
+def test_kcenter_beats_random_on_worst_case_coverage_and_k_means_on_mean(digits):
+    kc = explorer.score(digits, explorer.select(digits, "k-center", 100), random_draws=20)
+    km = explorer.score(digits, explorer.select(digits, "k-means", 100), random_draws=20)
+    assert kc.metrics["coverage_max"].verdict == "better than random"
+    assert kc.metrics["coverage_max"].percentile == 0.0
+    assert km.metrics["coverage_mean"].verdict == "better than random"
+
+
+def test_scorecard_json_form_and_label_counts(digits):
+    sel = explorer.select(digits, "stratified", 50, label_column="label")
+    card = explorer.score(digits, sel, label_column="label", random_draws=10)
+    out = json.loads(json.dumps(card.to_dict()))
+    assert out["budget"] == 50
+    for name, m in out["metrics"].items():
+        assert {"value", "random_mean", "random_std", "random_p05", "random_p95", "percentile",
+                "higher_is_better"} <= set(m), name
+    assert "label_kl" in out["metrics"]
+    assert card.label_counts["subset"].sum() == 50
+    assert card.label_counts["population"].sum() == digits.n
+    assert out["space"].startswith("full embedding space")
+    bal = card.balance("label")
+    assert bal["difference"].is_monotonic_increasing
+    assert bal["subset_share"].sum() == pytest.approx(1.0)
+
+
+def test_pca_space_is_recorded_and_determinism():
+    data = explorer.load_sample("pydocs")
+    sel = explorer.select(data, "random", 40, seed=2)
+    a = explorer.score(data, sel, space="pca", random_draws=5, seed=1)
+    b = explorer.score(data, sel, space="pca", random_draws=5, seed=1)
+    assert a.space.startswith("PCA 64 of 384 dims")
+    assert a.to_dict() == b.to_dict()
+    full = explorer.score(data, sel, space="full", random_draws=5, seed=1)
+    assert full.space == "full embedding space (384 dims)"
+
+
+def test_bad_selections_are_refused(digits):
+    with pytest.raises(ExplorerError, match="outside 0..1796"):
+        explorer.score(digits, np.array([0, 5000]))
+    with pytest.raises(ExplorerError, match="repeated rows"):
+        explorer.score(digits, np.array([1, 1]))
+    with pytest.raises(ExplorerError, match="'random_draws' parameter of score"):
+        explorer.score(digits, np.array([1, 2]), random_draws=1)
