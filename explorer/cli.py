@@ -1,0 +1,309 @@
+"""The command line: a thin shell over the library.
+
+    explorer info DATA
+    explorer strategies
+    explorer select DATA --strategy NAME --budget B --out OUT [...]
+    explorer select --replay FILE.json --out OUT
+    explorer score DATA --selection OUT [...]
+
+Exit status: 0 on success, 2 for bad input (with a one-line message on stderr), 1 for
+anything else. No traceback unless --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import ExplorerError, ExplorerWarning
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would exit itself; we want exit status 2, our way
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def _data_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data options")
+    g.add_argument("--meta", metavar="FILE", help="metadata file joined by --id-column or by "
+                   "row order")
+    g.add_argument("--id-column", metavar="C", help="column with unique row ids (default: row "
+                   "numbers)")
+    g.add_argument("--embedding-column", metavar="C", help="list column holding the vectors")
+    g.add_argument("--drop-invalid", action="store_true", help="drop NaN / inf / zero rows "
+                   "with a warning instead of refusing the file")
+
+
+def _budget(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"budget must be a count or a fraction in (0, 1), got "
+                                         f"{text!r}") from None
+    return int(value) if value.is_integer() and value >= 1 else value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="explorer", description="Choose a subset of a dataset from its embeddings "
+                "and measure it against random subsets of the same size.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    info = sub.add_parser("info", help="describe a dataset")
+    info.add_argument("data", metavar="DATA")
+    _data_options(info)
+
+    sub.add_parser("strategies", help="list the selection strategies")
+
+    sel = sub.add_parser("select", help="select a subset and write it")
+    sel.add_argument("data", metavar="DATA", nargs="?")
+    sel.add_argument("--strategy", metavar="NAME")
+    sel.add_argument("--budget", metavar="B", type=_budget,
+                     help="a count, or a fraction in (0, 1) of the rows")
+    sel.add_argument("--out", metavar="OUT", required=True,
+                     help=".csv, .parquet (rank, index, id, metadata) or .npy (indices)")
+    sel.add_argument("--seed", type=int, default=0)
+    sel.add_argument("--metric", choices=("euclidean", "cosine"), default="euclidean")
+    sel.add_argument("--label-column", metavar="C")
+    sel.add_argument("--group-column", metavar="C")
+    sel.add_argument("--score-column", metavar="C")
+    sel.add_argument("--param", metavar="KEY=VALUE", action="append", default=[],
+                     help="a strategy parameter (repeatable); see 'explorer strategies'")
+    sel.add_argument("--pin", metavar="FILE", help="rows that must be selected (see README)")
+    sel.add_argument("--exclude", metavar="FILE", help="rows that must not be selected")
+    sel.add_argument("--manifest", metavar="FILE.json", help="also write the replayable "
+                     "manifest")
+    sel.add_argument("--replay", metavar="FILE.json", help="re-run the selection of a manifest")
+    sel.add_argument("--force", action="store_true", help="replace existing output files")
+    _data_options(sel)
+
+    sc = sub.add_parser("score", help="score a selection against random subsets")
+    sc.add_argument("data", metavar="DATA")
+    sc.add_argument("--selection", metavar="OUT", required=True,
+                    help="what 'select --out' wrote (.csv / .parquet / .npy) or a manifest")
+    sc.add_argument("--metric", choices=("euclidean", "cosine"))
+    sc.add_argument("--label-column", metavar="C")
+    sc.add_argument("--random-draws", metavar="R", type=int, default=30)
+    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--format", choices=("table", "json"), default="table")
+    _data_options(sc)
+    return p
+
+
+def _load(args):
+    from .data.loading import load
+
+    metric = getattr(args, "metric", None) or "euclidean"
+    return load(args.data, meta=args.meta, id_column=args.id_column,
+                embedding_column=args.embedding_column, drop_invalid=args.drop_invalid,
+                metric=metric)
+
+
+def _rows_from_file(path: str, data, what: str):
+    """Row indices from a .npy of ints (row indices) or a .txt/.csv of ids (one per line, or
+    an 'id' column; an 'index' column holds row indices)."""
+    import numpy as np
+    import pandas as pd
+
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ExplorerError(f"{p}: no such file for {what}.")
+    if p.suffix.lower() == ".npy":
+        arr = np.load(p, allow_pickle=False)
+        if arr.dtype.kind not in "iu" or arr.ndim != 1:
+            raise ExplorerError(f"{p.name} ({what}): a .npy must hold a 1-D array of row "
+                                "indices (integers).")
+        return arr.astype(np.int64)
+    if p.suffix.lower() in (".csv", ".parquet"):
+        frame = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p)
+        if "index" in frame.columns:
+            return frame["index"].to_numpy(dtype=np.int64)
+        if "id" in frame.columns:
+            return data.index_of_ids(frame["id"].tolist(), where=f"{p.name} ({what})")
+        if p.suffix.lower() == ".parquet" or frame.shape[1] != 1:
+            raise ExplorerError(f"{p.name} ({what}): needs an 'id' or an 'index' column.")
+    ids = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    if ids and ids[0] in ("id",):
+        ids = ids[1:]
+    return data.index_of_ids(ids, where=f"{p.name} ({what})")
+
+
+def cmd_info(args) -> int:
+    import numpy as np
+
+    from .data.validation import invalid_rows
+
+    data = _load(args)
+    X = data.embeddings
+    mapped = isinstance(X, np.memmap) or (getattr(X, "base", None) is not None
+                                          and isinstance(X.base, np.memmap))
+    print(f"file         {data.source}")
+    print(f"rows         {data.n}")
+    print(f"dimensions   {data.dim}")
+    print(f"dtype        float32{' (memory-mapped)' if mapped else ''}")
+    print(f"fingerprint  {data.fingerprint}")
+    print(f"ids          {'column ' + repr(args.id_column) if args.id_column else 'row numbers'}"
+          f" (first: {', '.join(map(str, data.ids[:3]))})")
+    bad = invalid_rows(X, metric="cosine")
+    print(f"invalid rows {len(bad)} (NaN, inf or all-zero)")
+    if data.dropped_ids:
+        print(f"dropped      {len(data.dropped_ids)} row(s)")
+    meta = data.metadata
+    if len(meta.columns):
+        print("columns:")
+        for c in meta.columns:
+            col = meta[c]
+            sample = ", ".join(str(v)[:24] for v in col.head(3).tolist())
+            print(f"  {c:<14} {str(col.dtype):<9} {sample}")
+            if col.dtype.kind not in "fc" and 1 < col.nunique() <= 20 and c != args.id_column:
+                counts = col.astype(str).value_counts().sort_index()
+                print("                 " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_strategies(args) -> int:
+    from .strategies import list_strategies
+
+    family = None
+    for s in list_strategies():
+        if s.family != family:
+            family = s.family
+            print(f"\n== {family} ==")
+        print(f"\n{s.name}{'  (greedy: smaller budgets are prefixes)' if s.greedy else ''}")
+        print(f"  {s.summary}")
+        if s.needs:
+            from .strategies.base import INPUTS
+
+            print(f"  needs: {', '.join(INPUTS[n] for n in s.needs)}")
+        for prm in s.params.params:
+            print(f"  --param {prm.name}={prm.default}   ({prm.describe()}) {prm.help}")
+        print(f"  paper: {s.paper}")
+    return 0
+
+
+def cmd_select(args) -> int:
+    from .data.export import export, read_manifest, replay
+    from .selection import select
+    from .strategies import get_strategy
+
+    if args.replay:
+        if args.data or args.strategy:
+            raise ExplorerError("select --replay takes the manifest only: leave out DATA and "
+                                "--strategy.")
+        doc = read_manifest(args.replay)
+        data, sel = replay(doc)
+        export(data, sel, args.out, force=args.force,
+               manifest=args.manifest)
+        print(f"replayed {sel.strategy}: {len(sel)} rows, identical ids; wrote {args.out}",
+              file=sys.stderr)
+        return 0
+    if not args.data:
+        raise _UsageError("explorer select: give DATA (or --replay FILE.json)")
+    if not args.strategy:
+        raise _UsageError("explorer select: --strategy is required")
+    if args.budget is None and get_strategy(args.strategy).exact_budget:
+        raise _UsageError("explorer select: --budget is required")
+    spec = get_strategy(args.strategy)
+    params = spec.params.parse_cli(args.param)
+    data = _load(args)
+    pinned = _rows_from_file(args.pin, data, "--pin") if args.pin else None
+    excluded = _rows_from_file(args.exclude, data, "--exclude") if args.exclude else None
+    sel = select(data, args.strategy, args.budget, seed=args.seed, metric=args.metric,
+                 params=params, pinned=pinned, excluded=excluded,
+                 label_column=args.label_column, group_column=args.group_column,
+                 score_column=args.score_column)
+    export(data, sel, args.out, force=args.force, manifest=args.manifest)
+    extra = f" and {args.manifest}" if args.manifest else ""
+    print(f"{sel.strategy}: selected {len(sel)} of {data.n} rows in {sel.seconds:.2f} s; "
+          f"wrote {args.out}{extra}", file=sys.stderr)
+    return 0
+
+
+def _selection_rows(path: str, data):
+    import numpy as np
+
+    p = Path(path).expanduser()
+    if p.suffix.lower() == ".json":
+        from .data.export import read_manifest
+
+        doc = read_manifest(p)
+        if doc["dataset"]["fingerprint"] != data.fingerprint:
+            raise ExplorerError(f"{p.name}: the manifest was made on other data (fingerprint "
+                                f"{doc['dataset']['fingerprint']}, DATA has "
+                                f"{data.fingerprint}).")
+        return np.asarray(doc["selection"]["indices"], dtype=np.int64), doc
+    return _rows_from_file(path, data, "--selection"), None
+
+
+def cmd_score(args) -> int:
+    from .evaluate.scorecard import score
+
+    data = _load(args)
+    rows, doc = _selection_rows(args.selection, data)
+    metric = args.metric or (doc or {}).get("metric") or "euclidean"
+    card = score(data, rows, metric=metric, label_column=args.label_column,
+                 random_draws=args.random_draws, seed=args.seed)
+    if args.format == "json":
+        print(json.dumps(card.to_dict()))
+        return 0
+    frame = card.to_frame()
+    print(f"{card.budget} rows scored against {card.random_draws} random subsets of the same "
+          f"size ({card.metric}, {card.space}, {card.n_clusters} k-means clusters)")
+    print(f"{'metric':<24}{'value':>10}{'random mean':>13}{'random 5-95%':>22}{'pct':>6}  verdict")
+    for r in frame.itertuples():
+        band = f"{r.random_p05:.4g} .. {r.random_p95:.4g}"
+        print(f"{r.metric:<24}{r.value:>10.4g}{r.random_mean:>13.4g}{band:>22}"
+              f"{r.percentile:>6.0f}  {r.verdict} ({r.better} is better)")
+    return 0
+
+
+COMMANDS = {"info": cmd_info, "strategies": cmd_strategies, "select": cmd_select,
+            "score": cmd_score}
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help()
+            return 2
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ExplorerWarning)
+            code = COMMANDS[args.command](args)
+        for w in caught:
+            if issubclass(w.category, ExplorerWarning):
+                print(f"warning: {w.message}", file=sys.stderr)
+        return code
+    except _UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ExplorerError as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: say so plainly
+        if debug:
+            raise
+        print(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Export a selection (.csv, .parquet, .npy), write and read its JSON manifest, replay it.
+
+Every write is atomic (a temp file in the same folder, fsync, then rename) and never replaces
+an existing file unless ``force=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import platform
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ExplorerError
+from .dataset import Dataset
+
+MANIFEST_FORMAT = "subset-explorer-manifest"
+MANIFEST_VERSION = 1
+EXPORT_FORMATS = (".csv", ".parquet", ".npy")
+
+
+@contextlib.contextmanager
+def atomic_path(path, force: bool = False):
+    """Yield a temp path beside ``path``; on success rename it over ``path``.
+
+    Refuses to replace an existing file unless ``force``; on error the temp file is removed
+    and an existing file is left as it was.
+    """
+    path = Path(path).expanduser()
+    if path.exists() and not force:
+        raise ExplorerError(f"{path}: already exists; not overwritten. Choose another name or "
+                            "pass --force (force=True) to replace it.")
+    if not path.parent.exists():
+        raise ExplorerError(f"{path.parent}: no such folder to write {path.name} into.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def selection_frame(data: Dataset, selection) -> pd.DataFrame:
+    """rank, index, id, [gain], [weight], then the metadata columns of the selected rows."""
+    idx = np.asarray(selection.indices, dtype=np.int64)
+    frame = pd.DataFrame({"rank": np.arange(len(idx)), "index": idx, "id": data.ids[idx]})
+    if getattr(selection, "gains", None) is not None:
+        frame["gain"] = selection.gains
+    if getattr(selection, "weights", None) is not None:
+        frame["weight"] = selection.weights
+    meta = data.metadata.iloc[idx].reset_index(drop=True)
+    id_col = data.options.get("id_column")
+    drop = [c for c in meta.columns if c == id_col or c in frame.columns]
+    return pd.concat([frame, meta.drop(columns=drop)], axis=1)
+
+
+def export(data: Dataset, selection, path, *, force: bool = False, scorecard=None,
+           manifest=None) -> Path:
+    """Write the selection to ``path`` (.csv / .parquet with rank, index, id and metadata, or
+    .npy of int64 indices); with ``manifest``, also write the JSON manifest there."""
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in EXPORT_FORMATS:
+        raise ExplorerError(f"{path.name}: unsupported output type {suffix or '(none)'!r}. "
+                            f"Supported: {', '.join(EXPORT_FORMATS)}.")
+    if manifest is not None:
+        mpath = Path(manifest).expanduser()
+        if mpath.exists() and not force:  # check both before writing either
+            raise ExplorerError(f"{mpath}: already exists; not overwritten. Choose another name "
+                                "or pass --force (force=True) to replace it.")
+    with atomic_path(path, force) as tmp:
+        if suffix == ".npy":
+            with open(tmp, "wb") as fh:
+                np.save(fh, np.asarray(selection.indices, dtype=np.int64), allow_pickle=False)
+        elif suffix == ".csv":
+            selection_frame(data, selection).to_csv(tmp, index=False)
+        else:
+            selection_frame(data, selection).to_parquet(tmp, index=False)
+    if manifest is not None:
+        write_manifest(manifest, data, selection, scorecard, force=force)
+    return path
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_json_safe(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def versions() -> dict:
+    import sklearn
+
+    import explorer
+
+    return {"subset-explorer": explorer.__version__, "numpy": np.__version__,
+            "scikit-learn": sklearn.__version__, "pandas": pd.__version__,
+            "python": platform.python_version()}
+
+
+def manifest_dict(data: Dataset, selection, scorecard=None) -> dict:
+    """Everything that reproduces (and documents) a selection, JSON-safe."""
+    idx = np.asarray(selection.indices, dtype=np.int64)
+    pinned = np.asarray(selection.pinned, dtype=np.int64)
+    excluded = np.asarray(selection.excluded, dtype=np.int64)
+    return _json_safe({
+        "format": MANIFEST_FORMAT,
+        "version": MANIFEST_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "strategy": selection.strategy,
+        "params": selection.params,
+        "seed": selection.seed,
+        "budget": selection.budget,
+        "metric": selection.metric,
+        "columns": selection.columns,
+        "steps": list(getattr(selection, "steps", ()) or ()),
+        "pinned": {"indices": pinned, "ids": data.ids[pinned]},
+        "excluded": {"indices": excluded, "ids": data.ids[excluded]},
+        "info": selection.info,
+        "seconds": selection.seconds,
+        "dataset": {"path": data.source, "options": data.options,
+                    "shape": [data.n, data.dim], "fingerprint": data.fingerprint,
+                    "dropped_ids": list(data.dropped_ids)},
+        "selection": {"indices": idx, "ids": data.ids[idx]},
+        "scorecard": scorecard.to_dict() if scorecard is not None else None,
+        "versions": versions(),
+    })
+
+
+def write_manifest(path, data: Dataset, selection, scorecard=None, *, force: bool = False
+                   ) -> Path:
+    """Write the JSON manifest atomically; refuses to overwrite without ``force``."""
+    if selection.seed is None:
+        raise ExplorerError("This selection was made with a Generator as seed, so it cannot be "
+                            "replayed; select with an int seed to write a manifest.")
+    path = Path(path).expanduser()
+    text = json.dumps(manifest_dict(data, selection, scorecard), indent=2)
+    with atomic_path(path, force) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def read_manifest(path) -> dict:
+    """Read and check a manifest file."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ExplorerError(f"{path}: no such manifest file.")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ExplorerError(f"{path.name}: not valid JSON ({exc}).") from None
+    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
+        raise ExplorerError(f"{path.name}: not a Subset Explorer manifest (no "
+                            f"\"format\": \"{MANIFEST_FORMAT}\").")
+    for key in ("strategy", "budget", "seed", "metric", "params", "dataset", "selection"):
+        if key not in doc:
+            raise ExplorerError(f"{path.name}: the manifest has no {key!r} entry.")
+    return doc
+
+
+def replay(manifest, *, data: Dataset | None = None):
+    """Re-run a manifest's selection; returns (Dataset, Selection) with identical ids, or an
+    error if the data's fingerprint changed."""
+    from ..selection import select
+    from .loading import load
+
+    doc = manifest if isinstance(manifest, dict) else read_manifest(manifest)
+    ds = doc["dataset"]
+    if data is None:
+        opts = dict(ds.get("options") or {})
+        data = load(ds["path"], meta=opts.get("meta"), id_column=opts.get("id_column"),
+                    embedding_column=opts.get("embedding_column"),
+                    drop_invalid=bool(opts.get("drop_invalid")),
+                    metric=opts.get("metric", "euclidean"))
+    if data.fingerprint != ds["fingerprint"]:
+        raise ExplorerError(
+            f"The data changed since the manifest was written: {ds['path']} now has "
+            f"fingerprint {data.fingerprint} (shape {data.n} x {data.dim}); the manifest "
+            f"recorded {ds['fingerprint']} (shape {ds['shape'][0]} x {ds['shape'][1]})."
+        )
+    cols = doc.get("columns") or {}
+    sel = select(data, doc["strategy"], doc["budget"], seed=doc["seed"], metric=doc["metric"],
+                 params=doc["params"], pinned=doc["pinned"]["indices"],
+                 excluded=doc["excluded"]["indices"], **cols)
+    recorded = [str(v) for v in doc["selection"]["ids"]]
+    got = [str(v) for v in data.ids[sel.indices].tolist()]
+    if got != recorded:
+        was = (doc.get("versions") or {})
+        raise ExplorerError(
+            f"Replaying {doc['strategy']} gave different rows than recorded ({len(got)} vs "
+            f"{len(recorded)} ids; first difference at rank "
+            f"{next((i for i, (a, b) in enumerate(zip(got, recorded)) if a != b), min(len(got), len(recorded)))}). "
+            f"Recorded with {was}; now {versions()}."
+        )
+    return data, sel
