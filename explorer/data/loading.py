@@ -225,7 +225,7 @@ def _split_table(table, embedding_column, id_column, where):
     text_like = [c for c in other if c not in skip]
     for c in text_like:
         converted = pd.to_numeric(frame[c], errors="coerce")
-        if converted.notna().mean() > 0.9:  # a numeric column spoilt by a few bad cells
+        if converted.notna().mean() > 0.5:  # a numeric column spoilt by a few bad cells
             bad = np.flatnonzero(converted.isna() & frame[c].notna())
             raise ExplorerError(
                 f"{where}: column {c!r} has non-numeric value {frame[c].iloc[bad[0]]!r} at row "

@@ -29,7 +29,7 @@ def load_sample(name: str, metric: str = "euclidean") -> Dataset:
     Examples
     --------
     >>> data = load_sample("digits")
-    >>> data.n, data.dim, data.ids[0]
+    >>> data.n, data.dim, str(data.ids[0])
     (1797, 64, 'digit-0000')
     """
     from .loading import load
