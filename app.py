@@ -1,0 +1,17 @@
+"""Subset Explorer — the app's router. The data, budget and seed controls live here (in the
+sidebar) so they persist across pages; each page is a short script in pages/."""
+
+import streamlit as st
+
+from explorer.ui import panels
+
+st.set_page_config(page_title="Subset Explorer", layout="wide")
+
+pages = [
+    st.Page("pages/explore.py", title="Explore", default=True),
+    st.Page("pages/compare.py", title="Compare"),
+    st.Page("pages/export.py", title="Export"),
+]
+nav = st.navigation(pages, position="top")
+panels.sidebar_data()
+nav.run()

@@ -1,0 +1,92 @@
+"""Compare strategies across budgets against the random envelope; overlap and stability."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from ..selection import select
+from ..strategies import get_strategy
+from .scorecard import ScoringContext, score
+
+
+def log_budgets(n: int, count: int = 5, low: int | None = None, high: int | None = None
+                ) -> list[int]:
+    """``count`` log-spaced budgets between ``low`` (default ~1% of n, at least 10) and
+    ``high`` (default ~20% of n), rounded to distinct integers.
+
+    >>> log_budgets(1797)
+    [18, 35, 69, 137, 270]
+    """
+    low = low or max(10, round(0.01 * n))
+    high = high or max(low + 1, round(0.15 * n))
+    values = np.unique(np.round(np.geomspace(low, min(high, n), count)).astype(int))
+    return [int(v) for v in values]
+
+
+def sweep(data, strategies, budgets, *, seed: int = 0, metric: str = "euclidean",
+          label_column: str | None = None, group_column: str | None = None,
+          score_column: str | None = None, random_draws: int = 30, params=None,
+          progress=None, context: ScoringContext | None = None):
+    """Scorecards of every strategy at every budget; returns (table, selections).
+
+    ``table`` has one row per strategy x budget x metric with the value, the random envelope
+    (mean, std, p05, p95), the percentile and the verdict. Greedy strategies run once at the
+    largest budget; smaller budgets are its prefixes (identical by the prefix property).
+    ``selections`` maps (strategy, budget) to the row indices.
+    """
+    params = params or {}
+    budgets = sorted(int(b) for b in budgets)
+    ctx = context or ScoringContext.build(data, metric=metric, label_column=label_column,
+                                          seed=seed)
+    rows = []
+    selections = {}
+    steps = len(strategies) * len(budgets)
+    done = 0
+    for name in strategies:
+        spec = get_strategy(name)
+        kw = dict(seed=seed, metric=metric, params=params.get(name),
+                  label_column=label_column, group_column=group_column,
+                  score_column=score_column)
+        largest = select(data, name, budgets[-1], **kw) if spec.greedy else None
+        for b in budgets:
+            sel = largest if spec.greedy else select(data, name, b, **kw)
+            idx = sel.indices[:b]
+            selections[(name, b)] = idx
+            card = score(data, idx, metric=metric, label_column=label_column,
+                         random_draws=random_draws, seed=seed, context=ctx)
+            for m in card.metrics.values():
+                rows.append({"strategy": name, "budget": b, "metric": m.name, "value": m.value,
+                             "random_mean": m.random_mean, "random_std": m.random_std,
+                             "random_p05": m.random_p05, "random_p95": m.random_p95,
+                             "percentile": m.percentile, "higher_is_better": m.higher_is_better,
+                             "verdict": m.verdict})
+            done += 1
+            if progress is not None:
+                progress(done / steps, f"{name} at budget {b}")
+    return pd.DataFrame(rows), selections
+
+
+def jaccard(sets: dict) -> pd.DataFrame:
+    """Jaccard overlap |A & B| / |A | B| between every pair of index sets.
+
+    >>> jaccard({"a": [1, 2, 3], "b": [2, 3, 4]}).loc["a", "b"]
+    np.float64(0.5)
+    """
+    names = list(sets)
+    m = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
+    for a, b in itertools.combinations(names, 2):
+        sa, sb = set(np.asarray(sets[a]).tolist()), set(np.asarray(sets[b]).tolist())
+        union = len(sa | sb)
+        m.loc[a, b] = m.loc[b, a] = len(sa & sb) / union if union else 1.0
+    return m
+
+
+def stability(data, strategy: str, budget: int, seeds=(0, 1, 2, 3, 4), **kw) -> float:
+    """Mean Jaccard overlap between the selections of different seeds (1 = seed-independent)."""
+    picks = {s: select(data, strategy, budget, seed=s, **kw).indices for s in seeds}
+    m = jaccard(picks).to_numpy()
+    iu = np.triu_indices(len(seeds), 1)
+    return float(m[iu].mean())

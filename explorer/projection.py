@@ -1,0 +1,141 @@
+"""2-D layouts (UMAP, PCA) for looking at the data, cached on disk.
+
+The layout is only for looking: no metric is ever computed on it. A cached layout is keyed by
+the data fingerprint, the method and its parameters, and the library versions; it is stored
+as ``.npz`` (read with ``allow_pickle=False``), written to a temp file and then renamed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import space
+
+CACHE_VERSION = 1
+#: Above this many rows, UMAP is fitted on a sample and the other rows are transformed.
+UMAP_FIT_LIMIT = 200_000
+
+
+def cache_dir() -> Path:
+    """``$SUBSET_EXPLORER_CACHE`` or ``~/.cache/subset-explorer``."""
+    root = os.environ.get("SUBSET_EXPLORER_CACHE") or Path.home() / ".cache" / "subset-explorer"
+    return Path(root)
+
+
+def _versions(method: str) -> dict:
+    out = {"numpy": np.__version__, "cache": CACHE_VERSION}
+    if method == "umap":
+        import umap
+
+        out["umap"] = getattr(umap, "__version__", "?")
+    else:
+        import sklearn
+
+        out["sklearn"] = sklearn.__version__
+    return out
+
+
+def cache_key(fingerprint: str, method: str, params: dict) -> str:
+    blob = json.dumps({"fp": fingerprint, "method": method, "params": params,
+                       "versions": _versions(method)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def _read(path: Path):
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            xy = z["xy"]
+        return xy.astype(np.float32) if xy.ndim == 2 and xy.shape[1] == 2 else None
+    except Exception:
+        return None  # a damaged cache entry is recomputed, never trusted
+
+
+def _write(path: Path, xy: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, xy=xy.astype(np.float32))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def cached_layout(data, method: str) -> np.ndarray | None:
+    """The cached layout if there is one (for showing at once), else None."""
+    params = _params(data, method, {})
+    path = cache_dir() / f"{cache_key(data.fingerprint, method, params)}.npz"
+    return _read(path) if path.exists() else None
+
+
+def _params(data, method, given):
+    if method == "pca":
+        return {"metric": given.get("metric", "euclidean")}
+    return {"n_neighbors": int(given.get("n_neighbors", 15)),
+            "min_dist": float(given.get("min_dist", 0.1)),
+            "metric": given.get("metric", "euclidean"), "seed": int(given.get("seed", 0)),
+            "fit_limit": UMAP_FIT_LIMIT}
+
+
+def layout(data, method: str = "umap", *, n_neighbors: int = 15, min_dist: float = 0.1,
+           metric: str = "euclidean", seed: int = 0, use_cache: bool = True) -> np.ndarray:
+    """A 2-D layout (N, 2) float32 of ``data``: 'umap' (McInnes, Healy & Melville, 2018) or
+    'pca'. Cached on disk by fingerprint, parameters and library versions.
+
+    Datasets with ``x`` and ``y`` metadata columns are laid out by those columns as they are.
+    """
+    meta = data.metadata
+    if "x" in meta.columns and "y" in meta.columns and meta["x"].dtype.kind in "fiu" \
+            and meta["y"].dtype.kind in "fiu":
+        return np.column_stack([meta["x"], meta["y"]]).astype(np.float32)
+    if method not in ("umap", "pca"):
+        raise ValueError(f"unknown layout method {method!r}")
+    params = _params(data, method, {"n_neighbors": n_neighbors, "min_dist": min_dist,
+                                    "metric": metric, "seed": seed})
+    path = cache_dir() / f"{cache_key(data.fingerprint, method, params)}.npz"
+    if use_cache and path.exists():
+        xy = _read(path)
+        if xy is not None and len(xy) == data.n:
+            return xy
+    X = space.prepare(data.embeddings, metric, ids=data.ids)
+    if method == "pca" or data.n < 5:
+        xy, _ = space.pca(X, 2, seed=seed)
+        if xy.shape[1] < 2:
+            xy = np.column_stack([xy[:, 0], np.zeros(len(xy), np.float32)])
+    else:
+        xy = _umap(X, params, seed)
+    xy = np.asarray(xy, dtype=np.float32)
+    if use_cache:
+        try:
+            _write(path, xy)
+        except OSError:
+            pass  # a read-only home still gets a layout, just not a cached one
+    return xy
+
+
+def _umap(X: np.ndarray, params: dict, seed: int) -> np.ndarray:
+    import umap
+
+    n = X.shape[0]
+    reducer = umap.UMAP(n_neighbors=min(params["n_neighbors"], max(2, n - 1)),
+                        min_dist=params["min_dist"], metric="euclidean", random_state=seed,
+                        n_components=2, low_memory=True)
+    if n <= UMAP_FIT_LIMIT:
+        return reducer.fit_transform(np.asarray(X, dtype=np.float32))
+    rng = np.random.default_rng(seed)
+    fit_rows = np.sort(rng.choice(n, UMAP_FIT_LIMIT, replace=False))
+    reducer.fit(np.asarray(X[fit_rows], dtype=np.float32))
+    out = np.empty((n, 2), dtype=np.float32)
+    block = 100_000
+    for s in range(0, n, block):
+        out[s : s + block] = reducer.transform(np.asarray(X[s : s + block], dtype=np.float32))
+    out[fit_rows] = reducer.embedding_
+    return out

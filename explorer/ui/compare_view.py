@@ -1,0 +1,135 @@
+"""The Compare page: metric-vs-budget curves with the random band, small-multiple maps,
+overlap between strategies and stability across seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from plotly.subplots import make_subplots
+
+import explorer
+from explorer.evaluate.compare import jaccard, log_budgets, stability, sweep
+from explorer.evaluate.scorecard import DIRECTION
+from explorer.strategies import REGISTRY
+
+from . import compute, figures, panels, state
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cached_sweep(data_key, strategies, budgets, seed, metric, label_column, group_column,
+                 score_column, draws):
+    from .data import load_cached
+
+    data = load_cached(*data_key)
+    bar = st.progress(0.0, text="Comparing ...")
+    table, sels = sweep(data, list(strategies), list(budgets), seed=seed, metric=metric,
+                        label_column=label_column, group_column=group_column,
+                        score_column=score_column, random_draws=draws,
+                        progress=lambda f, m: bar.progress(f, text=m),
+                        context=compute.scoring_context(data_key, metric, label_column))
+    bar.empty()
+    return table, {f"{k[0]}@{k[1]}": v for k, v in sels.items()}
+
+
+def controls_and_results(data) -> None:
+    usable = [n for n, s in REGISTRY.items()
+              if not s.missing_inputs(panels.available_inputs()) and n != "random"]
+    default = [n for n in ("k-center", "k-means", "facility-location", "stratified")
+               if n in usable]
+    c1, c2, c3 = st.columns([2.2, 1.6, 0.8])
+    names = c1.multiselect("Strategies (2–6; random is the grey band)", usable,
+                           default=default, max_selections=6, key="cmp_strategies")
+    budgets_text = c2.text_input("Budgets (log-spaced by default)",
+                                 value=", ".join(map(str, log_budgets(data.n))),
+                                 key="cmp_budgets")
+    draws = c3.number_input("Random draws", 5, 200, 30, key="cmp_draws")
+    try:
+        budgets = sorted({int(b) for b in budgets_text.replace(" ", "").split(",") if b})
+        if not budgets or min(budgets) < 1 or max(budgets) > data.n:
+            raise ValueError
+    except ValueError:
+        st.error(f"Budgets must be whole numbers between 1 and {data.n}, separated by commas.")
+        return
+    if len(names) < 2:
+        st.info("Choose at least two strategies to compare.")
+        return
+    if not st.button("Compare", type="primary", key="cmp_run") and \
+            state.get("selection") is None and "cmp_done" not in st.session_state:
+        st.caption("Press Compare to run every strategy at every budget.")
+        return
+    st.session_state["cmp_done"] = True
+    try:
+        table, sels = cached_sweep(state.get("data_key"), tuple(names), tuple(budgets),
+                                   int(state.get("seed")), state.get("metric"),
+                                   state.get("label_column"), state.get("group_column"),
+                                   state.get("score_column"), int(draws))
+    except explorer.ExplorerError as exc:
+        st.error(str(exc))
+        return
+    metric = st.selectbox("Metric", list(dict.fromkeys(table["metric"])), key="cmp_metric")
+    st.plotly_chart(figures.curves_figure(table[table["metric"] == metric], metric,
+                                          DIRECTION[metric]), key="cmp_curves")
+    wins = table[(table["verdict"] == "better than random")]
+    summary = wins.groupby(["budget", "strategy"]).size().unstack(fill_value=0)
+    with st.expander("How many metrics beat random, per strategy and budget"):
+        st.dataframe(summary, width="stretch")
+    b = st.select_slider("Budget for the maps and overlaps", budgets, value=budgets[len(budgets)
+                                                                                  // 2],
+                         key="cmp_budget")
+    picks = {n: sels[f"{n}@{b}"] for n in names}
+    _small_multiples(data, picks)
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(figures.jaccard_figure(jaccard(picks), f"Overlap between strategies at "
+                                           f"budget {b} (Jaccard)"), key="cmp_jaccard")
+    with c2:
+        st.markdown("**Stability across seeds** (mean Jaccard overlap of 5 seeds; 1 = the seed "
+                    "does not matter)")
+        if st.button("Measure stability", key="cmp_stab"):
+            rows = []
+            for n in names:
+                rows.append({"strategy": n, "stability": _stability(
+                    state.get("data_key"), n, b, state.get("metric"),
+                    state.get("label_column"), state.get("group_column"),
+                    state.get("score_column"))})
+            st.dataframe(rows, hide_index=True)
+
+
+@st.cache_data(show_spinner="Running 5 seeds ...", max_entries=32)
+def _stability(data_key, name, budget, metric, label_column, group_column, score_column):
+    from .data import load_cached
+
+    return stability(load_cached(*data_key), name, budget, metric=metric,
+                     label_column=label_column, group_column=group_column,
+                     score_column=score_column)
+
+
+def _small_multiples(data, picks) -> None:
+    key = state.get("data_key")
+    xy = compute.layout(key, "umap", 15, 0.1, state.get("metric")) if compute.cached_umap(
+        key, 15, 0.1, state.get("metric")) else compute.layout(key, "pca", 15, 0.1,
+                                                               state.get("metric"))
+    names = list(picks)
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names, shared_xaxes=True,
+                        shared_yaxes=True, horizontal_spacing=0.02, vertical_spacing=0.08)
+    rng = np.random.default_rng(0)
+    base = np.arange(data.n)
+    if data.n > 20_000:
+        base = np.sort(rng.choice(data.n, 20_000, replace=False))
+    import plotly.graph_objects as go
+
+    for i, n in enumerate(names):
+        r, c = i // cols + 1, i % cols + 1
+        fig.add_trace(go.Scattergl(x=xy[base, 0], y=xy[base, 1], mode="markers",
+                                   marker=dict(size=3, color=figures.GREY), showlegend=False,
+                                   hoverinfo="skip"), row=r, col=c)
+        idx = picks[n]
+        fig.add_trace(go.Scattergl(x=xy[idx, 0], y=xy[idx, 1], mode="markers",
+                                   marker=dict(size=6, color=figures.SELECTED),
+                                   showlegend=False, hoverinfo="skip"), row=r, col=c)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_layout(height=300 * rows, margin=dict(l=10, r=10, t=30, b=10),
+                      plot_bgcolor="white")
+    st.plotly_chart(fig, key="cmp_maps")

@@ -1,0 +1,90 @@
+"""Cached calls into the library for the pages (the pages themselves compute nothing)."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+import explorer
+from explorer import projection, space
+from explorer.evaluate.scorecard import ScoringContext
+
+
+def _data(data_key):
+    from .data import load_cached
+
+    return load_cached(*data_key)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def layout(data_key, method: str, n_neighbors: int, min_dist: float, metric: str):
+    data = _data(data_key)
+    return projection.layout(data, method, n_neighbors=n_neighbors, min_dist=min_dist,
+                             metric=metric)
+
+
+def cached_umap(data_key, n_neighbors, min_dist, metric):
+    """The UMAP layout only if it is already on disk (else None), without computing."""
+    data = _data(data_key)
+    params = {"n_neighbors": n_neighbors, "min_dist": min_dist, "metric": metric, "seed": 0}
+    path = projection.cache_dir() / (
+        projection.cache_key(data.fingerprint, "umap", projection._params(data, "umap", params))
+        + ".npz")
+    return path.exists()
+
+
+@st.cache_resource(show_spinner="Preparing the scorecard (clusters, kernels) ...",
+                   max_entries=4)
+def scoring_context(data_key, metric: str, label_column: str | None):
+    return ScoringContext.build(_data(data_key), metric=metric, label_column=label_column)
+
+
+def run_selection(data_key, strategy, budget, seed, metric, params, pinned, excluded,
+                  label_column, group_column, score_column, target, progress=None):
+    data = _data(data_key)
+    return explorer.select(data, strategy, budget, seed=seed, metric=metric, params=params,
+                           pinned=pinned or None, excluded=excluded or None,
+                           label_column=label_column, group_column=group_column,
+                           score_column=score_column, target=target or None, progress=progress)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_selection(data_key, strategy, budget, seed, metric, params_items, pinned, excluded,
+                     label_column, group_column, score_column, target):
+    sel = run_selection(data_key, strategy, budget, seed, metric, dict(params_items),
+                        list(pinned), list(excluded), label_column, group_column,
+                        score_column, list(target))
+    return sel
+
+
+def scorecard(data_key, selection, metric, label_column, draws: int = 30):
+    ctx = scoring_context(data_key, metric, label_column)
+    return _scorecard(data_key, selection, metric, label_column, draws, ctx)
+
+
+@st.cache_data(show_spinner="Scoring against random subsets of the same size ...",
+               max_entries=64,
+               hash_funcs={ScoringContext: lambda c: (c.fingerprint, c.metric, c.label_column),
+                           explorer.Selection: lambda s: (s.fingerprint, s.indices.tobytes(),
+                                                          s.pinned, s.excluded, s.metric)})
+def _scorecard(data_key, selection, metric, label_column, draws, ctx):
+    return explorer.score(_data(data_key), selection, metric=metric,
+                          label_column=label_column, random_draws=draws, context=ctx)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def coverage_distances(data_key, indices: tuple, metric: str):
+    """Distance of every row to its nearest selected row, in the embedding space."""
+    data = _data(data_key)
+    X = space.prepare(data.embeddings, metric, ids=data.ids)
+    d, _ = space.nearest(X, X[np.asarray(indices)], metric)
+    return d.astype(np.float32)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def cluster_labels(data_key, metric: str, k: int = 20):
+    from explorer.clustering import kmeans
+
+    data = _data(data_key)
+    X = space.prepare(data.embeddings, metric, ids=data.ids)
+    return kmeans(X, k, seed=0).labels

@@ -1,0 +1,190 @@
+"""The Explore page's sections: running a strategy, the map with its lasso, the scorecard."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+import explorer
+
+from . import compute, figures, panels, state
+
+
+def _selection_args(data, spec, params):
+    return dict(
+        data_key=state.get("data_key"), strategy=spec.name, budget=panels.budget_value(data),
+        seed=int(state.get("seed")), metric=state.get("metric"),
+        params_items=tuple(sorted(params.items())), pinned=tuple(state.get("pinned")),
+        excluded=tuple(state.get("excluded")), label_column=state.get("label_column"),
+        group_column=state.get("group_column"), score_column=state.get("score_column"),
+        target=tuple(state.get("target")))
+
+
+def run_if_needed(data, spec, params, missing, go: bool) -> None:
+    """Run (or fetch from cache) the chosen strategy; errors become a message, not a trace."""
+    if not go or missing:
+        return
+    args = _selection_args(data, spec, params)
+    budget = args["budget"]
+    if not spec.exact_budget and spec.name in ("dedup",):
+        budget = None  # dedup keeps every representative unless capped
+        args["budget"] = budget
+    try:
+        with st.spinner(f"Running {spec.name} ..."):
+            sel = compute.cached_selection(**args)
+        state.put("selection", sel)
+        state.put("selection_error", None)
+    except explorer.ExplorerError as exc:
+        state.put("selection", None)
+        state.put("selection_error", str(exc))
+
+
+COLOUR_CHOICES = ("label", "group", "k-means cluster", "coverage (distance to nearest pick)",
+                  "none")
+
+
+@st.fragment
+def map_section(data) -> None:
+    """The 2-D map (UMAP, or PCA at once while UMAP computes) with lasso actions."""
+    c1, c2, c3 = st.columns([1, 1.6, 1])
+    method = c1.selectbox("Layout", ["UMAP", "PCA"], key="layout_method",
+                          help="For looking only: every metric is computed in the embedding "
+                          "space, never on this map.")
+    extra = [c for c in data.metadata.columns if c not in ("label", "group", "id")
+             and data.metadata[c].dtype.kind in "fiub" or
+             (c not in ("label", "group", "id", "text", "image")
+              and data.metadata[c].nunique() <= 40)]
+    choices = [c for c in COLOUR_CHOICES if c not in ("label", "group")
+               or c in data.metadata.columns] + extra
+    colour_by = c2.selectbox("Colour by", choices, key="colour_by")
+    with c3.popover("UMAP settings"):
+        nn = st.slider("neighbours", 5, 100, 15, key="umap_nn")
+        md = st.slider("min_dist", 0.0, 0.99, 0.1, key="umap_md")
+    metric = state.get("metric")
+    key = state.get("data_key")
+    if method == "UMAP" and not compute.cached_umap(key, nn, md, metric):
+        xy = compute.layout(key, "pca", 15, 0.1, metric)
+        note = st.info("Showing the PCA layout while UMAP computes (cached on disk after "
+                       "the first time) ...")
+    else:
+        xy = compute.layout(key, method.lower(), nn, md, metric)
+        note = None
+    sel = state.get("selection")
+    selected = sel.indices if sel is not None and sel.fingerprint == data.fingerprint else None
+    colour, name, continuous = _colour(data, key, colour_by, selected, metric)
+    hover = None
+    if "label" in data.metadata.columns:
+        hover = data.metadata["label"].astype(str).map(lambda v: f"label {v}").to_numpy()
+    if "text" in data.metadata.columns:
+        snippets = data.metadata["text"].astype(str).str.slice(0, 80).to_numpy()
+        hover = snippets if hover is None else np.char.add(np.char.add(hover.astype(str),
+                                                                       "<br>"), snippets)
+    fig = figures.map_figure(xy, data.ids, colour=colour, colour_name=name,
+                             continuous=continuous, selected=selected,
+                             pinned=state.get("pinned"), excluded=state.get("excluded"),
+                             target=state.get("target"), hover_text=hover)
+    event = st.plotly_chart(fig, key="map", on_select="rerun",
+                            selection_mode=("points", "box", "lasso"),
+                            config={"scrollZoom": True, "displaylogo": False})
+    rows = _rows_from_event(event)
+    if rows is not None:
+        state.put("lasso", rows)
+        if len(rows) == 1:
+            state.put("focus_row", rows[0])
+    lasso_actions(data)
+    if note is not None:
+        compute.layout(key, "umap", nn, md, metric)
+        note.empty()
+        st.rerun()
+
+
+def _rows_from_event(event):
+    try:
+        points = event.selection["points"]
+    except (AttributeError, KeyError, TypeError):
+        return None
+    rows = []
+    for p in points:
+        cd = p.get("customdata")
+        if isinstance(cd, list):
+            cd = cd[0] if cd else None
+        if cd is not None:
+            rows.append(int(cd))
+    return sorted(set(rows)) if points else []
+
+
+def _colour(data, key, colour_by, selected, metric):
+    meta = data.metadata
+    if colour_by in ("label", "group"):
+        return meta[colour_by].astype(str).to_numpy(), colour_by, False
+    if colour_by == "k-means cluster":
+        return compute.cluster_labels(key, metric), "cluster", False
+    if colour_by.startswith("coverage"):
+        if selected is None or len(selected) == 0:
+            return None, "", False
+        d = compute.coverage_distances(key, tuple(int(i) for i in selected), metric)
+        return d, "distance to nearest pick", True
+    if colour_by in meta.columns:
+        col = meta[colour_by]
+        if col.dtype.kind in "fc":
+            return col.to_numpy(dtype=float), colour_by, True
+        return col.astype(str).to_numpy(), colour_by, False
+    return None, "", False
+
+
+def lasso_actions(data) -> None:
+    lasso = state.get("lasso")
+    pinned, excluded, target = state.get("pinned"), state.get("excluded"), state.get("target")
+    st.caption(f"Lasso or box-select points on the map ({len(lasso)} in the current lasso). "
+               f"Pinned: **{len(pinned)}** · excluded: **{len(excluded)}** · target: "
+               f"**{len(target)}**")
+    b = st.columns(5)
+    if b[0].button("Pin lassoed", disabled=not lasso, help="These rows must be selected.",
+                   key="act_pin"):
+        _apply("pinned", lasso)
+    if b[1].button("Exclude lassoed", disabled=not lasso, help="These rows are never selected.",
+                   key="act_exclude"):
+        _apply("excluded", lasso)
+    if b[2].button("Use as target", disabled=not lasso, help="A target set for target-driven "
+                   "strategies.", key="act_target"):
+        _apply("target", lasso)
+    if b[3].button("Undo", disabled=not state.get("history"), key="act_undo"):
+        state.undo()
+        st.rerun()
+    if b[4].button("Clear all", disabled=not (pinned or excluded or target), key="act_clear"):
+        state.push_history()
+        for k in ("pinned", "excluded", "target"):
+            state.put(k, [])
+        st.rerun()
+    if pinned or excluded or target:
+        with st.expander("Pinned, excluded and target rows"):
+            for name, rows in (("pinned", pinned), ("excluded", excluded), ("target", target)):
+                if rows:
+                    st.markdown(f"**{name}** ({len(rows)})")
+                    st.dataframe(panels.frame_of_rows(data, rows), hide_index=True, height=150)
+    focus = state.get("focus_row")
+    if focus is not None and focus < data.n:
+        with st.container(border=True):
+            panels.detail_panel(data, focus)
+
+
+def _apply(kind: str, rows) -> None:
+    state.push_history()
+    rows = [int(r) for r in rows]
+    others = [k for k in ("pinned", "excluded") if k != kind]
+    if kind in ("pinned", "excluded"):
+        for other in others:  # a row cannot be both pinned and excluded
+            state.put(other, [r for r in state.get(other) if r not in set(rows)])
+        state.put(kind, sorted(set(state.get(kind)) | set(rows)))
+    else:
+        state.put(kind, sorted(set(rows)))
+    state.put("lasso", [])
+    st.rerun()
+
+
+@st.fragment
+def scorecard_section(data, sel) -> None:
+    if sel.fingerprint != data.fingerprint:
+        return
+    card = compute.scorecard(state.get("data_key"), sel, sel.metric, state.get("label_column"))
+    panels.scorecard_view(card, data)

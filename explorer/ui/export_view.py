@@ -1,0 +1,106 @@
+"""The Export page: download buttons and the saved-selections workspace."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+import explorer
+from explorer.data.workspace import Workspace, default_folder
+from explorer.evaluate.compare import jaccard
+
+from . import compute, state
+
+
+@st.cache_data(show_spinner=False, max_entries=16,
+               hash_funcs={explorer.Selection: lambda s: (s.fingerprint, s.indices.tobytes(),
+                                                          s.strategy, s.seed, str(s.params))})
+def export_bytes(data_key, sel, label_column):
+    """Every download format as bytes, written by the library's own export."""
+    from .data import load_cached
+
+    data = load_cached(*data_key)
+    card = compute.scorecard(data_key, sel, sel.metric, label_column)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / f"{data.name}-{sel.strategy}-{len(sel)}"
+        for suffix in (".csv", ".parquet", ".npy"):
+            explorer.export(data, sel, base.with_suffix(suffix))
+            out[suffix] = base.with_suffix(suffix).read_bytes()
+        explorer.write_manifest(base.with_suffix(".json"), data, sel, card)
+        out[".json"] = base.with_suffix(".json").read_bytes()
+    return out
+
+
+def downloads(data, sel) -> None:
+    st.subheader("Download this selection")
+    st.write(f"**{sel.strategy}**, {len(sel)} rows of {data.name} (seed {sel.seed}, "
+             f"{sel.metric}).")
+    files = export_bytes(state.get("data_key"), sel, state.get("label_column"))
+    stem = f"{data.name}-{sel.strategy}-{len(sel)}"
+    c = st.columns(4)
+    c[0].download_button("CSV", files[".csv"], f"{stem}.csv", "text/csv", key="dl_csv",
+                         help="rank, index, id, then the metadata columns")
+    c[1].download_button("Parquet", files[".parquet"], f"{stem}.parquet",
+                         "application/octet-stream", key="dl_parquet")
+    c[2].download_button("Indices (.npy)", files[".npy"], f"{stem}.npy",
+                         "application/octet-stream", key="dl_npy")
+    c[3].download_button("Manifest (JSON)", files[".json"], f"{stem}.json", "application/json",
+                         key="dl_json", help="Replays the selection from the command line.")
+    st.code(f"explorer select --replay {stem}.json --out {stem}.csv", language="bash")
+
+
+def workspace(data, sel) -> None:
+    st.subheader("Workspace")
+    folder = st.text_input("Workspace folder", value=str(default_folder()), key="ws_folder",
+                           help="Saved selections live in workspace.sqlite in this folder and "
+                           "survive restarts.")
+    try:
+        ws = Workspace(folder)
+    except explorer.ExplorerError as exc:
+        st.error(str(exc))
+        return
+    if sel is not None and sel.fingerprint == data.fingerprint:
+        c1, c2, c3 = st.columns([2, 1, 1])
+        name = c1.text_input("Save the current selection as", key="ws_name",
+                             placeholder=f"{sel.strategy}-{len(sel)}")
+        replace = c2.checkbox("Replace if it exists", key="ws_replace")
+        if c3.button("Save", key="ws_save"):
+            try:
+                ws.save(name, data, sel, replace=replace)
+                st.success(f"Saved {name!r} to {ws.path}.")
+            except explorer.ExplorerError as exc:
+                st.error(str(exc))
+    saved = ws.list()
+    if saved.empty:
+        st.info("No saved selections yet.")
+        return
+    st.dataframe(saved, hide_index=True, width="stretch")
+    here = saved[saved["fingerprint"] == data.fingerprint]["name"].tolist()
+    c1, c2, c3 = st.columns(3)
+    pick = c1.selectbox("Saved selection", saved["name"].tolist(), key="ws_pick")
+    if c2.button("Reload into Explore", key="ws_reload", disabled=pick not in here,
+                 help="Only selections saved on the loaded dataset can be reloaded."):
+        from explorer.data.export import replay
+
+        try:
+            _, again = replay(ws.manifest(pick), data=data)
+            state.put("selection", again)
+            st.success(f"Reloaded {pick!r}: {len(again)} rows. Open Explore to see it.")
+        except explorer.ExplorerError as exc:
+            st.error(str(exc))
+    confirm = c3.checkbox("Yes, delete it", key="ws_confirm")
+    if c3.button("Delete", key="ws_delete", disabled=not confirm):
+        ws.delete(pick)
+        st.rerun()
+    if len(here) >= 2:
+        chosen = st.multiselect("Compare saved selections (overlap)", here, default=here[:4],
+                                key="ws_compare")
+        if len(chosen) >= 2:
+            from .figures import jaccard_figure
+
+            m = jaccard({n: ws.indices(n, data) for n in chosen})
+            st.plotly_chart(jaccard_figure(m, "Jaccard overlap of saved selections"),
+                            key="ws_jaccard")

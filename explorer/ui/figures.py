@@ -1,0 +1,202 @@
+"""Plotly figures for the app. Figures take arrays and frames; they compute no metric."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+SELECTED = "#d62728"
+PINNED = "#2ca02c"
+EXCLUDED = "#111111"
+TARGET = "#9467bd"
+GREY = "#c7c7c7"
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+           "#bcbd22", "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#c49c94",
+           "#f7b6d2", "#9edae5", "#dbdb8d", "#393b79", "#637939", "#8c6d31"]
+
+#: Above this many points the map shows every selected point and a uniform (so
+#: density-preserving) sample of the others.
+MAP_POINT_LIMIT = 60_000
+
+
+def map_figure(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str = "",
+               continuous: bool = False, selected=None, pinned=(), excluded=(), target=(),
+               hover_text=None, height: int = 620, seed: int = 0) -> go.Figure:
+    """WebGL scatter of the layout; row indices ride in ``customdata`` so a lasso maps back to
+    rows even when the plot is downsampled."""
+    n = len(xy)
+    sel_mask = np.zeros(n, dtype=bool)
+    if selected is not None and len(selected):
+        sel_mask[np.asarray(selected)] = True
+    special = np.zeros(n, dtype=bool)
+    for rows in (pinned, excluded, target):
+        if len(rows):
+            special[np.asarray(rows)] = True
+    base = np.flatnonzero(~sel_mask & ~special)
+    if len(base) > MAP_POINT_LIMIT:
+        rng = np.random.default_rng(seed)
+        base = np.sort(rng.choice(base, MAP_POINT_LIMIT, replace=False))
+    fig = go.Figure()
+
+    def hover(rows):
+        text = [f"id {ids[i]}" for i in rows]
+        if hover_text is not None:
+            text = [f"{t}<br>{hover_text[i]}" for t, i in zip(text, rows)]
+        return text
+
+    dimmed = selected is not None and len(selected) > 0
+    if colour is None:
+        fig.add_trace(go.Scattergl(
+            x=xy[base, 0], y=xy[base, 1], mode="markers", name="not selected" if dimmed
+            else "points", customdata=base, text=hover(base), hoverinfo="text",
+            marker=dict(size=5, color=GREY if dimmed else PALETTE[0], opacity=0.6)))
+    elif continuous:
+        vals = np.asarray(colour, dtype=np.float64)
+        fig.add_trace(go.Scattergl(
+            x=xy[base, 0], y=xy[base, 1], mode="markers", name=colour_name, customdata=base,
+            text=[f"{t}<br>{colour_name}: {vals[i]:.3g}" for t, i in zip(hover(base), base)],
+            hoverinfo="text",
+            marker=dict(size=5, color=vals[base], colorscale="Viridis", opacity=0.75,
+                        colorbar=dict(title=dict(text=colour_name, side="right"), len=0.6))))
+    else:
+        cats = pd.Series(np.asarray(colour).astype(str))
+        levels = sorted(cats.unique(), key=_natural)
+        for j, level in enumerate(levels[:40]):
+            rows = base[(cats.to_numpy()[base] == level)]
+            fig.add_trace(go.Scattergl(
+                x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"{colour_name} {level}",
+                customdata=rows, text=[f"{t}<br>{colour_name}: {level}" for t in hover(rows)],
+                hoverinfo="text", legendgroup=level,
+                marker=dict(size=5, color=PALETTE[j % len(PALETTE)],
+                            opacity=0.35 if dimmed else 0.75)))
+    for rows, name, col, symbol, size in (
+            (np.flatnonzero(sel_mask & ~special), "selected", SELECTED, "circle", 8),
+            (np.asarray(target, dtype=np.int64), "target", TARGET, "star", 10),
+            (np.asarray(pinned, dtype=np.int64), "pinned", PINNED, "diamond", 10),
+            (np.asarray(excluded, dtype=np.int64), "excluded", EXCLUDED, "x", 8)):
+        if len(rows) == 0:
+            continue
+        fig.add_trace(go.Scattergl(
+            x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"{name} ({len(rows)})",
+            customdata=rows, text=hover(rows), hoverinfo="text",
+            marker=dict(size=size, color=col, symbol=symbol,
+                        line=dict(width=1, color="white"))))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=10, b=10), dragmode="lasso",
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, itemsizing="constant"),
+        xaxis=dict(showticklabels=False, title=None, showgrid=False, zeroline=False),
+        yaxis=dict(showticklabels=False, title=None, showgrid=False, zeroline=False),
+        plot_bgcolor="white")
+    return fig
+
+
+def _natural(text: str):
+    return (0, float(text)) if _is_number(text) else (1, text)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+VERDICT_COLOURS = {"better than random": "#2ca02c", "worse than random": "#d62728",
+                   "within random's spread": "#7f7f7f", "not comparable": "#7f7f7f"}
+
+
+def scorecard_figure(frame: pd.DataFrame, height: int | None = None) -> go.Figure:
+    """One row per metric: the random 5-95 % band (grey bar), the random mean (tick) and the
+    subset's value (dot coloured by verdict), each metric scaled to its own random band so
+    metrics of different units share one axis."""
+    rows = frame.iloc[::-1].reset_index(drop=True)
+    span = (rows["random_p95"] - rows["random_p05"]).replace(0, np.nan)
+    span = span.fillna(rows["random_std"].replace(0, np.nan)).fillna(1.0)
+    centre = rows["random_mean"]
+    z = lambda v: (v - centre) / span  # noqa: E731
+    fig = go.Figure()
+    fig.add_trace(go.Bar(
+        y=rows["metric"], x=z(rows["random_p95"]) - z(rows["random_p05"]),
+        base=z(rows["random_p05"]), orientation="h", marker_color="#e6e6e6",
+        name="random 5–95%", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        y=rows["metric"], x=np.zeros(len(rows)), mode="markers", name="random mean",
+        marker=dict(symbol="line-ns-open", size=16, color="#555"), hoverinfo="skip"))
+    colours = [VERDICT_COLOURS.get(v, "#555") for v in rows["verdict"]]
+    fig.add_trace(go.Scatter(
+        y=rows["metric"], x=z(rows["value"]).clip(-3, 3), mode="markers", name="this subset",
+        marker=dict(size=13, color=colours, line=dict(width=1, color="white")),
+        text=[f"{m}: {v:.4g} (random {lo:.4g} – {hi:.4g}); percentile {p:.0f}; {vd}"
+              for m, v, lo, hi, p, vd in zip(rows["metric"], rows["value"], rows["random_p05"],
+                                             rows["random_p95"], rows["percentile"],
+                                             rows["verdict"])],
+        hoverinfo="text"))
+    fig.update_layout(
+        height=height or 40 + 30 * len(rows), margin=dict(l=10, r=10, t=30, b=30),
+        barmode="overlay", showlegend=True,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+        xaxis=dict(title="distance from the random mean, in widths of random's 5–95% band",
+                   zeroline=False, range=[-3.2, 3.2]),
+        plot_bgcolor="white")
+    return fig
+
+
+def balance_figure(frame: pd.DataFrame, title: str, max_groups: int = 30) -> go.Figure:
+    """Population share, subset share and random's 5-95 % band per group (sorted from the most
+    under-represented to the most over-represented)."""
+    if len(frame) > max_groups:  # keep the extremes: most under- and over-represented
+        half = max_groups // 2
+        frame = pd.concat([frame.head(half), frame.tail(max_groups - half)])
+    groups = frame["group"].astype(str)
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=groups, y=frame["population_share"], name="population",
+                         marker_color="#9ecae1"))
+    fig.add_trace(go.Bar(x=groups, y=frame["subset_share"], name="this subset",
+                         marker_color=SELECTED))
+    fig.add_trace(go.Scatter(
+        x=groups, y=frame["random_mean_share"], mode="markers", name="random 5–95%",
+        marker=dict(symbol="line-ew-open", size=14, color="#333"),
+        error_y=dict(type="data", symmetric=False,
+                     array=frame["random_p95_share"] - frame["random_mean_share"],
+                     arrayminus=frame["random_mean_share"] - frame["random_p05_share"],
+                     color="#333", thickness=1.5, width=6)))
+    fig.update_layout(
+        title=dict(text=title, x=0, font=dict(size=14)), barmode="group", height=330,
+        margin=dict(l=10, r=10, t=40, b=40), yaxis=dict(title="share", tickformat=".0%"),
+        xaxis=dict(type="category", title=None), plot_bgcolor="white",
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"))
+    return fig
+
+
+def curves_figure(table: pd.DataFrame, metric: str, higher_is_better: bool) -> go.Figure:
+    """A metric against the budget: one line per strategy, random's 5-95 % band shaded."""
+    fig = go.Figure()
+    rnd = table[table["strategy"] == table["strategy"].iloc[0]].sort_values("budget")
+    fig.add_trace(go.Scatter(x=rnd["budget"], y=rnd["random_p95"], mode="lines",
+                             line=dict(width=0), showlegend=False, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=rnd["budget"], y=rnd["random_p05"], mode="lines",
+                             line=dict(width=0), fill="tonexty", fillcolor="rgba(150,150,150,0.3)",
+                             name="random 5–95%", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=rnd["budget"], y=rnd["random_mean"], mode="lines",
+                             line=dict(color="#555", dash="dash"), name="random mean"))
+    for j, (name, grp) in enumerate(table.groupby("strategy", sort=False)):
+        grp = grp.sort_values("budget")
+        fig.add_trace(go.Scatter(x=grp["budget"], y=grp["value"], mode="lines+markers",
+                                 name=name, line=dict(color=PALETTE[j % len(PALETTE)], width=2)))
+    fig.update_layout(
+        height=420, margin=dict(l=10, r=10, t=40, b=40), plot_bgcolor="white",
+        xaxis=dict(type="log", title="budget (rows selected)"),
+        yaxis=dict(title=f"{metric} ({'higher' if higher_is_better else 'lower'} is better)"),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    return fig
+
+
+def jaccard_figure(matrix: pd.DataFrame, title: str) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=matrix.to_numpy(), x=list(matrix.columns), y=list(matrix.index),
+                               zmin=0, zmax=1, colorscale="Blues",
+                               text=np.round(matrix.to_numpy(), 2), texttemplate="%{text}"))
+    fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), height=360,
+                      margin=dict(l=10, r=10, t=40, b=10))
+    return fig

@@ -1,0 +1,285 @@
+"""Streamlit building blocks shared by the pages: the data sidebar, the strategy panel built
+from the registry specs, and the scorecard view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import explorer
+from explorer.params import Boolean, Interval, Options, Text
+from explorer.strategies import INPUTS, list_strategies
+
+from . import data as uidata
+from . import state
+
+UPLOAD_TYPES = ["npy", "npz", "parquet", "feather", "csv"]
+
+
+def sidebar_data():
+    """Dataset, metric, budget and seed controls (they persist across pages).
+
+    Returns the loaded Dataset (the previous one stays loaded when a new file is bad).
+    """
+    state.init()
+    sb = st.sidebar
+    sb.header("Data")
+    source = sb.radio("Where is the data?", ["Bundled sample", "Upload a file", "Path on disk"],
+                      key="source", help="Samples ship with the app; a path on disk is "
+                      "memory-mapped, so large files are not copied.")
+    new_key = None
+    if source == "Bundled sample":
+        name = sb.selectbox("Sample", list(uidata.SAMPLES), key="sample",
+                            format_func=lambda s: f"{s} — {uidata.DESCRIPTIONS[s]}")
+        new_key = uidata.key_for_sample(name)
+    elif source == "Upload a file":
+        limit = st.get_option("server.maxUploadSize")
+        up = sb.file_uploader(f"Embeddings file (up to {limit} MB)", type=UPLOAD_TYPES,
+                              key="upload", help="Limit set by server.maxUploadSize in "
+                              ".streamlit/config.toml. Larger files: use 'Path on disk'.")
+        meta_up = sb.file_uploader("Metadata file (optional)", type=["csv", "parquet",
+                                                                     "feather", "jsonl"],
+                                   key="upload_meta")
+        id_col = sb.text_input("Id column (optional)", key="upload_id")
+        drop = sb.checkbox("Drop rows with NaN / inf / zeros", key="upload_drop")
+        if up is not None:
+            path = uidata.save_upload(up)
+            meta = str(uidata.save_upload(meta_up)) if meta_up is not None else None
+            new_key = uidata.key_for_path(str(path), meta, id_col or None, None, drop)
+    else:
+        path = sb.text_input("Path to the embeddings file", key="disk_path",
+                             placeholder="/data/vectors.npy")
+        meta = sb.text_input("Metadata file (optional)", key="disk_meta")
+        id_col = sb.text_input("Id column (optional)", key="disk_id")
+        emb_col = sb.text_input("Embedding column (optional)", key="disk_emb")
+        drop = sb.checkbox("Drop rows with NaN / inf / zeros", key="disk_drop")
+        if path and sb.button("Load", key="disk_load"):
+            new_key = uidata.key_for_path(path, meta or None, id_col or None, emb_col or None,
+                                          drop)
+        elif state.get("data_key") and state.get("data_key")[0] == "path":
+            new_key = None
+    if new_key is not None and new_key != state.get("data_key"):
+        data, error = uidata.try_load(new_key)
+        if error:
+            state.put("load_error", error)
+        else:
+            state.put("load_error", None)
+            state.put("data_key", new_key)
+            state.reset_for_new_data()
+    if state.get("load_error"):
+        sb.error(state.get("load_error"))
+    key = state.get("data_key")
+    if key is None:  # the empty state: open on the first sample
+        key = uidata.key_for_sample("digits")
+        state.put("data_key", key)
+    data, error = uidata.try_load(key)
+    if error:
+        sb.error(error)
+        return None
+    sb.caption(f"**{data.name}**: {data.n:,} rows × {data.dim} dims")
+    if state.get("load_error"):
+        sb.caption("The previous dataset is still loaded.")
+
+    sb.header("Selection")
+    sb.selectbox("Metric", list(explorer.METRICS), key="metric",
+                 help="Distances for strategies and metrics: euclidean, or cosine (1 − cos).")
+    mode = sb.radio("Budget as", ["count", "percent"], horizontal=True, key="budget_mode")
+    if mode == "count":
+        sb.number_input("Budget (rows)", min_value=1, max_value=data.n, step=10,
+                        key="budget_count")
+    else:
+        sb.number_input("Budget (% of rows)", min_value=0.1, max_value=100.0, step=1.0,
+                        key="budget_percent")
+    sb.number_input("Seed", min_value=0, step=1, key="seed",
+                    help="The same data, strategy, parameters and seed give the same rows.")
+    columns = ["(none)"] + [c for c in data.metadata.columns]
+    categorical = ["(none)"] + [c for c in data.metadata.columns
+                                if data.metadata[c].nunique() <= max(50, data.n // 20)]
+    numeric = ["(none)"] + [c for c in data.metadata.columns
+                            if data.metadata[c].dtype.kind in "fiu"]
+    _column_select(sb, "Label column", "label_column", categorical, "label")
+    _column_select(sb, "Group column", "group_column", categorical, "group")
+    _column_select(sb, "Score column", "score_column", numeric, "difficulty")
+    del columns
+    return data
+
+
+def _column_select(sb, label, key, options, guess):
+    current = state.get(key)
+    if current not in options:
+        current = guess if guess in options else None
+    choice = sb.selectbox(label, options, index=options.index(current) if current else 0,
+                          key=f"w_{key}")
+    state.put(key, None if choice == "(none)" else choice)
+
+
+def budget_value(data):
+    if state.get("budget_mode") == "count":
+        return int(min(state.get("budget_count"), data.n))
+    pct = float(state.get("budget_percent"))
+    return max(1, int(round(pct / 100 * data.n)))
+
+
+def available_inputs() -> set:
+    out = set()
+    if state.get("label_column"):
+        out.add("labels")
+    if state.get("group_column"):
+        out.add("groups")
+    if state.get("score_column"):
+        out.add("scores")
+    if state.get("target"):
+        out.add("target")
+    return out
+
+
+def strategy_picker(key: str = "strategy"):
+    """A strategy chosen by family, its description, needed inputs and parameters.
+
+    Returns (spec, params, missing) where ``missing`` lists inputs it needs and lacks.
+    """
+    specs = list_strategies()
+    labels = {s.name: f"{s.family} · {s.name}" for s in specs}
+    name = st.selectbox("Strategy", [s.name for s in specs], key=key,
+                        format_func=lambda n: labels[n],
+                        index=[s.name for s in specs].index("k-center"))
+    spec = next(s for s in specs if s.name == name)
+    st.caption(spec.summary)
+    missing = spec.missing_inputs(available_inputs())
+    if spec.needs:
+        st.caption("Needs: " + ", ".join(INPUTS[n] for n in spec.needs))
+    if missing:
+        st.warning(f"{spec.name} is unavailable: it needs {' and '.join(missing)}. Choose the "
+                   "column in the sidebar (or lasso a target on the map).")
+    params = param_widgets(spec, key)
+    with st.expander("Paper"):
+        st.write(spec.paper)
+    return spec, params, missing
+
+
+def param_widgets(spec, key: str) -> dict:
+    params = {}
+    for p in spec.params.params:
+        wkey = f"{key}:{spec.name}:{p.name}"
+        c = p.constraint
+        label = p.name.replace("_", " ")
+        if p.optional:
+            auto = st.checkbox(f"{label}: automatic", value=p.default is None, key=wkey + ":auto",
+                               help=p.help)
+            if auto:
+                params[p.name] = None
+                continue
+        if isinstance(c, Options):
+            params[p.name] = st.selectbox(label, list(c.values), help=p.help, key=wkey,
+                                          index=list(c.values).index(p.default))
+        elif isinstance(c, Boolean):
+            params[p.name] = st.checkbox(label, value=bool(p.default), help=p.help, key=wkey)
+        elif isinstance(c, Interval):
+            default = p.default if p.default is not None else (c.low or 1)
+            if c.kind == "int":
+                lo = int(c.low) if c.low is not None else None
+                hi = int(c.high) if c.high is not None else None
+                params[p.name] = int(st.number_input(label, min_value=lo, max_value=hi,
+                                                     value=int(default), step=1, help=p.help,
+                                                     key=wkey))
+            else:
+                lo = float(c.low) if c.low is not None else None
+                hi = float(c.high) if c.high is not None else None
+                if lo is not None and c.closed in ("neither", "right"):
+                    lo = lo + 1e-6
+                if hi is not None and c.closed in ("neither", "left"):
+                    hi = hi - 1e-6
+                params[p.name] = float(st.number_input(label, min_value=lo, max_value=hi,
+                                                       value=float(default), help=p.help,
+                                                       key=wkey, format="%.4g"))
+        elif isinstance(c, Text):
+            params[p.name] = st.text_input(label, value=p.default or "", help=p.help, key=wkey)
+    return params
+
+
+def scorecard_view(card, data) -> None:
+    """The metric table with verdicts (descriptions on hover) and the balance charts."""
+    from explorer.evaluate.scorecard import DESCRIPTION
+
+    from .figures import balance_figure, scorecard_figure
+
+    frame = card.to_frame()
+    better = int((frame["verdict"] == "better than random").sum())
+    worse = int((frame["verdict"] == "worse than random").sum())
+    st.markdown(f"**Scorecard** — {card.budget} rows against {card.random_draws} random "
+                f"subsets of the same size: **{better}** metrics better than random, "
+                f"**{worse}** worse, {len(frame) - better - worse} within random's spread. "
+                f"<span style='color:#777'>Measured in the {card.space}.</span>",
+                unsafe_allow_html=True)
+    st.plotly_chart(scorecard_figure(frame), key=f"scorefig-{id(card)}",
+                    config={"displayModeBar": False})
+    show = frame.assign(**{"random 5–95%": [f"{a:.4g} – {b:.4g}" for a, b in
+                                            zip(frame["random_p05"], frame["random_p95"])]})
+    show = show[["metric", "value", "random_mean", "random 5–95%", "percentile", "better",
+                 "verdict"]]
+    st.dataframe(
+        show, hide_index=True, width="stretch",
+        column_config={
+            "metric": st.column_config.TextColumn(
+                "metric", help="; ".join(f"{k}: {v}" for k, v in DESCRIPTION.items())),
+            "value": st.column_config.NumberColumn("this subset", format="%.4g"),
+            "random_mean": st.column_config.NumberColumn("random mean", format="%.4g"),
+            "percentile": st.column_config.NumberColumn(
+                "percentile", format="%.0f",
+                help="Share of random subsets below this subset's value (ties count half)."),
+            "better": st.column_config.TextColumn("better is"),
+        })
+    with st.expander("What the metrics mean"):
+        for name in frame["metric"]:
+            st.markdown(f"- **{name}** — {DESCRIPTION[name]}")
+    tabs = st.tabs(["Balance by cluster", "Balance by label"])
+    with tabs[0]:
+        st.plotly_chart(balance_figure(card.balance("cluster"),
+                                       f"k-means clusters ({card.n_clusters}), most "
+                                       "under-represented first"), key=f"balc-{id(card)}")
+    with tabs[1]:
+        if card.label_counts is not None:
+            st.plotly_chart(balance_figure(card.balance("label"), "labels, most "
+                                           "under-represented first"), key=f"ball-{id(card)}")
+        else:
+            st.info("Choose a label column in the sidebar to see the label balance.")
+
+
+def selection_summary(sel, data) -> None:
+    st.success(f"{sel.strategy}: selected **{len(sel)}** of {data.n:,} rows in "
+               f"{sel.seconds:.2f} s (seed {sel.seed}, {sel.metric}).")
+    if sel.info:
+        st.caption(", ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
+                             for k, v in sel.info.items()))
+
+
+def detail_panel(data, row: int) -> None:
+    """What one row is: id, label, text or thumbnail (fetched on click, not sent per point)."""
+    meta = data.metadata.iloc[row]
+    st.markdown(f"**id {data.ids[row]}** (row {row})")
+    for col in data.metadata.columns:
+        value = meta[col]
+        if isinstance(value, str) and value.startswith("data:image/"):
+            st.image(value, width=96)
+        elif col == "text":
+            st.write(str(value)[:600])
+        elif col not in ("id",):
+            st.caption(f"{col}: {value}")
+
+
+def frame_of_rows(data, rows) -> pd.DataFrame:
+    rows = np.asarray(rows, dtype=np.int64)
+    out = pd.DataFrame({"row": rows, "id": data.ids[rows]})
+    for col in [c for c in ("label", "group") if c in data.metadata.columns]:
+        out[col] = data.metadata[col].to_numpy()[rows]
+    return out
+
+
+def current_data():
+    """The dataset the sidebar loaded (cached), or None."""
+    key = state.get("data_key")
+    if key is None:
+        return None
+    data, error = uidata.try_load(key)
+    return None if error else data

@@ -1,0 +1,68 @@
+"""Every session-state key of the app, in one place, with its default."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+DEFAULTS = {
+    "source": "Bundled sample",     # where the dataset comes from
+    "sample": "digits",             # which bundled sample
+    "data_key": None,               # (kind, path, options) of the loaded dataset
+    "load_error": None,             # the last loading error, shown in the sidebar
+    "metric": "euclidean",
+    "budget_mode": "count",         # "count" or "percent"
+    "budget_count": 50,
+    "budget_percent": 5.0,
+    "seed": 0,
+    "label_column": None,
+    "group_column": None,
+    "score_column": None,
+    "pinned": [],                   # row indices the user pinned (must include)
+    "excluded": [],                 # row indices the user excluded
+    "target": [],                   # row indices used as a target set
+    "history": [],                  # undo stack of (pinned, excluded, target)
+    "selection": None,              # the last Selection
+    "selection_error": None,
+    "lasso": [],                    # row indices in the current lasso / box
+    "focus_row": None,              # the clicked point, shown in the detail panel
+}
+
+
+def init() -> None:
+    for key, value in DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = list(value) if isinstance(value, list) else value
+
+
+def get(key):
+    init()
+    return st.session_state[key]
+
+
+def put(key, value) -> None:
+    st.session_state[key] = value
+
+
+def push_history() -> None:
+    hist = get("history")
+    hist.append((list(get("pinned")), list(get("excluded")), list(get("target"))))
+    del hist[:-50]
+
+
+def undo() -> bool:
+    hist = get("history")
+    if not hist:
+        return False
+    pinned, excluded, target = hist.pop()
+    put("pinned", pinned)
+    put("excluded", excluded)
+    put("target", target)
+    return True
+
+
+def reset_for_new_data() -> None:
+    for key in ("pinned", "excluded", "target", "history", "lasso"):
+        put(key, [])
+    for key in ("selection", "selection_error", "focus_row", "label_column", "group_column",
+                "score_column"):
+        put(key, None)

@@ -1,0 +1,32 @@
+"""Explore: the map, the strategy panel, and the scorecard against random."""
+
+import streamlit as st
+
+from explorer.ui import explore_view, panels, state
+
+data = panels.current_data()
+st.title("Explore")
+if data is None:
+    st.info("Load a dataset in the sidebar to begin.")
+    st.stop()
+
+left, right = st.columns([2.6, 1.2], gap="medium")
+with right:
+    st.subheader("Strategy")
+    spec, params, missing = panels.strategy_picker()
+    auto = st.toggle("Update as I change settings", value=data.n <= 200_000, key="auto_run",
+                     help="Off: press Run. Results are cached, so going back is instant.")
+    run = st.button("Run", type="primary", disabled=bool(missing), width="stretch")
+    explore_view.run_if_needed(data, spec, params, missing, auto or run)
+with left:
+    explore_view.map_section(data)
+
+sel = state.get("selection")
+if sel is not None:
+    panels.selection_summary(sel, data)
+    explore_view.scorecard_section(data, sel)
+elif state.get("selection_error"):
+    st.error(state.get("selection_error"))
+else:
+    st.info("Choose a strategy and a budget, then press **Run** to see which rows it picks "
+            "and how they compare with random subsets of the same size.")

@@ -1,0 +1,18 @@
+"""Export: downloads, the replayable manifest, and the local workspace of saved selections."""
+
+import streamlit as st
+
+from explorer.ui import export_view, panels, state
+
+data = panels.current_data()
+st.title("Export")
+if data is None:
+    st.info("Load a dataset in the sidebar to begin.")
+    st.stop()
+sel = state.get("selection")
+if sel is None or sel.fingerprint != data.fingerprint:
+    st.info("Run a strategy on the **Explore** page first; its selection can then be "
+            "downloaded here and saved to your workspace.")
+else:
+    export_view.downloads(data, sel)
+export_view.workspace(data, sel)
