@@ -28,47 +28,26 @@ def sidebar_data():
     source = sb.radio("Where is the data?", ["Bundled sample", "Upload a file", "Path on disk"],
                       key="source", help="Samples ship with the app; a path on disk is "
                       "memory-mapped, so large files are not copied.")
-    new_key = None
     if source == "Bundled sample":
-        name = sb.selectbox("Sample", list(uidata.SAMPLES), key="sample",
-                            format_func=lambda s: f"{s} — {uidata.DESCRIPTIONS[s]}")
-        new_key = uidata.key_for_sample(name)
+        sb.selectbox("Sample", list(uidata.SAMPLES), key="sample",
+                     format_func=lambda s: f"{s} — {uidata.DESCRIPTIONS[s]}")
     elif source == "Upload a file":
         limit = st.get_option("server.maxUploadSize")
-        up = sb.file_uploader(f"Embeddings file (up to {limit} MB)", type=UPLOAD_TYPES,
-                              key="upload", help="Limit set by server.maxUploadSize in "
-                              ".streamlit/config.toml. Larger files: use 'Path on disk'.")
-        meta_up = sb.file_uploader("Metadata file (optional)", type=["csv", "parquet",
-                                                                     "feather", "jsonl"],
-                                   key="upload_meta")
-        id_col = sb.text_input("Id column (optional)", key="upload_id")
-        drop = sb.checkbox("Drop rows with NaN / inf / zeros", key="upload_drop")
-        if up is not None:
-            path = uidata.save_upload(up)
-            meta = str(uidata.save_upload(meta_up)) if meta_up is not None else None
-            new_key = uidata.key_for_path(str(path), meta, id_col or None, None, drop)
+        sb.file_uploader(f"Embeddings file (up to {limit} MB)", type=UPLOAD_TYPES,
+                         key="upload", help="Limit set by server.maxUploadSize in "
+                         ".streamlit/config.toml. Larger files: use 'Path on disk'.")
+        sb.file_uploader("Metadata file (optional)", type=["csv", "parquet", "feather",
+                                                           "jsonl"], key="upload_meta")
+        sb.text_input("Id column (optional)", key="upload_id")
+        sb.checkbox("Drop rows with NaN / inf / zeros", key="upload_drop")
     else:
-        path = sb.text_input("Path to the embeddings file", key="disk_path",
-                             placeholder="/data/vectors.npy")
-        meta = sb.text_input("Metadata file (optional)", key="disk_meta")
-        id_col = sb.text_input("Id column (optional)", key="disk_id")
-        emb_col = sb.text_input("Embedding column (optional)", key="disk_emb")
-        drop = sb.checkbox("Drop rows with NaN / inf / zeros", key="disk_drop")
-        if path and sb.button("Load", key="disk_load"):
-            new_key = uidata.key_for_path(path, meta or None, id_col or None, emb_col or None,
-                                          drop)
-        elif state.get("data_key") and state.get("data_key")[0] == "path":
-            new_key = None
-    if new_key is not None and new_key != state.get("data_key"):
-        data, error = uidata.try_load(new_key)
-        if error:
-            state.put("load_error", error)
-        else:
-            state.put("load_error", None)
-            state.put("data_key", new_key)
-            state.reset_for_new_data()
-    if state.get("load_error"):
-        sb.error(state.get("load_error"))
+        sb.text_input("Path to the embeddings file", key="disk_path",
+                      placeholder="/data/vectors.npy", help="Press Enter to load.")
+        sb.text_input("Metadata file (optional)", key="disk_meta")
+        sb.text_input("Id column (optional)", key="disk_id")
+        sb.text_input("Embedding column (optional)", key="disk_emb")
+        sb.checkbox("Drop rows with NaN / inf / zeros", key="disk_drop")
+    sync_dataset()
     key = state.get("data_key")
     if key is None:  # the empty state: open on the first sample
         key = uidata.key_for_sample("digits")
@@ -78,8 +57,6 @@ def sidebar_data():
         sb.error(error)
         return None
     sb.caption(f"**{data.name}**: {data.n:,} rows × {data.dim} dims")
-    if state.get("load_error"):
-        sb.caption("The previous dataset is still loaded.")
 
     sb.header("Selection")
     sb.selectbox("Metric", list(explorer.METRICS), key="metric",
@@ -103,6 +80,49 @@ def sidebar_data():
     _column_select(sb, "Score column", "score_column", numeric, "difficulty")
     del columns
     return data
+
+
+def _requested_key():
+    """The dataset the data widgets ask for, from their session-state keys (or None)."""
+    ss = st.session_state
+    source = ss.get("source", "Bundled sample")
+    if source == "Bundled sample":
+        return uidata.key_for_sample(ss.get("sample", "digits"))
+    if source == "Upload a file":
+        up = ss.get("upload")
+        if up is None:
+            return None
+        meta_up = ss.get("upload_meta")
+        path = uidata.save_upload(up)
+        meta = str(uidata.save_upload(meta_up)) if meta_up is not None else None
+        return uidata.key_for_path(str(path), meta, ss.get("upload_id") or None, None,
+                                   bool(ss.get("upload_drop")))
+    path = ss.get("disk_path")
+    if not path:
+        return None
+    return uidata.key_for_path(path, ss.get("disk_meta") or None, ss.get("disk_id") or None,
+                               ss.get("disk_emb") or None, bool(ss.get("disk_drop")))
+
+
+def sync_dataset() -> None:
+    """Load what the data widgets ask for; on failure keep the previous dataset and record
+    the message (shown on the page)."""
+    state.init()
+    new_key = _requested_key()
+    if new_key == state.get("data_key"):
+        state.put("load_error", None)  # back on the loaded dataset: nothing to report
+        return
+    if new_key is None or new_key == state.get("failed_key"):
+        return
+    data, error = uidata.try_load(new_key)
+    if error:
+        state.put("load_error", error)
+        state.put("failed_key", new_key)
+    else:
+        state.put("load_error", None)
+        state.put("failed_key", None)
+        state.put("data_key", new_key)
+        state.reset_for_new_data()
 
 
 def _column_select(sb, label, key, options, guess):
@@ -277,9 +297,19 @@ def frame_of_rows(data, rows) -> pd.DataFrame:
 
 
 def current_data():
-    """The dataset the sidebar loaded (cached), or None."""
+    """The dataset the sidebar loaded (cached), or None; a loading error is shown on top of
+    the page, with a reminder that the previous dataset is still the one loaded."""
+    sync_dataset()
     key = state.get("data_key")
-    if key is None:
-        return None
-    data, error = uidata.try_load(key)
-    return None if error else data
+    data = None
+    if key is not None:
+        data, _ = uidata.try_load(key)
+    if state.get("load_error"):
+        st.error(state.get("load_error"))
+        if data is not None:
+            st.caption(f"The previous dataset is still loaded: **{data.name}**, "
+                       f"{data.n:,} rows.")
+    if data is not None:
+        st.caption(f"Dataset **{data.name}** · {data.n:,} rows × {data.dim} dims · "
+                   f"{state.get('metric')} metric")
+    return data

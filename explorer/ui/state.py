@@ -8,7 +8,8 @@ DEFAULTS = {
     "source": "Bundled sample",     # where the dataset comes from
     "sample": "digits",             # which bundled sample
     "data_key": None,               # (kind, path, options) of the loaded dataset
-    "load_error": None,             # the last loading error, shown in the sidebar
+    "load_error": None,             # the last loading error, shown on top of the page
+    "failed_key": None,             # the data key that failed (not retried until it changes)
     "metric": "euclidean",
     "budget_mode": "count",         # "count" or "percent"
     "budget_count": 50,
