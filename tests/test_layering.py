@@ -71,3 +71,14 @@ def test_pages_hold_no_algorithms():
         text = f.read_text(encoding="utf-8")
         for call in ("np.linalg", ".argsort(", "@ X", "cdist(", "pairwise_distances("):
             assert call not in text, f"{f.relative_to(ROOT)} computes {call!r}: move it to explorer/"
+
+
+def test_readme_strategies_table_is_generated_from_the_registry():
+    import subprocess
+    import sys
+
+    table = subprocess.run([sys.executable, str(ROOT / "scripts" / "strategies_table.py")],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert table in (ROOT / "README.md").read_text(encoding="utf-8"), (
+        "README.md's strategies table is stale: paste the output of "
+        "python scripts/strategies_table.py")
