@@ -1,0 +1,126 @@
+"""End to end in a real headless Chromium (Debian's, driven by Playwright): load the sample,
+select 50 rows with k-center, read the count and the scorecard, download the CSV, upload a bad
+file, visit every page. Screenshots go to artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    port = free_port()
+    env = dict(os.environ)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
+         "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError(f"the app did not start: {proc.stdout.read().decode()[-2000:]}")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (./run test installs it)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_select_50_with_k_center_and_download_the_csv(app_url, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000}, accept_downloads=True)
+    page.goto(app_url)
+    page.get_by_text("Dataset digits", exact=False).first.wait_for(timeout=180_000)
+    page.get_by_text("k-center: selected 50 of 1,797 rows", exact=False).wait_for(
+        timeout=180_000)
+    page.get_by_text("50 rows against 30 random subsets", exact=False).wait_for(timeout=120_000)
+    body = page.inner_text("body")
+    assert "better than random" in body and "coverage_max" in body
+    page.wait_for_timeout(1500)
+    shot(page, "explore")
+
+    page.get_by_role("link", name="Export").click()
+    page.get_by_text("Download this selection").wait_for(timeout=60_000)
+    with page.expect_download(timeout=60_000) as dl:
+        page.get_by_role("button", name="CSV").click()
+    frame = pd.read_csv(io.BytesIO(Path(dl.value.path()).read_bytes()))
+    import explorer
+
+    data = explorer.load_sample("digits")
+    assert len(frame) == 50 and frame["id"].is_unique
+    assert set(frame["id"]) <= set(data.ids.tolist())
+    assert frame["rank"].tolist() == list(range(50))
+    shot(page, "export")
+    page.close()
+
+
+def test_compare_page_and_a_bad_upload(app_url, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.goto(app_url)
+    page.get_by_text("k-center: selected", exact=False).wait_for(timeout=180_000)
+    page.get_by_role("link", name="Compare").click()
+    page.get_by_role("button", name="Compare").click()
+    page.get_by_text("Budget for the maps and overlaps").wait_for(timeout=240_000)
+    page.wait_for_timeout(2000)
+    shot(page, "compare")
+
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.arange(12.0))
+    page.get_by_role("link", name="Explore").click()
+    page.get_by_text("Upload a file").click()
+    page.locator("input[type=file]").first.set_input_files(str(bad))
+    page.get_by_text("expected a 2-D array", exact=False).wait_for(timeout=60_000)
+    body = page.inner_text("body")
+    assert "Traceback" not in body
+    assert "The previous dataset is still loaded" in body
+    shot(page, "bad-upload")
+    page.close()
