@@ -91,7 +91,7 @@ def test_select_50_with_k_center_and_download_the_csv(app_url, browser):
     page.get_by_role("link", name="Export").click()
     page.get_by_text("Download this selection").wait_for(timeout=60_000)
     with page.expect_download(timeout=60_000) as dl:
-        page.get_by_role("button", name="CSV").click()
+        page.get_by_role("button", name="CSV", exact=True).click()
     frame = pd.read_csv(io.BytesIO(Path(dl.value.path()).read_bytes()))
     import explorer
 

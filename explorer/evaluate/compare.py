@@ -18,7 +18,7 @@ def log_budgets(n: int, count: int = 5, low: int | None = None, high: int | None
     ``high`` (default ~20% of n), rounded to distinct integers.
 
     >>> log_budgets(1797)
-    [18, 35, 69, 137, 270]
+    [18, 35, 70, 137, 270]
     """
     low = low or max(10, round(0.01 * n))
     high = high or max(low + 1, round(0.15 * n))
