@@ -4,17 +4,51 @@ memory-mapped data works. Each has a plain-numpy reference in the tests."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+
+#: Rows per work unit of the k-center pass. Fixed (not derived from the thread count), so the
+#: arg-max, combined across units in order, never depends on how many threads ran.
+KCENTER_CHUNK = 4096
 
 
 @njit(cache=True, fastmath=True, nogil=True)
 def _sqdist_rows(X, i, c):
-    """Squared Euclidean distance between rows i and c of X, accumulated in float64."""
-    s = 0.0
+    """Squared Euclidean distance between rows i and c of X (float32 SIMD accumulation)."""
+    s = np.float32(0.0)
     for j in range(X.shape[1]):
-        d = np.float64(X[i, j]) - np.float64(X[c, j])
+        d = X[i, j] - X[c, j]
         s += d * d
     return s
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _kcenter_pass(X, c, cc, mind, assign, candidate, k, best_idx, best_val, evals):
+    n = X.shape[0]
+    n_chunks = len(best_idx)
+    for u in prange(n_chunks):
+        lo = u * KCENTER_CHUNK
+        hi = min(n, lo + KCENTER_CHUNK)
+        b = -1
+        bv = -1.0
+        ev = 0
+        for i in range(lo, hi):
+            m = mind[i]
+            if m > 0.0:
+                a = assign[i]
+                if a < 0 or cc[a] < 2.0 * m:
+                    d = np.sqrt(np.float64(_sqdist_rows(X, i, c)))
+                    ev += 1
+                    if d < m:
+                        mind[i] = d
+                        assign[i] = k
+                        m = d
+            if candidate[i] and m > bv:
+                bv = m
+                b = i
+        best_idx[u] = b
+        best_val[u] = bv
+        evals[u] = ev
 
 
 @njit(cache=True, nogil=True)
@@ -24,32 +58,27 @@ def kcenter_add(X, c, centers, k, mind, assign, candidate, cc):
     One fused pass: for every row, skip it when the triangle inequality proves the new centre
     cannot be nearer than its current centre (d(a, c) >= 2 r), else compute the distance and
     update its nearest distance ``mind`` and centre ``assign``; track the arg-max of ``mind``
-    over candidate rows on the way (ties: lowest index). Returns (next index, its distance,
-    number of distance evaluations).
+    over candidate rows on the way (ties: lowest index). Work is split into fixed chunks run
+    in parallel and combined in order, so the result does not depend on the thread count.
+    Returns (next index, its distance, number of distance evaluations).
     """
     for j in range(k):
-        cc[j] = np.sqrt(_sqdist_rows(X, centers[j], c))
+        cc[j] = np.sqrt(np.float64(_sqdist_rows(X, centers[j], c)))
     centers[k] = c
     candidate[c] = False
     n = X.shape[0]
+    n_chunks = (n + KCENTER_CHUNK - 1) // KCENTER_CHUNK
+    best_idx = np.empty(n_chunks, dtype=np.int64)
+    best_val = np.empty(n_chunks, dtype=np.float64)
+    evals = np.empty(n_chunks, dtype=np.int64)
+    _kcenter_pass(X, c, cc, mind, assign, candidate, k, best_idx, best_val, evals)
     best = -1
     best_d = -1.0
-    evaluated = 0
-    for i in range(n):
-        m = mind[i]
-        if m > 0.0:
-            a = assign[i]
-            if a < 0 or cc[a] < 2.0 * m:
-                d = np.sqrt(_sqdist_rows(X, i, c))
-                evaluated += 1
-                if d < m:
-                    mind[i] = d
-                    assign[i] = k
-                    m = d
-        if candidate[i] and m > best_d:
-            best_d = m
-            best = i
-    return best, best_d, evaluated
+    for u in range(n_chunks):
+        if best_idx[u] >= 0 and best_val[u] > best_d:
+            best_d = best_val[u]
+            best = best_idx[u]
+    return best, best_d, evals.sum()
 
 
 @njit(cache=True, fastmath=True, nogil=True)
