@@ -47,8 +47,8 @@ def test_each_first_set_strategy_runs_and_is_scored(name):
 
 def test_budget_as_percent_and_seed_change_the_selection():
     at = fresh()
-    # (AppTest drops sidebar widgets from its tree after a rerun under st.navigation, so the
-    # sidebar's widgets are driven through their session-state keys)
+    # (AppTest re-runs only the page after the first run under st.navigation, not app.py's
+    # sidebar, so the sidebar's widgets are driven through their session-state keys)
     at.session_state["budget_mode"] = "percent"
     at.session_state["budget_percent"] = 10.0
     at.run()
@@ -76,9 +76,10 @@ def test_a_bad_file_shows_the_librarys_message_and_keeps_the_dataset(tmp_path):
 
 def test_a_strategy_with_missing_inputs_is_disabled_with_the_reason():
     at = fresh()
-    at.session_state["w_label_column"] = "(none)"
-    at.session_state["w_group_column"] = "(none)"
-    at.session_state["w_score_column"] = "(none)"
+    # (AppTest re-runs only the page after the first run, not app.py's sidebar: the sidebar's
+    # column choices are set through the session state the sidebar would write)
+    for key in ("label_column", "group_column", "score_column"):
+        at.session_state[key] = None
     at.run()
     needy = [n for n, s in REGISTRY.items() if s.needs]
     for name in needy:

@@ -126,11 +126,14 @@ def sync_dataset() -> None:
 
 
 def _column_select(sb, label, key, options, guess):
-    current = state.get(key)
+    # The user's choice, "(none)" included, is remembered apart from the widget so that a
+    # deliberate "(none)" is not replaced by the guess when the widget is re-created.
+    choices = state.get("column_choices")
+    current = choices.get(key, guess)
     if current not in options:
-        current = guess if guess in options else None
-    choice = sb.selectbox(label, options, index=options.index(current) if current else 0,
-                          key=f"w_{key}")
+        current = guess if guess in options else "(none)"
+    choice = sb.selectbox(label, options, index=options.index(current), key=f"w_{key}")
+    choices[key] = choice
     state.put(key, None if choice == "(none)" else choice)
 
 

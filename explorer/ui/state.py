@@ -18,6 +18,7 @@ DEFAULTS = {
     "label_column": None,
     "group_column": None,
     "score_column": None,
+    "column_choices": {},           # the column widgets' choices, "(none)" included
     "pinned": [],                   # row indices the user pinned (must include)
     "excluded": [],                 # row indices the user excluded
     "target": [],                   # row indices used as a target set
@@ -32,7 +33,8 @@ DEFAULTS = {
 def init() -> None:
     for key, value in DEFAULTS.items():
         if key not in st.session_state:
-            st.session_state[key] = list(value) if isinstance(value, list) else value
+            st.session_state[key] = (type(value)(value) if isinstance(value, (list, dict))
+                                     else value)
 
 
 def get(key):
@@ -67,3 +69,4 @@ def reset_for_new_data() -> None:
     for key in ("selection", "selection_error", "focus_row", "label_column", "group_column",
                 "score_column"):
         put(key, None)
+    put("column_choices", {})
