@@ -37,9 +37,14 @@ def __getattr__(name):
         from .evaluate import scorecard
 
         return getattr(scorecard, name)
+    if name in ("probe_sweep", "holdout_split"):
+        from .evaluate import probes
+
+        return getattr(probes, name)
     raise AttributeError(f"module 'explorer' has no attribute {name!r}")
 
 
 __all__ = ["Dataset", "ExplorerError", "METRICS", "Selection", "fingerprint", "select",
            "get_strategy", "list_strategies", "load", "load_sample", "SAMPLES", "export",
-           "replay", "write_manifest", "read_manifest", "score", "Scorecard", "__version__"]
+           "replay", "write_manifest", "read_manifest", "score", "Scorecard", "probe_sweep",
+           "holdout_split", "__version__"]

@@ -1,0 +1,761 @@
+"""Downstream probes: train a small model on the selected subset, test it on held-out rows.
+
+Geometry says how a subset looks; a probe says what it is worth for learning. The protocol
+keeps the test honest:
+
+1. :func:`holdout_split` sets aside an evaluation set *first* (stratified by the label,
+   seeded, 20 % by default). :func:`take_rows` builds the pool Dataset from the remaining
+   rows, and strategies only ever run on the pool, so no strategy sees an evaluation row.
+2. A :class:`Probe` trains on the selected pool rows (with the selection's importance
+   weights when it carries them) and reports on the held-out rows: accuracy, macro-F1 and
+   worst-class recall for a logistic-regression or k-nearest-neighbour classifier; R^2 and
+   RMSE for a ridge regression on a numeric target.
+3. The same probe on R random subsets of the pool of the same size (the draws of
+   :func:`explorer.evaluate.scorecard.random_subsets`) is the random envelope;
+   :mod:`explorer.evaluate.stats` turns value and envelope into a difference, a bootstrap
+   interval, a p-value and, across many strategies and budgets, Holm-corrected verdicts.
+
+:func:`probe_sweep` runs the whole protocol for strategies x budgets and returns one long
+table that also carries the geometric scorecard metrics (computed on the pool).
+
+The linear probe follows the linear-evaluation protocol of self-supervised learning
+(Alain & Bengio 2016; Kolesnikov, Zhai & Beyer 2019); comparing a selection with many
+random subsets of the same size follows Guo, Zhao & Bai (2022), DeepCore.
+
+References
+----------
+Alain, G. & Bengio, Y. (2016). Understanding intermediate layers using linear classifier
+probes. arXiv:1610.01644.
+Kolesnikov, A., Zhai, X. & Beyer, L. (2019). Revisiting self-supervised visual
+representation learning. CVPR.
+Guo, C., Zhao, B. & Bai, Y. (2022). DeepCore: A comprehensive library for coreset selection
+in deep learning. DEXA.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+
+from .. import space
+from ..data.dataset import Dataset, fingerprint
+from ..errors import ExplorerError, ExplorerWarning, preview
+from . import metrics as M
+from .scorecard import DIRECTION, ScoringContext, random_subsets
+from .stats import bootstrap_diff_ci, draws_needed, holm, verdict
+
+#: probe name -> (kind, description)
+PROBES = {
+    "logistic": ("classification", "Logistic regression (L2, C=1) on the standardised "
+                 "embeddings, trained on the subset."),
+    "knn": ("classification", "k-nearest-neighbour vote (k=5, or the subset size when "
+            "smaller) in the embedding space, trained on the subset."),
+    "ridge": ("regression", "Ridge regression (alpha=1) on the standardised embeddings, "
+              "trained on the subset (weighted when the selection carries weights)."),
+}
+#: metric -> (higher_is_better, description), for classification and regression probes.
+CLASSIFICATION_METRICS = {
+    "accuracy": (True, "Share of held-out rows predicted correctly."),
+    "macro_f1": (True, "F1 score averaged over the classes, each class counting the same."),
+    "worst_recall": (True, "Recall of the worst-served class: 0 when a class is never "
+                     "predicted right (for example, absent from the subset)."),
+}
+REGRESSION_METRICS = {
+    "r2": (True, "Coefficient of determination on the held-out rows (1 = perfect, 0 = no "
+           "better than predicting the mean)."),
+    "rmse": (False, "Root mean squared error on the held-out rows, in the target's units."),
+}
+VERDICT_NOTE = ("Verdicts use Holm-corrected one-sided p-values across every strategy and "
+                "budget of a metric, at alpha {alpha}.")
+
+
+# ----------------------------------------------------------------------------- the split
+
+
+def _fraction(fraction, owner: str = "holdout_split") -> float:
+    if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction < 1:
+        raise ExplorerError(f"The 'fraction' parameter of {owner} must be a float in (0, 1). "
+                            f"Got {fraction!r}.")
+    return float(fraction)
+
+
+def _label_codes(data: Dataset, column: str) -> tuple[np.ndarray, np.ndarray]:
+    col = data.column(column, "labels")
+    if col.isna().any():
+        bad = np.flatnonzero(col.isna().to_numpy())
+        raise ExplorerError(f"Column {column!r} (labels) has {len(bad)} missing value(s) at ids "
+                            f"{preview(data.ids[bad])}. Fill them or drop those rows.")
+    names, codes = np.unique(col.astype(str).to_numpy(), return_inverse=True)
+    return names, codes.astype(np.int64)
+
+
+def _numeric_target(data: Dataset, column: str) -> np.ndarray:
+    col = data.column(column, "the regression target")
+    if col.dtype.kind not in "fiu":
+        raise ExplorerError(f"Column {column!r} (the regression target) must be numeric; it "
+                            f"holds {col.dtype} values. Pick a numeric column such as a score.")
+    y = col.to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(y))
+    if len(bad):
+        raise ExplorerError(f"Column {column!r} (the regression target) has {len(bad)} missing "
+                            f"or infinite value(s) at ids {preview(data.ids[bad])}. Fill or "
+                            "drop those rows.")
+    return y
+
+
+def holdout_split(data: Dataset, label_column: str | None = None, fraction: float = 0.2,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Split the rows into a selection pool and a held-out evaluation set.
+
+    With a label column the split is stratified: each class gives ``fraction`` of its rows
+    (largest remainders make the total ``round(fraction * N)``), and a class always keeps
+    at least one row in the pool. Without one it is a plain seeded random split.
+
+    Parameters
+    ----------
+    data : Dataset
+    label_column : the class column to stratify by, or None.
+    fraction : share of rows held out, in (0, 1) (default 0.2).
+    seed : the same seed gives the same split.
+
+    Returns
+    -------
+    (pool_rows, eval_rows) : sorted int64 row indices into ``data``; disjoint, covering all.
+
+    Examples
+    --------
+    >>> import explorer
+    >>> data = explorer.load_sample("digits")
+    >>> pool, held = holdout_split(data, "label", 0.2, seed=0)
+    >>> len(pool), len(held), len(set(pool) & set(held))
+    (1438, 359, 0)
+    """
+    fraction = _fraction(fraction)
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise ExplorerError(f"The 'seed' parameter of holdout_split must be an int in [0, inf)."
+                            f" Got {seed!r}.")
+    n = data.n
+    rng = np.random.default_rng(int(seed))
+    if label_column is None:
+        n_eval = int(round(fraction * n))
+        held = rng.permutation(n)[:n_eval]
+    else:
+        _, codes = _label_codes(data, label_column)
+        counts = np.bincount(codes)
+        quota = fraction * counts
+        take = np.floor(quota).astype(np.int64)
+        short = int(round(fraction * n)) - int(take.sum())
+        if short > 0:  # largest remainders first, ties by class order
+            order = np.argsort(-(quota - take), kind="stable")[:short]
+            take[order] += 1
+        take = np.minimum(take, np.maximum(counts - 1, 0))
+        parts = []
+        for c in range(len(counts)):
+            rows = np.flatnonzero(codes == c)
+            parts.append(rng.permutation(rows)[: take[c]])
+        held = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    held = np.sort(held.astype(np.int64))
+    if len(held) == 0 or len(held) == n:
+        raise ExplorerError(f"holdout_split: a fraction of {fraction} of {n} rows leaves "
+                            f"{len(held)} row(s) held out and {n - len(held)} in the pool; "
+                            "both need at least one. Change the fraction.")
+    mask = np.ones(n, dtype=bool)
+    mask[held] = False
+    return np.flatnonzero(mask).astype(np.int64), held
+
+
+def take_rows(data: Dataset, rows) -> Dataset:
+    """A new Dataset holding only ``rows`` of ``data`` (in that order), with their ids and
+    metadata (index reset) and its own fingerprint. Strategies run on it cannot see the
+    other rows; ``rows[i]`` maps its row ``i`` back to ``data``.
+
+    >>> import explorer
+    >>> data = explorer.load_sample("digits")
+    >>> pool = take_rows(data, [5, 2, 9])
+    >>> pool.n, pool.ids.tolist()
+    (3, ['digit-0005', 'digit-0002', 'digit-0009'])
+    """
+    rows = np.asarray(rows)
+    if rows.dtype == bool:
+        if rows.shape != (data.n,):
+            raise ExplorerError(f"take_rows: a boolean mask must have {data.n} entries, got "
+                                f"{rows.shape}.")
+        rows = np.flatnonzero(rows)
+    if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
+        raise ExplorerError(f"take_rows: expected a 1-D array of row indices, got shape "
+                            f"{rows.shape} and dtype {rows.dtype}.")
+    rows = rows.astype(np.int64)
+    if len(rows) == 0:
+        raise ExplorerError("take_rows: no rows given; a dataset needs at least one row.")
+    if rows.min() < 0 or rows.max() >= data.n:
+        bad = rows[(rows < 0) | (rows >= data.n)]
+        raise ExplorerError(f"take_rows: {len(bad)} index(es) outside 0..{data.n - 1}: "
+                            f"{preview(bad.tolist())}.")
+    if len(np.unique(rows)) != len(rows):
+        raise ExplorerError("take_rows: the row indices hold repeats; give each row once.")
+    X = np.ascontiguousarray(data.embeddings[rows], dtype=np.float32)
+    ids = np.asarray(data.ids)[rows]
+    meta = data.metadata.iloc[rows].reset_index(drop=True)
+    return Dataset(X, ids, meta, fingerprint(X, ids), data.source, (), dict(data.options))
+
+
+# ----------------------------------------------------------------------------- the probe
+
+_CONTROLLER = []
+
+
+def _one_thread():
+    """Limit BLAS / OpenMP to one thread for the many tiny fits of a probe: on a busy
+    machine threaded BLAS makes them ~30x slower, and one thread keeps results identical."""
+    if not _CONTROLLER:
+        import sklearn.linear_model  # noqa: F401  (load the BLAS / OpenMP libraries first)
+        from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1)
+
+
+
+@dataclass(frozen=True, eq=False)
+class Probe:
+    """A downstream model trained on subsets of the pool and tested on the held-out rows.
+
+    Build it with :func:`make_probe`. ``run(idx, weights)`` trains on pool rows ``idx`` and
+    returns the held-out metrics; it is deterministic (same rows, same numbers).
+
+    Attributes
+    ----------
+    name : 'logistic', 'knn' or 'ridge'.
+    X_pool, X_eval : features of the pool and the held-out rows (standardised with the
+        pool's mean and standard deviation for logistic and ridge; the metric's space for
+        kNN).
+    y_pool, y_eval : class codes (classification) or float targets (ridge).
+    classes : class names (classification) or None.
+    max_iter, C, n_neighbors, alpha : the model's settings.
+    """
+
+    name: str
+    X_pool: np.ndarray = field(repr=False)
+    X_eval: np.ndarray = field(repr=False)
+    y_pool: np.ndarray = field(repr=False)
+    y_eval: np.ndarray = field(repr=False)
+    classes: np.ndarray | None = None
+    max_iter: int = 200
+    C: float = 1.0
+    n_neighbors: int = 5
+    alpha: float = 1.0
+
+    @property
+    def kind(self) -> str:
+        return PROBES[self.name][0]
+
+    @property
+    def metrics(self) -> dict:
+        """metric -> (higher_is_better, description) for this probe's kind."""
+        return CLASSIFICATION_METRICS if self.kind == "classification" else REGRESSION_METRICS
+
+    def run(self, idx, weights=None) -> dict[str, float]:
+        """Train on pool rows ``idx`` (optional per-row importance weights, used by logistic
+        and ridge; kNN ignores them) and score on the held-out rows.
+
+        A subset holding a single class predicts that class everywhere (accuracy = that
+        class's share, worst-class recall 0); kNN uses k = min(n_neighbors, subset size).
+        """
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(idx) == 0:
+            raise ExplorerError("Probe.run: the subset is empty; a probe needs at least one "
+                                "training row.")
+        w = None
+        if weights is not None:
+            w = np.asarray(weights, dtype=np.float64)
+            if w.shape != idx.shape or not np.all(np.isfinite(w)) or (w < 0).any():
+                raise ExplorerError(f"Probe.run: weights must be {len(idx)} finite, "
+                                    "non-negative numbers, one per selected row.")
+        Xt, yt = self.X_pool[idx], self.y_pool[idx]
+        with _one_thread():
+            if self.kind == "regression":
+                return self._regress(Xt, yt, w)
+            return self._classify(Xt, yt, w)
+
+    def _classify(self, Xt, yt, w) -> dict[str, float]:
+        present = np.unique(yt)
+        if len(present) == 1:
+            pred = np.full(len(self.y_eval), present[0])
+        elif self.name == "knn":
+            from sklearn.neighbors import KNeighborsClassifier
+
+            k = min(self.n_neighbors, len(yt))
+            pred = KNeighborsClassifier(n_neighbors=k).fit(Xt, yt).predict(self.X_eval)
+        else:
+            from sklearn.exceptions import ConvergenceWarning
+            from sklearn.linear_model import LogisticRegression
+
+            model = LogisticRegression(C=self.C, max_iter=self.max_iter)
+            with warnings.catch_warnings():
+                # A capped iteration count is part of the probe's definition (kept small
+                # for speed); the same cap applies to the strategy and to every random draw.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(Xt, yt, sample_weight=self._normalised(w))
+            pred = model.predict(self.X_eval)
+        return _classification_scores(self.y_eval, pred)
+
+    def _regress(self, Xt, yt, w) -> dict[str, float]:
+        from sklearn.linear_model import Ridge
+
+        model = Ridge(alpha=self.alpha).fit(Xt, yt, sample_weight=self._normalised(w))
+        pred = model.predict(self.X_eval)
+        resid = self.y_eval - pred
+        sst = float(np.sum((self.y_eval - self.y_eval.mean()) ** 2))
+        r2 = 1.0 - float(np.sum(resid**2)) / sst if sst > 0 else float("nan")
+        return {"r2": r2, "rmse": float(np.sqrt(np.mean(resid**2)))}
+
+    @staticmethod
+    def _normalised(w):
+        # Scale weights to mean 1 so the regularisation strength means the same as unweighted.
+        if w is None:
+            return None
+        total = w.sum()
+        if total <= 0:
+            raise ExplorerError("Probe.run: the weights sum to zero; at least one selected row "
+                                "needs a positive weight.")
+        return w * (len(w) / total)
+
+
+def _classification_scores(y_true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    classes = np.unique(y_true)
+    recalls, f1s = [], []
+    for c in classes:
+        actual, predicted = y_true == c, pred == c
+        tp = float(np.sum(actual & predicted))
+        n_act, n_pred = float(actual.sum()), float(predicted.sum())
+        recall = tp / n_act
+        precision = tp / n_pred if n_pred else 0.0
+        recalls.append(recall)
+        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    return {"accuracy": float(np.mean(y_true == pred)), "macro_f1": float(np.mean(f1s)),
+            "worst_recall": float(np.min(recalls))}
+
+
+def _check_probe_name(name) -> str:
+    if name not in PROBES:
+        raise ExplorerError(f"Unknown probe {name!r}; use one of "
+                            f"{', '.join(repr(p) for p in PROBES)} (or 'none').")
+    return name
+
+
+def make_probe(data: Dataset, probe: str, pool_rows, eval_rows, *,
+               label_column: str | None = None, target_column: str | None = None,
+               metric: str = "euclidean", max_iter: int = 200, C: float = 1.0,
+               n_neighbors: int = 5, alpha: float = 1.0) -> Probe:
+    """A :class:`Probe` over ``data`` split into ``pool_rows`` and ``eval_rows``.
+
+    Parameters
+    ----------
+    data : the full Dataset (both parts).
+    probe : 'logistic' or 'knn' (need ``label_column``), or 'ridge' (needs a numeric
+        ``target_column``).
+    pool_rows, eval_rows : from :func:`holdout_split`. ``run`` takes indices into the pool.
+    metric : 'euclidean' or 'cosine' (cosine: rows L2-normalised first).
+    max_iter, C : logistic regression's iteration cap and inverse regularisation.
+    n_neighbors : kNN's k (capped at the subset size).
+    alpha : ridge's regularisation.
+
+    Features are standardised with the pool's mean and standard deviation (never the
+    held-out rows') for logistic and ridge; kNN votes in the metric's own space.
+
+    Examples
+    --------
+    >>> import explorer
+    >>> data = explorer.load_sample("digits")
+    >>> pool, held = holdout_split(data, "label", seed=0)
+    >>> probe = make_probe(data, "logistic", pool, held, label_column="label")
+    >>> round(probe.run(range(300))["accuracy"], 3)
+    0.883
+    """
+    _check_probe_name(probe)
+    pool_rows = np.asarray(pool_rows, dtype=np.int64)
+    eval_rows = np.asarray(eval_rows, dtype=np.int64)
+    if len(np.intersect1d(pool_rows, eval_rows)):
+        raise ExplorerError("make_probe: the pool and the held-out rows overlap; use "
+                            "holdout_split to make them.")
+    if len(pool_rows) == 0 or len(eval_rows) == 0:
+        raise ExplorerError("make_probe: the pool and the held-out set need at least one row "
+                            "each.")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, Integral) or max_iter < 1:
+        raise ExplorerError(f"The 'max_iter' parameter of make_probe must be an int in "
+                            f"[1, inf). Got {max_iter!r}.")
+    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, Integral) or \
+            n_neighbors < 1:
+        raise ExplorerError(f"The 'n_neighbors' parameter of make_probe must be an int in "
+                            f"[1, inf). Got {n_neighbors!r}.")
+    classes = None
+    if PROBES[probe][0] == "classification":
+        if label_column is None:
+            raise ExplorerError(f"The {probe!r} probe needs a label column (label_column=, "
+                                "--label-column); for a numeric target use the 'ridge' probe.")
+        classes, y = _label_codes(data, label_column)
+    else:
+        if target_column is None:
+            raise ExplorerError("The 'ridge' probe needs a numeric target column "
+                                "(target_column=, --target-column).")
+        y = _numeric_target(data, target_column)
+    X = space.prepare(data.embeddings, metric, ids=data.ids)
+    Xp = np.asarray(X[pool_rows], dtype=np.float64)
+    Xe = np.asarray(X[eval_rows], dtype=np.float64)
+    if probe != "knn":
+        mean, std = Xp.mean(axis=0), Xp.std(axis=0)
+        std[std == 0] = 1.0
+        Xp, Xe = (Xp - mean) / std, (Xe - mean) / std
+    return Probe(name=probe, X_pool=Xp, X_eval=Xe, y_pool=y[pool_rows], y_eval=y[eval_rows],
+                 classes=classes, max_iter=int(max_iter), C=float(C),
+                 n_neighbors=int(n_neighbors), alpha=float(alpha))
+
+
+def random_envelope(probe: Probe, size: int, draws: int = 30, seed: int = 0) -> pd.DataFrame:
+    """The probe on ``draws`` random subsets of the pool of ``size`` rows (the draws of
+    :func:`~explorer.evaluate.scorecard.random_subsets` with this seed): one row per draw,
+    one column per metric.
+
+    >>> import explorer
+    >>> data = explorer.load_sample("digits")
+    >>> pool, held = holdout_split(data, "label", seed=0)
+    >>> probe = make_probe(data, "knn", pool, held, label_column="label")
+    >>> env = random_envelope(probe, 50, draws=5)
+    >>> env.shape, bool(env["accuracy"].between(0, 1).all())
+    ((5, 3), True)
+    """
+    n = len(probe.y_pool)
+    if isinstance(size, bool) or not isinstance(size, Integral) or not 1 <= size <= n:
+        raise ExplorerError(f"random_envelope: the size must be an int in [1, {n}] (the pool "
+                            f"has {n} rows). Got {size!r}.")
+    subsets = random_subsets(n, int(size), int(draws), seed)
+    return pd.DataFrame([probe.run(idx) for idx in subsets])
+
+
+# ----------------------------------------------------------------------------- the sweep
+
+
+def _resolve_probes(probe, label_column, target_column) -> list[str]:
+    if probe is None or probe == "auto":
+        names = []
+        if label_column is not None:
+            names.append("logistic")
+        if target_column is not None:
+            names.append("ridge")
+        return names
+    if isinstance(probe, str):
+        probe = [probe]
+    names = []
+    for p in probe:
+        if p == "none":
+            continue
+        _check_probe_name(p)
+        if PROBES[p][0] == "classification" and label_column is None:
+            raise ExplorerError(f"The {p!r} probe needs a label column (label_column=, "
+                                "--label-column).")
+        if PROBES[p][0] == "regression" and target_column is None:
+            raise ExplorerError(f"The {p!r} probe needs a numeric target column "
+                                "(target_column=, --target-column).")
+        if p not in names:
+            names.append(p)
+    return names
+
+
+def _resolve_budgets(budgets, n_pool: int, n_total: int, held: int) -> list[int]:
+    if isinstance(budgets, (Integral, Real)) and not isinstance(budgets, bool):
+        budgets = [budgets]
+    out = []
+    for b in budgets:
+        if isinstance(b, bool) or not isinstance(b, Real) or b <= 0 or \
+                (not isinstance(b, Integral) and b >= 1 and not float(b).is_integer()):
+            raise ExplorerError(f"The 'budgets' parameter of probe_sweep must hold ints >= 1 "
+                                f"or fractions in (0, 1). Got {b!r}.")
+        k = int(b) if b >= 1 else max(1, int(round(b * n_pool)))
+        if k > n_pool:
+            where = (f"the {n_pool} rows of the pool ({n_total} rows minus {held} held out "
+                     "for evaluation); lower the budget or the holdout fraction"
+                     if held else f"the {n_pool} rows")
+            raise ExplorerError(f"budget {k} exceeds {where}.")
+        out.append(k)
+    if not out:
+        raise ExplorerError("probe_sweep: give at least one budget.")
+    return sorted(set(out))
+
+
+def _count(value, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise ExplorerError(f"The {name!r} parameter of probe_sweep must be an int in "
+                            f"[{low}, inf). Got {value!r}.")
+    return int(value)
+
+
+def _pool_target(target, pool_rows, n_total: int):
+    """Row indices into the full data -> into the pool (held-out rows refused); an (M, D)
+    array of embeddings passes unchanged."""
+    arr = np.asarray(target)
+    if arr.ndim == 2:
+        return arr
+    if arr.dtype == bool:
+        arr = np.flatnonzero(arr)
+    arr = arr.astype(np.int64)
+    pos = np.full(n_total, -1, dtype=np.int64)
+    pos[pool_rows] = np.arange(len(pool_rows))
+    if arr.min(initial=0) < 0 or arr.max(initial=0) >= n_total:
+        raise ExplorerError(f"target: row indices must lie in 0..{n_total - 1}.")
+    mapped = pos[arr]
+    if (mapped < 0).any():
+        raise ExplorerError(f"target: {int((mapped < 0).sum())} target row(s) are in the "
+                            "held-out evaluation set, which strategies must not see; give "
+                            "target rows from the pool, or an array of target embeddings.")
+    return mapped
+
+
+def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None = None,
+                target_column: str | None = None, probe="auto", seeds: int = 1,
+                random_draws: int = 30, seed: int = 0, metric: str = "euclidean",
+                holdout: float = 0.2, alpha: float = 0.05, geometry: bool = True,
+                group_column: str | None = None, score_column: str | None = None,
+                params: dict | None = None, target=None, progress=None) -> pd.DataFrame:
+    """Strategies x budgets against random, on downstream probes and the scorecard metrics.
+
+    When a probe runs, ``holdout`` of the rows (stratified by ``label_column`` when given)
+    are held out first and every strategy, random draw and scorecard metric works on the
+    remaining pool only. Each strategy's value is compared with the same metric on
+    ``random_draws`` random subsets of the pool of the same size: the difference from their
+    mean with a bootstrap CI, a one-sided p-value and, per metric, Holm's correction across
+    every (strategy, budget). The verdict says "better than random" only when that
+    corrected p-value is below ``alpha``.
+
+    Parameters
+    ----------
+    data : Dataset
+    strategies : registered strategy names.
+    budgets : ints >= 1, or fractions in (0, 1) of the pool.
+    label_column : class labels: stratifies the split and feeds the classification probes,
+        the scorecard's ``label_kl`` and strategies that need labels.
+    target_column : a numeric column for the 'ridge' probe.
+    probe : 'logistic', 'knn', 'ridge', 'none', a list of them, or 'auto' (logistic with a
+        label column, ridge with a target column, else none). 'none' holds nothing out.
+    seeds : seeds per strategy (``seed, seed + 1, ...``); strategies whose seed only breaks
+        ties run once, and identical selections count once.
+    random_draws : R random subsets per budget (default 30). With one seed the smallest
+        p-value is 1 / (R + 1); a warning says when Holm can then never reach ``alpha``.
+    seed : seeds the split, the random draws, the bootstrap and the first strategy seed.
+    metric : 'euclidean' or 'cosine', for strategies, scorecard and kNN.
+    holdout : share of rows held out for the probes (default 0.2).
+    alpha : significance level of the verdicts (default 0.05).
+    geometry : include the scorecard metrics (coverage, facility location, ...).
+    group_column, score_column, params, target : passed to :func:`explorer.select`
+        (``params`` maps a strategy name to its parameters; ``target`` is row indices into
+        ``data``, which must lie in the pool, or an (M, D) array of target embeddings).
+    progress : optional callback ``progress(fraction, message)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per strategy x budget x metric with columns strategy, budget, size (rows
+        actually selected), metric, kind ('probe' or 'geometry'), higher_is_better, value
+        (mean over distinct seeds), n_values, random_mean, random_std, random_p05,
+        random_p95, percentile, difference (value - random_mean), ci_low, ci_high,
+        p_value, p_holm, p_worse, p_worse_holm and verdict. ``attrs`` holds 'pool_rows',
+        'eval_rows', 'selections' ((strategy, budget) -> row indices into ``data``, first
+        seed), 'notes' and the settings.
+
+    Examples
+    --------
+    >>> import explorer
+    >>> data = explorer.load_sample("digits")
+    >>> table = probe_sweep(data, ["k-means"], [100], label_column="label", probe="knn",
+    ...                     random_draws=20, geometry=False)
+    >>> print(table[["metric", "value", "random_mean", "p_holm", "verdict"]].round(3)
+    ...       .to_string(index=False))
+              metric  value  random_mean  p_holm                verdict
+        knn_accuracy  0.908        0.858   0.048     better than random
+        knn_macro_f1  0.908        0.854   0.048     better than random
+    knn_worst_recall  0.750        0.553   0.095 within random's spread
+    """
+    from ..selection import METRICS as DISTANCES
+    from ..selection import select
+    from ..strategies import get_strategy
+
+    if not isinstance(data, Dataset):
+        raise ExplorerError(f"probe_sweep needs a Dataset (from explorer.load); got "
+                            f"{type(data).__name__}.")
+    if isinstance(strategies, str):
+        strategies = [strategies]
+    strategies = list(dict.fromkeys(strategies))
+    if not strategies:
+        raise ExplorerError("probe_sweep: give at least one strategy.")
+    specs = {name: get_strategy(name) for name in strategies}
+    if metric not in DISTANCES:
+        raise ExplorerError(f"The 'metric' parameter of probe_sweep must be a str among "
+                            f"{{'euclidean', 'cosine'}}. Got {metric!r}.")
+    seeds = _count(seeds, "seeds", 1)
+    random_draws = _count(random_draws, "random_draws", 2)
+    seed = _count(seed, "seed", 0)
+    if not isinstance(alpha, Real) or not 0 < alpha < 1:
+        raise ExplorerError(f"The 'alpha' parameter of probe_sweep must be a float in (0, 1). "
+                            f"Got {alpha!r}.")
+    probe_names = _resolve_probes(probe, label_column, target_column)
+    params = params or {}
+    for key in params:
+        if key not in specs:
+            raise ExplorerError(f"params: {key!r} is not one of the strategies swept "
+                                f"({', '.join(strategies)}).")
+    if not probe_names and not geometry:
+        raise ExplorerError("probe_sweep: nothing to measure: no probe and geometry=False.")
+
+    # 1. Hold out the evaluation rows first; everything below sees the pool only.
+    if probe_names:
+        split_by = label_column if any(PROBES[p][0] == "classification"
+                                       for p in probe_names) else None
+        pool_rows, eval_rows = holdout_split(data, split_by, _fraction(holdout, "probe_sweep"),
+                                             seed)
+        pool = take_rows(data, pool_rows)
+    else:
+        pool_rows, eval_rows, pool = np.arange(data.n, dtype=np.int64), \
+            np.zeros(0, np.int64), data
+    sizes = _resolve_budgets(budgets, pool.n, data.n, len(eval_rows))
+    probes = [make_probe(data, p, pool_rows, eval_rows, label_column=label_column,
+                         target_column=target_column, metric=metric) for p in probe_names]
+    ctx = ScoringContext.build(pool, metric=metric, label_column=label_column, seed=seed) \
+        if geometry else None
+    pool_target = None if target is None else _pool_target(target, pool_rows, data.n)
+
+    def measure(idx, weights) -> dict[str, float]:
+        out = {}
+        if ctx is not None:
+            with _one_thread():
+                out.update(ctx.subset_metrics(idx))
+        for pr in probes:
+            w = weights if pr.name != "knn" else None
+            out.update({f"{pr.name}_{k}": v for k, v in pr.run(idx, w).items()})
+        return out
+
+    direction = {}
+    kinds = {}
+    if ctx is not None:
+        names = ["coverage_max", "coverage_mean", "coverage_p95", "facility_location",
+                 "cluster_kl", "cluster_js", "clusters_hit", "label_kl",
+                 "mean_pairwise_distance", "min_pairwise_distance", "vendi", "mmd"]
+        for name in names:
+            if name == "label_kl" and label_column is None:
+                continue
+            direction[name], kinds[name] = DIRECTION[name], "geometry"
+    for pr in probes:
+        for name, (hib, _) in pr.metrics.items():
+            direction[f"{pr.name}_{name}"], kinds[f"{pr.name}_{name}"] = hib, "probe"
+
+    # 2. Run every strategy (greedy ones once at the largest budget, then prefixes).
+    total_steps = len(strategies) * len(sizes) + len(sizes)
+    step = [0]
+
+    def tick(message: str) -> None:
+        step[0] += 1
+        if progress is not None:
+            progress(min(1.0, step[0] / total_steps), message)
+
+    cache: dict = {}
+
+    def cached_measure(idx, weights) -> dict[str, float]:
+        key = (np.asarray(idx, np.int64).tobytes(),
+               None if weights is None else np.asarray(weights, np.float64).tobytes())
+        if key not in cache:
+            cache[key] = measure(idx, weights)
+        return cache[key]
+
+    runs = {}  # (strategy, size) -> list of (idx, weights), distinct
+    for name in strategies:
+        spec = specs[name]
+        seed_list = [seed + i for i in range(seeds)] if spec.randomized else [seed]
+        kw = dict(metric=metric, params=params.get(name), label_column=label_column,
+                  group_column=group_column, score_column=score_column, target=pool_target)
+        per_seed = {}
+        for s in seed_list:
+            if spec.greedy:
+                largest = select(pool, name, sizes[-1], seed=s, **kw)
+                per_seed[s] = {b: largest for b in sizes}
+            else:
+                per_seed[s] = {b: select(pool, name, b, seed=s, **kw) for b in sizes}
+        for b in sizes:
+            distinct, seen = [], set()
+            for s in seed_list:
+                sel = per_seed[s][b]
+                idx = sel.indices[:b]
+                w = None if sel.weights is None else sel.weights[:b]
+                key = (np.sort(idx).tobytes(), None if w is None else w.tobytes())
+                if key not in seen:
+                    seen.add(key)
+                    distinct.append((idx, w))
+            runs[(name, b)] = distinct
+            tick(f"{name} at budget {b}")
+
+    # 3. Random envelopes, one per subset size, shared by every strategy of that size.
+    envelopes = {}
+    needed = sorted({int(round(np.mean([len(i) for i, _ in v]))) for v in runs.values()})
+    for size in needed:
+        draws = random_subsets(pool.n, size, random_draws, seed)
+        envelopes[size] = pd.DataFrame([cached_measure(d, None) for d in draws])
+        tick(f"random envelope at size {size}")
+
+    # 4. Statistics per row, then Holm per metric across (strategy, budget).
+    rows = []
+    for (name, b), distinct in runs.items():
+        size = int(round(np.mean([len(i) for i, _ in distinct])))
+        values = [cached_measure(idx, w) for idx, w in distinct]
+        env = envelopes[size]
+        for m, hib in direction.items():
+            vals = np.array([v[m] for v in values], dtype=np.float64)
+            rand = env[m].to_numpy(dtype=np.float64)
+            finite = rand[np.isfinite(rand)]
+            res = bootstrap_diff_ci(vals, rand, higher_is_better=hib, seed=seed)
+            value = float(np.mean(vals)) if np.isfinite(vals).all() else float("nan")
+            rows.append({
+                "strategy": name, "budget": b, "size": size, "metric": m, "kind": kinds[m],
+                "higher_is_better": hib, "value": value, "n_values": len(vals),
+                "random_mean": float(finite.mean()) if len(finite) else float("nan"),
+                "random_std": float(finite.std(ddof=1)) if len(finite) > 1 else float("nan"),
+                "random_p05": float(np.percentile(finite, 5)) if len(finite) else float("nan"),
+                "random_p95": float(np.percentile(finite, 95)) if len(finite) else
+                float("nan"),
+                "percentile": M.percentile_of(value, rand),
+                "difference": res.difference, "ci_low": res.ci_low, "ci_high": res.ci_high,
+                "p_value": res.p_value, "p_worse": res.p_worse,
+            })
+    table = pd.DataFrame(rows)
+    table["p_holm"] = np.nan
+    table["p_worse_holm"] = np.nan
+    for m, part in table.groupby("metric", sort=False):
+        table.loc[part.index, "p_holm"] = holm(part["p_value"].to_numpy())
+        table.loc[part.index, "p_worse_holm"] = holm(part["p_worse"].to_numpy())
+    table["verdict"] = [verdict(p, q, alpha) for p, q in
+                        zip(table["p_holm"], table["p_worse_holm"])]
+    order = ["strategy", "budget", "size", "metric", "kind", "higher_is_better", "value",
+             "n_values", "random_mean", "random_std", "random_p05", "random_p95",
+             "percentile", "difference", "ci_low", "ci_high", "p_value", "p_holm", "p_worse",
+             "p_worse_holm", "verdict"]
+    table = table[order]
+
+    notes = [VERDICT_NOTE.format(alpha=alpha)]
+    comparisons = len(runs)
+    if all(len(v) == 1 for v in runs.values()) and comparisons / (random_draws + 1) >= alpha:
+        need = draws_needed(comparisons, alpha)
+        note = (f"With {random_draws} random draws the smallest p-value is "
+                f"1/{random_draws + 1} = {1 / (random_draws + 1):.3f}; after Holm over "
+                f"{comparisons} strategy x budget comparisons no result can be called better "
+                f"or worse than random at alpha {alpha}. Use random_draws >= {need} (or "
+                "fewer strategies x budgets) for a verdict.")
+        notes.append(note)
+        warnings.warn(note, ExplorerWarning, stacklevel=2)
+    first = {key: pool_rows[v[0][0]] for key, v in runs.items()}
+    table.attrs.update({"pool_rows": pool_rows, "eval_rows": eval_rows, "selections": first,
+                        "notes": notes, "probes": probe_names, "random_draws": random_draws,
+                        "seed": seed, "metric": metric, "alpha": alpha,
+                        "holdout": holdout if probe_names else 0.0,
+                        "space": ctx.space if ctx is not None else None})
+    return table

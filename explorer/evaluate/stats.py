@@ -1,0 +1,238 @@
+"""Honest statistics for "is this strategy better than random?".
+
+A strategy's value (one run, or one per seed) is compared with R random subsets of the same
+size. Three numbers answer three questions:
+
+* how large is the difference? ``mean(values) - mean(random)`` with a seeded percentile
+  bootstrap confidence interval (Efron & Tibshirani 1993, ch. 13);
+* could it be chance? a one-sided p-value that counts the random draws at least as good,
+  with the +1 correction that keeps it valid for a finite number of draws,
+  ``(1 + #{random >= value}) / (R + 1)`` (Phipson & Smyth 2010), or a permutation test on
+  the difference in means when there are several values;
+* after looking at many strategies and budgets? Holm's step-down correction (Holm 1979).
+
+"Better than random" is claimed only when the Holm-corrected p-value is below ``alpha``.
+Note the floor: with R draws the smallest p-value is ``1 / (R + 1)``, so Holm over m
+comparisons can only reach ``alpha`` when ``m / (R + 1) < alpha`` (see :func:`draws_needed`).
+
+References
+----------
+Efron, B. & Tibshirani, R. (1993). An Introduction to the Bootstrap. Chapman & Hall.
+Phipson, B. & Smyth, G. K. (2010). Permutation p-values should never be zero. Statistical
+Applications in Genetics and Molecular Biology 9(1).
+Holm, S. (1979). A simple sequentially rejective multiple test procedure. Scandinavian
+Journal of Statistics 6(2), 65-70.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+
+from ..errors import ExplorerError
+
+VERDICTS = ("better than random", "within random's spread", "worse than random",
+            "not comparable")
+
+
+@dataclass(frozen=True)
+class DiffCI:
+    """A strategy against random: the difference, its interval and one-sided p-values.
+
+    Attributes
+    ----------
+    difference : mean of the strategy's values minus the mean of the random draws (in the
+        metric's own units and sign; whether positive is good depends on the metric).
+    ci_low, ci_high : the bootstrap confidence interval of ``difference`` at ``level``.
+    p_value : one-sided p-value that the strategy is *better* than random (in the metric's
+        good direction).
+    p_worse : the same in the other direction (the strategy is worse than random).
+    level : the confidence level of the interval.
+    n_values, n_random : how many strategy values and finite random draws were compared.
+    method : 'rank' (one value: exact rank p-value) or 'permutation' (several values).
+    """
+
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    p_worse: float
+    level: float
+    n_values: int
+    n_random: int
+    method: str
+
+
+def _as_values(x, name: str) -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(x, dtype=np.float64)).ravel()
+    if arr.size == 0:
+        raise ExplorerError(f"bootstrap_diff_ci: {name} is empty; give at least one number.")
+    return arr
+
+
+def _check_int(value, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise ExplorerError(f"The {name!r} parameter of bootstrap_diff_ci must be an int in "
+                            f"[{low}, inf). Got {value!r}.")
+    return int(value)
+
+
+def rank_p_value(value: float, random_values, higher_is_better: bool = True) -> float:
+    """One-sided p-value of one value among R random draws, ``(1 + #{random at least as
+    good}) / (R + 1)``; ties count as at least as good (conservative).
+
+    >>> rank_p_value(5.0, [1.0, 2.0, 3.0, 5.0])
+    0.4
+    >>> rank_p_value(0.5, [1.0, 2.0, 3.0, 4.0], higher_is_better=False)
+    0.2
+    """
+    r = np.asarray(random_values, dtype=np.float64)
+    r = r[np.isfinite(r)]
+    if not math.isfinite(value) or len(r) == 0:
+        return float("nan")
+    tol = 1e-12 * max(1.0, abs(value))
+    good = np.sum(r >= value - tol) if higher_is_better else np.sum(r <= value + tol)
+    return float((1 + good) / (len(r) + 1))
+
+
+def _permutation_p(values: np.ndarray, randoms: np.ndarray, higher_is_better: bool,
+                   n_permutations: int, rng: np.random.Generator) -> tuple[float, float]:
+    """Monte-Carlo permutation test of mean(values) - mean(randoms), both one-sided p-values
+    with the +1 correction."""
+    both = np.concatenate([values, randoms])
+    n1, total = len(values), both.sum()
+    observed = values.mean() - randoms.mean()
+    keys = rng.random((n_permutations, len(both)))
+    first = both[np.argpartition(keys, n1 - 1, axis=1)[:, :n1]].sum(axis=1)
+    stats = first / n1 - (total - first) / len(randoms)
+    tol = 1e-12 * max(1.0, abs(observed))
+    up = (1 + np.sum(stats >= observed - tol)) / (n_permutations + 1)
+    down = (1 + np.sum(stats <= observed + tol)) / (n_permutations + 1)
+    return (float(up), float(down)) if higher_is_better else (float(down), float(up))
+
+
+def bootstrap_diff_ci(value_or_values, random_values, *, higher_is_better: bool = True,
+                      level: float = 0.95, n_boot: int = 2000, n_permutations: int = 9999,
+                      seed: int = 0) -> DiffCI:
+    """The strategy's difference from the random mean, its bootstrap CI and p-values.
+
+    Parameters
+    ----------
+    value_or_values : the strategy's value, or one value per seed.
+    random_values : the same metric on R random subsets of the same size (non-finite draws
+        are dropped).
+    higher_is_better : the metric's good direction (sets which tail ``p_value`` counts).
+    level : confidence level of the percentile bootstrap interval (default 0.95).
+    n_boot : bootstrap resamples (the random draws, and the values when there are several,
+        are resampled with replacement).
+    n_permutations : permutations for the p-value when there are several values; with one
+        value the p-value is the exact rank p-value :func:`rank_p_value`.
+    seed : seeds the bootstrap and the permutations (same seed, same numbers).
+
+    Returns
+    -------
+    DiffCI
+
+    Examples
+    --------
+    >>> r = bootstrap_diff_ci(0.9, [0.80, 0.82, 0.85, 0.79, 0.81], seed=0)
+    >>> round(r.difference, 3), r.p_value, r.ci_low > 0
+    (0.086, 0.16666666666666666, True)
+
+    References
+    ----------
+    Efron & Tibshirani (1993); Phipson & Smyth (2010).
+    """
+    values = _as_values(value_or_values, "value_or_values")
+    randoms = _as_values(random_values, "random_values")
+    if not isinstance(level, Real) or not 0 < level < 1:
+        raise ExplorerError(f"The 'level' parameter of bootstrap_diff_ci must be a float in "
+                            f"(0, 1). Got {level!r}.")
+    n_boot = _check_int(n_boot, "n_boot", 1)
+    n_permutations = _check_int(n_permutations, "n_permutations", 1)
+    randoms = randoms[np.isfinite(randoms)]
+    values = values[np.isfinite(values)]
+    method = "rank" if len(values) <= 1 else "permutation"
+    nan = float("nan")
+    if len(values) == 0 or len(randoms) == 0:
+        return DiffCI(nan, nan, nan, nan, nan, float(level), len(values), len(randoms), method)
+    rng = np.random.default_rng(seed)
+    diff = float(values.mean() - randoms.mean())
+    boot_r = randoms[rng.integers(0, len(randoms), (n_boot, len(randoms)))].mean(axis=1)
+    if len(values) > 1:
+        boot_v = values[rng.integers(0, len(values), (n_boot, len(values)))].mean(axis=1)
+    else:
+        boot_v = values[0]
+    boot = boot_v - boot_r
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(boot, [tail, 1.0 - tail])
+    if len(values) == 1:
+        p = rank_p_value(values[0], randoms, higher_is_better)
+        q = rank_p_value(values[0], randoms, not higher_is_better)
+    else:
+        p, q = _permutation_p(values, randoms, higher_is_better, n_permutations, rng)
+    return DiffCI(diff, float(low), float(high), p, q, float(level), len(values),
+                  len(randoms), method)
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm-Bonferroni step-down adjusted p-values (monotone in the sorted order, capped at 1).
+
+    The i-th smallest of m p-values is multiplied by ``m - i + 1`` and the running maximum
+    is taken; non-finite p-values stay NaN and do not count in m.
+
+    >>> holm([0.01, 0.04, 0.03, 0.005]).round(4).tolist()
+    [0.03, 0.06, 0.06, 0.02]
+
+    References
+    ----------
+    Holm, S. (1979). A simple sequentially rejective multiple test procedure.
+    """
+    p = np.asarray(pvalues, dtype=np.float64).ravel()
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    if len(ok) == 0:
+        return out
+    if (p[ok] < 0).any() or (p[ok] > 1).any():
+        raise ExplorerError("holm: p-values must lie in [0, 1].")
+    m = len(ok)
+    order = ok[np.argsort(p[ok], kind="stable")]
+    scaled = p[order] * (m - np.arange(m))
+    out[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return out
+
+
+def verdict(p_better: float, p_worse: float, alpha: float = 0.05) -> str:
+    """'better than random' when ``p_better < alpha``, 'worse than random' when
+    ``p_worse < alpha``, else "within random's spread" (pass Holm-corrected p-values).
+
+    >>> verdict(0.01, 0.99), verdict(0.2, 0.8), verdict(float("nan"), float("nan"))
+    ('better than random', "within random's spread", 'not comparable')
+    """
+    if not (math.isfinite(p_better) and math.isfinite(p_worse)):
+        return "not comparable"
+    if p_better < alpha:
+        return "better than random"
+    if p_worse < alpha:
+        return "worse than random"
+    return "within random's spread"
+
+
+def draws_needed(comparisons: int, alpha: float = 0.05) -> int:
+    """The fewest random draws R for which one value can still be called better than random
+    after Holm over ``comparisons`` tests: the smallest R with ``comparisons / (R + 1) <
+    alpha``.
+
+    >>> draws_needed(1), draws_needed(25)
+    (20, 500)
+    """
+    if isinstance(comparisons, bool) or not isinstance(comparisons, Integral) or comparisons < 1:
+        raise ExplorerError(f"draws_needed: 'comparisons' must be an int in [1, inf). Got "
+                            f"{comparisons!r}.")
+    draws = max(1, int(math.floor(comparisons / alpha)) - 1)
+    while comparisons / (draws + 1) >= alpha:
+        draws += 1
+    return draws
