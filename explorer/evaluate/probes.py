@@ -46,7 +46,8 @@ from .. import space
 from ..data.dataset import Dataset, fingerprint
 from ..errors import ExplorerError, ExplorerWarning, preview
 from . import metrics as M
-from .scorecard import DIRECTION, ScoringContext, random_subsets
+from .scorecard import METRICS as SCORECARD_METRICS
+from .scorecard import ScoringContext, random_subsets
 from .stats import bootstrap_diff_ci, draws_needed, holm, verdict
 
 #: probe name -> (kind, description)
@@ -562,7 +563,10 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
         actually selected), metric, kind ('probe' or 'geometry'), higher_is_better, value
         (mean over distinct seeds), n_values, random_mean, random_std, random_p05,
         random_p95, percentile, difference (value - random_mean), ci_low, ci_high,
-        p_value, p_holm, p_worse, p_worse_holm and verdict. ``attrs`` holds 'pool_rows',
+        p_value, p_holm, p_worse, p_worse_holm and verdict. With one value per row the
+        CI covers the uncertainty of the random mean only (the strategy's subset is taken
+        as given); ``seeds > 1`` adds the strategy's own seed-to-seed spread and switches the
+        p-value to a permutation test. ``attrs`` holds 'pool_rows',
         'eval_rows', 'selections' ((strategy, budget) -> row indices into ``data``, first
         seed), 'notes' and the settings.
 
@@ -640,13 +644,11 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
     direction = {}
     kinds = {}
     if ctx is not None:
-        names = ["coverage_max", "coverage_mean", "coverage_p95", "facility_location",
-                 "cluster_kl", "cluster_js", "clusters_hit", "label_kl",
-                 "mean_pairwise_distance", "min_pairwise_distance", "vendi", "mmd"]
-        for name in names:
-            if name == "label_kl" and label_column is None:
-                continue
-            direction[name], kinds[name] = DIRECTION[name], "geometry"
+        # The scorecard's metrics in its order (target metrics need a target set: not here).
+        produced = ctx.subset_metrics(np.arange(min(2, pool.n)))
+        for name, hib, _ in SCORECARD_METRICS:
+            if name in produced:
+                direction[name], kinds[name] = hib, "geometry"
     for pr in probes:
         for name, (hib, _) in pr.metrics.items():
             direction[f"{pr.name}_{name}"], kinds[f"{pr.name}_{name}"] = hib, "probe"
