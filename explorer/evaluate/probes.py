@@ -34,7 +34,6 @@ in deep learning. DEXA.
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -537,8 +536,8 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
     data : Dataset
     strategies : registered strategy names.
     budgets : ints >= 1, or fractions in (0, 1) of the pool.
-    label_column : class labels: stratifies the split and feeds the classification probes,
-        the scorecard's ``label_kl`` and strategies that need labels.
+    label_column : class labels: stratifies the split (whatever the probe) and feeds the
+        classification probes, the scorecard's ``label_kl`` and strategies needing labels.
     target_column : a numeric column for the 'ridge' probe.
     probe : 'logistic', 'knn', 'ridge', 'none', a list of them, or 'auto' (logistic with a
         label column, ridge with a target column, else none). 'none' holds nothing out.
@@ -616,10 +615,8 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
 
     # 1. Hold out the evaluation rows first; everything below sees the pool only.
     if probe_names:
-        split_by = label_column if any(PROBES[p][0] == "classification"
-                                       for p in probe_names) else None
-        pool_rows, eval_rows = holdout_split(data, split_by, _fraction(holdout, "probe_sweep"),
-                                             seed)
+        pool_rows, eval_rows = holdout_split(data, label_column,
+                                             _fraction(holdout, "probe_sweep"), seed)
         pool = take_rows(data, pool_rows)
     else:
         pool_rows, eval_rows, pool = np.arange(data.n, dtype=np.int64), \
