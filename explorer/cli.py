@@ -3,6 +3,7 @@
     explorer info DATA
     explorer strategies
     explorer select DATA --strategy NAME --budget B --out OUT [...]
+    explorer select DATA --strategy dedup --then k-center --budget B --out OUT [...]
     explorer select --replay FILE.json --out OUT
     explorer score DATA --selection OUT [...]
 
@@ -39,6 +40,23 @@ def _data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--embedding-column", metavar="C", help="list column holding the vectors")
     g.add_argument("--drop-invalid", action="store_true", help="drop NaN / inf / zero rows "
                    "with a warning instead of refusing the file")
+
+
+def _target_options(p: argparse.ArgumentParser, why: str = "for target-driven strategies"
+                    ) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--target", metavar="FILE", help=f"the target set ({why}): a .npy / .csv of "
+                   "row indices into DATA, or a second embedding file of the same width")
+    g.add_argument("--target-query", metavar="EXPR", help="the target set as a pandas query "
+                   "over the metadata, e.g. \"label == 'cat'\"")
+
+
+def _target_kwargs(args) -> dict:
+    if args.target:
+        return {"target": args.target}
+    if args.target_query:
+        return {"target_query": args.target_query}
+    return {}
 
 
 def _budget(text: str):
@@ -80,6 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--score-column", metavar="C")
     sel.add_argument("--param", metavar="KEY=VALUE", action="append", default=[],
                      help="a strategy parameter (repeatable); see 'explorer strategies'")
+    sel.add_argument("--where", metavar="EXPR", help="only rows where this pandas query over "
+                     "the metadata holds may be selected, e.g. \"label != 'junk'\"")
+    sel.add_argument("--then", metavar="NAME", help="a second strategy that selects --budget "
+                     "rows among the first strategy's result (e.g. --strategy dedup --then "
+                     "k-center); recorded as a pipeline in the manifest")
+    sel.add_argument("--then-param", metavar="KEY=VALUE", action="append", default=[],
+                     help="a parameter of the --then strategy (repeatable)")
+    sel.add_argument("--first-budget", metavar="B", type=_budget,
+                     help="budget of the first strategy of a --then pipeline (default: its own "
+                     "proposal, for dedup / semdedup / ot-target)")
+    _target_options(sel)
     sel.add_argument("--pin", metavar="FILE", help="rows that must be selected (see README)")
     sel.add_argument("--exclude", metavar="FILE", help="rows that must not be selected")
     sel.add_argument("--manifest", metavar="FILE.json", help="also write the replayable "
@@ -95,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--metric", choices=("euclidean", "cosine"))
     sc.add_argument("--label-column", metavar="C")
     sc.add_argument("--random-draws", metavar="R", type=int, default=30)
+    _target_options(sc, "adds target_mmd and target_ot to the scorecard")
     sc.add_argument("--seed", type=int, default=0)
     sc.add_argument("--format", choices=("table", "json"), default="table")
     _data_options(sc)
@@ -111,32 +141,9 @@ def _load(args):
 
 
 def _rows_from_file(path: str, data, what: str):
-    """Row indices from a .npy of ints (row indices) or a .txt/.csv of ids (one per line, or
-    an 'id' column; an 'index' column holds row indices)."""
-    import numpy as np
-    import pandas as pd
+    from .data.rows import rows_from_file
 
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise ExplorerError(f"{p}: no such file for {what}.")
-    if p.suffix.lower() == ".npy":
-        arr = np.load(p, allow_pickle=False)
-        if arr.dtype.kind not in "iu" or arr.ndim != 1:
-            raise ExplorerError(f"{p.name} ({what}): a .npy must hold a 1-D array of row "
-                                "indices (integers).")
-        return arr.astype(np.int64)
-    if p.suffix.lower() in (".csv", ".parquet"):
-        frame = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p)
-        if "index" in frame.columns:
-            return frame["index"].to_numpy(dtype=np.int64)
-        if "id" in frame.columns:
-            return data.index_of_ids(frame["id"].tolist(), where=f"{p.name} ({what})")
-        if p.suffix.lower() == ".parquet" or frame.shape[1] != 1:
-            raise ExplorerError(f"{p.name} ({what}): needs an 'id' or an 'index' column.")
-    ids = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    if ids and ids[0] in ("id",):
-        ids = ids[1:]
-    return data.index_of_ids(ids, where=f"{p.name} ({what})")
+    return rows_from_file(path, data, what)
 
 
 def cmd_info(args) -> int:
@@ -212,17 +219,39 @@ def cmd_select(args) -> int:
         raise _UsageError("explorer select: give DATA (or --replay FILE.json)")
     if not args.strategy:
         raise _UsageError("explorer select: --strategy is required")
-    if args.budget is None and get_strategy(args.strategy).exact_budget:
+    if args.budget is None and get_strategy(args.strategy).exact_budget and not args.then:
         raise _UsageError("explorer select: --budget is required")
     spec = get_strategy(args.strategy)
     params = spec.params.parse_cli(args.param)
+    then = get_strategy(args.then) if args.then else None
+    if then is None and (args.then_param or args.first_budget is not None):
+        raise _UsageError("explorer select: --then-param and --first-budget need --then NAME")
+    if then is not None:
+        then_params = then.params.parse_cli(args.then_param)
+        if args.first_budget is None and spec.exact_budget:
+            raise _UsageError(f"explorer select: {args.strategy} needs --first-budget when it "
+                              "runs first in a --then pipeline")
     data = _load(args)
     pinned = _rows_from_file(args.pin, data, "--pin") if args.pin else None
     excluded = _rows_from_file(args.exclude, data, "--exclude") if args.exclude else None
-    sel = select(data, args.strategy, args.budget, seed=args.seed, metric=args.metric,
-                 params=params, pinned=pinned, excluded=excluded,
-                 label_column=args.label_column, group_column=args.group_column,
-                 score_column=args.score_column)
+    target = _target_kwargs(args)
+    columns = dict(label_column=args.label_column, group_column=args.group_column,
+                   score_column=args.score_column)
+    if then is None:
+        sel = select(data, args.strategy, args.budget, seed=args.seed, metric=args.metric,
+                     params=params, pinned=pinned, excluded=excluded, where=args.where,
+                     **target, **columns)
+    else:
+        first = select(data, args.strategy, args.first_budget, seed=args.seed,
+                       metric=args.metric, params=params, pinned=pinned, excluded=excluded,
+                       where=args.where, **(target if "target" in spec.needs else {}),
+                       **columns)
+        print(f"{args.strategy}: kept {len(first)} of {data.n} rows", file=sys.stderr)
+        if args.budget is None and then.exact_budget:
+            raise _UsageError("explorer select: --budget is required for the --then strategy")
+        sel = select(data, args.then, args.budget, seed=args.seed, metric=args.metric,
+                     params=then_params, pinned=pinned, after=first,
+                     **(target if "target" in then.needs else {}), **columns)
     export(data, sel, args.out, force=args.force, manifest=args.manifest)
     extra = f" and {args.manifest}" if args.manifest else ""
     print(f"{sel.strategy}: selected {len(sel)} of {data.n} rows in {sel.seconds:.2f} s; "
@@ -252,8 +281,19 @@ def cmd_score(args) -> int:
     data = _load(args)
     rows, doc = _selection_rows(args.selection, data)
     metric = args.metric or (doc or {}).get("metric") or "euclidean"
+    target = None
+    if args.target:
+        from .data.rows import load_target
+
+        target, _ = load_target(args.target, data)
+    elif args.target_query:
+        from .data.rows import query_rows
+
+        target = query_rows(data, args.target_query, "--target-query")
+        if len(target) == 0:
+            raise ExplorerError(f"--target-query {args.target_query!r} matches no row.")
     card = score(data, rows, metric=metric, label_column=args.label_column,
-                 random_draws=args.random_draws, seed=args.seed)
+                 random_draws=args.random_draws, seed=args.seed, target=target)
     if args.format == "json":
         print(json.dumps(card.to_dict()))
         return 0

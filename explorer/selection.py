@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any, Callable
@@ -35,6 +36,10 @@ class Selection:
     info : small extra results of the strategy (a proposed budget, a KL reduction, ...).
     fingerprint : fingerprint of the dataset it was made on.
     seconds : wall time of the strategy.
+    where : the metadata filter (a pandas query) candidates had to pass, if any.
+    target : how the target set was given (row indices, a query, a file), if any.
+    steps : earlier steps of a pipeline (``after=``), oldest first, each a dict like
+        :meth:`step` — this selection ran on the rows the last of them selected.
     """
 
     indices: np.ndarray
@@ -52,6 +57,16 @@ class Selection:
     fingerprint: str = ""
     seconds: float = 0.0
     steps: tuple = ()
+    where: str | None = None
+    target: dict | None = None
+
+    def step(self) -> dict:
+        """This selection as one recorded pipeline step (what replays it)."""
+        return {"strategy": self.strategy, "params": dict(self.params), "seed": self.seed,
+                "metric": self.metric, "budget": self.budget, "columns": dict(self.columns),
+                "where": self.where, "target": self.target,
+                "pinned": [int(i) for i in self.pinned],
+                "excluded": [int(i) for i in self.excluded], "selected": len(self)}
 
     def __len__(self) -> int:
         return int(len(self.indices))
@@ -168,6 +183,9 @@ def select(
     group_column: str | None = None,
     score_column: str | None = None,
     target=None,
+    target_query: str | None = None,
+    where: str | None = None,
+    after: "Selection | None" = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> Selection:
     """Run the strategy ``strategy`` on ``data`` and return a :class:`Selection`.
@@ -183,7 +201,13 @@ def select(
     params : strategy parameters; unknown names and invalid values are refused.
     pinned, excluded : row indices (or boolean masks) that must / must not be selected.
     label_column, group_column, score_column : metadata columns for strategies needing them.
-    target : row indices into ``data`` or a (M, D) array of target embeddings.
+    target : the target set of target-driven strategies: row indices (or a boolean mask) into
+        ``data``, an (M, D) array of target embeddings, or the path of a file holding either
+        (see :func:`explorer.data.rows.load_target`).
+    target_query : the target set as a pandas query over the metadata, e.g. ``"label == 3"``.
+    where : a pandas query over the metadata; only rows where it holds may be added.
+    after : a Selection made earlier on the same data; only its rows may be added (a
+        pipeline such as dedup then k-center, recorded in ``steps`` and replayed in order).
     progress : optional callback ``progress(fraction, message)``.
 
     Examples
@@ -193,6 +217,10 @@ def select(
     >>> sel = explorer.select(data, "k-center", 5, seed=0)
     >>> len(sel), sel.strategy
     (5, 'k-center')
+    >>> first = explorer.select(data, "dedup", None, params={"threshold": 1.0})
+    >>> then = explorer.select(data, "k-center", 20, after=first)
+    >>> bool(set(then.indices) <= set(first.indices)), then.steps[0]["strategy"]
+    (True, 'dedup')
     """
     spec = get_strategy(strategy)
     if not isinstance(data, Dataset):
@@ -212,7 +240,27 @@ def select(
         )
     allowed = np.ones(n, dtype=bool)
     allowed[excl] = False
-    n_available = int(allowed.sum())
+    if where is not None:
+        from .data.rows import column_types, query_rows
+
+        passing = np.zeros(n, dtype=bool)
+        passing[query_rows(data, where, "where")] = True
+        allowed &= passing
+        if not allowed.any():
+            raise ExplorerError(f"where {where!r}: no row passes the filter (after exclusions). "
+                                f"Columns: {column_types(data)}; quote text values.")
+    steps: tuple = ()
+    if after is not None:
+        if not isinstance(after, Selection):
+            raise ExplorerError(f"after must be a Selection (from explorer.select); got "
+                                f"{type(after).__name__}.")
+        if after.fingerprint != data.fingerprint:
+            raise ExplorerError("after: that selection was made on other data (fingerprint "
+                                f"{after.fingerprint}, this data has {data.fingerprint}).")
+        allowed &= after.mask(n)
+        steps = tuple(after.steps) + (after.step(),)
+    # rows that can be in the result: the allowed ones and pinned ones outside a filter
+    n_available = int(allowed.sum()) + int(np.count_nonzero(~allowed[pins]))
     if budget is None:
         if spec.exact_budget:
             raise parameter_error("budget", strategy, "an int in [1, inf) or a float in (0, 1)",
@@ -231,6 +279,25 @@ def select(
     scores = _column_array(data, score_column, "scores", numeric=True)
     X = space.prepare(data.embeddings, metric, ids=data.ids)
     target_X = None
+    target_rec = None
+    if target is not None and target_query is not None:
+        raise ExplorerError("Give the target set once: target or target_query, not both.")
+    if target_query is not None:
+        from .data.rows import column_types, query_rows
+
+        target = query_rows(data, target_query, "target query")
+        if len(target) == 0:
+            raise ExplorerError(f"target query {target_query!r} matches no row. Columns: "
+                                f"{column_types(data)}; quote text values.")
+        target_rec = {"query": target_query}
+    elif isinstance(target, (str, Path)):
+        from .data.rows import load_target
+
+        target, target_rec = load_target(target, data)
+    elif target is not None:
+        from .data.rows import target_record
+
+        target_rec = target_record(target)
     if target is not None:
         target_X = space.resolve_target(target, data, X, metric)
 
@@ -271,6 +338,9 @@ def select(
         info=dict(picks.info),
         fingerprint=data.fingerprint,
         seconds=seconds,
+        steps=steps,
+        where=where,
+        target=target_rec,
     )
 
 

@@ -141,3 +141,58 @@ def test_the_cli_does_not_import_the_app_stack():
             "assert not bad, bad")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_pipeline_target_and_where_forms(tmp_path, capsys):
+    out, manifest = tmp_path / "p.csv", tmp_path / "p.json"
+    code, _, err = run(capsys, "select", DIGITS, "--strategy", "dedup", "--param",
+                       "threshold=1.0", "--then", "k-center", "--budget", "40", "--out",
+                       str(out), "--manifest", str(manifest))
+    assert code == 0, err
+    assert "dedup: kept 1324 of 1797 rows" in err
+    doc = json.loads(manifest.read_text())
+    assert doc["strategy"] == "k-center"
+    assert [s["strategy"] for s in doc["steps"]] == ["dedup"]
+    assert doc["steps"][0]["selected"] == 1324
+    code, _, err = run(capsys, "select", "--replay", str(manifest), "--out",
+                       str(tmp_path / "again.csv"))
+    assert code == 0, err
+    assert pd.read_csv(tmp_path / "again.csv")["index"].tolist() == \
+        pd.read_csv(out)["index"].tolist()
+
+    # a target as a query, then scored against the same target
+    tm = tmp_path / "t.json"
+    code, _, err = run(capsys, "select", DIGITS, "--strategy", "dsir", "--budget", "50",
+                       "--target-query", "label == '4'", "--out", str(tmp_path / "t.npy"),
+                       "--manifest", str(tm))
+    assert code == 0, err
+    assert json.loads(tm.read_text())["target"] == {"query": "label == '4'"}
+    code, text, err = run(capsys, "score", DIGITS, "--selection", str(tm), "--target-query",
+                          "label == '4'", "--random-draws", "8")
+    assert code == 0, err
+    assert "target_mmd" in text and "target_ot" in text
+    line = next(l for l in text.splitlines() if l.startswith("target_ot"))
+    assert "better than random" in line
+
+    # a target as a file of row indices
+    rows = tmp_path / "rows.npy"
+    np.save(rows, np.arange(200, 260))
+    code, _, err = run(capsys, "select", DIGITS, "--strategy", "ot-target", "--budget", "80",
+                       "--target", str(rows), "--out", str(tmp_path / "o.csv"))
+    assert code == 0, err
+    assert "ot-target: selected" in err
+
+    # where, and the messages for mistakes
+    code, _, err = run(capsys, "select", DIGITS, "--strategy", "k-center", "--budget", "20",
+                       "--where", "label == '8'", "--out", str(tmp_path / "w.csv"))
+    assert code == 0, err
+    assert set(pd.read_csv(tmp_path / "w.csv")["label"]) == {8}
+    code, _, err = run(capsys, "select", DIGITS, "--strategy", "dsir", "--budget", "20",
+                       "--target-query", "label == 4", "--out", str(tmp_path / "x.csv"))
+    assert code == 2 and "matches no row" in err and "label (text)" in err
+    code, _, err = run(capsys, "select", DIGITS, "--strategy", "stratified", "--then",
+                       "k-center", "--budget", "20", "--out", str(tmp_path / "y.csv"))
+    assert code == 2 and "needs --first-budget" in err
+    code, _, err = run(capsys, "select", DIGITS, "--strategy", "k-center", "--budget", "20",
+                       "--then-param", "x=1", "--out", str(tmp_path / "z.csv"))
+    assert code == 2 and "need --then" in err

@@ -135,6 +135,8 @@ def manifest_dict(data: Dataset, selection, scorecard=None) -> dict:
         "metric": selection.metric,
         "columns": selection.columns,
         "steps": list(getattr(selection, "steps", ()) or ()),
+        "where": getattr(selection, "where", None),
+        "target": getattr(selection, "target", None),
         "pinned": {"indices": pinned, "ids": data.ids[pinned]},
         "excluded": {"indices": excluded, "ids": data.ids[excluded]},
         "info": selection.info,
@@ -179,6 +181,27 @@ def read_manifest(path) -> dict:
     return doc
 
 
+def _target_args(record, data: Dataset) -> dict:
+    """select() arguments that rebuild a recorded target set."""
+    if not record:
+        return {}
+    if "query" in record:
+        return {"target_query": record["query"]}
+    if "indices" in record:
+        return {"target": np.asarray(record["indices"], dtype=np.int64)}
+    if "path" in record:
+        from .rows import load_target
+
+        target, again = load_target(record["path"], data)
+        if record.get("fingerprint") and again.get("fingerprint") != record["fingerprint"]:
+            raise ExplorerError(f"The target file {record['path']} changed since the manifest "
+                                f"was written (fingerprint {again.get('fingerprint')}, recorded "
+                                f"{record['fingerprint']}).")
+        return {"target": target}
+    raise ExplorerError("The manifest's target was given as an in-memory array; it cannot be "
+                        "replayed. Save the target embeddings to a file and select with it.")
+
+
 def replay(manifest, *, data: Dataset | None = None):
     """Re-run a manifest's selection; returns (Dataset, Selection) with identical ids, or an
     error if the data's fingerprint changed."""
@@ -199,10 +222,23 @@ def replay(manifest, *, data: Dataset | None = None):
             f"fingerprint {data.fingerprint} (shape {data.n} x {data.dim}); the manifest "
             f"recorded {ds['fingerprint']} (shape {ds['shape'][0]} x {ds['shape'][1]})."
         )
+    previous = None
+    for step in doc.get("steps") or []:
+        previous = select(data, step["strategy"], step["budget"], seed=step["seed"],
+                          metric=step["metric"], params=step["params"],
+                          pinned=step.get("pinned") or None,
+                          excluded=step.get("excluded") or None, where=step.get("where"),
+                          after=previous, **_target_args(step.get("target"), data),
+                          **(step.get("columns") or {}))
+        if len(previous) != step.get("selected", len(previous)):
+            raise ExplorerError(f"Replaying pipeline step {step['strategy']} gave "
+                                f"{len(previous)} rows; the manifest recorded "
+                                f"{step.get('selected')}.")
     cols = doc.get("columns") or {}
     sel = select(data, doc["strategy"], doc["budget"], seed=doc["seed"], metric=doc["metric"],
                  params=doc["params"], pinned=doc["pinned"]["indices"],
-                 excluded=doc["excluded"]["indices"], **cols)
+                 excluded=doc["excluded"]["indices"], where=doc.get("where"), after=previous,
+                 **_target_args(doc.get("target"), data), **cols)
     recorded = [str(v) for v in doc["selection"]["ids"]]
     got = [str(v) for v in data.ids[sel.indices].tolist()]
     if got != recorded:

@@ -90,3 +90,38 @@ def stability(data, strategy: str, budget: int, seeds=(0, 1, 2, 3, 4), **kw) -> 
     m = jaccard(picks).to_numpy()
     iu = np.triu_indices(len(seeds), 1)
     return float(m[iu].mean())
+
+
+def quality_coverage_front(data, budget: int, score_column: str, *,
+                           weights=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+                           metric: str = "euclidean", higher_is_better: bool = True,
+                           seed: int = 0, **kw) -> pd.DataFrame:
+    """The quality-diversity trade-off over its weight: per weight, the subset's mean score
+    and its mean / worst coverage distance, with ``pareto`` marking the weights no other
+    weight beats on both mean score and worst coverage (the distance the strategy trades).
+
+    >>> import explorer
+    >>> data = explorer.load_sample("digits")
+    >>> front = quality_coverage_front(data, 30, "difficulty", weights=(0.0, 1.0))
+    >>> front["mean_score"].is_monotonic_increasing
+    True
+    """
+    from .. import space
+
+    scores = data.column(score_column, "scores").to_numpy(dtype=np.float64)
+    X = space.prepare(data.embeddings, metric, ids=data.ids)
+    rows = []
+    for w in weights:
+        sel = select(data, "quality-diversity", budget, seed=seed, metric=metric,
+                     score_column=score_column,
+                     params={"weight": float(w), "higher_is_better": higher_is_better}, **kw)
+        near, _ = space.nearest(X, X[sel.indices], metric)
+        rows.append({"weight": float(w), "mean_score": float(scores[sel.indices].mean()),
+                     "coverage_mean": float(near.mean()), "coverage_max": float(near.max())})
+    frame = pd.DataFrame(rows)
+    sign = 1.0 if higher_is_better else -1.0
+    q = sign * frame["mean_score"].to_numpy()
+    c = frame["coverage_max"].to_numpy()
+    frame["pareto"] = [not any((q[j] >= q[i] and c[j] <= c[i]) and (q[j] > q[i] or c[j] < c[i])
+                               for j in range(len(frame))) for i in range(len(frame))]
+    return frame

@@ -20,6 +20,7 @@ from .. import space
 from ..clustering import kmeans
 from ..data.dataset import Dataset
 from ..errors import ExplorerError
+from ..transport import sinkhorn_cost
 from . import metrics as M
 
 #: (name, higher_is_better, description)
@@ -45,6 +46,10 @@ METRICS = (
      "(cosine kernel)."),
     ("mmd", False, "Maximum mean discrepancy to the whole data (RBF kernel): 0 means the subset "
      "is distributed like the data."),
+    ("target_mmd", False, "Maximum mean discrepancy to the target set (RBF kernel): 0 means the "
+     "subset is distributed like the target."),
+    ("target_ot", False, "Optimal-transport cost (entropic, squared distances) of moving the "
+     "subset onto the target set: lower means closer to the target."),
 )
 DIRECTION = {name: hib for name, hib, _ in METRICS}
 DESCRIPTION = {name: text for name, _, text in METRICS}
@@ -292,6 +297,35 @@ def _counts_frame(codes, names, idx, draws_idx, column):
     })
 
 
+def _target_scorer(data: Dataset, ctx: ScoringContext, target, seed: int):
+    """A function idx -> {target_mmd, target_ot}, with the kernel width and the transport
+    scale fixed once (from the target and a population sample) so that the subset and the
+    random draws are measured on the same footing. Sets above 1,000 points are subsampled."""
+    Xp = ctx.vendi_X
+    T = space.resolve_target(target, data, Xp, ctx.metric)
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(ctx.n, min(ctx.n, 1000), replace=False)
+    P = np.asarray(Xp[np.sort(sample)], dtype=np.float32)
+    Ts = T if len(T) <= 1000 else T[np.sort(rng.choice(len(T), 1000, replace=False))]
+    cross = space.sq_distances(P, Ts)
+    med = float(np.median(cross)) or 1.0
+    gamma = 1.0 / med
+    t_sq = space.sq_norms(Ts)
+    ktt = float(np.exp(-gamma * space.sq_distances(Ts, Ts, t_sq, t_sq)).mean())
+
+    def measure(idx):
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(idx) > 1000:
+            idx = np.sort(np.random.default_rng(seed).choice(idx, 1000, replace=False))
+        S = np.asarray(Xp[np.sort(idx)], dtype=np.float32)
+        kss = float(np.exp(-gamma * space.sq_distances(S, S)).mean())
+        kst = float(np.exp(-gamma * space.sq_distances(S, Ts)).mean())
+        return {"target_mmd": float(math.sqrt(max(kss + ktt - 2 * kst, 0.0))),
+                "target_ot": sinkhorn_cost(S, Ts, scale=med, seed=seed, max_points=1000)}
+
+    return measure
+
+
 def score(data: Dataset, selection, *, metric: str | None = None,
           label_column: str | None = None, random_draws: int = 30, seed: int = 0,
           target=None, n_clusters: int | None = None, space: str = "auto",
@@ -308,6 +342,8 @@ def score(data: Dataset, selection, *, metric: str | None = None,
     seed : seeds the random draws (``SeedSequence(seed).spawn(R)``) and the clustering.
     n_clusters : k-means clusters for the cluster metrics (default min(50, sqrt(N / 2))).
     space : 'auto' (full space unless large, then PCA 64), 'full' or 'pca'.
+    target : row indices (or a mask) into ``data``, or an (M, D) array of target embeddings:
+        adds ``target_mmd`` and ``target_ot`` (measured in the full embedding space).
     context : a ScoringContext from an earlier call, to skip the population-side work.
 
     Examples
@@ -320,9 +356,6 @@ def score(data: Dataset, selection, *, metric: str | None = None,
     'better than random'
     """
     start = time.perf_counter()
-    if target is not None:
-        raise ExplorerError("score: target metrics are not available yet; score without "
-                            "--target.")
     pinned, excluded = (), ()
     if hasattr(selection, "indices"):
         idx = np.asarray(selection.indices, dtype=np.int64)
@@ -352,10 +385,15 @@ def score(data: Dataset, selection, *, metric: str | None = None,
                                    n_clusters=n_clusters, space_mode=space, seed=seed)
     k = len(idx)
     draws = random_subsets(data.n, k, int(random_draws), seed, pinned, excluded)
+    target_metrics = _target_scorer(data, ctx, target, seed) if target is not None else None
     value = ctx.subset_metrics(idx)
+    if target_metrics:
+        value.update(target_metrics(idx))
     rand_rows = []
     for r, d in enumerate(draws):
         rand_rows.append(ctx.subset_metrics(d))
+        if target_metrics:
+            rand_rows[-1].update(target_metrics(d))
         if progress is not None:
             progress((r + 1) / len(draws), f"random draw {r + 1} of {len(draws)}")
     scores = {}

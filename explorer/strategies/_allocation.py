@@ -51,15 +51,17 @@ def allocate(
         w = np.where(open_, weights, 0.0)
         if w.sum() <= 0:
             w = open_.astype(np.float64)
-        left = total - quota.sum()
-        share = w / w.sum() * left
-        add = np.minimum(np.floor(share).astype(np.int64), room)
-        if add.sum() == 0:
-            # largest remainder: give one each to the biggest fractional shares
-            rem = np.where(open_, share - np.floor(share), -1.0)
-            order = np.lexsort((np.arange(len(rem)), -rem))
-            order = order[open_[order]][:left]
-            add = np.zeros_like(quota)
-            add[order] = 1
-        quota += add
+        left = int(total - quota.sum())
+        ideal = w / w.sum() * left
+        capped = open_ & (ideal >= room)
+        if capped.any():
+            # water-filling: strata that cannot take their share are filled, the rest re-shared
+            quota[capped] = capacity[capped]
+            continue
+        # no stratum is capped: largest remainder on this round's shares, once
+        base = np.floor(ideal).astype(np.int64)
+        rem = np.where(open_, ideal - base, -1.0)
+        order = np.lexsort((np.arange(len(rem)), -rem))[: left - int(base.sum())]
+        base[order] += 1
+        quota += base
     return quota

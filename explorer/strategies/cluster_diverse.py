@@ -152,7 +152,9 @@ def cluster_complexity(problem: Problem, n_clusters: int, temperature: float,
                       else np.zeros(0, np.int64))
     new = round_robin(groups, quota.astype(np.int64))
     return Picks(np.concatenate([problem.pinned, new]).astype(np.int64),
-                 info={"n_clusters": cl.k, "complexity": complexity.round(4).tolist()})
+                 info={"n_clusters": cl.k, "complexity": complexity.round(4).tolist(),
+                       "per_cluster": quota.astype(int).tolist(),
+                       "cluster_size": np.bincount(cl.labels, minlength=cl.k).tolist()})
 
 
 @register(
