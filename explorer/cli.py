@@ -6,6 +6,7 @@
     explorer select DATA --strategy dedup --then k-center --budget B --out OUT [...]
     explorer select --replay FILE.json --out OUT
     explorer score DATA --selection OUT [...]
+    explorer compare DATA --strategies a,b,c --budgets 50,100 --out TABLE.csv [...]
 
 Exit status: 0 on success, 2 for bad input (with a one-line message on stderr), 1 for
 anything else. No traceback unless --debug.
@@ -116,6 +117,31 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--replay", metavar="FILE.json", help="re-run the selection of a manifest")
     sel.add_argument("--force", action="store_true", help="replace existing output files")
     _data_options(sel)
+
+    cp = sub.add_parser("compare", help="strategies x budgets against random: scorecard "
+                        "metrics and downstream probes, with corrected p-values")
+    cp.add_argument("data", metavar="DATA")
+    cp.add_argument("--strategies", metavar="A,B,C", required=True)
+    cp.add_argument("--budgets", metavar="B1,B2,...", help="counts or fractions (default: 5 "
+                    "log-spaced budgets between ~1%% and ~15%% of the rows)")
+    cp.add_argument("--label-column", metavar="C")
+    cp.add_argument("--target-column", metavar="C", help="numeric column for the ridge probe")
+    cp.add_argument("--group-column", metavar="C")
+    cp.add_argument("--score-column", metavar="C")
+    cp.add_argument("--probe", default="auto", metavar="P", help="logistic, knn, ridge, none "
+                    "or a comma list (default: logistic with a label column, ridge with a "
+                    "target column, else none)")
+    cp.add_argument("--seeds", type=int, default=1, help="seeds per randomized strategy")
+    cp.add_argument("--random-draws", metavar="R", type=int, default=30)
+    cp.add_argument("--holdout", type=float, default=0.2, help="share held out for the probes")
+    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--metric", choices=("euclidean", "cosine"), default="euclidean")
+    cp.add_argument("--out", metavar="TABLE.csv", required=True)
+    cp.add_argument("--plot", metavar="FIGURE.html", help="curves of the main metrics against "
+                    "the budget with the random band (.html; .png needs the kaleido package)")
+    cp.add_argument("--force", action="store_true", help="replace existing output files")
+    _target_options(cp)
+    _data_options(cp)
 
     sc = sub.add_parser("score", help="score a selection against random subsets")
     sc.add_argument("data", metavar="DATA")
@@ -308,8 +334,122 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from .data.export import atomic_path
+    from .evaluate.compare import log_budgets
+    from .evaluate.probes import probe_sweep
+    from .strategies import get_strategy
+
+    names = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    if not names:
+        raise _UsageError("explorer compare: --strategies needs at least one name")
+    for name in names:
+        get_strategy(name)
+    out = Path(args.out).expanduser()
+    if out.suffix.lower() != ".csv":
+        raise ExplorerError(f"{out.name}: the table is written as .csv; give --out TABLE.csv.")
+    plot = Path(args.plot).expanduser() if args.plot else None
+    if plot is not None and plot.suffix.lower() not in (".html", ".png"):
+        raise ExplorerError(f"{plot.name}: --plot writes .html or .png.")
+    for path in [out] + ([plot] if plot else []):
+        if path.exists() and not args.force:
+            raise ExplorerError(f"{path} exists; choose another name or pass --force.")
+    data = _load(args)
+    budgets = ([_budget(b.strip()) for b in args.budgets.split(",") if b.strip()]
+               if args.budgets else log_budgets(data.n))
+    probe = args.probe.split(",") if "," in args.probe else args.probe
+    target = None
+    if args.target or args.target_query:
+        target = select_target(data, **_target_kwargs(args))
+    last = [-1.0]
+
+    def progress(fraction, message):
+        if sys.stderr.isatty():
+            print(f"\r{fraction:4.0%}  {message[:70]:<70}", end="", file=sys.stderr, flush=True)
+        elif fraction - last[0] >= 0.1 or fraction >= 1.0:
+            print(f"{fraction:4.0%}  {message}", file=sys.stderr, flush=True)
+            last[0] = fraction
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = probe_sweep(data, names, budgets, label_column=args.label_column,
+                            target_column=args.target_column, probe=probe, seeds=args.seeds,
+                            random_draws=args.random_draws, seed=args.seed, metric=args.metric,
+                            holdout=args.holdout, group_column=args.group_column,
+                            score_column=args.score_column, target=target, progress=progress)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    for w in caught:
+        if issubclass(w.category, ExplorerWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+    with atomic_path(out, args.force) as tmp:
+        table.to_csv(tmp, index=False)
+    _print_compare_summary(table)
+    for note in table.attrs.get("notes", []):
+        print(f"note: {note}", file=sys.stderr)
+    if plot is not None:
+        _write_compare_plot(table, plot, args.force)
+    print(f"wrote {out}" + (f" and {plot}" if plot else ""), file=sys.stderr)
+    return 0
+
+
+def select_target(data, target=None, target_query=None):
+    """Row indices (or embeddings) of a target given on the command line."""
+    if target_query is not None:
+        from .data.rows import query_rows
+
+        rows = query_rows(data, target_query, "--target-query")
+        if len(rows) == 0:
+            raise ExplorerError(f"--target-query {target_query!r} matches no row.")
+        return rows
+    from .data.rows import load_target
+
+    return load_target(target, data)[0]
+
+
+def _print_compare_summary(table) -> None:
+    """Per budget, the strategies that beat random with statistical support, per metric."""
+    main = table[table["kind"] == "probe"] if (table["kind"] == "probe").any() else table
+    print(f"{'budget':>7}  {'metric':<22} better than random (Holm-corrected p < alpha)")
+    for (budget, metric), grp in main.groupby(["budget", "metric"], sort=True):
+        wins = grp[grp["verdict"] == "better than random"]
+        names = ", ".join(f"{r.strategy} ({r.difference:+.3g})" for r in wins.itertuples())
+        print(f"{budget:>7}  {metric:<22} {names or '—'}")
+
+
+def _write_compare_plot(table, path: Path, force: bool) -> None:
+    from plotly.subplots import make_subplots
+
+    from .data.export import atomic_path
+    from .ui.figures import curves_figure
+
+    metrics = list(dict.fromkeys(table.loc[table["kind"] == "probe", "metric"]))[:3] + \
+        [m for m in ("coverage_max", "coverage_mean", "cluster_js") if m in set(table["metric"])]
+    fig = make_subplots(rows=len(metrics), cols=1, subplot_titles=metrics,
+                        vertical_spacing=0.4 / max(1, len(metrics)))
+    for r, metric in enumerate(metrics, start=1):
+        part = table[table["metric"] == metric]
+        sub = curves_figure(part, metric, bool(part["higher_is_better"].iloc[0]))
+        for trace in sub.data:
+            trace.legendgroup = trace.name
+            trace.showlegend = r == 1 and trace.showlegend is not False
+            fig.add_trace(trace, row=r, col=1)
+        fig.update_xaxes(type="log", title_text="budget", row=r, col=1)
+    fig.update_layout(height=360 * len(metrics), plot_bgcolor="white",
+                      title="Strategies against random subsets of the same size")
+    with atomic_path(path, force) as tmp:
+        if path.suffix.lower() == ".html":
+            fig.write_html(str(tmp), include_plotlyjs=True)  # works offline
+        else:
+            try:
+                fig.write_image(str(tmp))
+            except Exception as exc:  # kaleido missing or without a browser
+                raise ExplorerError(f"{path.name}: PNG export failed ({exc}); write .html "
+                                    "instead.") from None
+
+
 COMMANDS = {"info": cmd_info, "strategies": cmd_strategies, "select": cmd_select,
-            "score": cmd_score}
+            "score": cmd_score, "compare": cmd_compare}
 
 
 def main(argv=None) -> int:

@@ -196,3 +196,30 @@ def test_pipeline_target_and_where_forms(tmp_path, capsys):
     code, _, err = run(capsys, "select", DIGITS, "--strategy", "k-center", "--budget", "20",
                        "--then-param", "x=1", "--out", str(tmp_path / "z.csv"))
     assert code == 2 and "need --then" in err
+
+
+def test_compare_writes_the_long_table_a_plot_and_a_summary(tmp_path, capsys):
+    out, plot = tmp_path / "cmp.csv", tmp_path / "cmp.html"
+    code, text, err = run(capsys, "compare", DIGITS, "--strategies", "k-means,random",
+                          "--budgets", "20,100", "--label-column", "label", "--probe", "knn",
+                          "--random-draws", "12", "--out", str(out), "--plot", str(plot))
+    assert code == 0, err
+    table = pd.read_csv(out)
+    for col in ("strategy", "budget", "metric", "value", "random_mean", "random_p05",
+                "random_p95", "percentile", "difference", "ci_low", "ci_high", "p_value",
+                "p_holm", "verdict"):
+        assert col in table.columns
+    assert set(table["strategy"]) == {"k-means", "random"}
+    assert set(table["budget"]) == {20, 100}
+    assert {"knn_accuracy", "coverage_max"} <= set(table["metric"])
+    assert "better than random (Holm-corrected" in text and "knn_accuracy" in text
+    assert "Verdicts use Holm-corrected" in err
+    html = plot.read_text()
+    assert "knn_accuracy" in html and "random 5" in html and "plotly" in html
+    # nothing is overwritten without --force
+    code, _, err = run(capsys, "compare", DIGITS, "--strategies", "random", "--budgets", "20",
+                       "--out", str(out))
+    assert code == 2 and "exists" in err
+    code, _, err = run(capsys, "compare", DIGITS, "--strategies", "nope", "--out",
+                       str(tmp_path / "x.csv"))
+    assert code == 2 and "nope" in err

@@ -255,9 +255,13 @@ def test_sweep_table_shape_and_verdicts(sweep):
         assert np.allclose(part["p_holm"], S.holm(part["p_value"].to_numpy()))
     better = sweep["verdict"] == "better than random"
     assert (better == (sweep["p_holm"] < 0.05)).all()
-    # 12 comparisons with 10 draws can never reach 0.05 after Holm: no claims, and a note.
-    assert not better.any()
+    # 12 comparisons with 10 draws: rank p-values alone could never reach 0.05 after Holm
+    # (a note says so); the prediction t-test can, where the gap is many random SDs wide.
     assert any("random_draws >= 240" in note for note in sweep.attrs["notes"])
+    assert (sweep["p_rank"] >= 1 / 11 - 1e-12).all()
+    z = (sweep["value"] - sweep["random_mean"]) / sweep["random_std"]
+    z = np.where(sweep["higher_is_better"], z, -z)
+    assert (z[better.to_numpy()] > 2).all()
 
 
 def test_geometry_rows_agree_with_the_scorecard(digits, sweep):
@@ -285,20 +289,23 @@ def test_without_a_probe_nothing_is_held_out(digits):
     assert row["value"] == pytest.approx(card.metrics["coverage_max"].value)
 
 
-def test_enough_draws_allow_a_claim_and_no_warning(digits):
+def test_a_single_comparison_uses_the_prediction_t_test_and_reports_the_rank_p(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ExplorerWarning)
         table = P.probe_sweep(digits, ["k-means"], [100], label_column="label", probe="knn",
                               random_draws=20, seed=0, geometry=False)
     acc = table[table.metric == "knn_accuracy"].iloc[0]
-    assert acc["p_value"] == pytest.approx(1 / 21) and acc["p_holm"] == acc["p_value"]
+    assert acc["p_rank"] == pytest.approx(1 / 21)  # better than all 20 draws
+    env = _quiet_envelope(digits, table, 100, 20, 0)
+    assert acc["p_value"] == pytest.approx(S.prediction_p_value(acc["value"], env))
+    assert acc["p_value"] < acc["p_rank"] and acc["p_holm"] == acc["p_value"]
     assert acc["verdict"] == "better than random"
 
 
-def test_too_few_draws_warn(digits):
-    with pytest.warns(ExplorerWarning, match="random_draws >= 40"):
-        P.probe_sweep(digits, ["random", "k-center"], [20], label_column="label",
-                      probe="knn", random_draws=5, geometry=False)
+def test_too_few_draws_for_rank_p_values_are_noted(digits):
+    table = _quiet_sweep(digits, ["random", "k-center"], [20], label_column="label",
+                         probe="knn", random_draws=5, geometry=False)
+    assert any("random_draws >= 40" in note for note in table.attrs["notes"])
 
 
 def test_several_seeds_use_a_permutation_test(digits):
@@ -414,9 +421,11 @@ def test_bootstrap_diff_ci_is_seeded_and_centred():
     assert a == b and (a.ci_low, a.ci_high) != (c.ci_low, c.ci_high)
     assert a.difference == pytest.approx(0.9 - randoms.mean())
     assert a.ci_low < a.difference < a.ci_high
-    assert a.p_value == pytest.approx(1 / 31) and a.p_worse == 1.0
+    assert a.p_rank == pytest.approx(1 / 31)
+    assert a.p_value == pytest.approx(S.prediction_p_value(0.9, randoms)) and a.p_value < 1e-3
+    assert a.p_worse > 0.999
     lower = S.bootstrap_diff_ci(0.9, randoms, higher_is_better=False, seed=5)
-    assert lower.p_value == 1.0 and lower.p_worse == pytest.approx(1 / 31)
+    assert lower.p_value > 0.999 and lower.p_worse == pytest.approx(a.p_value)
     # The interval narrows as the random draws multiply.
     wide = S.bootstrap_diff_ci(0.9, randoms[:8], seed=5)
     assert wide.ci_high - wide.ci_low > a.ci_high - a.ci_low
@@ -446,3 +455,18 @@ def test_draws_needed_and_verdicts():
     assert S.verdict(0.01, 0.99) == "better than random"
     assert S.verdict(0.99, 0.01) == "worse than random"
     assert S.verdict(0.06, 0.9) == "within random's spread"
+
+
+def test_prediction_p_value_matches_the_t_formula_and_its_calibration():
+    from scipy.stats import t as student_t
+
+    randoms = np.array([0.80, 0.82, 0.85, 0.79, 0.81])
+    m, sd = randoms.mean(), randoms.std(ddof=1)
+    t = (0.9 - m) / (sd * np.sqrt(1 + 1 / 5))
+    assert S.prediction_p_value(0.9, randoms) == pytest.approx(student_t.sf(t, 4))
+    # calibrated: a new draw from the same normal distribution gets p < 0.05 about 5% of
+    # the time
+    rng = np.random.default_rng(0)
+    hits = [S.prediction_p_value(rng.normal(), rng.normal(size=30)) < 0.05
+            for _ in range(4000)]
+    assert abs(np.mean(hits) - 0.05) < 0.012

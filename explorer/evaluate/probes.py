@@ -543,8 +543,9 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
         label column, ridge with a target column, else none). 'none' holds nothing out.
     seeds : seeds per strategy (``seed, seed + 1, ...``); strategies whose seed only breaks
         ties run once, and identical selections count once.
-    random_draws : R random subsets per budget (default 30). With one seed the smallest
-        p-value is 1 / (R + 1); a warning says when Holm can then never reach ``alpha``.
+    random_draws : R random subsets per budget (default 30). With one seed the p-value is a
+        prediction-interval t-test against the R draws (:func:`stats.prediction_p_value`);
+        the distribution-free rank p-value (floored at 1 / (R + 1)) is in ``p_rank``.
     seed : seeds the split, the random draws, the bootstrap and the first strategy seed.
     metric : 'euclidean' or 'cosine', for strategies, scorecard and kNN.
     holdout : share of rows held out for the probes (default 0.2).
@@ -562,7 +563,7 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
         actually selected), metric, kind ('probe' or 'geometry'), higher_is_better, value
         (mean over distinct seeds), n_values, random_mean, random_std, random_p05,
         random_p95, percentile, difference (value - random_mean), ci_low, ci_high,
-        p_value, p_holm, p_worse, p_worse_holm and verdict. With one value per row the
+        p_value, p_holm, p_worse, p_worse_holm, p_rank and verdict. With one value per row the
         CI covers the uncertainty of the random mean only (the strategy's subset is taken
         as given); ``seeds > 1`` adds the strategy's own seed-to-seed spread and switches the
         p-value to a permutation test. ``attrs`` holds 'pool_rows',
@@ -578,9 +579,9 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
     >>> print(table[["metric", "value", "random_mean", "p_holm", "verdict"]].round(3)
     ...       .to_string(index=False))
               metric  value  random_mean  p_holm                verdict
-        knn_accuracy  0.908        0.858   0.048     better than random
-        knn_macro_f1  0.908        0.854   0.048     better than random
-    knn_worst_recall  0.750        0.553   0.095 within random's spread
+        knn_accuracy  0.908        0.858   0.006     better than random
+        knn_macro_f1  0.908        0.854   0.007     better than random
+    knn_worst_recall  0.750        0.553   0.054 within random's spread
     """
     from ..selection import METRICS as DISTANCES
     from ..selection import select
@@ -724,7 +725,7 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
                 float("nan"),
                 "percentile": M.percentile_of(value, rand),
                 "difference": res.difference, "ci_low": res.ci_low, "ci_high": res.ci_high,
-                "p_value": res.p_value, "p_worse": res.p_worse,
+                "p_value": res.p_value, "p_worse": res.p_worse, "p_rank": res.p_rank,
             })
     table = pd.DataFrame(rows)
     table["p_holm"] = np.nan
@@ -737,20 +738,19 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
     order = ["strategy", "budget", "size", "metric", "kind", "higher_is_better", "value",
              "n_values", "random_mean", "random_std", "random_p05", "random_p95",
              "percentile", "difference", "ci_low", "ci_high", "p_value", "p_holm", "p_worse",
-             "p_worse_holm", "verdict"]
+             "p_worse_holm", "p_rank", "verdict"]
     table = table[order]
 
     notes = [VERDICT_NOTE.format(alpha=alpha)]
     comparisons = len(runs)
-    if all(len(v) == 1 for v in runs.values()) and comparisons / (random_draws + 1) >= alpha:
-        need = draws_needed(comparisons, alpha)
-        note = (f"With {random_draws} random draws the smallest p-value is "
-                f"1/{random_draws + 1} = {1 / (random_draws + 1):.3f}; after Holm over "
-                f"{comparisons} strategy x budget comparisons no result can be called better "
-                f"or worse than random at alpha {alpha}. Use random_draws >= {need} (or "
-                "fewer strategies x budgets) for a verdict.")
-        notes.append(note)
-        warnings.warn(note, ExplorerWarning, stacklevel=2)
+    if all(len(v) == 1 for v in runs.values()):
+        notes.append("p-values: one-sided prediction-interval t-tests against the random "
+                     "draws (they assume the metric over random subsets is roughly normal); "
+                     "p_rank is the distribution-free rank p-value, floored at 1/(R+1).")
+        if comparisons / (random_draws + 1) >= alpha:
+            notes.append(f"With {random_draws} random draws the rank p-values alone could not "
+                         f"support a claim after Holm over {comparisons} comparisons; "
+                         f"random_draws >= {draws_needed(comparisons, alpha)} would let them.")
     first = {key: pool_rows[v[0][0]] for key, v in runs.items()}
     table.attrs.update({"pool_rows": pool_rows, "eval_rows": eval_rows, "selections": first,
                         "notes": notes, "probes": probe_names, "random_draws": random_draws,

@@ -5,15 +5,21 @@ size. Three numbers answer three questions:
 
 * how large is the difference? ``mean(values) - mean(random)`` with a seeded percentile
   bootstrap confidence interval (Efron & Tibshirani 1993, ch. 13);
-* could it be chance? a one-sided p-value that counts the random draws at least as good,
-  with the +1 correction that keeps it valid for a finite number of draws,
-  ``(1 + #{random >= value}) / (R + 1)`` (Phipson & Smyth 2010), or a permutation test on
-  the difference in means when there are several values;
+* could it be chance? with one value, a one-sided prediction-interval t-test: would a new
+  random subset land this far from the random mean? ``t = (value - mean) / (sd *
+  sqrt(1 + 1/R))`` with R - 1 degrees of freedom (it assumes the metric over random subsets
+  is roughly normal, which averages over many rows usually are). Its rank-based twin, which
+  assumes nothing, counts the random draws at least as good with the +1 correction,
+  ``(1 + #{random >= value}) / (R + 1)`` (Phipson & Smyth 2010), and is reported beside it;
+  it cannot go below 1 / (R + 1), so with 30 draws and several comparisons it alone could
+  never support a claim. With several values (seeds), a permutation test on the difference
+  in means;
 * after looking at many strategies and budgets? Holm's step-down correction (Holm 1979).
 
 "Better than random" is claimed only when the Holm-corrected p-value is below ``alpha``.
-Note the floor: with R draws the smallest p-value is ``1 / (R + 1)``, so Holm over m
-comparisons can only reach ``alpha`` when ``m / (R + 1) < alpha`` (see :func:`draws_needed`).
+Note the rank p-value's floor: with R draws it is at least ``1 / (R + 1)``, so Holm over m
+comparisons on rank p-values can only reach ``alpha`` when ``m / (R + 1) < alpha`` (see
+:func:`draws_needed`).
 
 References
 ----------
@@ -52,7 +58,9 @@ class DiffCI:
     p_worse : the same in the other direction (the strategy is worse than random).
     level : the confidence level of the interval.
     n_values, n_random : how many strategy values and finite random draws were compared.
-    method : 'rank' (one value: exact rank p-value) or 'permutation' (several values).
+    method : 'prediction-t' (one value) or 'permutation' (several values).
+    p_rank : the rank p-value of the better direction (one value; distribution-free, floored
+        at 1 / (R + 1)); NaN with several values.
     """
 
     difference: float
@@ -64,6 +72,7 @@ class DiffCI:
     n_values: int
     n_random: int
     method: str
+    p_rank: float = float("nan")
 
 
 def _as_values(x, name: str) -> np.ndarray:
@@ -98,6 +107,31 @@ def rank_p_value(value: float, random_values, higher_is_better: bool = True) -> 
     return float((1 + good) / (len(r) + 1))
 
 
+def prediction_p_value(value: float, random_values, higher_is_better: bool = True) -> float:
+    """One-sided p-value that a new random subset would be at least as good as ``value``:
+    the prediction-interval t-test ``t = (value - mean) / (sd * sqrt(1 + 1/R))``, R - 1
+    degrees of freedom. When every random draw is the same (sd = 0, e.g. a worst-class recall
+    of 0 in all of them) the test is degenerate and the rank p-value is returned instead.
+
+    >>> round(prediction_p_value(0.9, [0.80, 0.82, 0.85, 0.79, 0.81]), 4)
+    0.0135
+    >>> prediction_p_value(0.5, [0.5, 0.5, 0.5]), prediction_p_value(0.6, [0.5, 0.5, 0.5])
+    (1.0, 0.25)
+    """
+    from scipy.stats import t as student_t
+
+    r = np.asarray(random_values, dtype=np.float64)
+    r = r[np.isfinite(r)]
+    if len(r) < 2 or not np.isfinite(value):
+        return float("nan")
+    mean, sd = float(r.mean()), float(r.std(ddof=1))
+    gap = (value - mean) if higher_is_better else (mean - value)
+    if sd == 0.0:
+        return rank_p_value(value, r, higher_is_better)
+    t = gap / (sd * math.sqrt(1.0 + 1.0 / len(r)))
+    return float(student_t.sf(t, df=len(r) - 1))
+
+
 def _permutation_p(values: np.ndarray, randoms: np.ndarray, higher_is_better: bool,
                    n_permutations: int, rng: np.random.Generator) -> tuple[float, float]:
     """Monte-Carlo permutation test of mean(values) - mean(randoms), both one-sided p-values
@@ -129,7 +163,7 @@ def bootstrap_diff_ci(value_or_values, random_values, *, higher_is_better: bool 
     n_boot : bootstrap resamples (the random draws, and the values when there are several,
         are resampled with replacement).
     n_permutations : permutations for the p-value when there are several values; with one
-        value the p-value is the exact rank p-value :func:`rank_p_value`.
+        value the p-value is :func:`prediction_p_value` (and ``p_rank`` the rank p-value).
     seed : seeds the bootstrap and the permutations (same seed, same numbers).
 
     Returns
@@ -139,8 +173,8 @@ def bootstrap_diff_ci(value_or_values, random_values, *, higher_is_better: bool 
     Examples
     --------
     >>> r = bootstrap_diff_ci(0.9, [0.80, 0.82, 0.85, 0.79, 0.81], seed=0)
-    >>> round(r.difference, 3), r.p_value, r.ci_low > 0
-    (0.086, 0.16666666666666666, True)
+    >>> round(r.difference, 3), round(r.p_value, 4), r.p_rank, r.ci_low > 0
+    (0.086, 0.0135, 0.16666666666666666, True)
 
     References
     ----------
@@ -155,7 +189,7 @@ def bootstrap_diff_ci(value_or_values, random_values, *, higher_is_better: bool 
     n_permutations = _check_int(n_permutations, "n_permutations", 1)
     randoms = randoms[np.isfinite(randoms)]
     values = values[np.isfinite(values)]
-    method = "rank" if len(values) <= 1 else "permutation"
+    method = "prediction-t" if len(values) <= 1 else "permutation"
     nan = float("nan")
     if len(values) == 0 or len(randoms) == 0:
         return DiffCI(nan, nan, nan, nan, nan, float(level), len(values), len(randoms), method)
@@ -169,13 +203,15 @@ def bootstrap_diff_ci(value_or_values, random_values, *, higher_is_better: bool 
     boot = boot_v - boot_r
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(boot, [tail, 1.0 - tail])
+    p_rank = float("nan")
     if len(values) == 1:
-        p = rank_p_value(values[0], randoms, higher_is_better)
-        q = rank_p_value(values[0], randoms, not higher_is_better)
+        p = prediction_p_value(values[0], randoms, higher_is_better)
+        q = prediction_p_value(values[0], randoms, not higher_is_better)
+        p_rank = rank_p_value(values[0], randoms, higher_is_better)
     else:
         p, q = _permutation_p(values, randoms, higher_is_better, n_permutations, rng)
     return DiffCI(diff, float(low), float(high), p, q, float(level), len(values),
-                  len(randoms), method)
+                  len(randoms), method, p_rank)
 
 
 def holm(pvalues) -> np.ndarray:

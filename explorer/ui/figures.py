@@ -183,8 +183,18 @@ def curves_figure(table: pd.DataFrame, metric: str, higher_is_better: bool) -> g
                              line=dict(color="#555", dash="dash"), name="random mean"))
     for j, (name, grp) in enumerate(table.groupby("strategy", sort=False)):
         grp = grp.sort_values("budget")
+        marker = {}
+        if "verdict" in grp:  # a star where the difference from random is statistically supported
+            marker = dict(size=[13 if v == "better than random" else 7 for v in grp["verdict"]],
+                          symbol=["star" if v == "better than random" else
+                                  ("x" if v == "worse than random" else "circle")
+                                  for v in grp["verdict"]])
         fig.add_trace(go.Scatter(x=grp["budget"], y=grp["value"], mode="lines+markers",
-                                 name=name, line=dict(color=PALETTE[j % len(PALETTE)], width=2)))
+                                 name=name, line=dict(color=PALETTE[j % len(PALETTE)], width=2),
+                                 marker=marker))
+    if "verdict" in table:
+        fig.add_annotation(text="★ better than random (Holm-corrected) · ✕ worse", xref="paper",
+                           yref="paper", x=1, y=-0.18, showarrow=False, font=dict(size=11))
     fig.update_layout(
         height=420, margin=dict(l=10, r=10, t=40, b=40), plot_bgcolor="white",
         xaxis=dict(type="log", title="budget (rows selected)"),
