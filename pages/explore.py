@@ -14,6 +14,7 @@ left, right = st.columns([2.6, 1.2], gap="medium")
 with right:
     st.subheader("Strategy")
     spec, params, missing = panels.strategy_picker()
+    explore_view.strategy_insights(data, spec, params)
     auto = st.toggle("Update as I change settings", value=data.n <= 200_000, key="auto_run",
                      help="Off: press Run. Results are cached, so going back is instant.")
     run = st.button("Run", type="primary", disabled=bool(missing), width="stretch")

@@ -22,6 +22,15 @@ def fresh():
     return at
 
 
+def fresh_on(sample: str):
+    """The app opened on another bundled sample (set before the first run: see below)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["sample"] = sample
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def texts(elements):
     return " ".join(str(e.value) for e in elements)
 
@@ -102,6 +111,15 @@ def test_compare_page_plots_curves_with_the_random_band():
     at.button(key="cmp_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.get("plotly_chart")) >= 3  # curves, small multiples, overlap
+    # the probe curves (the digits sample has a label column) and the support table
+    assert at.radio(key="cmp_probe").value == "logistic"
+    metrics = at.selectbox(key="cmp_metric").options
+    assert any("logistic_accuracy" in m for m in metrics)
+    assert any("coverage_max" in m for m in metrics)
+    assert "Who beats random, with statistical support" in texts(at.markdown)
+    support = at.dataframe[0].value
+    assert list(support.index) == [20, 60]
+    assert {"logistic_accuracy", "logistic_macro_f1"} <= set(support.columns)
 
 
 def test_export_page_has_every_download_and_saves_without_overwriting():
@@ -122,3 +140,28 @@ def test_every_page_can_be_visited():
     for page in ("pages/compare.py", "pages/export.py", "pages/explore.py"):
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
+
+
+def test_semdedup_shows_how_many_rows_each_eps_removes_and_example_pairs():
+    at = fresh_on("pydocs")
+    at.selectbox(key="strategy").set_value("semdedup").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Just above the threshold (removed)" in texts(at.markdown)
+    table = at.dataframe[0].value
+    assert list(table.columns)[:3] == ["eps", "similarity above", "rows removed"]
+    removed = dict(zip(table["eps"], table["rows removed"]))
+    assert removed[0.3] >= removed[0.05]
+    assert "semdedup: selected" in texts(at.success)
+    assert f"**{1010 - removed[0.05]}**" in texts(at.success)
+
+
+def test_group_quota_and_quality_diversity_run_from_the_panel():
+    at = fresh()
+    at.selectbox(key="strategy").set_value("group-quota").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.selectbox(key="strategy:group-quota:inner").set_value("k-center").run()
+    assert "group-quota: selected **50**" in texts(at.success)
+    at.selectbox(key="strategy").set_value("quality-diversity").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "quality-diversity: selected **50**" in texts(at.success)
+    assert len(at.get("plotly_chart")) >= 3  # map, front, scorecard

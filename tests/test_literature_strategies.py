@@ -336,3 +336,21 @@ def test_where_filter_restricts_candidates_and_is_recorded(digits):
         explorer.select(digits, "k-center", 30, where="label == 1")
     with pytest.raises(ExplorerError, match="cannot be evaluated"):
         explorer.select(digits, "k-center", 30, where="lable == '1'")
+
+
+def test_semdedup_profile_predicts_the_rows_removed_at_every_eps(pydocs):
+    from explorer.strategies.semdedup import semdedup_profile
+
+    prof = semdedup_profile(np.asarray(pydocs.embeddings), 20, seed=4)
+    for eps in (0.03, 0.1, 0.2):
+        sel = explorer.select(pydocs, "semdedup", None, params={"eps": eps}, seed=4)
+        gone = np.setdiff1d(np.arange(pydocs.n), sel.indices)
+        assert set(gone) == set(np.flatnonzero(prof["best"] > 1 - eps))
+    # every removed row's partner is in its cluster and at least that similar
+    X = np.asarray(pydocs.embeddings, dtype=np.float64)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    for r in np.flatnonzero(prof["best"] > 0.9)[:20]:
+        p = prof["partner"][r]
+        assert prof["cluster"][p] == prof["cluster"][r]
+        assert X[r] @ X[p] == pytest.approx(prof["best"][r], abs=1e-5)
+        assert prof["nearest"][r] >= prof["best"][r] - 1e-6

@@ -19,27 +19,72 @@ def _unit(A: np.ndarray) -> np.ndarray:
     return A / n
 
 
-def semdedup_cluster(Xc: np.ndarray, centre: np.ndarray, eps: float) -> np.ndarray:
-    """Positions (in ``Xc``) of the rows SemDeDup keeps in one cluster.
+def semdedup_cluster_profile(Xc: np.ndarray, centre: np.ndarray):
+    """SemDeDup's quantities in one cluster, for every threshold at once.
 
-    Rows are ordered from the farthest from the centroid to the nearest; a row is removed when
-    its cosine similarity to any earlier row exceeds 1 - eps (the paper's rule, so the one
-    farthest from the centroid of each near-duplicate group stays). Blocked: memory
-    O(BLOCK x cluster size).
+    Rows are ordered from the farthest from the centroid to the nearest. Returns
+    (``order``, ``best``, ``partner``): ``best[i]`` is row ``order[i]``'s largest cosine
+    similarity to any earlier row and ``partner[i]`` that earlier row (positions in ``Xc``;
+    -1 for the first row). SemDeDup at eps removes exactly the rows with best > 1 - eps.
+    Blocked: memory O(BLOCK x cluster size).
     """
     U = _unit(Xc)
     c = _unit(centre[None, :])[0]
     order = np.argsort(U @ c, kind="stable")  # least similar to the centroid first
     U = U[order]
     m = len(U)
-    remove = np.zeros(m, dtype=bool)
-    limit = 1.0 - eps
+    best = np.full(m, -np.inf)
+    partner = np.full(m, -1, dtype=np.int64)
     for s in range(0, m, BLOCK):
         S = U[s : s + BLOCK] @ U[: s + BLOCK].T  # rows s.. against every row up to them
         for r in range(S.shape[0]):
             S[r, s + r :] = -np.inf  # only earlier rows count
-        remove[s : s + BLOCK] = S.max(axis=1) > limit
-    return order[~remove]
+        j = S.argmax(axis=1)
+        best[s : s + BLOCK] = S[np.arange(S.shape[0]), j]
+        partner[s : s + BLOCK] = np.where(np.isfinite(best[s : s + BLOCK]), order[j], -1)
+    return order, best, partner
+
+
+def semdedup_cluster(Xc: np.ndarray, centre: np.ndarray, eps: float) -> np.ndarray:
+    """Positions (in ``Xc``) of the rows SemDeDup keeps in one cluster: a row is removed when
+    its cosine similarity to an earlier row (in farthest-from-centroid order) exceeds 1 - eps,
+    so the most atypical row of each near-duplicate group stays."""
+    order, best, _ = semdedup_cluster_profile(Xc, centre)
+    return order[~(best > 1.0 - eps)]
+
+
+def semdedup_profile(X: np.ndarray, n_clusters: int, seed: int) -> dict:
+    """SemDeDup's per-row quantities over the whole data, to choose eps before running it.
+
+    Returns a dict of arrays over rows: ``cluster``, ``best`` (largest cosine similarity to an
+    earlier row of its cluster: removed at eps iff best > 1 - eps), ``partner`` (that row),
+    ``nearest`` (largest cosine similarity to any other row of its cluster). ``seed`` is the
+    selection's seed: the clustering is the one ``select(..., "semdedup", seed=seed)`` uses
+    on the same rows (no pins or exclusions).
+
+    >>> import numpy as np
+    >>> X = np.array([[1, 0], [0.99, 0.01], [0, 1], [0.02, 1]], dtype=np.float32)
+    >>> p = semdedup_profile(X, 1, seed=0)
+    >>> int((p["best"] > 0.99).sum())  # at eps 0.01, two rows go
+    2
+    """
+    U = _unit(X)
+    km_seed = int(np.random.default_rng(seed).integers(2**31))  # as select() draws it
+    cl = kmeans(U, min(n_clusters, len(U)), seed=km_seed)
+    n = len(U)
+    best = np.full(n, -np.inf)
+    nearest = np.full(n, -np.inf)
+    partner = np.full(n, -1, dtype=np.int64)
+    for c in range(cl.k):
+        members = np.flatnonzero(cl.labels == c)
+        order, b, p = semdedup_cluster_profile(U[members], cl.centers[c])
+        best[members[order]] = b
+        partner[members[order]] = np.where(p >= 0, members[np.maximum(p, 0)], -1)
+        for s in range(0, len(members), BLOCK):
+            S = U[members[s : s + BLOCK]] @ U[members].T
+            S[np.arange(S.shape[0]), np.arange(s, s + S.shape[0])] = -np.inf
+            nearest[members[s : s + BLOCK]] = S.max(axis=1)
+    return {"cluster": cl.labels, "best": best, "partner": partner, "nearest": nearest}
 
 
 @register(

@@ -4,12 +4,13 @@ overlap between strategies and stability across seeds."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 from plotly.subplots import make_subplots
 
 import explorer
-from explorer.evaluate.compare import jaccard, log_budgets, stability, sweep
-from explorer.evaluate.scorecard import DIRECTION
+from explorer.evaluate.compare import jaccard, log_budgets, stability
+from explorer.evaluate.probes import probe_sweep
 from explorer.strategies import REGISTRY
 
 from . import compute, figures, panels, state
@@ -17,18 +18,22 @@ from . import compute, figures, panels, state
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def cached_sweep(data_key, strategies, budgets, seed, metric, label_column, group_column,
-                 score_column, draws):
+                 score_column, draws, probe="none", target=()):
     from .data import load_cached
 
     data = load_cached(*data_key)
     bar = st.progress(0.0, text="Comparing ...")
-    table, sels = sweep(data, list(strategies), list(budgets), seed=seed, metric=metric,
+    table = probe_sweep(data, list(strategies), list(budgets), seed=seed, metric=metric,
                         label_column=label_column, group_column=group_column,
-                        score_column=score_column, random_draws=draws,
-                        progress=lambda f, m: bar.progress(f, text=m),
-                        context=compute.scoring_context(data_key, metric, label_column))
+                        score_column=score_column, random_draws=draws, probe=probe,
+                        target=np.asarray(target, dtype=np.int64) if target else None,
+                        progress=lambda f, m: bar.progress(min(1.0, f), text=m))
     bar.empty()
-    return table, {f"{k[0]}@{k[1]}": v for k, v in sels.items()}
+    sels = {f"{k[0]}@{k[1]}": np.asarray(v) for k, v in table.attrs["selections"].items()}
+    notes = list(table.attrs.get("notes", []))
+    table = table.copy()
+    table.attrs = {}
+    return table, sels, notes
 
 
 def controls_and_results(data) -> None:
@@ -42,7 +47,15 @@ def controls_and_results(data) -> None:
     budgets_text = c2.text_input("Budgets (log-spaced by default)",
                                  value=", ".join(map(str, log_budgets(data.n))),
                                  key="cmp_budgets")
-    draws = c3.number_input("Random draws", 5, 200, 30, key="cmp_draws")
+    draws = c3.number_input("Random draws", 5, 500, 30, key="cmp_draws")
+    has_labels = state.get("label_column") is not None
+    probe_options = ["logistic", "knn", "none"] if has_labels else ["none"]
+    probe = st.radio("Downstream probe (trained on each subset, scored on a held-out 20%)",
+                     probe_options, horizontal=True, key="cmp_probe",
+                     help="logistic regression or k-nearest-neighbours on the embeddings, "
+                     "predicting the label column; the held-out rows are never selected. "
+                     "Needs a label column (sidebar)." if has_labels else
+                     "Choose a label column in the sidebar to train a probe.")
     try:
         budgets = sorted({int(b) for b in budgets_text.replace(" ", "").split(",") if b})
         if not budgets or min(budgets) < 1 or max(budgets) > data.n:
@@ -59,20 +72,29 @@ def controls_and_results(data) -> None:
         return
     st.session_state["cmp_done"] = True
     try:
-        table, sels = cached_sweep(state.get("data_key"), tuple(names), tuple(budgets),
-                                   int(state.get("seed")), state.get("metric"),
-                                   state.get("label_column"), state.get("group_column"),
-                                   state.get("score_column"), int(draws))
+        table, sels, notes = cached_sweep(
+            state.get("data_key"), tuple(names), tuple(budgets), int(state.get("seed")),
+            state.get("metric"), state.get("label_column"), state.get("group_column"),
+            state.get("score_column"), int(draws), probe,
+            tuple(int(i) for i in state.get("target"))
+            if any("target" in REGISTRY[n].needs for n in names) else ())
     except explorer.ExplorerError as exc:
         st.error(str(exc))
         return
-    metric = st.selectbox("Metric", list(dict.fromkeys(table["metric"])), key="cmp_metric")
-    st.plotly_chart(figures.curves_figure(table[table["metric"] == metric], metric,
-                                          DIRECTION[metric]), key="cmp_curves")
-    wins = table[(table["verdict"] == "better than random")]
-    summary = wins.groupby(["budget", "strategy"]).size().unstack(fill_value=0)
-    with st.expander("How many metrics beat random, per strategy and budget"):
-        st.dataframe(summary, width="stretch")
+    metrics = list(dict.fromkeys(table["metric"]))
+    metric = st.selectbox("Metric", metrics, key="cmp_metric",
+                          format_func=lambda m: f"{m} (probe)" if m in set(
+                              table.loc[table["kind"] == "probe", "metric"]) else m)
+    part = table[table["metric"] == metric]
+    st.plotly_chart(figures.curves_figure(part, metric, bool(part["higher_is_better"].iloc[0])),
+                    key="cmp_curves")
+    st.markdown("**Who beats random, with statistical support** — per budget, the strategies "
+                "whose Holm-corrected p-value is below 0.05 (difference from the random mean "
+                "in brackets)")
+    st.dataframe(support_table(table), width="stretch")
+    with st.expander("How these verdicts are made"):
+        for note in notes:
+            st.markdown(f"- {note}")
     b = st.select_slider("Budget for the maps and overlaps", budgets, value=budgets[len(budgets)
                                                                                   // 2],
                          key="cmp_budget")
@@ -92,6 +114,20 @@ def controls_and_results(data) -> None:
                     state.get("label_column"), state.get("group_column"),
                     state.get("score_column"))})
             st.dataframe(rows, hide_index=True)
+
+
+def support_table(table):
+    """Budget x metric: the strategies that beat random there (or a dash)."""
+    probe_rows = table[table["kind"] == "probe"]
+    part = probe_rows if len(probe_rows) else table
+    out = {}
+    for (budget, metric), grp in part.groupby(["budget", "metric"], sort=True):
+        wins = grp[grp["verdict"] == "better than random"]
+        out.setdefault(metric, {})[budget] = ", ".join(
+            f"{r.strategy} ({r.difference:+.3g})" for r in wins.itertuples()) or "—"
+    frame = pd.DataFrame(out)
+    frame.index.name = "budget"
+    return frame
 
 
 @st.cache_data(show_spinner="Running 5 seeds ...", max_entries=32)

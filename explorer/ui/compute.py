@@ -88,3 +88,19 @@ def cluster_labels(data_key, metric: str, k: int = 20):
     data = _data(data_key)
     X = space.prepare(data.embeddings, metric, ids=data.ids)
     return kmeans(X, k, seed=0).labels
+
+
+@st.cache_data(show_spinner="Measuring near-duplicates inside clusters ...", max_entries=8)
+def semdedup_profile(data_key, n_clusters: int, seed: int):
+    from explorer.strategies.semdedup import semdedup_profile as profile
+
+    return profile(np.asarray(_data(data_key).embeddings), n_clusters, seed)
+
+
+@st.cache_data(show_spinner="Tracing the quality-coverage front ...", max_entries=8)
+def quality_front(data_key, budget: int, score_column: str, metric: str,
+                  higher_is_better: bool, seed: int):
+    from explorer.evaluate.compare import quality_coverage_front
+
+    return quality_coverage_front(_data(data_key), budget, score_column, metric=metric,
+                                  higher_is_better=higher_is_better, seed=seed)

@@ -26,8 +26,8 @@ def run_if_needed(data, spec, params, missing, go: bool) -> None:
         return
     args = _selection_args(data, spec, params)
     budget = args["budget"]
-    if not spec.exact_budget and spec.name in ("dedup",):
-        budget = None  # dedup keeps every representative unless capped
+    if not spec.exact_budget and spec.name in ("dedup", "semdedup"):
+        budget = None  # deduplication keeps every representative
         args["budget"] = budget
     try:
         with st.spinner(f"Running {spec.name} ..."):
@@ -188,3 +188,65 @@ def scorecard_section(data, sel) -> None:
         return
     card = compute.scorecard(state.get("data_key"), sel, sel.metric, state.get("label_column"))
     panels.scorecard_view(card, data)
+
+
+EPS_STEPS = (0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)
+
+
+def strategy_insights(data, spec, params) -> None:
+    """Helpers for choosing a strategy's key parameter: SemDeDup's eps, the quality weight."""
+    if spec.name == "semdedup":
+        with st.expander("Choose eps: near-duplicates in this data", expanded=False):
+            _semdedup_report(data, params)
+    elif spec.name == "quality-diversity" and state.get("score_column"):
+        with st.expander("Quality against coverage, over the weight", expanded=False):
+            front = compute.quality_front(state.get("data_key"), panels.budget_value(data),
+                                          state.get("score_column"), state.get("metric"),
+                                          bool(params.get("higher_is_better", True)),
+                                          int(state.get("seed")))
+            st.plotly_chart(figures.front_figure(front, state.get("score_column"),
+                                                 float(params.get("weight", 0.5))),
+                            key="qd_front")
+            st.caption("Each point is the subset at one weight; the ringed ones are Pareto-"
+                       "optimal (no other weight has both a higher mean score and a smaller "
+                       "worst-case coverage distance).")
+
+
+def _semdedup_report(data, params) -> None:
+    eps = float(params.get("eps", 0.05))
+    prof = compute.semdedup_profile(state.get("data_key"), int(params.get("n_clusters", 20)),
+                                    int(state.get("seed")))
+    best, nearest, partner = prof["best"], prof["nearest"], prof["partner"]
+    removed = [{"eps": e, "similarity above": round(1 - e, 3),
+                "rows removed": int((best > 1 - e).sum()),
+                "share": f"{(best > 1 - e).mean():.1%}"} for e in EPS_STEPS]
+    st.plotly_chart(figures.similarity_histogram(nearest[np.isfinite(nearest)], 1 - eps),
+                    key="semdedup_hist")
+    st.dataframe(removed, hide_index=True, width="stretch")
+    st.caption(f"At eps {eps:g}, {int((best > 1 - eps).sum()):,} of {data.n:,} rows go: each "
+               "has a more atypical row of its cluster with cosine similarity above "
+               f"{1 - eps:.3f}.")
+    finite = np.isfinite(best)
+    above = np.flatnonzero(finite & (best > 1 - eps))
+    below = np.flatnonzero(finite & (best <= 1 - eps))
+    above = above[np.argsort(best[above])][:3]          # just above the threshold: removed
+    below = below[np.argsort(-best[below])][:3]         # just below it: kept
+    for title, rows in (("Just above the threshold (removed)", above),
+                        ("Just below the threshold (kept)", below)):
+        st.markdown(f"**{title}**")
+        if len(rows) == 0:
+            st.caption("none")
+        for r in rows:
+            _pair(data, int(r), int(partner[r]), float(best[r]))
+
+
+def _pair(data, a: int, b: int, sim: float) -> None:
+    meta = data.metadata
+    ids = data.ids
+    cols = st.columns([1, 1])
+    for col, row in zip(cols, (a, b)):
+        if "image" in meta.columns and str(meta["image"].iloc[row]).startswith("data:image"):
+            col.image(str(meta["image"].iloc[row]), width=48)
+        text = str(meta["text"].iloc[row])[:160] if "text" in meta.columns else ""
+        col.caption(f"id {ids[row]} · {text}" if text else f"id {ids[row]}")
+    st.caption(f"cosine similarity {sim:.4f}")

@@ -210,3 +210,33 @@ def jaccard_figure(matrix: pd.DataFrame, title: str) -> go.Figure:
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), height=360,
                       margin=dict(l=10, r=10, t=40, b=10))
     return fig
+
+
+def similarity_histogram(similarity: np.ndarray, threshold: float) -> go.Figure:
+    """Nearest-neighbour cosine similarity inside clusters, with the removal threshold."""
+    fig = go.Figure(go.Histogram(x=similarity, nbinsx=60, marker_color="#1f77b4",
+                                 name="rows"))
+    fig.add_vline(x=threshold, line=dict(color=SELECTED, dash="dash"),
+                  annotation_text=f"1 − eps = {threshold:.3f}", annotation_position="top left")
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=40), plot_bgcolor="white",
+                      xaxis_title="cosine similarity to the nearest row of the same cluster",
+                      yaxis_title="rows", showlegend=False)
+    return fig
+
+
+def front_figure(front: pd.DataFrame, score_name: str, weight: float) -> go.Figure:
+    """Mean score against worst-case coverage over the quality-diversity weight."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=front["coverage_max"], y=front["mean_score"], mode="lines+markers+text",
+        text=[f"{w:g}" for w in front["weight"]], textposition="top center",
+        marker=dict(size=[14 if p else 8 for p in front["pareto"]],
+                    color=[SELECTED if abs(w - weight) < 1e-9 else "#1f77b4"
+                           for w in front["weight"]],
+                    line=dict(width=[2 if p else 0 for p in front["pareto"]], color="#111")),
+        line=dict(color="#999"), name="weight", hovertemplate="weight %{text}<br>worst "
+        "coverage %{x:.3g}<br>mean score %{y:.3g}<extra></extra>"))
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=20, b=40), plot_bgcolor="white",
+                      xaxis_title="worst-case coverage distance (lower is better)",
+                      yaxis_title=f"mean {score_name} of the subset", showlegend=False)
+    return fig

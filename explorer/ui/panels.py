@@ -216,6 +216,13 @@ def param_widgets(spec, key: str) -> dict:
                 params[p.name] = float(st.number_input(label, min_value=lo, max_value=hi,
                                                        value=float(default), help=p.help,
                                                        key=wkey, format="%.4g"))
+        elif isinstance(c, Text) and p.name == "inner":  # a strategy run by a wrapper
+            from explorer.strategies import REGISTRY
+
+            names = [n for n, s in REGISTRY.items() if s.exact_budget and n != spec.name]
+            params[p.name] = st.selectbox(label, names, help=p.help, key=wkey,
+                                          index=names.index(p.default) if p.default in names
+                                          else 0)
         elif isinstance(c, Text):
             params[p.name] = st.text_input(label, value=p.default or "", help=p.help, key=wkey)
     return params
