@@ -1,4 +1,10 @@
-"""Facility location: pick the rows that best represent every row (a submodular summary)."""
+"""Facility location: pick the rows that best represent every row (a submodular summary).
+
+Two similarities, one objective (see ``_facility_kernels``): *dense*, every pair, an N x N
+float32 matrix built with one matrix product, exact and identical to apricot-select's; and
+*sparse*, each row's ``neighbors`` nearest rows only (a k-nearest-neighbour graph,
+``_sparse``), for data whose N x N matrix would not fit in memory.
+"""
 
 from __future__ import annotations
 
@@ -6,70 +12,146 @@ import os
 
 import numpy as np
 
-from .. import space
 from ..errors import ExplorerError
 from ..params import Interval, Options, Param
+from . import _facility_kernels as K
+from . import _sparse
 from ._greedy import METHODS, greedy
-from ._kernels import facility_add, facility_gains
 from .base import Picks, Problem, register
 
-#: Share of the machine's memory the dense N x N similarity matrix may take.
+#: Share of the available memory the dense N x N similarity matrix may take (kernel="dense").
 DENSE_MEMORY_SHARE = 0.5
+#: kernel="auto" takes the dense matrix when it needs at most this share of the available
+#: memory and N is at most ``AUTO_DENSE_MAX_ROWS`` (a fixed size, so that the choice, and the
+#: picks, do not change with the memory that happens to be free).
+AUTO_MEMORY_SHARE = 0.25
+AUTO_DENSE_MAX_ROWS = 30_000
+KERNELS = ("auto", "dense", "sparse")
+#: Gain evaluations (in similarities read) below which one thread beats a parallel launch.
+PARALLEL_WORK = 1 << 20
 
 
 def available_memory_bytes() -> int:
+    """Memory the process may still use: MemAvailable (Linux), else free pages, else 8 GiB."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return 8 << 30
 
 
+def dense_bytes(n: int) -> int:
+    """Bytes of the dense N x N float32 matrix."""
+    return 4 * n * n
+
+
+def choose_kernel(n: int, kernel: str) -> str:
+    """Resolve ``kernel="auto"``; refuse ``"dense"`` when its matrix would not fit."""
+    if kernel == "auto":
+        fits = dense_bytes(n) <= AUTO_MEMORY_SHARE * available_memory_bytes()
+        return "dense" if n <= AUTO_DENSE_MAX_ROWS and fits else "sparse"
+    if kernel == "dense":
+        need = dense_bytes(n)
+        limit = DENSE_MEMORY_SHARE * available_memory_bytes()
+        if need > limit:
+            raise ExplorerError(
+                f"facility-location: the dense {n} x {n} similarity matrix needs "
+                f"{need / 2**30:.1f} GiB, more than {limit / 2**30:.1f} GiB "
+                f"({DENSE_MEMORY_SHARE:.0%} of available memory). Use kernel='sparse' (each "
+                "row's nearest neighbours only; --param kernel=sparse), select from a sample, "
+                "or use k-center / k-means, which stream over the data."
+            )
+    return kernel
+
+
+def _scale_and_cap(metric: str) -> tuple[float, float]:
+    """Distance form of the similarity: euclidean D = |a - b|^2 (apricot's convention,
+    similarity = largest D - D); cosine, on unit rows, D = |a - b|^2 / 4 = (1 - cos) / 2,
+    similarity 1 - D = (1 + cos) / 2."""
+    return (0.25, 1.0) if metric == "cosine" else (1.0, np.inf)
+
+
+def dense_distances(X: np.ndarray, metric: str) -> tuple[np.ndarray, float]:
+    """The (N, N) float32 distance-form matrix D and its ``M`` (the largest D; 1 for cosine),
+    by one float32 product of the centred rows (:func:`_sparse.centred`)."""
+    Xc, sq = _sparse.centred(X)
+    G = Xc @ Xc.T
+    del Xc
+    scale, cap = _scale_and_cap(metric)
+    top = float(K.sqdist_from_gram(G, sq, scale, cap))
+    return G, (1.0 if metric == "cosine" else top)
+
+
 def dense_similarity(X: np.ndarray, metric: str) -> np.ndarray:
-    """The N x N float64 similarity: euclidean -> max squared distance - squared distance
-    (apricot's convention); cosine -> (1 + cos) / 2, non-negative."""
-    n = X.shape[0]
-    need = 8 * n * n
-    limit = DENSE_MEMORY_SHARE * available_memory_bytes()
-    if need > limit:
-        raise ExplorerError(
-            f"facility-location: the dense {n} x {n} similarity matrix needs "
-            f"{need / 2**30:.1f} GiB, more than {limit / 2**30:.1f} GiB ({DENSE_MEMORY_SHARE:.0%}"
-            " of free memory). Select from a sample, deduplicate first, or use k-center / "
-            "k-means, which stream over the data."
-        )
-    X64 = np.asarray(X, dtype=np.float64)
-    sq = np.einsum("ij,ij->i", X64, X64)
-    S = X64 @ X64.T
-    if metric == "cosine":
-        S += 1.0
-        S *= 0.5
-        return S
-    S *= -2.0
-    S += sq[:, None]
-    S += sq[None, :]
-    np.maximum(S, 0.0, out=S)
-    np.fill_diagonal(S, 0.0)
-    S = np.subtract(S.max(), S, out=S)
-    return S
+    """The N x N similarity the dense objective uses (float64; for checks and small data):
+    euclidean -> largest squared distance - squared distance; cosine -> (1 + cos) / 2."""
+    D, top = dense_distances(X, metric)
+    return top - D.astype(np.float64)
 
 
-class DenseFacilityLocation:
-    """f(A) = sum_i max_{j in A} S[i, j] over a dense similarity; gains and add in numba."""
+class FacilityLocationObjective:
+    """f(A) = sum_i max(0, max_{j in A} s_ij) with s_ij = M - D_ij, in distance form.
 
-    def __init__(self, S: np.ndarray):
-        self.S = S
-        self.cur = np.zeros(S.shape[0], dtype=np.float64)
+    ``D`` a dense symmetric (N, N) float32 matrix, or ``graph`` = (indptr, rows, vals), the
+    transposed kNN graph (pairs outside it count as similarity 0). ``gains`` and ``add`` serve
+    the naive / stochastic greedy; ``lazy_greedy`` is the compiled lazy search.
+    """
+
+    def __init__(self, n: int, top: float, D: np.ndarray | None = None, graph=None):
+        self.n = n
+        self.top = np.float32(top)
+        self.dense = D is not None
+        empty_i = np.zeros(1, dtype=np.int64)
+        if self.dense:
+            self.D = D
+            self.indptr, self.rows, self.vals = empty_i, np.zeros(1, np.int32), np.zeros(1, np.float32)
+        else:
+            self.D = np.zeros((1, 1), dtype=np.float32)
+            self.indptr, self.rows, self.vals = graph
+        self.r = np.full(n, self.top, dtype=np.float32)
         self.value = 0.0
+        self.evaluations = 0
+
+    def _args(self):
+        return self.dense, self.D, self.indptr, self.rows, self.vals, self.r
 
     def gains(self, candidates: np.ndarray) -> np.ndarray:
+        candidates = np.asarray(candidates, dtype=np.int64)
         out = np.empty(len(candidates), dtype=np.float64)
-        facility_gains(self.S, self.cur, np.asarray(candidates, dtype=np.int64), out)
+        work = len(candidates) * (self.n if self.dense else len(self.rows) / self.n)
+        kernel = K.gains if work >= PARALLEL_WORK else K.gains_serial
+        kernel(*self._args(), candidates, out)
+        self.evaluations += len(candidates)
         return out
 
     def add(self, j: int) -> float:
-        g = facility_add(self.S, self.cur, int(j))
+        g = float(K.add(*self._args(), int(j)))
         self.value += g
         return g
+
+    def lazy_greedy(self, cand: np.ndarray, n_new: int, report=None):
+        """Compiled lazy greedy (Minoux 1978); the picks of the plain heap in ``_greedy``."""
+        hg = self.gains(cand)
+        hj = cand.astype(np.int64).copy()
+        K.heapify(hg, hj)
+        state = np.array([len(hj), 0], dtype=np.int64)
+        order = np.empty(n_new, dtype=np.int64)
+        picked = np.empty(n_new, dtype=np.float64)
+        step = max(1, n_new // 50)
+        for t0 in range(0, n_new, step):
+            t1 = min(n_new, t0 + step)
+            K.lazy_steps(*self._args(), hg, hj, state, order, picked, t0, t1)
+            if report is not None:
+                report(t1 / n_new, f"greedy: {t1} of {n_new} picks")
+        self.evaluations += int(state[1])
+        self.value += float(picked.sum())
+        return order, picked
 
 
 @register(
@@ -85,20 +167,46 @@ class DenseFacilityLocation:
               "approximate."),
         Param("epsilon", Interval("float", 0, 1, closed="neither"), 0.1,
               "For the stochastic optimizer: smaller is closer to exact and slower."),
+        Param("kernel", Options(KERNELS), "auto",
+              "dense: every pair of rows (N x N memory, exact); sparse: each row's nearest "
+              "neighbours only (scales to large N); auto: dense when it fits comfortably."),
+        Param("neighbors", Interval("int", 2, None), 64,
+              "For the sparse kernel: nearest rows kept per row (more is closer to dense, "
+              "slower)."),
     ),
     greedy=True,
 )
-def facility_location(problem: Problem, optimizer: str, epsilon: float) -> Picks:
+def facility_location(problem: Problem, optimizer: str, epsilon: float, kernel: str,
+                      neighbors: int) -> Picks:
     """Greedy facility location: maximise sum over all rows of the similarity to their most
     similar pick.
 
     The objective is monotone submodular, so greedy is within (1 - 1/e) of the optimum; the
     lazy greedy gives the same picks as the naive greedy, much faster. Similarity: with the
-    euclidean metric, the largest squared distance between any two rows minus the squared
-    distance (apricot's convention, so picks match apricot-select's
-    FacilityLocationSelection); with cosine, (1 + cos) / 2. Pinned rows are added first, with
-    their real marginal gains. Dense: needs an N x N float64 matrix, refused with an estimate
-    when it would not fit in memory. ``gains`` are the marginal gains of each pick.
+    euclidean metric, the largest squared distance minus the squared distance (apricot's
+    convention, so the dense picks match apricot-select's FacilityLocationSelection); with
+    cosine, (1 + cos) / 2. Pinned rows are added first, with their real marginal gains.
+    ``gains`` are the marginal gains of each pick.
+
+    ``kernel="dense"`` holds all N x N similarities (float32, one matrix product) and is
+    refused with an estimate when they would not fit in memory. ``kernel="sparse"`` keeps
+    each row's ``neighbors`` nearest rows (itself included; exact search up to 20,000 rows,
+    an inverted file above) and counts every other pair as similarity 0; under euclidean the
+    largest squared distance is then the largest one in the graph (apricot's convention for
+    a nearest-neighbour graph). With ``neighbors >= N`` it is the dense objective. ``auto``
+    takes dense up to 30,000 rows when the matrix needs at most a quarter of the available
+    memory. ``info`` reports the kernel, the objective and, for sparse, the graph.
+
+    Examples
+    --------
+    >>> import numpy as np, explorer
+    >>> X = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    >>> data = explorer.Dataset.from_arrays(X)
+    >>> dense = explorer.select(data, "facility-location", 10)
+    >>> sparse = explorer.select(data, "facility-location", 10,
+    ...                          params={"kernel": "sparse", "neighbors": 300})
+    >>> dense.info["kernel"], sparse.info["kernel"], bool((dense.indices == sparse.indices).all())
+    ('dense', 'sparse', True)
 
     References
     ----------
@@ -106,17 +214,48 @@ def facility_location(problem: Problem, optimizer: str, epsilon: float) -> Picks
     M. Minoux, "Accelerated greedy algorithms for maximizing submodular set functions",
     Optimization Techniques, 1978.
     B. Mirzasoleiman et al., "Lazier Than Lazy Greedy", AAAI 2015.
+    H. Jegou, M. Douze and C. Schmid, "Product quantization for nearest neighbor search",
+    IEEE TPAMI 33, 2011 (the inverted file).
     J. Schreiber, J. Bilmes and W. S. Noble, "apricot: Submodular selection for data
     summarization in Python", JMLR 21, 2020.
     """
-    S = dense_similarity(problem.X, problem.metric)
-    objective = DenseFacilityLocation(S)
+    n = problem.n
+    chosen = choose_kernel(n, kernel)
+    info: dict = {"kernel": chosen}
+    if chosen == "dense":
+        problem.report(0.0, f"facility-location: {n:,} x {n:,} similarities")
+        D, top = dense_distances(problem.X, problem.metric)
+        objective = FacilityLocationObjective(n, top, D=D)
+    else:
+        k = int(min(neighbors, n))
+        Xc, sq = _sparse.centred(problem.X)
+
+        def graph_report(fraction, message):
+            problem.report(0.8 * fraction, message)
+
+        graph = _sparse.knn_graph(Xc, sq, k, report=graph_report)
+        del Xc
+        scale, cap = _scale_and_cap(problem.metric)
+        vals = graph.sqdist if scale == 1.0 else np.minimum(graph.sqdist * np.float32(scale),
+                                                            np.float32(cap))
+        top = 1.0 if problem.metric == "cosine" else float(vals.max())
+        objective = FacilityLocationObjective(n, top, graph=_sparse.transpose(graph.neighbors,
+                                                                              vals, n))
+        info.update(neighbors=k, knn=graph.method, knn_distance_evaluations=graph.candidates)
     pin_gains = [objective.add(int(j)) for j in problem.pinned]
+
+    def greedy_report(fraction, message):
+        start = 0.0 if chosen == "dense" else 0.8
+        problem.report(start + (1 - start) * fraction, message)
+
     order, gains = greedy(objective, problem.n_new, problem.allowed, optimizer,
-                          rng=problem.rng, epsilon=epsilon, report=problem.report)
-    total = float(S.max(axis=1).sum()) if len(S) else 1.0
+                          rng=problem.rng, epsilon=epsilon, report=greedy_report)
+    total = n * float(objective.top)
+    info.update(objective=objective.value,
+                objective_normalised=objective.value / total if total > 0 else 1.0,
+                gain_evaluations=objective.evaluations)
     return Picks(
         np.concatenate([problem.pinned, order]).astype(np.int64),
         gains=np.concatenate([pin_gains, gains]),
-        info={"objective": objective.value, "objective_normalised": objective.value / total},
+        info=info,
     )

@@ -1,0 +1,267 @@
+"""k-nearest-neighbour graphs for a sparse facility-location similarity, private.
+
+``knn_graph`` finds, for every row, its ``k`` nearest rows under squared Euclidean distance
+(the row itself always first): exactly, by blocked float32 matrix products and a compiled
+top-k selection, up to ``EXACT_MAX_ROWS`` rows; above, by an inverted-file search (the rows
+are split into Voronoi cells of a few Lloyd iterations, and every cell is compared exactly
+with the rows of its nearest cells), as in Jegou, Douze & Schmid (2011). Both are
+deterministic: ties go to the lower row and no result depends on the thread count.
+``transpose`` turns the graph into CSR rows of its transpose, which the facility-location
+kernels read as "the rows that have j among their neighbours".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from .. import space
+
+#: Up to this many rows the graph is exact (N^2 D work); above, inverted-file search.
+EXACT_MAX_ROWS = 20_000
+#: Bytes of one block of distances.
+BLOCK_BYTES = 64 << 20
+#: Inverted file: cells per sqrt(N) rows, Lloyd iterations, and the least a cell searches.
+CELLS_PER_SQRT_N = 2.0
+LLOYD_ITERATIONS = 4
+LLOYD_SAMPLE = 32  # rows per cell (at least 20,000) for the Lloyd iterations
+PROBE_CELLS = 8
+PROBE_ROWS_PER_NEIGHBOUR = 32
+
+
+@dataclass(frozen=True, eq=False)
+class KnnGraph:
+    """``neighbors`` (N, k) int32: row i's k nearest rows, nearest first, i itself first;
+    ``sqdist`` (N, k) float32: their squared Euclidean distances; ``method``: "exact" or
+    "inverted-file"; ``candidates``: distance evaluations made (N^2 when exact)."""
+
+    neighbors: np.ndarray
+    sqdist: np.ndarray
+    method: str
+    candidates: int
+
+
+def centred(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A float32 copy of ``X`` shifted by its mean rounded to a power-of-two grid near the
+    spread of the data, and its squared row norms (float64).
+
+    Distances do not change; the shift removes a common offset so that ``|a|^2 + |b|^2 -
+    2 a.b`` in float32 does not cancel badly. Rounding the shift to the grid keeps data that
+    lie on a coarser grid (pixel counts, /16 digits) exactly representable, so their float32
+    distances stay exact.
+    """
+    n, dim = X.shape
+    rows = max(1, BLOCK_BYTES // (8 * dim))
+    total = np.zeros(dim, dtype=np.float64)
+    total_sq = np.zeros(dim, dtype=np.float64)
+    for s in range(0, n, rows):
+        block = np.asarray(X[s : s + rows], dtype=np.float64)
+        total += block.sum(axis=0)
+        total_sq += np.einsum("ij,ij->j", block, block)
+    mean = total / max(n, 1)
+    spread = math.sqrt(max(float((total_sq / max(n, 1) - mean**2).mean()), 0.0))
+    if spread > 0 and np.isfinite(spread):
+        grid = 2.0 ** math.floor(math.log2(spread))
+        shift = (np.round(mean / grid) * grid).astype(np.float32)
+    else:
+        shift = np.zeros(dim, dtype=np.float32)
+    out = np.empty((n, dim), dtype=np.float32)
+    for s in range(0, n, rows):
+        np.subtract(np.asarray(X[s : s + rows], dtype=np.float32), shift, out=out[s : s + rows])
+    return out, space.sq_norms(out)
+
+
+@njit(cache=True, nogil=True)
+def _heap_worse(d1, j1, d2, j2):
+    """Order of the top-k max-heap: larger distance, then larger row, is worse."""
+    return d1 > d2 or (d1 == d2 and j1 > j2)
+
+
+@njit(cache=True, nogil=True)
+def _heap_replace(hd, hj, k, d, j):
+    """Replace the worst entry (the root) by (d, j) and restore the heap."""
+    pos = 0
+    while True:
+        c = 2 * pos + 1
+        if c >= k:
+            break
+        if c + 1 < k and _heap_worse(hd[c + 1], hj[c + 1], hd[c], hj[c]):
+            c += 1
+        if not _heap_worse(hd[c], hj[c], d, j):
+            break
+        hd[pos] = hd[c]
+        hj[pos] = hj[c]
+        pos = c
+    hd[pos] = d
+    hj[pos] = j
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _topk(G, queries, cands, selfpos, sq, k, out_idx, out_d):
+    """For each query row q_b: the k nearest among the rows ``cands`` given the Gram block
+    ``G[b, c] = x_{q_b} . x_{cands_c}``; the query itself (at ``selfpos[b]`` in ``cands``, or
+    -1) first with distance 0; ties to the lower row, whatever the order of ``cands``.
+    Results go to row q_b of ``out_idx`` / ``out_d``, nearest first."""
+    n_b, n_c = G.shape
+    csq = np.empty(n_c, dtype=np.float64)
+    for c in range(n_c):
+        csq[c] = sq[cands[c]]
+    n_chunks = min(n_b, 64)
+    for u in prange(n_chunks):
+        dd = np.empty(n_c, dtype=np.float64)
+        hd = np.empty(k, dtype=np.float64)
+        hj = np.empty(k, dtype=np.int64)
+        for b in range(u, n_b, n_chunks):
+            q = queries[b]
+            # |x_q - x_j|^2 - |x_q|^2 = |x_j|^2 - 2 x_q.x_j orders the candidates
+            for c in range(n_c):
+                dd[c] = csq[c] - 2.0 * np.float64(G[b, c])
+            if selfpos[b] >= 0:
+                dd[selfpos[b]] = -np.inf
+            hd[:] = np.inf
+            hj[:] = np.int64(2**62)
+            for c in range(n_c):
+                d = dd[c]
+                if d <= hd[0]:
+                    j = cands[c]
+                    if d < hd[0] or j < hj[0]:
+                        _heap_replace(hd, hj, k, d, j)
+            # heap -> ascending order (d, j): repeatedly move the worst to the end
+            sq_q = sq[q]
+            for m in range(k - 1, -1, -1):
+                wd = hd[0]
+                wj = hj[0]
+                if m > 0:
+                    _heap_replace(hd, hj, m, hd[m], hj[m])
+                out_idx[q, m] = wj
+                out_d[q, m] = np.float32(0.0) if wj == q else np.float32(max(wd + sq_q, 0.0))
+
+
+def exact_knn(Xc, sq, k: int, report=None) -> KnnGraph:
+    """Every row against every row, in blocks (exact)."""
+    n = len(Xc)
+    out_idx = np.empty((n, k), dtype=np.int64)
+    out_d = np.empty((n, k), dtype=np.float32)
+    every = np.arange(n, dtype=np.int64)
+    rows = max(1, BLOCK_BYTES // (4 * n))
+    for s in range(0, n, rows):
+        q = every[s : s + rows]
+        G = Xc[q] @ Xc.T
+        _topk(G, q, every, q, sq, k, out_idx, out_d)
+        if report is not None:
+            report(s / n, f"exact {k}-nearest-neighbour graph: {s:,} of {n:,} rows")
+    return KnnGraph(out_idx.astype(np.int32), out_d, "exact", n * n)
+
+
+@njit(cache=True, nogil=True)
+def _cell_sums(X, labels, n_cells):
+    """Sum and count of the rows of each cell (float64, in row order)."""
+    sums = np.zeros((n_cells, X.shape[1]), dtype=np.float64)
+    counts = np.zeros(n_cells, dtype=np.int64)
+    for i in range(X.shape[0]):
+        c = labels[i]
+        counts[c] += 1
+        for d in range(X.shape[1]):
+            sums[c, d] += X[i, d]
+    return sums, counts
+
+
+def ivf_knn(Xc, sq, k: int, n_cells: int | None = None, probe_cells: int = PROBE_CELLS,
+            probe_rows: int | None = None, seed: int = 0, report=None) -> KnnGraph:
+    """Approximate k nearest neighbours by an inverted file (Jegou, Douze & Schmid 2011).
+
+    Cells: ``n_cells`` (default ``2 sqrt(N)``) centres drawn from the rows, refined by a few
+    Lloyd iterations on a sample; every row goes to its nearest centre. Each cell's rows are
+    compared exactly with the rows of its nearest cells (by centre), taken in order until at
+    least ``probe_cells`` cells and ``probe_rows`` rows (default ``32 k``) are searched.
+    """
+    n = len(Xc)
+    if n_cells is None:
+        n_cells = int(round(CELLS_PER_SQRT_N * math.sqrt(n)))
+    n_cells = max(1, min(n_cells, n))
+    probe_rows = PROBE_ROWS_PER_NEIGHBOUR * k if probe_rows is None else probe_rows
+    rng = np.random.default_rng(seed)
+    centres = np.ascontiguousarray(Xc[np.sort(rng.choice(n, n_cells, replace=False))])
+    train = np.sort(rng.choice(n, min(n, max(20_000, LLOYD_SAMPLE * n_cells)), replace=False))
+    Xt = np.ascontiguousarray(Xc[train])
+    for it in range(LLOYD_ITERATIONS):
+        _, lab = space.nearest(Xt, centres, "euclidean", x_sq=sq[train])
+        sums, counts = _cell_sums(Xt, lab, n_cells)
+        full = counts > 0
+        centres[full] = (sums[full] / counts[full, None]).astype(np.float32)
+        if report is not None:
+            report(0.1 * (it + 1) / LLOYD_ITERATIONS, "inverted file: cells")
+    _, labels = space.nearest(Xc, centres, "euclidean", x_sq=sq)
+    members_order = np.argsort(labels, kind="stable")
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=n_cells))])
+    sizes = np.diff(ptr)
+    cd = space.sq_distances(centres, centres)
+    out_idx = np.empty((n, k), dtype=np.int64)
+    out_d = np.empty((n, k), dtype=np.float32)
+    searched = 0
+    done = 0
+    for c in range(n_cells):
+        if sizes[c] == 0:
+            continue
+        near = np.argsort(cd[c], kind="stable")
+        near = np.concatenate([[c], near[(sizes[near] > 0) & (near != c)]])
+        upto = np.cumsum(sizes[near])
+        m = int(np.searchsorted(upto, max(probe_rows, k)) + 1)
+        m = min(len(near), max(m, probe_cells))
+        # own cell first: near candidates early keep the top-k heap calm (same result)
+        cands = np.concatenate([members_order[ptr[p] : ptr[p + 1]] for p in near[:m]])
+        queries = members_order[ptr[c] : ptr[c + 1]]
+        C = Xc[cands]
+        rows = max(1, BLOCK_BYTES // (4 * len(cands)))
+        for s in range(0, len(queries), rows):
+            q = queries[s : s + rows]
+            G = Xc[q] @ C.T
+            _topk(G, q, cands, np.arange(s, s + len(q)), sq, k, out_idx, out_d)
+        searched += len(queries) * len(cands)
+        done += len(queries)
+        if report is not None:
+            report(0.1 + 0.9 * done / n, f"inverted file: {done:,} of {n:,} rows searched")
+    return KnnGraph(out_idx.astype(np.int32), out_d, "inverted-file", searched)
+
+
+def knn_graph(Xc, sq, k: int, method: str = "auto", report=None) -> KnnGraph:
+    """The k-nearest-neighbour graph of the rows of ``Xc`` (see :func:`centred`), itself
+    included; ``method``: "exact", "inverted-file" or "auto" (exact up to
+    ``EXACT_MAX_ROWS`` rows)."""
+    n = len(Xc)
+    k = int(min(k, n))
+    if method == "auto":
+        method = "exact" if n <= EXACT_MAX_ROWS else "inverted-file"
+    if method == "exact":
+        return exact_knn(Xc, sq, k, report)
+    if method == "inverted-file":
+        return ivf_knn(Xc, sq, k, report=report)
+    raise ValueError(f"unknown kNN method {method!r}; use 'auto', 'exact' or 'inverted-file'")
+
+
+@njit(cache=True, nogil=True)
+def _transpose(neighbors, values, n, indptr, rows, vals):
+    fill = indptr[:-1].copy()
+    for i in range(neighbors.shape[0]):
+        for t in range(neighbors.shape[1]):
+            j = neighbors[i, t]
+            p = fill[j]
+            rows[p] = i
+            vals[p] = values[i, t]
+            fill[j] = p + 1
+
+
+def transpose(neighbors: np.ndarray, values: np.ndarray, n: int):
+    """CSR of the transposed graph: for each row j, the rows i (ascending) that list j among
+    their neighbours, and ``values[i, t]`` for that edge. Returns (indptr int64, rows int32,
+    vals float32)."""
+    counts = np.bincount(neighbors.ravel(), minlength=n)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    rows = np.empty(indptr[-1], dtype=np.int32)
+    vals = np.empty(indptr[-1], dtype=np.float32)
+    _transpose(neighbors, np.ascontiguousarray(values, dtype=np.float32), n, indptr, rows, vals)
+    return indptr, rows, vals
