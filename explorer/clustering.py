@@ -8,8 +8,12 @@ import numpy as np
 
 from . import space
 
-#: Above this many rows k-means is trained with mini-batches (as faiss and sklearn advise).
+#: Above this many rows k-means is trained on a sample (as faiss does by default), then every
+#: row is assigned to its nearest centre.
 MINIBATCH_ABOVE = 50_000
+#: Training rows per cluster on large data (faiss caps at 256; 64 keeps 1M x 384 at k = 1,000
+#: well under a minute on two cores, with centres within a few % of the full fit's inertia).
+SAMPLE_PER_CLUSTER = 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,8 +29,36 @@ class Clustering:
         return int(len(self.centers))
 
 
+def kmeans_plus_plus(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ seeding (Arthur & Vassilvitskii 2007): each next centre is drawn with
+    probability proportional to the squared distance to the nearest centre so far. One
+    distance pass per centre (no greedy trials), so k = 1,000 on 64,000 rows takes seconds.
+
+    >>> X = np.r_[np.zeros((50, 2)), np.full((50, 2), 9.0)].astype(np.float32)
+    >>> C = kmeans_plus_plus(X, 2, np.random.default_rng(0))
+    >>> sorted(C[:, 0].tolist())
+    [0.0, 9.0]
+    """
+    X = np.asarray(X, dtype=np.float32)
+    n = len(X)
+    x_sq = space.sq_norms(X)
+    centres = np.empty((k, X.shape[1]), dtype=np.float32)
+    first = int(rng.integers(n))
+    centres[0] = X[first]
+    d = np.maximum(x_sq + x_sq[first] - 2.0 * (X @ X[first]).astype(np.float64), 0.0)
+    for c in range(1, k):
+        total = d.sum()
+        j = int(rng.choice(n, p=d / total)) if total > 0 else int(rng.integers(n))
+        centres[c] = X[j]
+        np.minimum(d, np.maximum(x_sq + x_sq[j] - 2.0 * (X @ X[j]).astype(np.float64), 0.0),
+                   out=d)
+    return centres
+
+
 def kmeans(X: np.ndarray, k: int, seed: int = 0, n_init: int = 1, max_iter: int = 100) -> Clustering:
-    """k-means++ seeded k-means; mini-batch training above ``MINIBATCH_ABOVE`` rows.
+    """k-means++ seeded k-means (Lloyd); above ``MINIBATCH_ABOVE`` rows it is trained on a
+    seeded sample of max(50,000, 64 k) rows with at most 25 iterations (faiss's default
+    recipe), then every row is assigned to its nearest centre.
 
     Rows are assigned to the nearest final centre by a blocked pass, so labels are exact for
     the returned centres whatever the training variant. Empty clusters are dropped.
@@ -38,17 +70,19 @@ def kmeans(X: np.ndarray, k: int, seed: int = 0, n_init: int = 1, max_iter: int 
     >>> kmeans(X, 2, seed=0).sizes.tolist()
     [5, 5]
     """
-    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.cluster import KMeans
 
     n = X.shape[0]
     k = int(max(1, min(k, n)))
     if n > MINIBATCH_ABOVE:
-        model = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=n_init,
-                                batch_size=max(4096, 4 * k), max_iter=max_iter,
-                                init_size=min(n, max(3 * k, 20_000)))
         rng = np.random.default_rng(seed)
-        fit_rows = np.sort(rng.choice(n, min(n, max(256 * k, 100_000)), replace=False))
-        model.fit(np.asarray(X[fit_rows], dtype=np.float32))
+        m = min(n, max(MINIBATCH_ABOVE, SAMPLE_PER_CLUSTER * k))
+        fit_rows = np.sort(rng.choice(n, m, replace=False))
+        sample = np.asarray(X[fit_rows], dtype=np.float32)
+        init = kmeans_plus_plus(sample, k, rng)
+        model = KMeans(n_clusters=k, random_state=seed, n_init=1, init=init,
+                       max_iter=min(max_iter, 25))
+        model.fit(sample)
     else:
         model = KMeans(n_clusters=k, random_state=seed, n_init=n_init, max_iter=max_iter)
         model.fit(np.asarray(X, dtype=np.float32))
