@@ -263,6 +263,10 @@ def cmd_select(args) -> int:
     target = _target_kwargs(args)
     columns = dict(label_column=args.label_column, group_column=args.group_column,
                    score_column=args.score_column)
+    _say_if_heavy(args.strategy, data, args.budget if then is None else args.first_budget,
+                  params)
+    if then is not None:
+        _say_if_heavy(args.then, data, args.budget, then_params)
     if then is None:
         sel = select(data, args.strategy, args.budget, seed=args.seed, metric=args.metric,
                      params=params, pinned=pinned, excluded=excluded, where=args.where,
@@ -283,6 +287,22 @@ def cmd_select(args) -> int:
     print(f"{sel.strategy}: selected {len(sel)} of {data.n} rows in {sel.seconds:.2f} s; "
           f"wrote {args.out}{extra}", file=sys.stderr)
     return 0
+
+
+def _say_if_heavy(strategy: str, data, budget, params) -> None:
+    """Before a long or memory-hungry run, say so with an estimate and the faster variant."""
+    from .estimate import estimate
+
+    if budget is None:
+        b = data.n
+    elif isinstance(budget, float) and budget < 1:
+        b = max(1, int(round(budget * data.n)))
+    else:
+        b = int(budget)
+    est = estimate(strategy, data.n, data.dim, b, params)
+    if est.heavy:
+        print(f"note: {strategy} on {data.n:,} x {data.dim} with budget {b:,} will take "
+              f"{est.describe()}", file=sys.stderr, flush=True)
 
 
 def _selection_rows(path: str, data):

@@ -18,7 +18,7 @@ with right:
     auto = st.toggle("Update as I change settings", value=data.n <= 200_000, key="auto_run",
                      help="Off: press Run. Results are cached, so going back is instant.")
     run = st.button("Run", type="primary", disabled=bool(missing), width="stretch")
-    explore_view.run_if_needed(data, spec, params, missing, auto or run)
+    explore_view.run_if_needed(data, spec, params, missing, auto or run, pressed=run)
 with left:
     explore_view.map_section(data)
 

@@ -20,11 +20,21 @@ def _selection_args(data, spec, params):
         target=tuple(state.get("target")))
 
 
-def run_if_needed(data, spec, params, missing, go: bool) -> None:
-    """Run (or fetch from cache) the chosen strategy; errors become a message, not a trace."""
+def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False) -> None:
+    """Run (or fetch from cache) the chosen strategy; errors become a message, not a trace.
+
+    A run the estimate calls heavy (long, or much memory) does not start by itself: the
+    page says how long it would take and what is faster, and waits for the Run button."""
     if not go or missing:
         return
     args = _selection_args(data, spec, params)
+    from explorer.estimate import estimate
+
+    est = estimate(spec.name, data.n, data.dim, args["budget"], params)
+    if est.heavy and not pressed:
+        st.warning(f"{spec.name} at this size would take {est.describe()} Press **Run** to "
+                   "start it anyway.")
+        return
     budget = args["budget"]
     if not spec.exact_budget and spec.name in ("dedup", "semdedup"):
         budget = None  # deduplication keeps every representative

@@ -1,0 +1,135 @@
+"""Before a long run: how long and how much memory, and what to do instead.
+
+Rough cost models per strategy from the data size, calibrated once per process by measuring
+this machine's float32 matrix-product speed and read bandwidth (a few hundred ms). The app
+and the command line call :func:`estimate` before running and show its advice when a run
+would take long or not fit in memory. Estimates are upper bounds in spirit (k-center's
+triangle-inequality skips, for example, often make it several times faster than its bound).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+#: A run longer than this many seconds gets a warning and the faster variant.
+SLOW_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Expected wall time and peak extra memory of a run, and advice when it is heavy."""
+
+    seconds: float
+    memory_bytes: int
+    advice: str = ""
+    upper_bound: bool = False
+
+    @property
+    def heavy(self) -> bool:
+        from .strategies.facility import available_memory_bytes
+
+        return self.seconds > SLOW_SECONDS or self.memory_bytes > 0.6 * available_memory_bytes()
+
+    def describe(self) -> str:
+        t = self.seconds
+        when = f"{t:.0f} s" if t < 120 else f"{t / 60:.0f} min" if t < 7200 else \
+            f"{t / 3600:.1f} h"
+        mem = f"{self.memory_bytes / 2**30:.1f} GiB" if self.memory_bytes >= 2**30 else \
+            f"{self.memory_bytes / 2**20:.0f} MiB"
+        text = f"{'up to' if self.upper_bound else 'about'} {when} and {mem} of extra memory"
+        return text + (f". {self.advice}" if self.advice else "")
+
+
+@lru_cache(maxsize=1)
+def machine_speed() -> tuple[float, float]:
+    """(float32 matrix-product FLOP/s, read bandwidth in bytes/s) of this machine, measured."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((2000, 384), dtype=np.float32)
+    b = rng.standard_normal((500, 384), dtype=np.float32)
+    a @ b.T
+    t = time.perf_counter()
+    for _ in range(3):
+        a @ b.T
+    flops = 3 * 2 * 2000 * 500 * 384 / max(time.perf_counter() - t, 1e-6)
+    big = np.ones(16 << 20, dtype=np.float32)  # 64 MiB
+    big.sum()
+    t = time.perf_counter()
+    for _ in range(3):
+        big.sum()
+    bandwidth = 3 * big.nbytes / max(time.perf_counter() - t, 1e-6)
+    return flops, bandwidth
+
+
+def estimate(strategy: str, n: int, dim: int, budget: int, params: dict | None = None
+             ) -> Estimate:
+    """Expected cost of ``select(data, strategy, budget, params=params)`` on N x D data.
+
+    >>> e = estimate("k-center", 1_000_000, 384, 100_000)
+    >>> e.heavy, "smaller budget" in e.advice
+    (True, True)
+    >>> estimate("random", 1_000_000, 384, 1000).heavy
+    False
+    """
+    flops, bw = machine_speed()
+    params = params or {}
+    matrix = 4.0 * n * dim
+    budget = max(1, int(budget or n))
+    advice = ""
+    if strategy in ("k-center", "max-min", "quality-diversity"):
+        seconds = budget * matrix / bw
+        memory = 24 * n
+        advice = ("Choose a smaller budget, run k-center on a random sample first (pin its "
+                  "result), or use k-means, whose cost does not grow with the budget.")
+    elif strategy == "facility-location":
+        from .strategies.facility import choose_kernel, dense_bytes
+
+        kernel = params.get("kernel", "auto")
+        try:
+            kernel = choose_kernel(n, kernel)
+        except Exception:
+            kernel = "dense"
+        if kernel == "dense":
+            seconds = 2.0 * n * n * dim / flops + budget * n * n * 0.05 / bw * 4
+            memory = dense_bytes(n) + 24 * n
+            advice = "Use kernel=sparse (each row's nearest neighbours only)."
+        else:
+            k = int(params.get("neighbors", 64))
+            seconds = (2.0 * n * min(n, 30_000) * dim / flops if n <= 30_000
+                       else 40.0 * n * dim * math.log2(max(n, 2)) / flops * 4) + 0.5 * budget
+            memory = 12 * n * k
+            advice = "Lower 'neighbors', or select from a sample."
+    elif strategy in ("k-means", "k-means-kmq", "cluster-complexity", "sensitivity",
+                      "stratified", "semdedup", "group-quota"):
+        k = int(params.get("n_clusters") or (budget if strategy == "k-means" else 50))
+        sample = min(n, max(50_000, 64 * k))
+        seconds = (25 * 2.0 * sample * k * dim + 2.0 * n * k * dim) / flops + \
+            k * sample * dim * 4 / bw
+        memory = 8 * n * min(k, 256) + matrix * 0.1
+        if strategy == "semdedup":
+            per = n / max(k, 1)
+            seconds += 2.0 * n * per * dim / flops
+            memory += 4 * min(per, 4096) * per
+        advice = "Use fewer clusters, or a smaller budget with several picks per cluster."
+    elif strategy in ("dpp", "dpp-map", "herding"):
+        m = int(params.get("n_features", 1024))
+        if strategy == "dpp" and n <= 4000:
+            seconds = 10.0 * n ** 3 / flops
+            memory = 16 * n * n
+        else:
+            seconds = (2.0 * n * dim * m + 2.0 * budget * n * m) / flops
+            memory = 4 * n * m
+        advice = "Use fewer random features (n_features) or a smaller budget."
+    elif strategy in ("vote-k", "dedup"):
+        seconds = 2.0 * n * min(n, 30_000) * dim / flops + budget * n * 8 / bw
+        memory = 16 * n * 16
+        advice = "Select from a sample, or deduplicate with a smaller threshold first."
+    else:
+        seconds = matrix / bw + 1e-6 * n
+        memory = 16 * n
+    upper = strategy in ("k-center", "max-min", "quality-diversity")  # skips cut most passes
+    return Estimate(float(seconds), int(memory), advice, upper)
