@@ -145,15 +145,19 @@ def test_transpose_lists_who_has_each_row_as_neighbour():
 
 def test_sqdist_kernel_against_numpy():
     rng = np.random.default_rng(1)
-    X = rng.normal(size=(60, 7)).astype(np.float32)
+    X = rng.normal(size=(150, 7)).astype(np.float32)  # 150: three tiles, a partial one
     sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
     G = X @ X.T
     ref = np.maximum(sq[:, None] + sq[None, :] - 2 * G.astype(np.float64), 0) * 0.25
     ref = np.minimum(ref, 1.0)
     np.fill_diagonal(ref, 0)
+    G[np.triu_indices(150, 1)] = np.nan  # only the lower triangle is read (as syrk fills)
     top = K.sqdist_from_gram(G, sq, 0.25, 1.0)
     np.testing.assert_allclose(G, ref, rtol=1e-6, atol=1e-7)
     assert np.array_equal(G, G.T) and top == G.max()
+    Xc, _ = _sparse.centred(X)
+    low = facility.gram_lower(Xc)
+    np.testing.assert_allclose(np.tril(low), np.tril(Xc @ Xc.T), rtol=1e-5, atol=1e-4)
 
 
 # ------------------------------------------------------------------ the sparse objective
@@ -255,17 +259,26 @@ def test_compiled_lazy_equals_plain_heap_and_naive(pydocs, kernel):
 
 def test_results_do_not_depend_on_the_thread_count(pydocs):
     params = {"kernel": "sparse", "neighbors": 12}
+    Xc, sq = _sparse.centred(pydocs.embeddings)
+
+    def run():
+        return (explorer.select(pydocs, "facility-location", 50, params=params),
+                explorer.select(pydocs, "facility-location", 50),
+                _sparse.ivf_knn(Xc, sq, 12, n_cells=30))
+
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = explorer.select(pydocs, "facility-location", 50, params=params)
-        one_d = explorer.select(pydocs, "facility-location", 50)
+        one = run()
     finally:
         numba.set_num_threads(before)
-    many = explorer.select(pydocs, "facility-location", 50, params=params)
-    many_d = explorer.select(pydocs, "facility-location", 50)
-    assert np.array_equal(one.indices, many.indices) and np.array_equal(one.gains, many.gains)
-    assert np.array_equal(one_d.indices, many_d.indices)
+    many = run()
+    assert np.array_equal(one[0].indices, many[0].indices)
+    assert np.array_equal(one[0].gains, many[0].gains)
+    assert np.array_equal(one[1].indices, many[1].indices)
+    assert np.array_equal(one[1].gains, many[1].gains)
+    assert np.array_equal(one[2].neighbors, many[2].neighbors)
+    assert np.array_equal(one[2].sqdist, many[2].sqdist)
 
 
 def test_stochastic_on_the_sparse_kernel_is_seeded_and_near_lazy(digits):

@@ -26,33 +26,59 @@ import numpy as np
 from numba import njit, prange
 
 
+#: Tile side of the symmetric distance pass.
+TILE = 64
+
+
+@njit(cache=True, nogil=True)
+def _sqdist_tile_row(G, sq, scale, cap, bi, nt):
+    """Tiles (bi, 0..bi) of the lower triangle: turn Gram entries into distances (row by
+    row), then mirror each tile to the upper triangle while it is in cache. Returns the
+    largest value met."""
+    n = G.shape[0]
+    i0 = bi * TILE
+    i1 = min(n, i0 + TILE)
+    m = np.float32(0.0)
+    for bj in range(bi + 1):
+        j0 = bj * TILE
+        j1 = min(n, j0 + TILE)
+        for i in range(i0, i1):
+            si = sq[i]
+            jend = min(j1, i) if bj == bi else j1
+            for j in range(j0, jend):
+                d = (si + sq[j] - 2.0 * np.float64(G[i, j])) * scale
+                v = np.float32(min(max(d, 0.0), cap))
+                G[i, j] = v
+                m = max(m, v)
+            if bj == bi:
+                G[i, i] = np.float32(0.0)
+        for j in range(j0, j1):
+            for i in range(max(i0, j + 1), i1):
+                G[j, i] = G[i, j]
+    return m
+
+
 @njit(cache=True, parallel=True, nogil=True)
 def sqdist_from_gram(G, sq, scale, cap):
     """In place: ``G[i, j] <- min(max(sq_i + sq_j - 2 G_ij, 0) * scale, cap)`` (float64
-    arithmetic, float32 storage), diagonal 0. ``G`` symmetric gives a symmetric result.
-    Returns the largest entry."""
+    arithmetic, float32 storage), diagonal 0, read from the lower triangle (``j < i``) only and
+    mirrored, so the result is exactly symmetric (as from BLAS ``syrk``, which fills one
+    triangle). Tile rows are paired first-with-last so both threads get equal work. Returns
+    the largest entry."""
     n = G.shape[0]
-    rowmax = np.zeros(n, dtype=np.float32)
-    for i in prange(n):
-        si = sq[i]
-        m = np.float32(0.0)
-        for j in range(n):
-            d = (si + sq[j] - 2.0 * np.float64(G[i, j])) * scale
-            if d < 0.0:
-                d = 0.0
-            elif d > cap:
-                d = cap
-            v = np.float32(d)
-            G[i, j] = v
-            if v > m:
-                m = v
-        G[i, i] = np.float32(0.0)
-        rowmax[i] = m
-    best = np.float32(0.0)
-    for i in range(n):
-        if rowmax[i] > best:
-            best = rowmax[i]
-    return best
+    nt = (n + TILE - 1) // TILE
+    half = (nt + 1) // 2
+    best = np.zeros(half, dtype=np.float32)
+    for u in prange(half):
+        m = _sqdist_tile_row(G, sq, scale, cap, u, nt)
+        if nt - 1 - u != u:
+            m = max(m, _sqdist_tile_row(G, sq, scale, cap, nt - 1 - u, nt))
+        best[u] = m
+    top = np.float32(0.0)
+    for u in range(half):
+        if best[u] > top:
+            top = best[u]
+    return top
 
 
 @njit(cache=True, fastmath=True, nogil=True)

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numba
 from numba import njit, prange
 
 from .. import space
@@ -99,45 +100,52 @@ def _heap_replace(hd, hj, k, d, j):
     hj[pos] = j
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def _topk(G, queries, cands, selfpos, sq, k, out_idx, out_d):
-    """For each query row q_b: the k nearest among the rows ``cands`` given the Gram block
-    ``G[b, c] = x_{q_b} . x_{cands_c}``; the query itself (at ``selfpos[b]`` in ``cands``, or
-    -1) first with distance 0; ties to the lower row, whatever the order of ``cands``.
-    Results go to row q_b of ``out_idx`` / ``out_d``, nearest first."""
-    n_b, n_c = G.shape
+@njit(cache=True, nogil=True)
+def _topk_rows(G, queries, cands, selfpos, sq, k, out_idx, out_d, b0, b1, step):
+    """Rows b0, b0 + step, ... < b1 of :func:`topk`, on one thread."""
+    n_c = G.shape[1]
     csq = np.empty(n_c, dtype=np.float64)
     for c in range(n_c):
         csq[c] = sq[cands[c]]
+    dd = np.empty(n_c, dtype=np.float64)
+    hd = np.empty(k, dtype=np.float64)
+    hj = np.empty(k, dtype=np.int64)
+    for b in range(b0, b1, step):
+        q = queries[b]
+        # |x_q - x_j|^2 - |x_q|^2 = |x_j|^2 - 2 x_q.x_j orders the candidates
+        for c in range(n_c):
+            dd[c] = csq[c] - 2.0 * np.float64(G[b, c])
+        if selfpos[b] >= 0:
+            dd[selfpos[b]] = -np.inf
+        hd[:] = np.inf
+        hj[:] = np.int64(2**62)
+        for c in range(n_c):
+            d = dd[c]
+            if d <= hd[0]:
+                j = cands[c]
+                if d < hd[0] or j < hj[0]:
+                    _heap_replace(hd, hj, k, d, j)
+        # heap -> ascending order (d, j): repeatedly move the worst to the end
+        sq_q = sq[q]
+        for m in range(k - 1, -1, -1):
+            wd = hd[0]
+            wj = hj[0]
+            if m > 0:
+                _heap_replace(hd, hj, m, hd[m], hj[m])
+            out_idx[q, m] = wj
+            out_d[q, m] = np.float32(0.0) if wj == q else np.float32(max(wd + sq_q, 0.0))
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def topk(G, queries, cands, selfpos, sq, k, out_idx, out_d):
+    """For each query row q_b: the k nearest among the rows ``cands`` given the Gram block
+    ``G[b, c] = x_{q_b} . x_{cands_c}``; the query itself (at ``selfpos[b]`` in ``cands``, or
+    -1) first with distance 0; ties to the lower row, whatever the order of ``cands``.
+    Results go to row q_b of ``out_idx`` / ``out_d``, nearest first. Parallel over rows."""
+    n_b = G.shape[0]
     n_chunks = min(n_b, 64)
     for u in prange(n_chunks):
-        dd = np.empty(n_c, dtype=np.float64)
-        hd = np.empty(k, dtype=np.float64)
-        hj = np.empty(k, dtype=np.int64)
-        for b in range(u, n_b, n_chunks):
-            q = queries[b]
-            # |x_q - x_j|^2 - |x_q|^2 = |x_j|^2 - 2 x_q.x_j orders the candidates
-            for c in range(n_c):
-                dd[c] = csq[c] - 2.0 * np.float64(G[b, c])
-            if selfpos[b] >= 0:
-                dd[selfpos[b]] = -np.inf
-            hd[:] = np.inf
-            hj[:] = np.int64(2**62)
-            for c in range(n_c):
-                d = dd[c]
-                if d <= hd[0]:
-                    j = cands[c]
-                    if d < hd[0] or j < hj[0]:
-                        _heap_replace(hd, hj, k, d, j)
-            # heap -> ascending order (d, j): repeatedly move the worst to the end
-            sq_q = sq[q]
-            for m in range(k - 1, -1, -1):
-                wd = hd[0]
-                wj = hj[0]
-                if m > 0:
-                    _heap_replace(hd, hj, m, hd[m], hj[m])
-                out_idx[q, m] = wj
-                out_d[q, m] = np.float32(0.0) if wj == q else np.float32(max(wd + sq_q, 0.0))
+        _topk_rows(G, queries, cands, selfpos, sq, k, out_idx, out_d, u, n_b, n_chunks)
 
 
 def exact_knn(Xc, sq, k: int, report=None) -> KnnGraph:
@@ -150,7 +158,7 @@ def exact_knn(Xc, sq, k: int, report=None) -> KnnGraph:
     for s in range(0, n, rows):
         q = every[s : s + rows]
         G = Xc[q] @ Xc.T
-        _topk(G, q, every, q, sq, k, out_idx, out_d)
+        topk(G, q, every, q, sq, k, out_idx, out_d)
         if report is not None:
             report(s / n, f"exact {k}-nearest-neighbour graph: {s:,} of {n:,} rows")
     return KnnGraph(out_idx.astype(np.int32), out_d, "exact", n * n)
@@ -201,17 +209,14 @@ def ivf_knn(Xc, sq, k: int, n_cells: int | None = None, probe_cells: int = PROBE
     cd = space.sq_distances(centres, centres)
     out_idx = np.empty((n, k), dtype=np.int64)
     out_d = np.empty((n, k), dtype=np.float32)
-    searched = 0
-    done = 0
-    for c in range(n_cells):
-        if sizes[c] == 0:
-            continue
+    target = max(probe_rows, k)
+
+    def search_cell(c: int) -> int:
         near = np.argsort(cd[c], kind="stable")
-        near = np.concatenate([[c], near[(sizes[near] > 0) & (near != c)]])
-        upto = np.cumsum(sizes[near])
-        m = int(np.searchsorted(upto, max(probe_rows, k)) + 1)
-        m = min(len(near), max(m, probe_cells))
         # own cell first: near candidates early keep the top-k heap calm (same result)
+        near = np.concatenate([[c], near[(sizes[near] > 0) & (near != c)]])
+        m = int(np.searchsorted(np.cumsum(sizes[near]), target) + 1)
+        m = min(len(near), max(m, probe_cells))
         cands = np.concatenate([members_order[ptr[p] : ptr[p + 1]] for p in near[:m]])
         queries = members_order[ptr[c] : ptr[c + 1]]
         C = Xc[cands]
@@ -219,11 +224,32 @@ def ivf_knn(Xc, sq, k: int, n_cells: int | None = None, probe_cells: int = PROBE
         for s in range(0, len(queries), rows):
             q = queries[s : s + rows]
             G = Xc[q] @ C.T
-            _topk(G, q, cands, np.arange(s, s + len(q)), sq, k, out_idx, out_d)
-        searched += len(queries) * len(cands)
-        done += len(queries)
-        if report is not None:
-            report(0.1 + 0.9 * done / n, f"inverted file: {done:,} of {n:,} rows searched")
+            _topk_rows(G, q, cands, np.arange(s, s + len(q)), sq, k, out_idx, out_d,
+                       0, len(q), 1)
+        return len(queries) * len(cands)
+
+    # Cells are independent work units (each writes only its own rows): a pool of threads
+    # over cells, one BLAS thread each, so no thread waits for another at every small
+    # product (on a busy machine that waiting dominates) and the result cannot depend on
+    # the number of threads.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+
+    cells = [c for c in range(n_cells) if sizes[c] > 0]
+    searched = 0
+    done = 0
+    pool = ThreadPoolExecutor(max(1, numba.get_num_threads()))
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            for c, pairs in zip(cells, pool.map(search_cell, cells)):
+                searched += pairs
+                done += int(sizes[c])
+                if report is not None:  # may raise to cancel: the pending cells are dropped
+                    report(0.1 + 0.9 * done / n,
+                           f"inverted file: {done:,} of {n:,} rows searched")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return KnnGraph(out_idx.astype(np.int32), out_d, "inverted-file", searched)
 
 

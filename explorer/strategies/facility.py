@@ -77,11 +77,24 @@ def _scale_and_cap(metric: str) -> tuple[float, float]:
     return (0.25, 1.0) if metric == "cosine" else (1.0, np.inf)
 
 
+def gram_lower(Xc: np.ndarray, block_bytes: int = 64 << 20) -> np.ndarray:
+    """``Xc @ Xc.T`` (float32, C order) with its lower triangle (and diagonal blocks) filled,
+    the upper left unset: products of row blocks with the rows before them, half the work
+    of the full product."""
+    n = len(Xc)
+    G = np.empty((n, n), dtype=np.float32)
+    rows = max(256, block_bytes // (4 * max(n, 1)))
+    for i0 in range(0, n, rows):
+        i1 = min(n, i0 + rows)
+        np.matmul(Xc[i0:i1], Xc[:i1].T, out=G[i0:i1, :i1])
+    return G
+
+
 def dense_distances(X: np.ndarray, metric: str) -> tuple[np.ndarray, float]:
     """The (N, N) float32 distance-form matrix D and its ``M`` (the largest D; 1 for cosine),
     by one float32 product of the centred rows (:func:`_sparse.centred`)."""
     Xc, sq = _sparse.centred(X)
-    G = Xc @ Xc.T
+    G = gram_lower(Xc)
     del Xc
     scale, cap = _scale_and_cap(metric)
     top = float(K.sqdist_from_gram(G, sq, scale, cap))
@@ -248,6 +261,7 @@ def facility_location(problem: Problem, optimizer: str, epsilon: float, kernel: 
         start = 0.0 if chosen == "dense" else 0.8
         problem.report(start + (1 - start) * fraction, message)
 
+    greedy_report(0.0, f"greedy: 0 of {problem.n_new} picks")
     order, gains = greedy(objective, problem.n_new, problem.allowed, optimizer,
                           rng=problem.rng, epsilon=epsilon, report=greedy_report)
     total = n * float(objective.top)
