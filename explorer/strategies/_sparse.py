@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import numba
-from numba import njit, prange
+from numba import njit
 
 from .. import space
 
 #: Up to this many rows the graph is exact (N^2 D work); above, inverted-file search.
-EXACT_MAX_ROWS = 20_000
+EXACT_MAX_ROWS = 10_000
 #: Bytes of one block of distances.
 BLOCK_BYTES = 64 << 20
 #: Inverted file: cells per sqrt(N) rows, Lloyd iterations, and the least a cell searches.
@@ -102,7 +102,11 @@ def _heap_replace(hd, hj, k, d, j):
 
 @njit(cache=True, nogil=True)
 def _topk_rows(G, queries, cands, selfpos, sq, k, out_idx, out_d, b0, b1, step):
-    """Rows b0, b0 + step, ... < b1 of :func:`topk`, on one thread."""
+    """For query rows q_b (b = b0, b0 + step, ... < b1): the k nearest among the rows
+    ``cands`` given the Gram block ``G[b, c] = x_{q_b} . x_{cands_c}``; the query itself (at
+    ``selfpos[b]`` in ``cands``, or -1) first with distance 0; ties to the lower row,
+    whatever the order of ``cands``. Results go to row q_b of ``out_idx`` / ``out_d``,
+    nearest first."""
     n_c = G.shape[1]
     csq = np.empty(n_c, dtype=np.float64)
     for c in range(n_c):
@@ -136,32 +140,52 @@ def _topk_rows(G, queries, cands, selfpos, sq, k, out_idx, out_d, b0, b1, step):
             out_d[q, m] = np.float32(0.0) if wj == q else np.float32(max(wd + sq_q, 0.0))
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def topk(G, queries, cands, selfpos, sq, k, out_idx, out_d):
-    """For each query row q_b: the k nearest among the rows ``cands`` given the Gram block
-    ``G[b, c] = x_{q_b} . x_{cands_c}``; the query itself (at ``selfpos[b]`` in ``cands``, or
-    -1) first with distance 0; ties to the lower row, whatever the order of ``cands``.
-    Results go to row q_b of ``out_idx`` / ``out_d``, nearest first. Parallel over rows."""
-    n_b = G.shape[0]
-    n_chunks = min(n_b, 64)
-    for u in prange(n_chunks):
-        _topk_rows(G, queries, cands, selfpos, sq, k, out_idx, out_d, u, n_b, n_chunks)
+def _in_pool(func, units, done_rows, progress):
+    """Run ``func(unit)`` for every unit in a pool of threads (numba's thread count), each
+    with one BLAS thread: the units are independent and write disjoint rows, so no thread
+    waits for another at every small product (on a busy machine that waiting dominates) and
+    the result cannot depend on the number of threads. ``func`` returns the pairs it
+    compared; ``done_rows(unit)`` the rows it finished, passed summed to ``progress``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+
+    pool = ThreadPoolExecutor(max(1, numba.get_num_threads()))
+    total = 0
+    done = 0
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            for unit, pairs in zip(units, pool.map(func, units)):
+                total += pairs
+                done += done_rows(unit)
+                if progress is not None:  # may raise to cancel: pending units are dropped
+                    progress(done)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return total
 
 
 def exact_knn(Xc, sq, k: int, report=None) -> KnnGraph:
-    """Every row against every row, in blocks (exact)."""
+    """Every row against every row, in blocks of rows (exact)."""
     n = len(Xc)
     out_idx = np.empty((n, k), dtype=np.int64)
     out_d = np.empty((n, k), dtype=np.float32)
     every = np.arange(n, dtype=np.int64)
-    rows = max(1, BLOCK_BYTES // (4 * n))
-    for s in range(0, n, rows):
+    rows = int(min(512, max(16, BLOCK_BYTES // (4 * n))))
+    starts = list(range(0, n, rows))
+
+    def block(s: int) -> int:
         q = every[s : s + rows]
         G = Xc[q] @ Xc.T
-        topk(G, q, every, q, sq, k, out_idx, out_d)
-        if report is not None:
-            report(s / n, f"exact {k}-nearest-neighbour graph: {s:,} of {n:,} rows")
-    return KnnGraph(out_idx.astype(np.int32), out_d, "exact", n * n)
+        _topk_rows(G, q, every, q, sq, k, out_idx, out_d, 0, len(q), 1)
+        return len(q) * n
+
+    def progress(done):
+        report(done / n, f"exact {k}-nearest-neighbour graph: {done:,} of {n:,} rows")
+
+    pairs = _in_pool(block, starts, lambda s: min(rows, n - s),
+                     None if report is None else progress)
+    return KnnGraph(out_idx.astype(np.int32), out_d, "exact", pairs)
 
 
 @njit(cache=True, nogil=True)
@@ -228,28 +252,13 @@ def ivf_knn(Xc, sq, k: int, n_cells: int | None = None, probe_cells: int = PROBE
                        0, len(q), 1)
         return len(queries) * len(cands)
 
-    # Cells are independent work units (each writes only its own rows): a pool of threads
-    # over cells, one BLAS thread each, so no thread waits for another at every small
-    # product (on a busy machine that waiting dominates) and the result cannot depend on
-    # the number of threads.
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
-
     cells = [c for c in range(n_cells) if sizes[c] > 0]
-    searched = 0
-    done = 0
-    pool = ThreadPoolExecutor(max(1, numba.get_num_threads()))
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            for c, pairs in zip(cells, pool.map(search_cell, cells)):
-                searched += pairs
-                done += int(sizes[c])
-                if report is not None:  # may raise to cancel: the pending cells are dropped
-                    report(0.1 + 0.9 * done / n,
-                           f"inverted file: {done:,} of {n:,} rows searched")
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+
+    def progress(done):
+        report(0.1 + 0.9 * done / n, f"inverted file: {done:,} of {n:,} rows searched")
+
+    searched = _in_pool(search_cell, cells, lambda c: int(sizes[c]),
+                        None if report is None else progress)
     return KnnGraph(out_idx.astype(np.int32), out_d, "inverted-file", searched)
 
 

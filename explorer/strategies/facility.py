@@ -25,7 +25,7 @@ DENSE_MEMORY_SHARE = 0.5
 #: memory and N is at most ``AUTO_DENSE_MAX_ROWS`` (a fixed size, so that the choice, and the
 #: picks, do not change with the memory that happens to be free).
 AUTO_MEMORY_SHARE = 0.25
-AUTO_DENSE_MAX_ROWS = 30_000
+AUTO_DENSE_MAX_ROWS = 20_000
 KERNELS = ("auto", "dense", "sparse")
 #: Gain evaluations (in similarities read) below which one thread beats a parallel launch.
 PARALLEL_WORK = 1 << 20
@@ -99,13 +99,6 @@ def dense_distances(X: np.ndarray, metric: str) -> tuple[np.ndarray, float]:
     scale, cap = _scale_and_cap(metric)
     top = float(K.sqdist_from_gram(G, sq, scale, cap))
     return G, (1.0 if metric == "cosine" else top)
-
-
-def dense_similarity(X: np.ndarray, metric: str) -> np.ndarray:
-    """The N x N similarity the dense objective uses (float64; for checks and small data):
-    euclidean -> largest squared distance - squared distance; cosine -> (1 + cos) / 2."""
-    D, top = dense_distances(X, metric)
-    return top - D.astype(np.float64)
 
 
 class FacilityLocationObjective:
@@ -203,11 +196,11 @@ def facility_location(problem: Problem, optimizer: str, epsilon: float, kernel: 
 
     ``kernel="dense"`` holds all N x N similarities (float32, one matrix product) and is
     refused with an estimate when they would not fit in memory. ``kernel="sparse"`` keeps
-    each row's ``neighbors`` nearest rows (itself included; exact search up to 20,000 rows,
+    each row's ``neighbors`` nearest rows (itself included; exact search up to 10,000 rows,
     an inverted file above) and counts every other pair as similarity 0; under euclidean the
     largest squared distance is then the largest one in the graph (apricot's convention for
     a nearest-neighbour graph). With ``neighbors >= N`` it is the dense objective. ``auto``
-    takes dense up to 30,000 rows when the matrix needs at most a quarter of the available
+    takes dense up to 20,000 rows when the matrix needs at most a quarter of the available
     memory. ``info`` reports the kernel, the objective and, for sparse, the graph.
 
     Examples
