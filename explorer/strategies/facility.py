@@ -1,7 +1,8 @@
 """Facility location: pick the rows that best represent every row (a submodular summary).
 
 Two similarities, one objective (see ``_facility_kernels``): *dense*, every pair, an N x N
-float32 matrix built with one matrix product, exact and identical to apricot-select's; and
+float32 matrix built with one matrix product, apricot-select's objective (its gains to
+float32 rounding, about 1e-7 relative; exactly on grid data such as the digits); and
 *sparse*, each row's ``neighbors`` nearest rows only (a k-nearest-neighbour graph,
 ``_sparse``), for data whose N x N matrix would not fit in memory.
 """
