@@ -1,0 +1,150 @@
+"""How the app feels at 100,000 points, measured in a real browser (Debian's headless
+Chromium driven by Playwright), once the UMAP layout is cached.
+
+    python benchmarks/bench_app_feel.py [--n 100000] [--shots DIR]
+
+1. Writes the bundled real pydocs embeddings tiled with noise to N x 384 (.npy) and computes
+   its UMAP layout into a fresh cache folder (the step the app does once per dataset).
+2. Starts the app on that cache, opens it, loads the file through 'Path on disk'.
+3. For random, stratified, k-center and k-means: chooses the strategy, then changes the budget,
+   and times from the click / key press until the page shows the new selection's count and
+   the scorecard for it (both must be on screen). Target: 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--shots", default=str(ROOT / "artifacts" / "feel"))
+    ap.add_argument("--cache", help="a cache folder to reuse (keeps the UMAP layout)")
+    args = ap.parse_args()
+    from datagen import tiled_real
+
+    import explorer
+    from explorer import projection
+
+    work = Path(tempfile.mkdtemp(prefix="feel_"))
+    cache = Path(args.cache) if args.cache else work / "cache"
+    env = {**os.environ, "SUBSET_EXPLORER_CACHE": str(cache)}
+    os.environ["SUBSET_EXPLORER_CACHE"] = str(cache)
+    path = (cache / "tiled.npy") if args.cache else (work / "tiled.npy")
+    cache.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # noise large enough that copies of one row mix with their neighbours (with less,
+        # the kNN graph splits into one component per original row and UMAP shows a grid)
+        np.save(path, tiled_real(args.n, "pydocs", noise=0.05))
+    data = explorer.load(path)
+    t = time.perf_counter()
+    projection.layout(data, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean")
+    print(f"REAL pydocs embeddings tiled with noise to {data.n:,} x {data.dim}; UMAP layout "
+          f"computed and cached in {time.perf_counter() - t:.0f} s")
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
+         "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(180):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    shots = Path(args.shots)
+    shots.mkdir(parents=True, exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    rows = []
+    try:
+        with sync_playwright() as p:
+            chromium = shutil.which("chromium") or "/usr/bin/chromium"
+            browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                        args=["--no-sandbox", "--disable-dev-shm-usage"])
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.goto(url)
+            page.get_by_text("k-center: selected", exact=False).first.wait_for(timeout=300_000)
+            page.get_by_text("Path on disk").click()
+            box = page.get_by_role("textbox", name="Path to the embeddings file")
+            box.fill(str(path))
+            box.press("Enter")
+            n_text = f"{data.n:,}"
+            t = time.perf_counter()
+            page.get_by_text(f"of {n_text} rows", exact=False).first.wait_for(timeout=600_000)
+            page.get_by_text("random subsets", exact=False).first.wait_for(timeout=600_000)
+            print(f"first load of the file in the app (k-center 50 + scorecard, layout "
+                  f"from the disk cache): {time.perf_counter() - t:.1f} s")
+            page.wait_for_timeout(2000)
+            page.screenshot(path=str(shots / "feel-100k-first.png"), full_page=True)
+
+            def wait_for(name, budget):
+                page.get_by_text(f"{name}: selected {budget:,} of {n_text} rows",
+                                 exact=False).first.wait_for(timeout=120_000)
+                page.get_by_text(f"{budget:,} rows against 30 random subsets",
+                                 exact=False).first.wait_for(timeout=120_000)
+
+            budget = 50
+            for name in ("random", "stratified", "k-center", "k-means"):
+                strategy = page.get_by_role("combobox", name=re.compile("Strategy"))
+                strategy.click()
+                option = page.get_by_role("option", name=re.compile(rf"· {re.escape(name)}$"))
+                t = time.perf_counter()
+                option.click()
+                wait_for(name, budget)
+                t_strategy = time.perf_counter() - t
+                budget_box = page.get_by_role("spinbutton", name="Budget (rows)")
+                new_budget = 200 if budget == 50 else 50
+                budget_box.fill(str(new_budget))
+                t = time.perf_counter()
+                budget_box.press("Enter")
+                wait_for(name, new_budget)
+                t_budget = time.perf_counter() - t
+                budget = new_budget
+                rows.append((name, t_strategy, t_budget))
+                page.wait_for_timeout(500)
+                page.screenshot(path=str(shots / f"feel-100k-{name}.png"), full_page=False)
+            browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print(f"\n{'strategy':<12}{'change strategy':>18}{'change budget':>16}   (target 2 s; "
+          f"count and scorecard on screen)")
+    for name, a, b in rows:
+        print(f"{name:<12}{a:>16.2f} s{b:>14.2f} s")
+    print(f"machine load average {os.getloadavg()[0]:.2f}; screenshots in {shots}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
