@@ -2,6 +2,7 @@
 
     python benchmarks/bench_facility.py                       # 10k (dense) and 100k (sparse)
     python benchmarks/bench_facility.py --n-dense 3000 --n-sparse 20000 --budget 200  # smoke
+    python benchmarks/bench_facility.py --n-dense 0 --data synthetic --exact-graph  # IVF cost
 
 Data (benchmarks/datagen.py), both 384-D float32: SYNTHETIC clustered Gaussian blobs, and the
 REAL pydocs MiniLM embeddings tiled with noise ("tiled real").
@@ -80,7 +81,10 @@ def child(args) -> None:
         ranking, info = np.asarray(model.ranking, dtype=np.int64), {"fixed_seconds": fixed}
     else:
         import explorer
+        from explorer.strategies import _sparse
 
+        if spec.get("exact_graph"):
+            _sparse.EXACT_MAX_ROWS = 1 << 40
         params = spec["params"]
         explorer.select(explorer.Dataset.from_arrays(X[:300]), "facility-location", 5,
                         params=params)
@@ -186,7 +190,7 @@ def bench_dense_size(name: str, X: np.ndarray, budget: int, neighbors: int, tmp:
 
 
 def bench_sparse_size(name: str, X: np.ndarray, budget: int, neighbors: int, tmp: Path,
-                      rows: list, stochastic: bool) -> None:
+                      rows: list, stochastic: bool, exact_graph: bool) -> None:
     n = len(X)
     path = tmp / f"{name}-{n}.npy"
     np.save(path, X)
@@ -194,6 +198,9 @@ def bench_sparse_size(name: str, X: np.ndarray, budget: int, neighbors: int, tmp
     if stochastic:
         runs[f"ours auto stochastic"] = {"method": "ours", "params": {
             "neighbors": neighbors, "optimizer": "stochastic", "epsilon": 0.1}}
+    if exact_graph:
+        runs["ours auto, exact graph"] = {"method": "ours", "exact_graph": True,
+                                          "params": {"neighbors": neighbors}}
     rng = np.random.default_rng(0)
     rand = [float(min_sq_dist(X, rng.choice(n, budget, replace=False)).mean())
             for _ in range(5)]
@@ -226,6 +233,9 @@ def main() -> None:
     ap.add_argument("--neighbors", type=int, default=64)
     ap.add_argument("--data", default="both", choices=["synthetic", "tiled", "both"])
     ap.add_argument("--no-stochastic", action="store_true")
+    ap.add_argument("--exact-graph", action="store_true",
+                    help="also run the sparse kernel on the exact kNN graph at --n-sparse "
+                    "(N^2 work: minutes at 100k) to see what the inverted file costs")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--data-file", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -251,15 +261,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for kind in kinds:
-            if kind == "tiled" and a.dim != 384:
+            if kind == "tiled" and a.dim != 384 or a.n_dense <= 0:
                 continue
             bench_dense_size(label[kind], make[kind](a.n_dense), a.budget, a.neighbors, tmp,
                              rows)
         for kind in kinds:
-            if kind == "tiled" and a.dim != 384:
+            if kind == "tiled" and a.dim != 384 or a.n_sparse <= 0:
                 continue
             bench_sparse_size(label[kind], make[kind](a.n_sparse), a.budget, a.neighbors,
-                              tmp, rows, not a.no_stochastic)
+                              tmp, rows, not a.no_stochastic, a.exact_graph)
     print()
     print(fmt_row(head, widths))
     for r in rows:
