@@ -100,7 +100,7 @@ def test_facility_location_stochastic_is_seeded_and_near_lazy(digits):
 def test_facility_location_refuses_when_dense_matrix_does_not_fit(digits, monkeypatch):
     monkeypatch.setattr(facility, "available_memory_bytes", lambda: 10 << 20)
     with pytest.raises(ExplorerError, match=r"dense 1797 x 1797 similarity matrix needs"):
-        explorer.select(digits, "facility-location", 10)
+        explorer.select(digits, "facility-location", 10, params={"kernel": "dense"})
 
 
 def test_kmeans_cluster_sampling_covers_the_classes(digits):

@@ -79,30 +79,3 @@ def kcenter_add(X, c, centers, k, mind, assign, candidate, cc):
             best_d = best_val[u]
             best = best_idx[u]
     return best, best_d, evals.sum()
-
-
-@njit(cache=True, fastmath=True, nogil=True)
-def facility_gains(S, cur, candidates, out):
-    """Marginal facility-location gains sum_i max(S[j, i] - cur[i], 0) for each candidate j
-    (S symmetric, so row j is read contiguously)."""
-    n = S.shape[1]
-    for t in range(len(candidates)):
-        j = candidates[t]
-        g = 0.0
-        for i in range(n):
-            d = S[j, i] - cur[i]
-            if d > 0.0:
-                g += d
-        out[t] = g
-
-
-@njit(cache=True, nogil=True)
-def facility_add(S, cur, j):
-    """cur <- max(cur, S[j]); returns the realised gain."""
-    g = 0.0
-    for i in range(S.shape[1]):
-        v = S[j, i]
-        if v > cur[i]:
-            g += v - cur[i]
-            cur[i] = v
-    return g

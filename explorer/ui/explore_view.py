@@ -82,13 +82,20 @@ def map_section(data) -> None:
     sel = state.get("selection")
     selected = sel.indices if sel is not None and sel.fingerprint == data.fingerprint else None
     colour, name, continuous = _colour(data, key, colour_by, selected, metric)
-    hover = None
-    if "label" in data.metadata.columns:
-        hover = data.metadata["label"].astype(str).map(lambda v: f"label {v}").to_numpy()
-    if "text" in data.metadata.columns:
-        snippets = data.metadata["text"].astype(str).str.slice(0, 80).to_numpy()
-        hover = snippets if hover is None else np.char.add(np.char.add(hover.astype(str),
-                                                                       "<br>"), snippets)
+    # hover text (label, text snippet) only for the few highlighted rows; the background
+    # points show their row number, and a click opens the row's detail panel
+    shown = set(map(int, selected if selected is not None else ()))
+    for k in ("pinned", "excluded", "target"):
+        shown.update(int(r) for r in state.get(k))
+    hover = np.full(data.n, "", dtype=object)
+    meta = data.metadata
+    for r in shown:
+        parts = []
+        if "label" in meta.columns:
+            parts.append(f"label {meta['label'].iloc[r]}")
+        if "text" in meta.columns:
+            parts.append(str(meta["text"].iloc[r])[:80])
+        hover[r] = "<br>".join(parts)
     fig = figures.map_figure(xy, data.ids, colour=colour, colour_name=name,
                              continuous=continuous, selected=selected,
                              pinned=state.get("pinned"), excluded=state.get("excluded"),

@@ -46,18 +46,24 @@ def map_figure(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str
         return text
 
     dimmed = selected is not None and len(selected) > 0
+    # The many background points carry only their coordinates and row number (hover shows
+    # the row and its colour group; the text or thumbnail of a point is fetched on click, in
+    # the detail panel), so a 100k-point map stays a small message.
+    xy = np.round(np.asarray(xy, dtype=np.float64), 3)
+    row_hover = "row %{customdata}<extra>%{fullData.name}</extra>"
     if colour is None:
         fig.add_trace(go.Scattergl(
             x=xy[base, 0], y=xy[base, 1], mode="markers", name="not selected" if dimmed
-            else "points", customdata=base, text=hover(base), hoverinfo="text",
+            else "points", customdata=base, hovertemplate=row_hover,
             marker=dict(size=5, color=GREY if dimmed else PALETTE[0], opacity=0.6)))
     elif continuous:
         vals = np.asarray(colour, dtype=np.float64)
         fig.add_trace(go.Scattergl(
             x=xy[base, 0], y=xy[base, 1], mode="markers", name=colour_name, customdata=base,
-            text=[f"{t}<br>{colour_name}: {vals[i]:.3g}" for t, i in zip(hover(base), base)],
-            hoverinfo="text",
-            marker=dict(size=5, color=vals[base], colorscale="Viridis", opacity=0.75,
+            hovertemplate=f"row %{{customdata}}<br>{colour_name}: %{{marker.color:.3g}}"
+            "<extra></extra>",
+            marker=dict(size=5, color=np.round(vals[base], 4), colorscale="Viridis",
+                        opacity=0.75,
                         colorbar=dict(title=dict(text=colour_name, side="right"), len=0.6))))
     else:
         cats = pd.Series(np.asarray(colour).astype(str))
@@ -66,8 +72,7 @@ def map_figure(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str
             rows = base[(cats.to_numpy()[base] == level)]
             fig.add_trace(go.Scattergl(
                 x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"{colour_name} {level}",
-                customdata=rows, text=[f"{t}<br>{colour_name}: {level}" for t in hover(rows)],
-                hoverinfo="text", legendgroup=level,
+                customdata=rows, hovertemplate=row_hover, legendgroup=level,
                 marker=dict(size=5, color=PALETTE[j % len(PALETTE)],
                             opacity=0.35 if dimmed else 0.75)))
     for rows, name, col, symbol, size in (
