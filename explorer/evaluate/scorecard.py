@@ -245,7 +245,8 @@ class ScoringContext:
             "clusters_hit": float(np.count_nonzero(sub)),
             "mean_pairwise_distance": mean_pd,
             "min_pairwise_distance": min_pd,
-            "vendi": M.vendi_score(np.asarray(self.vendi_X[idx])),
+            # in the scoring space: with the PCA of large data the kernel is 64 x 64
+            "vendi": M.vendi_score(np.asarray(self.Z[idx])),
             "mmd": float(math.sqrt(max(mmd2, 0.0))),
         }
         if self.labels is not None:
