@@ -79,6 +79,7 @@ def run(name: str, cfg: dict, budgets, draws: int, seed: int, t0: float) -> dict
                 row["seconds"] = time.perf_counter() - start
                 row["size"] = len(sel.indices)
                 row["warnings"] = sorted({str(w.message)[:200] for w in caught})
+                row["info"] = dict(sel.info or {})
                 card = explorer.score(data, sel, metric=metric, label_column="label",
                                       random_draws=draws, seed=seed, context=ctx,
                                       target=target if targeted else None)
@@ -132,6 +133,13 @@ def table(res, budget) -> list[str]:
             notes.append(f"`{row['strategy']}` returned {row['size']} rows for a budget of "
                          f"{budget} (it proposes its own size); its random envelope is drawn "
                          f"at {row['size']} rows.")
+        info = row.get("info", {})
+        kept = info.get("n_kept", info.get("n_representatives"))
+        if kept is not None and kept > row["size"]:
+            notes.append(f"`{row['strategy']}`: {kept} rows survive deduplication "
+                         f"({info.get('n_removed', '?')} removed); the budget keeps "
+                         f"{row['size']} of them in the strategy's keep order, so its marks "
+                         "describe that cap more than deduplication.")
         for w in row["warnings"]:
             notes.append(f"`{row['strategy']}` warned: {w}")
     rc = block["random"]
