@@ -12,26 +12,32 @@ from .diversity import median_gamma, random_fourier_features
 EXACT_LIMIT = 4000  # up to this many candidates the k-DPP uses the exact N x N kernel
 
 
-def elementary_symmetric(lam: np.ndarray, k: int) -> np.ndarray:
-    """E[l, n] = e_l(lam_1..lam_n), computed in a scaled recursion (Kulesza & Taskar, Alg. 7).
+def elementary_symmetric(lam: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled elementary symmetric polynomials (Kulesza & Taskar, Alg. 7): returns (E, c)
+    with e_l(lam_1..lam_m) = E[l, m] * exp(c[m]). Each column is divided by its largest
+    entry as it is built, so large k neither underflows nor overflows.
 
-    Values are divided by a common scale per step to stay finite; ratios are what is used.
+    >>> E, c = elementary_symmetric(np.array([1.0, 2.0, 3.0]), 2)
+    >>> [round(float(E[l, 3] * np.exp(c[3])), 6) for l in range(3)]
+    [1.0, 6.0, 11.0]
     """
     n = len(lam)
     E = np.zeros((k + 1, n + 1))
-    E[0, :] = 1.0
-    for l in range(1, k + 1):
-        for m in range(1, n + 1):
-            E[l, m] = E[l, m - 1] + lam[m - 1] * E[l - 1, m - 1]
-    return E
+    c = np.zeros(n + 1)
+    E[0, 0] = 1.0
+    for m in range(1, n + 1):
+        col = E[:, m - 1].copy()
+        col[1:] += lam[m - 1] * E[:-1, m - 1]
+        top = col.max()
+        E[:, m] = col / top
+        c[m] = c[m - 1] + np.log(top)
+    return E, c
 
 
 def sample_k_eigenvectors(lam: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of k eigenvectors chosen as in the k-DPP sampler (Kulesza & Taskar, Alg. 8)."""
     lam = np.maximum(lam, 0.0)
-    scale = lam.max() if lam.max() > 0 else 1.0
-    lam = lam / scale  # e_l scales by scale^l: ratios below are unchanged
-    E = elementary_symmetric(lam, k)
+    E, c = elementary_symmetric(lam, k)
     chosen = []
     left = k
     for m in range(len(lam), 0, -1):
@@ -40,7 +46,9 @@ def sample_k_eigenvectors(lam: np.ndarray, k: int, rng: np.random.Generator) -> 
         if m == left:
             chosen.extend(range(m - 1, -1, -1))
             break
-        p = lam[m - 1] * E[left - 1, m - 1] / E[left, m]
+        denom = E[left, m]
+        p = 0.0 if denom <= 0 else \
+            lam[m - 1] * E[left - 1, m - 1] / denom * np.exp(c[m - 1] - c[m])
         if rng.random() < p:
             chosen.append(m - 1)
             left -= 1
@@ -48,21 +56,28 @@ def sample_k_eigenvectors(lam: np.ndarray, k: int, rng: np.random.Generator) -> 
 
 
 def sample_projection_dpp(V: np.ndarray, rng: np.random.Generator) -> list[int]:
-    """Sample |V's columns| items from the projection DPP with orthonormal columns V (N x k)."""
-    V = V.copy()
+    """Sample |V's columns| items from the projection DPP with kernel K = V V^T (V: N x k,
+    orthonormal columns) by the chain rule, updating the conditional kernel's diagonal
+    with one Cholesky column per pick (O(N k^2) in all, no re-orthonormalisation).
+
+    >>> V = np.linalg.qr(np.random.default_rng(0).standard_normal((6, 3)))[0]
+    >>> sorted(set(sample_projection_dpp(V, np.random.default_rng(1)))).__len__()
+    3
+    """
+    n, k = V.shape
+    p = np.einsum("ij,ij->i", V, V)  # diagonal of K
+    C = np.zeros((n, k))
     out = []
-    for _ in range(V.shape[1]):
-        p = (V**2).sum(axis=1)
-        p = np.maximum(p, 0)
-        p /= p.sum()
-        i = int(rng.choice(len(p), p=p))
+    for t in range(k):
+        q = np.maximum(p, 0.0)
+        q /= q.sum()
+        i = int(rng.choice(n, p=q))
         out.append(i)
-        j = int(np.argmax(np.abs(V[i])))
-        vj = V[:, j].copy()
-        V = V - np.outer(vj, V[i] / vj[i])
-        V = np.delete(V, j, axis=1)
-        if V.shape[1]:
-            V, _ = np.linalg.qr(V)
+        e = V @ V[i] - C[:, :t] @ C[i, :t]  # column i of the conditional kernel
+        e /= np.sqrt(max(p[i], 1e-300))
+        C[:, t] = e
+        p = p - e * e
+        p[i] = 0.0
     return out
 
 

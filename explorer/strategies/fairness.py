@@ -75,7 +75,8 @@ def equitable_quotas(curves, capacity, total, minimum):
     quota = np.minimum(minimum, capacity).astype(np.int64)
     if quota.sum() > total:
         raise ExplorerError(f"The per-group minimums add up to {int(quota.sum())}, more than "
-                            f"the budget {total}.")
+                            f"the budget {total}: raise the budget or lower the 'minimum' "
+                            "parameter (--param minimum=0).")
     chunk = max(1, (total - int(quota.sum())) // 200)
     while quota.sum() < total:
         step = min(chunk, total - int(quota.sum()))
@@ -191,6 +192,11 @@ def group_quota(problem: Problem, inner: str, allocation: str, minimum: int,
                                            seed=int(problem.rng.integers(2**31)))
             quota[free] = equitable_quotas(curves, cap_free, rest, min_free)
         else:
+            if int(min_free.sum()) > rest:
+                raise ExplorerError(
+                    f"group-quota: {int(free.sum())} groups with at least {minimum} pick(s) "
+                    f"each need {int(min_free.sum())} rows, more than the budget {rest}: raise "
+                    "the budget or lower the 'minimum' parameter (--param minimum=0).")
             quota[free] = allocate(cap_free, rest, allocation, minimum=min_free)
     chosen = [problem.pinned]
     seeds = np.random.SeedSequence(int(problem.rng.integers(2**63))).spawn(G)
