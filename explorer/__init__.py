@@ -41,10 +41,14 @@ def __getattr__(name):
         from .evaluate import probes
 
         return getattr(probes, name)
+    if name == "estimate":
+        from .cost import estimate
+
+        return estimate
     raise AttributeError(f"module 'explorer' has no attribute {name!r}")
 
 
 __all__ = ["Dataset", "ExplorerError", "METRICS", "Selection", "fingerprint", "select",
            "get_strategy", "list_strategies", "load", "load_sample", "SAMPLES", "export",
            "replay", "write_manifest", "read_manifest", "score", "Scorecard", "probe_sweep",
-           "holdout_split", "__version__"]
+           "holdout_split", "estimate", "__version__"]

@@ -291,7 +291,7 @@ def cmd_select(args) -> int:
 
 def _say_if_heavy(strategy: str, data, budget, params) -> None:
     """Before a long or memory-hungry run, say so with an estimate and the faster variant."""
-    from .estimate import estimate
+    from .cost import estimate
 
     if budget is None:
         b = data.n

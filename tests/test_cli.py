@@ -227,7 +227,7 @@ def test_compare_writes_the_long_table_a_plot_and_a_summary(tmp_path, capsys):
 
 def test_a_heavy_run_is_announced_with_an_estimate_and_the_faster_variant(tmp_path, capsys,
                                                                           monkeypatch):
-    import explorer.estimate as E
+    import explorer.cost as E
 
     est = E.estimate("k-center", 1_000_000, 384, 50_000)
     assert est.heavy and est.upper_bound > est.seconds and "k-means" in est.advice

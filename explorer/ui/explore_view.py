@@ -28,7 +28,7 @@ def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False) 
     if not go or missing:
         return
     args = _selection_args(data, spec, params)
-    from explorer.estimate import estimate
+    from explorer.cost import estimate
 
     est = estimate(spec.name, data.n, data.dim, args["budget"], params)
     if est.heavy and not pressed:
