@@ -14,10 +14,12 @@ KCENTER_CHUNK = 4096
 
 @njit(cache=True, fastmath=True, nogil=True)
 def _sqdist_rows(X, i, c):
-    """Squared Euclidean distance between rows i and c of X (float32 SIMD accumulation)."""
-    s = np.float32(0.0)
+    """Squared Euclidean distance between rows i and c of X: differences of the float32
+    values taken exactly in float64 and summed in float64 (SIMD), so the arg-max does not
+    hinge on float32 rounding (picks equal a float64 reference's)."""
+    s = 0.0
     for j in range(X.shape[1]):
-        d = X[i, j] - X[c, j]
+        d = np.float64(X[i, j]) - np.float64(X[c, j])
         s += d * d
     return s
 
