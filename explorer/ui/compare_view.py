@@ -81,7 +81,9 @@ def controls_and_results(data) -> None:
     except explorer.ExplorerError as exc:
         st.error(str(exc))
         return
-    metrics = list(dict.fromkeys(table["metric"]))
+    probe_metrics = list(dict.fromkeys(table.loc[table["kind"] == "probe", "metric"]))
+    metrics = probe_metrics + [m for m in dict.fromkeys(table["metric"])
+                               if m not in probe_metrics]  # the probe's accuracy first
     metric = st.selectbox("Metric", metrics, key="cmp_metric",
                           format_func=lambda m: f"{m} (probe)" if m in set(
                               table.loc[table["kind"] == "probe", "metric"]) else m)
