@@ -60,9 +60,9 @@ MMD_SAMPLE = 5000
 #: nearest pick) on a fixed seeded sample of ``COVERAGE_SAMPLE`` rows: the subset and every
 #: random draw are measured on the same rows, so the comparison stays fair, and 30 draws at
 #: k = 1,000 cost a second instead of minutes at 1M rows. The scorecard says so.
-COVERAGE_ABOVE = 50_000
-COVERAGE_SAMPLE = 25_000
-COVERAGE_OUTLIERS = 5_000
+COVERAGE_ABOVE = 20_000
+COVERAGE_SAMPLE = 10_000
+COVERAGE_OUTLIERS = 2_500
 
 
 @dataclass(frozen=True)
@@ -414,7 +414,7 @@ def score(data: Dataset, selection, *, metric: str | None = None,
     random_draws : R, the number of random subsets (default 30).
     seed : seeds the random draws (``SeedSequence(seed).spawn(R)``) and the clustering.
     n_clusters : k-means clusters for the cluster metrics (default min(50, sqrt(N / 2))).
-    space : 'auto' (the full embedding space; above 50,000 rows coverage on a seeded sample
+    space : 'auto' (the full embedding space; above 20,000 rows coverage on a seeded sample
         plus the most outlying rows), 'full' (every row) or 'pca' (a 64-d PCA).
     target : row indices (or a mask) into ``data``, or an (M, D) array of target embeddings:
         adds ``target_mmd`` and ``target_ot`` (measured in the full embedding space).
