@@ -134,8 +134,10 @@ def _umap(X: np.ndarray, params: dict, seed: int) -> np.ndarray:
     fit_rows = np.sort(rng.choice(n, UMAP_FIT_LIMIT, replace=False))
     reducer.fit(np.asarray(X[fit_rows], dtype=np.float32))
     out = np.empty((n, 2), dtype=np.float32)
-    block = 100_000
-    for s in range(0, n, block):
-        out[s : s + block] = reducer.transform(np.asarray(X[s : s + block], dtype=np.float32))
     out[fit_rows] = reducer.embedding_
+    rest = np.setdiff1d(np.arange(n), fit_rows)  # only the rows the fit did not place
+    block = 100_000
+    for s in range(0, len(rest), block):
+        rows = rest[s : s + block]
+        out[rows] = reducer.transform(np.asarray(X[rows], dtype=np.float32))
     return out

@@ -1,0 +1,25 @@
+"""The 2-D layout: cached on disk, and above the fit limit fitted on a sample with the other
+rows transformed into the same map."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import explorer
+from explorer import projection
+
+
+def test_layout_above_the_fit_limit_places_transformed_rows_among_their_own_kind(monkeypatch):
+    data = explorer.load_sample("digits")
+    monkeypatch.setattr(projection, "UMAP_FIT_LIMIT", 600)
+    xy = projection.layout(data, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean")
+    assert xy.shape == (data.n, 2) and np.isfinite(xy).all()
+    # rows the fit never saw land next to rows of the same digit: 5-NN label vote in 2-D
+    labels = data.metadata["label"].to_numpy()
+    d = ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    nn = np.argsort(d, axis=1)[:, :5]
+    agree = (labels[nn] == labels[:, None]).mean()
+    assert agree > 0.85
+    again = projection.layout(data, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean")
+    assert np.array_equal(xy, again)  # from the disk cache
