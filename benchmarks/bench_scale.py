@@ -219,7 +219,7 @@ def main() -> None:
              if "error" not in sc else f"FAILED {sc['error']}") + " (target < 60 s)")
     if args.umap:
         um = run_step("umap", path, args)
-        print(f"UMAP layout: " + (f"{um['seconds']:.0f} s (again from the disk cache: "
+        print("UMAP layout: " + (f"{um['seconds']:.0f} s (again from the disk cache: "
                                   f"{um['cached_seconds']:.2f} s); peak {um['peak_mb']:,.0f} MiB"
                                   if "error" not in um else f"FAILED {um['error']}")
               + " (target < 600 s at 1M)")

@@ -166,12 +166,6 @@ def _load(args):
                 metric=metric)
 
 
-def _rows_from_file(path: str, data, what: str):
-    from .data.rows import rows_from_file
-
-    return rows_from_file(path, data, what)
-
-
 def cmd_info(args) -> int:
     import numpy as np
 
@@ -227,6 +221,7 @@ def cmd_strategies(args) -> int:
 
 def cmd_select(args) -> int:
     from .data.export import export, read_manifest, replay
+    from .data.rows import rows_from_file
     from .selection import select
     from .strategies import get_strategy
 
@@ -258,8 +253,8 @@ def cmd_select(args) -> int:
             raise _UsageError(f"explorer select: {args.strategy} needs --first-budget when it "
                               "runs first in a --then pipeline")
     data = _load(args)
-    pinned = _rows_from_file(args.pin, data, "--pin") if args.pin else None
-    excluded = _rows_from_file(args.exclude, data, "--exclude") if args.exclude else None
+    pinned = rows_from_file(args.pin, data, "--pin") if args.pin else None
+    excluded = rows_from_file(args.exclude, data, "--exclude") if args.exclude else None
     target = _target_kwargs(args)
     columns = dict(label_column=args.label_column, group_column=args.group_column,
                    score_column=args.score_column)
@@ -308,6 +303,8 @@ def _say_if_heavy(strategy: str, data, budget, params) -> None:
 def _selection_rows(path: str, data):
     import numpy as np
 
+    from .data.rows import rows_from_file
+
     p = Path(path).expanduser()
     if p.suffix.lower() == ".json":
         from .data.export import read_manifest
@@ -318,7 +315,7 @@ def _selection_rows(path: str, data):
                                 f"{doc['dataset']['fingerprint']}, DATA has "
                                 f"{data.fingerprint}).")
         return np.asarray(doc["selection"]["indices"], dtype=np.int64), doc
-    return _rows_from_file(path, data, "--selection"), None
+    return rows_from_file(path, data, "--selection"), None
 
 
 def cmd_score(args) -> int:
@@ -327,17 +324,8 @@ def cmd_score(args) -> int:
     data = _load(args)
     rows, doc = _selection_rows(args.selection, data)
     metric = args.metric or (doc or {}).get("metric") or "euclidean"
-    target = None
-    if args.target:
-        from .data.rows import load_target
-
-        target, _ = load_target(args.target, data)
-    elif args.target_query:
-        from .data.rows import query_rows
-
-        target = query_rows(data, args.target_query, "--target-query")
-        if len(target) == 0:
-            raise ExplorerError(f"--target-query {args.target_query!r} matches no row.")
+    target = select_target(data, **_target_kwargs(args)) if (args.target or
+                                                              args.target_query) else None
     card = score(data, rows, metric=metric, label_column=args.label_column,
                  random_draws=args.random_draws, seed=args.seed, target=target)
     if args.format == "json":
@@ -415,16 +403,9 @@ def cmd_compare(args) -> int:
 
 def select_target(data, target=None, target_query=None):
     """Row indices (or embeddings) of a target given on the command line."""
-    if target_query is not None:
-        from .data.rows import query_rows
+    from .data.rows import resolve_target_arg
 
-        rows = query_rows(data, target_query, "--target-query")
-        if len(rows) == 0:
-            raise ExplorerError(f"--target-query {target_query!r} matches no row.")
-        return rows
-    from .data.rows import load_target
-
-    return load_target(target, data)[0]
+    return resolve_target_arg(data, target, target_query)[0]
 
 
 def _print_compare_summary(table) -> None:

@@ -9,7 +9,6 @@ triangle-inequality skips, for example, often make it several times faster than 
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from functools import lru_cache

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any, Callable
@@ -279,25 +278,9 @@ def select(
     scores = _column_array(data, score_column, "scores", numeric=True)
     X = space.prepare(data.embeddings, metric, ids=data.ids)
     target_X = None
-    target_rec = None
-    if target is not None and target_query is not None:
-        raise ExplorerError("Give the target set once: target or target_query, not both.")
-    if target_query is not None:
-        from .data.rows import column_types, query_rows
+    from .data.rows import resolve_target_arg
 
-        target = query_rows(data, target_query, "target query")
-        if len(target) == 0:
-            raise ExplorerError(f"target query {target_query!r} matches no row. Columns: "
-                                f"{column_types(data)}; quote text values.")
-        target_rec = {"query": target_query}
-    elif isinstance(target, (str, Path)):
-        from .data.rows import load_target
-
-        target, target_rec = load_target(target, data)
-    elif target is not None:
-        from .data.rows import target_record
-
-        target_rec = target_record(target)
+    target, target_rec = resolve_target_arg(data, target, target_query)
     if target is not None:
         target_X = space.resolve_target(target, data, X, metric)
 

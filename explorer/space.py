@@ -98,56 +98,6 @@ def nearest(X: np.ndarray, C: np.ndarray, metric: str, x_sq=None):
     return to_metric(dist, metric), arg
 
 
-#: Up to this many rows the k-nearest-neighbour graph is exact (blocked matrix products).
-EXACT_KNN_ROWS = 30_000
-
-
-def knn(X: np.ndarray, k: int, seed: int = 0, exact: bool | None = None):
-    """The ``k`` nearest other rows of every row of a prepared matrix: (indices, squared
-    distances), both (N, k), nearest first (ties: lower index).
-
-    Exact by blocked matrix products up to ``EXACT_KNN_ROWS`` rows, approximate above it
-    with pynndescent's NN-descent (which umap-learn brings), seeded.
-
-    >>> X = np.array([[0.0], [1.0], [3.0], [6.0]], dtype=np.float32)
-    >>> knn(X, 2)[0].tolist()
-    [[1, 2], [0, 2], [1, 0], [2, 1]]
-    """
-    n = X.shape[0]
-    k = int(min(k, n - 1))
-    if k < 1:
-        raise ValueError("knn needs at least two rows")
-    if exact is None:
-        exact = n <= EXACT_KNN_ROWS
-    if not exact:
-        from pynndescent import NNDescent
-
-        index = NNDescent(np.asarray(X, dtype=np.float32), n_neighbors=k + 1,
-                          random_state=seed, n_jobs=1, low_memory=True)
-        ind, dist = index.neighbor_graph
-        out_i = np.empty((n, k), dtype=np.int64)
-        out_d = np.empty((n, k), dtype=np.float64)
-        for r in range(n):  # drop the row itself wherever it appears
-            keep = ind[r] != r
-            out_i[r] = ind[r][keep][:k]
-            out_d[r] = dist[r][keep][:k].astype(np.float64) ** 2
-        return out_i, out_d
-    x_sq = sq_norms(X)
-    out_i = np.empty((n, k), dtype=np.int64)
-    out_d = np.empty((n, k), dtype=np.float64)
-    rows = max(1, BLOCK_BYTES // (8 * n))
-    for s in range(0, n, rows):
-        block = np.asarray(X[s : s + rows], dtype=np.float32)
-        d = sq_distances(block, X, x_sq[s : s + rows], x_sq)
-        d[np.arange(len(block)), np.arange(s, s + len(block))] = np.inf
-        part = np.argpartition(d, k - 1, axis=1)[:, :k]
-        pd_ = np.take_along_axis(d, part, axis=1)
-        order = np.lexsort((part, pd_), axis=1)
-        out_i[s : s + rows] = np.take_along_axis(part, order, axis=1)
-        out_d[s : s + rows] = np.take_along_axis(pd_, order, axis=1)
-    return out_i, out_d
-
-
 def pca(X: np.ndarray, n_components: int, seed: int = 0, max_fit_rows: int = 50_000):
     """PCA projection (float32) fitted on at most ``max_fit_rows`` rows; returns (Z, explained).
 

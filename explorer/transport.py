@@ -1,4 +1,4 @@
-"""Entropic optimal transport (Sinkhorn in the log domain) between two point sets.
+"""Entropic optimal transport (Sinkhorn, kernel or log domain) between two point sets.
 
 Our own small implementation for sets of up to a few thousand points (sets are subsampled,
 seeded, above ``max_points``); used by the ``ot-target`` strategy and the ``target_ot`` metric.
@@ -69,23 +69,3 @@ def sinkhorn_cost(A: np.ndarray, B: np.ndarray, reg: float = 0.05, n_iter: int =
             break
         f = f_new
     return float((np.exp(L + f[:, None] + g[None, :]) * C).sum())
-
-
-def rbf_mmd(A: np.ndarray, B: np.ndarray, gamma: float | None = None) -> float:
-    """RBF-kernel MMD between two sets (median heuristic on the union when ``gamma`` is None).
-
-    >>> X = np.random.default_rng(0).standard_normal((50, 3)).astype(np.float32)
-    >>> rbf_mmd(X, X)
-    0.0
-    """
-    A = np.asarray(A, np.float32)
-    B = np.asarray(B, np.float32)
-    if gamma is None:
-        U = np.concatenate([A, B])[:2000]
-        d = space.sq_distances(U, U)
-        med = float(np.median(d[np.triu_indices(len(U), 1)])) if len(U) > 1 else 1.0
-        gamma = 1.0 / med if med > 0 else 1.0
-    kaa = np.exp(-gamma * space.sq_distances(A, A)).mean()
-    kbb = np.exp(-gamma * space.sq_distances(B, B)).mean()
-    kab = np.exp(-gamma * space.sq_distances(A, B)).mean()
-    return float(np.sqrt(max(kaa + kbb - 2 * kab, 0.0)))

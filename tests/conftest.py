@@ -13,7 +13,16 @@ os.environ.setdefault("SUBSET_EXPLORER_HOME", os.path.join(_TMP, "home"))
 
 
 @pytest.fixture(scope="session")
-def digits_data():
+def digits():
+    """The bundled digits sample (a frozen Dataset, shared by every test)."""
     import explorer
 
     return explorer.load_sample("digits")
+
+
+@pytest.fixture(scope="session")
+def pydocs():
+    """The bundled pydocs sample (MiniLM embeddings of Python documentation paragraphs)."""
+    import explorer
+
+    return explorer.load_sample("pydocs")

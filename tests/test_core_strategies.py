@@ -13,11 +13,6 @@ from explorer.errors import ExplorerError
 from explorer.strategies import facility
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return explorer.load_sample("digits")
-
-
 def kcenter_reference(X, start, budget):
     """Plain float64 farthest-point traversal (ties: lowest index)."""
     X = np.asarray(X, dtype=np.float64)

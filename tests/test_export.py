@@ -12,11 +12,6 @@ import explorer
 from explorer.errors import ExplorerError
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return explorer.load_sample("digits")
-
-
 def test_export_formats_and_columns(tmp_path, digits):
     sel = explorer.select(digits, "k-center", 20, seed=1)
     explorer.export(digits, sel, tmp_path / "s.csv")

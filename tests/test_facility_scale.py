@@ -15,16 +15,6 @@ from explorer.strategies import _sparse, facility
 from explorer.strategies._greedy import greedy
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return explorer.load_sample("digits")
-
-
-@pytest.fixture(scope="module")
-def pydocs():
-    return explorer.load_sample("pydocs")
-
-
 def rows_for(data, metric):
     X = data.embeddings.astype(np.float64)
     if metric == "cosine":

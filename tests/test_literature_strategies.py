@@ -19,16 +19,6 @@ from explorer.data.rows import query_rows
 from explorer.evaluate.compare import quality_coverage_front
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return explorer.load_sample("digits")
-
-
-@pytest.fixture(scope="module")
-def pydocs():
-    return explorer.load_sample("pydocs")
-
-
 def random_values(data, k, fn, draws=20, seed=0):
     rng = np.random.default_rng(seed)
     return np.array([fn(rng.choice(data.n, k, replace=False)) for _ in range(draws)])

@@ -16,11 +16,6 @@ from explorer.data import loading
 from explorer.errors import ExplorerError, ExplorerWarning
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return explorer.load_sample("digits")
-
-
 @pytest.fixture
 def X(digits):
     return np.asarray(digits.embeddings[:200])

@@ -37,16 +37,6 @@ def _quiet_sweep(*args, **kw):
 
 
 @pytest.fixture(scope="module")
-def digits():
-    return explorer.load_sample("digits")
-
-
-@pytest.fixture(scope="module")
-def pydocs():
-    return explorer.load_sample("pydocs")
-
-
-@pytest.fixture(scope="module")
 def sweep(digits):
     return _quiet_sweep(digits, STRATEGIES, BUDGETS, label_column="label",
                         probe=["logistic", "knn"], random_draws=DRAWS, seed=SEED)

@@ -21,11 +21,6 @@ from explorer.strategies import REGISTRY, list_strategies
 NAMES = sorted(REGISTRY)
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return explorer.load_sample("digits")
-
-
 def inputs_for(spec, data):
     """The columns / target a strategy needs, taken from the digits sample."""
     kw = {}

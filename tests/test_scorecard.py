@@ -13,11 +13,6 @@ from explorer.evaluate import metrics as M
 from explorer.evaluate.scorecard import ScoringContext, random_subsets
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return explorer.load_sample("digits")
-
-
 def test_coverage_on_points_on_a_line():
     X = np.array([[0.0], [1.0], [2.0], [10.0]], dtype=np.float32)
     data = explorer.Dataset.from_arrays(X)

@@ -98,6 +98,25 @@ def load_target(path, data: Dataset):
     return X, {"path": str(p), "fingerprint": other.fingerprint, "shape": list(X.shape)}
 
 
+def resolve_target_arg(data: Dataset, target=None, target_query: str | None = None):
+    """A target set however it was given — row indices, a mask, an (M, D) array, a file path
+    (:func:`load_target`) or a metadata query — as (indices or embeddings, manifest record);
+    (None, None) when neither is given."""
+    if target is not None and target_query is not None:
+        raise ExplorerError("Give the target set once: target or target_query, not both.")
+    if target_query is not None:
+        rows = query_rows(data, target_query, "target query")
+        if len(rows) == 0:
+            raise ExplorerError(f"target query {target_query!r} matches no row. Columns: "
+                                f"{column_types(data)}; quote text values.")
+        return rows, {"query": target_query}
+    if isinstance(target, (str, Path)):
+        return load_target(target, data)
+    if target is not None:
+        return target, target_record(target)
+    return None, None
+
+
 def target_record(target) -> dict:
     """How a target given to :func:`explorer.select` is recorded in the manifest."""
     arr = np.asarray(target)

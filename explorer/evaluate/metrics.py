@@ -64,14 +64,6 @@ def kernel_sum(Z: np.ndarray, z_sq: np.ndarray, rows: np.ndarray, idx: np.ndarra
     return total
 
 
-def nearest_and_kernel(Z: np.ndarray, z_sq: np.ndarray, idx: np.ndarray, gamma: float,
-                       kernel_rows=None):
-    """Each row's squared distance to its nearest subset row, and the kernel sum over
-    (row, subset row) pairs (every row, or ``kernel_rows`` only)."""
-    rows = np.arange(Z.shape[0]) if kernel_rows is None else kernel_rows
-    return nearest_many(Z, [idx])[0], kernel_sum(Z, z_sq, rows, idx, gamma)
-
-
 def pairwise_summary(S: np.ndarray, metric: str, gamma: float, block: int = 2048):
     """Mean and min pairwise distance among subset rows (i != j), and the mean RBF kernel over
     all ordered pairs (i = j included), blocked for large subsets."""

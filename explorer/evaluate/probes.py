@@ -43,7 +43,7 @@ import pandas as pd
 
 from .. import space
 from ..data.dataset import Dataset, fingerprint
-from ..errors import ExplorerError, ExplorerWarning, preview
+from ..errors import ExplorerError, preview
 from . import metrics as M
 from .scorecard import METRICS as SCORECARD_METRICS
 from .scorecard import ScoringContext, random_subsets

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import space
 from ..params import Interval, Param
+from . import _sparse
 from .base import Picks, Problem, register
 
 
@@ -35,8 +35,8 @@ def vote_k(problem: Problem, neighbors: int, discount: float) -> Picks:
     stop voting. Each step picks the allowed point u with the largest total weight of the
     unpicked points voting for it (ties: lowest index) and updates the weights locally
     (O(k^2) per pick). Pinned rows are picked first and discount their neighbourhoods.
-    ``gains`` holds each pick's score at pick time. The graph is exact up to 30,000 rows,
-    NN-descent above.
+    ``gains`` holds each pick's score at pick time. The graph is the one facility location
+    uses (exact up to 10,000 rows, an inverted file above).
 
     References
     ----------
@@ -56,7 +56,9 @@ def vote_k(problem: Problem, neighbors: int, discount: float) -> Picks:
     n = problem.n
     k = int(min(neighbors, n - 1))
     problem.report(0.0, "vote-k: building the neighbour graph")
-    nbr, _ = space.knn(problem.X, k, seed=int(problem.rng.integers(2**31)))
+    Xc, sq = _sparse.centred(problem.X)
+    graph = _sparse.knn_graph(Xc, sq, k + 1)  # row i itself comes first: drop it
+    nbr = np.ascontiguousarray(graph.neighbors[:, 1:], dtype=np.int64)
     # voters[u]: the points v with u in N(v) (the graph transposed, as CSR)
     flat = nbr.ravel()
     order = np.argsort(flat, kind="stable")
@@ -96,4 +98,4 @@ def vote_k(problem: Problem, neighbors: int, discount: float) -> Picks:
             problem.report(t / problem.n_new, "vote-k: picking")
     idx = np.concatenate([problem.pinned, np.asarray(picks, dtype=np.int64)]).astype(np.int64)
     g = np.concatenate([np.full(len(problem.pinned), np.nan), gains])
-    return Picks(idx, gains=g, info={"neighbors": k, "exact_graph": n <= space.EXACT_KNN_ROWS})
+    return Picks(idx, gains=g, info={"neighbors": k, "graph": graph.method})
