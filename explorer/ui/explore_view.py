@@ -235,8 +235,8 @@ def _semdedup_report(data, params) -> None:
                                     int(state.get("seed")))
     best, nearest, partner = prof["best"], prof["nearest"], prof["partner"]
     removed = [{"eps": e, "similarity above": round(1 - e, 3),
-                "rows removed": int((best > 1 - e).sum()),
-                "share": f"{(best > 1 - e).mean():.1%}"} for e in EPS_STEPS]
+                "rows removed": int((best > 1 - e).sum())}
+               for e in EPS_STEPS]
     st.plotly_chart(figures.similarity_histogram(nearest[np.isfinite(nearest)], 1 - eps),
                     key="semdedup_hist")
     st.dataframe(removed, hide_index=True, width="stretch")

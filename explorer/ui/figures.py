@@ -224,7 +224,7 @@ def similarity_histogram(similarity: np.ndarray, threshold: float) -> go.Figure:
     fig.add_vline(x=threshold, line=dict(color=SELECTED, dash="dash"),
                   annotation_text=f"1 − eps = {threshold:.3f}", annotation_position="top left")
     fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=40), plot_bgcolor="white",
-                      xaxis_title="cosine similarity to the nearest row of the same cluster",
+                      xaxis_title="similarity to nearest row in cluster",
                       yaxis_title="rows", showlegend=False)
     return fig
 
