@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,9 +13,12 @@ from . import space
 #: Above this many rows k-means is trained on a sample (as faiss does by default), then every
 #: row is assigned to its nearest centre.
 MINIBATCH_ABOVE = 50_000
-#: Training rows per cluster on large data (faiss caps at 256; 64 keeps 1M x 384 at k = 1,000
-#: well under a minute on two cores, with centres within a few % of the full fit's inertia).
+#: Training rows per cluster on large data (faiss caps at 256 and warns below 39; 64 keeps
+#: 1M x 384 at k = 1,000 well under a minute on two cores, with centres within a few % of the
+#: full fit's inertia).
 SAMPLE_PER_CLUSTER = 64
+#: ... but never fewer training rows than this.
+MIN_SAMPLE = 10_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,7 +62,7 @@ def kmeans_plus_plus(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
 
 def kmeans(X: np.ndarray, k: int, seed: int = 0, n_init: int = 1, max_iter: int = 100) -> Clustering:
     """k-means++ seeded k-means (Lloyd); above ``MINIBATCH_ABOVE`` rows it is trained on a
-    seeded sample of max(50,000, 64 k) rows with at most 25 iterations (faiss's default
+    seeded sample of max(10,000, 64 k) rows with at most 25 iterations (faiss's default
     recipe), then every row is assigned to its nearest centre.
 
     Rows are assigned to the nearest final centre by a blocked pass, so labels are exact for
@@ -76,7 +81,7 @@ def kmeans(X: np.ndarray, k: int, seed: int = 0, n_init: int = 1, max_iter: int 
     k = int(max(1, min(k, n)))
     if n > MINIBATCH_ABOVE:
         rng = np.random.default_rng(seed)
-        m = min(n, max(MINIBATCH_ABOVE, SAMPLE_PER_CLUSTER * k))
+        m = min(n, max(MIN_SAMPLE, SAMPLE_PER_CLUSTER * k))
         fit_rows = np.sort(rng.choice(n, m, replace=False))
         sample = np.asarray(X[fit_rows], dtype=np.float32)
         init = kmeans_plus_plus(sample, k, rng)
@@ -97,3 +102,34 @@ def kmeans(X: np.ndarray, k: int, seed: int = 0, n_init: int = 1, max_iter: int 
         centers = centers[keep]
         sizes = sizes[keep]
     return Clustering(labels.astype(np.int64), centers, sizes.astype(np.int64))
+
+
+#: Clusterings remembered by :func:`kmeans_of` (a few MB each at 100,000 rows).
+MEMO_ENTRIES = 8
+_memo: "OrderedDict[tuple, Clustering]" = OrderedDict()
+
+
+def kmeans_of(X: np.ndarray, k: int, seed: int, fingerprint: str | None, metric: str,
+              rows: np.ndarray | None = None) -> Clustering:
+    """``kmeans(X[rows], k, seed)`` (all rows when ``rows`` is None), remembered per dataset
+    fingerprint, metric, rows, k and seed: a strategy re-run at another budget on the same
+    clusters (stratified, cluster-based quotas) does not cluster again. Without a
+    fingerprint nothing is remembered."""
+    if rows is not None and len(rows) == X.shape[0]:
+        rows = None  # sorted distinct rows of full length: all of them
+    if fingerprint is None:
+        return kmeans(X if rows is None else np.asarray(X[rows]), k, seed=seed)
+    digest = "all" if rows is None else hashlib.sha1(
+        np.ascontiguousarray(rows, dtype=np.int64).tobytes()).hexdigest()
+    key = (fingerprint, metric, digest, int(k), int(seed))
+    hit = _memo.get(key)
+    if hit is None:
+        hit = kmeans(X if rows is None else np.asarray(X[rows]), k, seed=seed)
+        for arr in (hit.labels, hit.centers, hit.sizes):
+            arr.flags.writeable = False  # shared by later calls: nobody may change it
+        _memo[key] = hit
+        while len(_memo) > MEMO_ENTRIES:
+            _memo.popitem(last=False)
+    else:
+        _memo.move_to_end(key)
+    return hit

@@ -15,6 +15,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .clustering import MIN_SAMPLE, MINIBATCH_ABOVE, SAMPLE_PER_CLUSTER
+
 #: A run longer than this many seconds gets a warning and the faster variant.
 SLOW_SECONDS = 30.0
 
@@ -117,7 +119,7 @@ def estimate(strategy: str, n: int, dim: int, budget: int, params: dict | None =
     elif strategy in ("k-means", "k-means-kmq", "cluster-complexity", "sensitivity",
                       "stratified", "semdedup", "group-quota"):
         k = int(params.get("n_clusters") or (budget if strategy == "k-means" else 50))
-        sample = min(n, max(50_000, 64 * k))
+        sample = n if n <= MINIBATCH_ABOVE else min(n, max(MIN_SAMPLE, SAMPLE_PER_CLUSTER * k))
         seconds = (25 * 2.0 * sample * k * dim + 2.0 * n * k * dim) / flops + \
             k * sample * dim * 4 / bw
         memory = 8 * n * min(k, 256) + matrix * 0.1

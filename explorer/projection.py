@@ -18,7 +18,8 @@ import numpy as np
 from . import space
 
 CACHE_VERSION = 1
-#: Above this many rows, UMAP is fitted on a sample and the other rows are transformed.
+#: Above this many rows, UMAP is fitted on a sample and the other rows are placed among
+#: their nearest fitted rows (see :func:`_place`).
 UMAP_FIT_LIMIT = 200_000
 
 
@@ -30,14 +31,15 @@ def cache_dir() -> Path:
 
 def _versions(method: str) -> dict:
     out = {"numpy": np.__version__, "cache": CACHE_VERSION}
-    if method == "umap":
-        import umap
+    # package metadata, not an import: importing umap compiles numba code for seconds,
+    # and this runs on every page view that asks whether a layout is cached
+    from importlib.metadata import PackageNotFoundError, version
 
-        out["umap"] = getattr(umap, "__version__", "?")
-    else:
-        import sklearn
-
-        out["sklearn"] = sklearn.__version__
+    package = "umap-learn" if method == "umap" else "scikit-learn"
+    try:
+        out["umap" if method == "umap" else "sklearn"] = version(package)
+    except PackageNotFoundError:
+        out["umap" if method == "umap" else "sklearn"] = "?"
     return out
 
 
@@ -79,10 +81,13 @@ def cached_layout(data, method: str) -> np.ndarray | None:
 def _params(data, method, given):
     if method == "pca":
         return {"metric": given.get("metric", "euclidean")}
-    return {"n_neighbors": int(given.get("n_neighbors", 15)),
-            "min_dist": float(given.get("min_dist", 0.1)),
-            "metric": given.get("metric", "euclidean"), "seed": int(given.get("seed", 0)),
-            "fit_limit": UMAP_FIT_LIMIT}
+    params = {"n_neighbors": int(given.get("n_neighbors", 15)),
+              "min_dist": float(given.get("min_dist", 0.1)),
+              "metric": given.get("metric", "euclidean"), "seed": int(given.get("seed", 0)),
+              "fit_limit": UMAP_FIT_LIMIT}
+    if data.n > UMAP_FIT_LIMIT:
+        params["placement"] = "neighbour-mean"  # of the rows beyond the fitted sample
+    return params
 
 
 def layout(data, method: str = "umap", *, n_neighbors: int = 15, min_dist: float = 0.1,
@@ -139,5 +144,24 @@ def _umap(X: np.ndarray, params: dict, seed: int) -> np.ndarray:
     block = 100_000
     for s in range(0, len(rest), block):
         rows = rest[s : s + block]
-        out[rows] = reducer.transform(np.asarray(X[rows], dtype=np.float32))
+        out[rows] = _place(reducer, np.asarray(X[rows], dtype=np.float32))
     return out
+
+
+def _place(reducer, block: np.ndarray) -> np.ndarray:
+    """Rows the fit did not see, each at the membership-weighted mean of its nearest fitted
+    rows' positions: the start UMAP's own ``transform`` computes (through its public
+    ``transform_mode='graph'``), without the refinement epochs that dominate its cost at a
+    million rows. A row with no connected neighbour gets the full transform."""
+    reducer.transform_mode = "graph"
+    try:
+        W = reducer.transform(block).tocsr()
+    finally:
+        reducer.transform_mode = "embedding"
+    W.eliminate_zeros()
+    sums = np.asarray(W.sum(axis=1)).ravel()
+    xy = np.asarray(W @ reducer.embedding_) / np.where(sums > 0, sums, 1.0)[:, None]
+    lonely = np.flatnonzero(sums <= 0)
+    if len(lonely):
+        xy[lonely] = reducer.transform(block[lonely])
+    return xy.astype(np.float32)

@@ -40,7 +40,7 @@ def test_explore_opens_on_the_sample_with_a_map_and_a_scorecard():
     assert "Dataset **digits** · 1,797 rows × 64 dims" in texts(at.caption)
     assert len(at.get("plotly_chart")) >= 2  # the map and the scorecard chart
     assert "k-center: selected **50**" in texts(at.success)
-    assert "**Scorecard** — 50 rows against 30 random subsets" in texts(at.markdown)
+    assert "**Scorecard of k-center** — 50 rows against 30 random subsets" in texts(at.markdown)
     assert "better than random" in texts(at.markdown)
 
 

@@ -65,6 +65,27 @@ def test_random_envelope_matches_an_independent_computation(digits):
     assert len(m.random_values) == 12
 
 
+def test_batched_kernels_match_plain_numpy(pydocs):
+    """The compiled one-pass kernels behind the random envelope (nearest pick of several
+    subsets at once, kernel sums of several subsets at once) against float64 numpy."""
+    Z = np.array(pydocs.embeddings, dtype=np.float32)  # 1,010 rows
+    Z[10] = Z[20]  # an exact duplicate: its distance to a subset holding row 20 is 0
+    subsets = [np.r_[20, np.arange(100, 139)], np.arange(500, 540), np.arange(960, 1000)]
+    near = M.nearest_many(Z, subsets, block_bytes=1 << 16)  # several blocks
+    X = Z.astype(np.float64)
+    for t, idx in enumerate(subsets):
+        d2 = ((X[:, None, :] - X[None, idx, :]) ** 2).sum(-1)
+        np.testing.assert_allclose(near[t], d2.min(1), rtol=1e-6, atol=1e-9)
+    assert near[0, 10] == 0.0
+    z_sq = (X ** 2).sum(1)
+    rows = np.arange(0, len(Z), 3)
+    sums = M.kernel_sums(Z, z_sq, rows, subsets, 0.7, block_bytes=1 << 16)
+    for t, idx in enumerate(subsets):
+        d2 = ((X[rows][:, None, :] - X[None, idx, :]) ** 2).sum(-1)
+        assert sums[t] == pytest.approx(np.exp(-0.7 * d2).sum(), rel=1e-6)  # float32 products
+        assert M.kernel_sum(Z, z_sq, rows, idx, 0.7) == pytest.approx(sums[t], rel=1e-7)
+
+
 def test_random_draws_respect_pins_and_exclusions():
     draws = random_subsets(100, 10, 5, 0, pinned=[3, 4], excluded=range(50, 100))
     for d in draws:

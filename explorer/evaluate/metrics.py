@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import space
+from ._kernels import kernel_sums_from_gram, nearest_from_gram
 
 
 def nearest_many(Z: np.ndarray, subsets, source: np.ndarray | None = None,
@@ -27,21 +28,16 @@ def nearest_many(Z: np.ndarray, subsets, source: np.ndarray | None = None,
     subsets = [np.asarray(i, dtype=np.int64) for i in subsets]
     m, k = len(subsets), len(subsets[0])
     allrows = np.concatenate(subsets)
-    S = np.asarray((Z if source is None else source)[allrows], dtype=np.float32)
+    S = np.ascontiguousarray((Z if source is None else source)[allrows], dtype=np.float32)
     s_sq = np.einsum("ij,ij->i", S, S)
     n = Z.shape[0]
     out = np.empty((m, n), dtype=np.float64)
     rows = max(1, block_bytes // (4 * len(allrows)))
     for s in range(0, n, rows):
-        block = np.asarray(Z[s : s + rows], dtype=np.float32)
-        d = block @ S.T
-        d *= -2.0
-        d += s_sq[None, :]  # the row's own |a|^2 does not change its arg-min
-        j = d.reshape(len(block), m, k).argmin(axis=2) + np.arange(m) * k  # (b, m)
-        b64 = block.astype(np.float64)
-        for t in range(m):
-            diff = b64 - S[j[:, t]]
-            out[t, s : s + rows] = np.einsum("ij,ij->i", diff, diff)
+        block = np.ascontiguousarray(Z[s : s + rows], dtype=np.float32)
+        # the row's own |a|^2 does not change its arg-min; the kernel finds it and
+        # recomputes the winner's distance exactly, for every subset, in one pass
+        nearest_from_gram(block @ S.T, block, S, s_sq, m, k, out, s)
     return out
 
 
@@ -50,17 +46,26 @@ def kernel_sum(Z: np.ndarray, z_sq: np.ndarray, rows: np.ndarray, idx: np.ndarra
     """Sum over (population row in ``rows``, subset row) pairs of exp(-gamma d^2), in
     float64 (the MMD is a small difference of such sums: float32 would leave ~1e-4 of
     noise where the answer is 0)."""
-    S = np.asarray(Z[idx], dtype=np.float32)
-    s_sq = z_sq[idx]
+    return float(kernel_sums(Z, z_sq, rows, [idx], gamma, block_bytes)[0])
+
+
+def kernel_sums(Z: np.ndarray, z_sq: np.ndarray, rows: np.ndarray, subsets, gamma: float,
+                block_bytes: int = space.BLOCK_BYTES) -> np.ndarray:
+    """:func:`kernel_sum` for several subsets of one size at once: one matrix product per
+    block of ``rows`` against every subset's rows together."""
+    subsets = [np.asarray(i, dtype=np.int64) for i in subsets]
+    m, k = len(subsets), len(subsets[0])
+    allrows = np.concatenate(subsets)
+    S = np.ascontiguousarray(Z[allrows], dtype=np.float32)
+    s_sq = np.ascontiguousarray(z_sq[allrows], dtype=np.float64)
     rows = np.asarray(rows)
-    total = 0.0
-    step = max(1, block_bytes // (8 * max(1, len(idx))))
-    for s in range(0, len(rows), step):
-        r = rows[s : s + step]
-        d = space.sq_distances(Z[r], S, z_sq[r], s_sq)
-        d *= -gamma
-        np.exp(d, out=d)
-        total += float(d.sum())
+    total = np.zeros(m)
+    step = max(1, block_bytes // (4 * max(1, len(allrows))))
+    for a in range(0, len(rows), step):
+        r = rows[a : a + step]
+        block = np.asarray(Z[r], dtype=np.float32)
+        total += kernel_sums_from_gram(block @ S.T, np.ascontiguousarray(z_sq[r]), s_sq,
+                                       float(gamma), m, k)
     return total
 
 

@@ -58,6 +58,14 @@ class Problem:
         """How many rows the strategy must add to the pinned ones."""
         return self.budget - len(self.pinned)
 
+    def kmeans(self, k: int, seed: int, rows: np.ndarray | None = None):
+        """k-means of ``X[rows]`` (all rows when None), remembered per dataset, metric, rows,
+        k and seed (see :func:`explorer.clustering.kmeans_of`)."""
+        from ..clustering import kmeans_of
+
+        fingerprint = getattr(self.dataset, "fingerprint", None)
+        return kmeans_of(self.X, k, seed, fingerprint, self.metric, rows)
+
     def report(self, fraction: float, message: str = "") -> None:
         if self.progress is not None:
             self.progress(float(min(max(fraction, 0.0), 1.0)), message)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import space
-from ..clustering import kmeans
 from ..params import Interval, Options, Param
 from ._allocation import allocate
 from .base import Picks, Problem, register
@@ -19,7 +18,7 @@ def _cluster_pool(problem: Problem, n_clusters: int):
     pool[problem.pinned] = True
     rows = np.flatnonzero(pool)
     seed = int(problem.rng.integers(2**31))
-    return rows, kmeans(np.asarray(problem.X[rows]), min(n_clusters, len(rows)), seed=seed)
+    return rows, problem.kmeans(min(n_clusters, len(rows)), seed, rows)
 
 
 def gumbel_top_k(log_w: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

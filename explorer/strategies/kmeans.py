@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import space
-from ..clustering import kmeans
 from ..params import Interval, Options, Param
 from ._allocation import allocate
 from .base import Picks, Problem, register
@@ -79,7 +78,7 @@ def k_means(problem: Problem, n_clusters: int | None, pick: str, allocation: str
     k = problem.n_new if n_clusters is None else min(n_clusters, len(rows))
     k = max(1, min(k, len(rows)))
     seed = int(problem.rng.integers(2**31))
-    clusters = kmeans(np.asarray(problem.X[rows]), k, seed=seed)
+    clusters = problem.kmeans(k, seed, rows)
     labels = clusters.labels
     n_k = clusters.k
     pinned_local = np.searchsorted(rows, problem.pinned)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..clustering import kmeans
 from ..params import Interval, Options, Param
 from ._allocation import allocate
 from .base import Picks, Problem, register
@@ -25,7 +24,7 @@ def strata_of(problem: Problem, by: str, n_clusters: int) -> tuple[np.ndarray, s
         _, codes = np.unique(values, return_inverse=True)
         return codes.astype(np.int64), by
     seed = int(problem.rng.integers(2**31))
-    return kmeans(problem.X, n_clusters, seed=seed).labels, "clusters"
+    return problem.kmeans(n_clusters, seed).labels, "clusters"
 
 
 def sample_by_quota(problem: Problem, strata: np.ndarray, mode: str) -> np.ndarray:

@@ -204,7 +204,7 @@ def scorecard_section(data, sel) -> None:
     if sel.fingerprint != data.fingerprint:
         return
     card = compute.scorecard(state.get("data_key"), sel, sel.metric, state.get("label_column"))
-    panels.scorecard_view(card, data)
+    panels.scorecard_view(card, data, sel.strategy)
 
 
 EPS_STEPS = (0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)

@@ -17,7 +17,7 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#1
 
 #: Above this many points the map shows every selected point and a uniform (so
 #: density-preserving) sample of the others.
-MAP_POINT_LIMIT = 60_000
+MAP_POINT_LIMIT = 20_000
 
 
 def map_figure(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str = "",
@@ -66,10 +66,12 @@ def map_figure(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str
                         opacity=0.75,
                         colorbar=dict(title=dict(text=colour_name, side="right"), len=0.6))))
     else:
-        cats = pd.Series(np.asarray(colour).astype(str))
-        levels = sorted(cats.unique(), key=_natural)
-        for j, level in enumerate(levels[:40]):
-            rows = base[(cats.to_numpy()[base] == level)]
+        codes, uniques = pd.factorize(np.asarray(colour).astype(str))
+        order = sorted(range(len(uniques)), key=lambda u: _natural(uniques[u]))
+        base_codes = codes[base]  # integer comparisons per level, not string ones
+        for j, u in enumerate(order[:40]):
+            level = uniques[u]
+            rows = base[base_codes == u]
             fig.add_trace(go.Scattergl(
                 x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"{colour_name} {level}",
                 customdata=rows, hovertemplate=row_hover, legendgroup=level,

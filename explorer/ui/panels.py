@@ -228,7 +228,7 @@ def param_widgets(spec, key: str) -> dict:
     return params
 
 
-def scorecard_view(card, data) -> None:
+def scorecard_view(card, data, strategy: str = "") -> None:
     """The metric table with verdicts (descriptions on hover) and the balance charts."""
     from explorer.evaluate.scorecard import DESCRIPTION
 
@@ -237,7 +237,8 @@ def scorecard_view(card, data) -> None:
     frame = card.to_frame()
     better = int((frame["verdict"] == "better than random").sum())
     worse = int((frame["verdict"] == "worse than random").sum())
-    st.markdown(f"**Scorecard** — {card.budget} rows against {card.random_draws} random "
+    of = f" of {strategy}" if strategy else ""
+    st.markdown(f"**Scorecard{of}** — {card.budget} rows against {card.random_draws} random "
                 f"subsets of the same size: **{better}** metrics better than random, "
                 f"**{worse}** worse, {len(frame) - better - worse} within random's spread. "
                 f"<span style='color:#777'>Measured in the {card.space}.</span>",
