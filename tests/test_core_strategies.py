@@ -41,6 +41,26 @@ def test_kcenter_matches_plain_reference_on_digits(digits):
     assert np.isclose(d.max(), sel.gains[150])  # the next pick is at the current radius
 
 
+def test_kcenter_continues_and_slices_a_remembered_traversal(digits):
+    """Budgets asked in any order (smaller: a slice; larger: the walk continues) give what a
+    fresh run gives, including the distance-evaluation count and the cosine copy of X."""
+    from explorer.strategies import kcenter
+
+    for metric in ("euclidean", "cosine"):
+        kcenter._memo.clear()
+        runs = {b: explorer.select(digits, "k-center", b, seed=3, metric=metric)
+                for b in (40, 10, 120, 60)}
+        assert len(kcenter._memo) == 1  # one traversal served all four budgets
+        for b, sel in runs.items():
+            kcenter._memo.clear()
+            fresh = explorer.select(digits, "k-center", b, seed=3, metric=metric)
+            assert np.array_equal(sel.indices, fresh.indices)
+            np.testing.assert_array_equal(sel.gains, fresh.gains)
+            assert sel.info == fresh.info
+    excluded = explorer.select(digits, "k-center", 40, seed=3, excluded=range(100))
+    assert excluded.indices.min() >= 100  # other allowed rows: another traversal
+
+
 def test_kcenter_cosine_matches_reference_on_normalised_rows():
     data = explorer.load_sample("pydocs")
     sel = explorer.select(data, "k-center", 60, metric="cosine", seed=4)

@@ -2,11 +2,76 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+
 import numpy as np
 
 from .. import space
 from ._kernels import kcenter_add
 from .base import Picks, Problem, register
+
+
+class FarthestPointTraversal:
+    """A farthest-point traversal that can be extended: the picks for a budget are a prefix
+    of those for any larger budget, so a larger budget continues where the last one stopped
+    and a smaller one is a slice. Holds O(N) state (nearest distance, centre and candidacy of
+    every row); ``lock`` guards it when several app sessions share one traversal."""
+
+    def __init__(self, X: np.ndarray, start: np.ndarray, candidate: np.ndarray):
+        n = X.shape[0]
+        self.mind = np.full(n, np.inf)
+        self.assign = np.full(n, -1, dtype=np.int64)
+        self.candidate = candidate
+        self.centers = np.empty(max(16, len(start) + 16), dtype=np.int64)
+        self.cc = np.empty(len(self.centers), dtype=np.float64)
+        self.picks: list[int] = []
+        self.dists: list[float] = []
+        self.evaluations: list[int] = []  # cumulative, after each pick
+        self.lock = threading.Lock()
+        self.n_start = len(start)
+        evaluated = 0
+        self.nxt = -1
+        for k, c in enumerate(start):
+            self.nxt, _, ev = kcenter_add(X, int(c), self.centers, k, self.mind, self.assign,
+                                          self.candidate, self.cc)
+            evaluated += ev
+        self.start_evaluations = evaluated
+
+    def extend(self, X: np.ndarray, n_new: int, report=None) -> None:
+        """Make sure at least ``n_new`` picks after the start exist. ``X`` is the matrix the
+        traversal started on (not kept between calls: under cosine it is a normalised copy)."""
+        todo = n_new - len(self.picks)
+        if todo <= 0:
+            return
+        need = self.n_start + n_new
+        if need > len(self.centers):  # grow the centre arrays geometrically
+            size = max(need, 2 * len(self.centers))
+            self.centers = np.concatenate([self.centers,
+                                           np.empty(size - len(self.centers), np.int64)])
+            self.cc = np.empty(size, dtype=np.float64)
+        evaluated = self.evaluations[-1] if self.evaluations else self.start_evaluations
+        step = max(1, todo // 50)
+        for t in range(todo):
+            if self.nxt < 0:
+                raise AssertionError("k-center ran out of candidate rows")
+            nxt = self.nxt
+            self.picks.append(nxt)
+            self.dists.append(float(self.mind[nxt]))
+            self.nxt, _, ev = kcenter_add(X, int(nxt), self.centers,
+                                          self.n_start + len(self.picks) - 1, self.mind,
+                                          self.assign, self.candidate, self.cc)
+            evaluated += ev
+            self.evaluations.append(evaluated)
+            if report is not None and t % step == 0:
+                report(t / todo, f"k-center: {len(self.picks) - 1} of {n_new} picks")
+
+    def first(self, n_new: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(picks, their distances at pick time, distance evaluations) for ``n_new`` picks."""
+        ev = self.evaluations[n_new - 1] if n_new else self.start_evaluations
+        return (np.asarray(self.picks[:n_new], dtype=np.int64),
+                np.asarray(self.dists[:n_new], dtype=np.float64), int(ev))
 
 
 def farthest_point_order(X: np.ndarray, start: np.ndarray, n_new: int, candidate: np.ndarray,
@@ -18,31 +83,37 @@ def farthest_point_order(X: np.ndarray, start: np.ndarray, n_new: int, candidate
     Streaming and exact: memory is O(N) beyond X, and the triangle inequality skips rows the
     new centre cannot reach.
     """
-    n = X.shape[0]
-    total = len(start) + n_new
-    mind = np.full(n, np.inf)
-    assign = np.full(n, -1, dtype=np.int64)
-    centers = np.empty(total, dtype=np.int64)
-    cc = np.empty(total, dtype=np.float64)
-    picks = np.empty(n_new, dtype=np.int64)
-    dists = np.empty(n_new, dtype=np.float64)
-    evaluated = 0
-    nxt = -1
-    for k, c in enumerate(start):
-        nxt, d, ev = kcenter_add(X, int(c), centers, k, mind, assign, candidate, cc)
-        evaluated += ev
-    step = max(1, n_new // 50)
-    for t in range(n_new):
-        if nxt < 0:
-            raise AssertionError("k-center ran out of candidate rows")
-        picks[t] = nxt
-        dists[t] = mind[nxt]
-        nxt, d, ev = kcenter_add(X, int(nxt), centers, len(start) + t, mind, assign,
-                                 candidate, cc)
-        evaluated += ev
-        if report is not None and t % step == 0:
-            report(t / n_new, f"k-center: {t} of {n_new} picks")
-    return picks, dists, evaluated
+    walk = FarthestPointTraversal(X, start, candidate)
+    walk.extend(X, n_new, report)
+    return walk.first(n_new)
+
+
+#: Traversals kept for later budgets, by dataset fingerprint, metric, start and allowed rows
+#: (each holds about 17 bytes per row).
+MEMO_ENTRIES = 2
+_memo: "OrderedDict[tuple, FarthestPointTraversal]" = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def _traversal(problem: Problem, start: np.ndarray) -> FarthestPointTraversal:
+    """The remembered traversal for this dataset, metric, start and allowed rows, or a new
+    one (remembered when the problem carries a dataset fingerprint)."""
+    fingerprint = getattr(problem.dataset, "fingerprint", None)
+    if fingerprint is None:
+        return FarthestPointTraversal(problem.X, start, problem.allowed.copy())
+    key = (fingerprint, problem.metric,
+           hashlib.sha1(np.ascontiguousarray(start, np.int64).tobytes()).hexdigest(),
+           hashlib.sha1(np.packbits(problem.allowed).tobytes()).hexdigest())
+    with _memo_lock:
+        walk = _memo.get(key)
+        if walk is None:
+            walk = _memo[key] = FarthestPointTraversal(problem.X, start,
+                                                       problem.allowed.copy())
+            while len(_memo) > MEMO_ENTRIES:
+                _memo.popitem(last=False)
+        else:
+            _memo.move_to_end(key)
+    return walk
 
 
 @register(
@@ -88,8 +159,10 @@ def k_center(problem: Problem) -> Picks:
     else:
         head = problem.pinned
     n_new = problem.budget - len(start)
-    picks, dists, evaluated = farthest_point_order(problem.X, start, n_new, candidate,
-                                                   problem.report)
+    walk = _traversal(problem, start)  # a smaller budget is a prefix; a larger one continues
+    with walk.lock:
+        walk.extend(problem.X, n_new, problem.report)
+        picks, dists, evaluated = walk.first(n_new)
     order = np.concatenate([head, picks]).astype(np.int64)
     gains = np.concatenate([np.full(len(head), np.nan),
                             space.to_metric(dists**2, problem.metric)])
