@@ -113,52 +113,61 @@ def main() -> None:
 
             page.get_by_text("k-center: selected", exact=False).first.wait_for(timeout=300_000)
             rows[0] = ("app started, sample loaded", *memory_mb(proc.pid), 0.0)
-            page.get_by_text("Path on disk").click()
-            box = page.get_by_role("textbox", name="Path to the embeddings file")
-            box.fill(str(path))
-            t = time.perf_counter()
-            box.press("Enter")
-            # above 200,000 rows the page does not run a strategy by itself: press Run
-            page.get_by_text(f"{n_text} rows × {args.dim} dims", exact=False).first.wait_for(
-                timeout=1_800_000)
-            press_run()
-            page.get_by_text(f"k-center: selected 50 of {n_text} rows",
-                             exact=False).first.wait_for(timeout=1_800_000)
-            page.get_by_text("Scorecard of k-center — 50 rows",
-                             exact=False).first.wait_for(timeout=1_800_000)
-            rows.append(("1M file loaded: map, k-center 50, scorecard",
-                         *memory_mb(proc.pid), time.perf_counter() - t))
-            page.screenshot(path=str(shots / "memory-1m-loaded.png"), full_page=False)
 
-            def run(name, budget):
-                if budget is not None:
-                    box = page.get_by_role("spinbutton", name="Budget (rows)")
-                    box.fill(str(budget))
-                    box.press("Enter")
-                    press_run()
-                else:
-                    budget = 50
-                    page.get_by_role("combobox", name=re.compile("Strategy")).click()
-                    page.get_by_role("option", name=re.compile(rf"· {re.escape(name)}$")).click()
-                    press_run()
+            def drive(page):
+                page.get_by_text("Path on disk").click()
+                box = page.get_by_role("textbox", name="Path to the embeddings file")
+                box.fill(str(path))
                 t = time.perf_counter()
-                page.get_by_text(f"{name}: selected {budget:,} of {n_text} rows",
-                                 exact=False).first.wait_for(timeout=1_800_000)
-                page.get_by_text(f"Scorecard of {name} — {budget:,} rows",
-                                 exact=False).first.wait_for(timeout=1_800_000)
-                rows.append((f"{name} {budget}", *memory_mb(proc.pid),
-                             time.perf_counter() - t))
+                box.press("Enter")
+                # above 200,000 rows the page does not run a strategy by itself: press Run
+                page.get_by_text(f"{n_text} rows × {args.dim} dims", exact=False).first.wait_for(
+                    timeout=240_000)
+                press_run()
+                page.get_by_text(f"k-center: selected 50 of {n_text} rows",
+                                 exact=False).first.wait_for(timeout=240_000)
+                page.get_by_text("Scorecard of k-center — 50 rows",
+                                 exact=False).first.wait_for(timeout=240_000)
+                rows.append(("1M file loaded: map, k-center 50, scorecard",
+                             *memory_mb(proc.pid), time.perf_counter() - t))
+                page.screenshot(path=str(shots / "memory-1m-loaded.png"), full_page=False)
 
-            for name in ("random", "stratified", "k-means"):
-                run(name, None)
-            page.get_by_role("combobox", name=re.compile("Strategy")).click()
-            page.get_by_role("option", name=re.compile(r"· k-center$")).click()
-            press_run()
-            page.get_by_text(f"k-center: selected 50 of {n_text}",
-                             exact=False).first.wait_for(timeout=600_000)
-            run("k-center", 1000)
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(shots / "memory-1m-kcenter.png"), full_page=False)
+                def run(name, budget):
+                    if budget is not None:
+                        box = page.get_by_role("spinbutton", name="Budget (rows)")
+                        box.fill(str(budget))
+                        box.press("Enter")
+                        press_run()
+                    else:
+                        budget = 50
+                        page.get_by_role("combobox", name=re.compile("Strategy")).click()
+                        page.get_by_role("option",
+                                         name=re.compile(rf"· {re.escape(name)}$")).click()
+                        press_run()
+                    t = time.perf_counter()
+                    page.get_by_text(f"{name}: selected {budget:,} of {n_text} rows",
+                                     exact=False).first.wait_for(timeout=240_000)
+                    page.get_by_text(f"Scorecard of {name} — {budget:,} rows",
+                                     exact=False).first.wait_for(timeout=240_000)
+                    rows.append((f"{name} {budget}", *memory_mb(proc.pid),
+                                 time.perf_counter() - t))
+
+                for name in ("random", "stratified", "k-means"):
+                    run(name, None)
+                page.get_by_role("combobox", name=re.compile("Strategy")).click()
+                page.get_by_role("option", name=re.compile(r"· k-center$")).click()
+                press_run()
+                page.get_by_text(f"k-center: selected 50 of {n_text}",
+                                 exact=False).first.wait_for(timeout=240_000)
+                run("k-center", 1000)
+                page.wait_for_timeout(1000)
+                page.screenshot(path=str(shots / "memory-1m-kcenter.png"), full_page=False)
+
+            try:
+                drive(page)
+            except Exception:
+                page.screenshot(path=str(shots / "memory-1m-failed.png"), full_page=True)
+                raise
             browser.close()
     finally:
         rss, hwm = memory_mb(proc.pid)
@@ -167,12 +176,12 @@ def main() -> None:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    print(f"\n{'step':<46}{'resident MiB':>14}{'peak MiB':>12}{'seconds':>10}")
-    for name, r, h, s in rows:
-        print(f"{name:<46}{r:>14,.0f}{h:>12,.0f}{s:>10.1f}")
-    print(f"\nserver peak resident memory {hwm:,.0f} MiB = {hwm / 1024:.2f} GiB (target < 8 GB);"
-          f" the matrix is {matrix_mb:,.0f} MiB, memory-mapped (its pages count as resident "
-          f"while cached). Machine load average {os.getloadavg()[0]:.2f}.")
+        print(f"\n{'step':<46}{'resident MiB':>14}{'peak MiB':>12}{'seconds':>10}")
+        for name, r, h, s in rows:
+            print(f"{name:<46}{r:>14,.0f}{h:>12,.0f}{s:>10.1f}")
+        print(f"\nserver peak resident memory {hwm:,.0f} MiB = {hwm / 1024:.2f} GiB (target "
+              f"< 8 GB); the matrix is {matrix_mb:,.0f} MiB, memory-mapped (its pages count as "
+              f"resident while cached). Machine load average {os.getloadavg()[0]:.2f}.")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -238,7 +238,7 @@ def scorecard_view(card, data, strategy: str = "") -> None:
     better = int((frame["verdict"] == "better than random").sum())
     worse = int((frame["verdict"] == "worse than random").sum())
     of = f" of {strategy}" if strategy else ""
-    st.markdown(f"**Scorecard{of}** — {card.budget} rows against {card.random_draws} random "
+    st.markdown(f"**Scorecard{of}** — {card.budget:,} rows against {card.random_draws} random "
                 f"subsets of the same size: **{better}** metrics better than random, "
                 f"**{worse}** worse, {len(frame) - better - worse} within random's spread. "
                 f"<span style='color:#777'>Measured in the {card.space}.</span>",
@@ -278,7 +278,7 @@ def scorecard_view(card, data, strategy: str = "") -> None:
 
 
 def selection_summary(sel, data) -> None:
-    st.success(f"{sel.strategy}: selected **{len(sel)}** of {data.n:,} rows in "
+    st.success(f"{sel.strategy}: selected **{len(sel):,}** of {data.n:,} rows in "
                f"{sel.seconds:.2f} s (seed {sel.seed}, {sel.metric}).")
     if sel.info:
         st.caption(", ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
