@@ -23,3 +23,18 @@ def test_layout_above_the_fit_limit_places_transformed_rows_among_their_own_kind
     assert agree > 0.85
     again = projection.layout(data, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean")
     assert np.array_equal(xy, again)  # from the disk cache
+
+
+def test_layout_above_the_fit_limit_on_wide_embeddings_goes_through_a_pca(monkeypatch, pydocs):
+    monkeypatch.setattr(projection, "UMAP_FIT_LIMIT", 400)
+    calls = []
+    real_pca = projection.space.pca
+    monkeypatch.setattr(projection.space, "pca",
+                        lambda X, k, seed=0: calls.append(k) or real_pca(X, k, seed=seed))
+    xy = projection.layout(pydocs, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean",
+                           use_cache=False)
+    assert calls == [projection.UMAP_PCA_DIMS]  # 384 dims -> 64 before UMAP
+    assert xy.shape == (pydocs.n, 2) and np.isfinite(xy).all()
+    # placed rows sit inside the map the fit drew, not at its edge or origin
+    lo, hi = np.percentile(xy, 1, axis=0), np.percentile(xy, 99, axis=0)
+    assert ((xy >= lo - (hi - lo)) & (xy <= hi + (hi - lo))).all()
