@@ -152,7 +152,7 @@ def test_semdedup_shows_how_many_rows_each_eps_removes_and_example_pairs():
     removed = dict(zip(table["eps"], table["rows removed"]))
     assert removed[0.3] >= removed[0.05]
     assert "semdedup: selected" in texts(at.success)
-    assert f"**{1010 - removed[0.05]}**" in texts(at.success)
+    assert f"**{1010 - removed[0.05]:,}**" in texts(at.success)
 
 
 def test_group_quota_and_quality_diversity_run_from_the_panel():
