@@ -17,12 +17,9 @@ import argparse
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +27,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from appdriver import launch_chromium, start_app, stop_app  # noqa: E402
 
 
 def main() -> None:
@@ -66,19 +58,7 @@ def main() -> None:
     print(f"REAL pydocs embeddings tiled with noise to {data.n:,} x {data.dim}; UMAP layout "
           f"computed and cached in {time.perf_counter() - t:.0f} s")
 
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
-         "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(180):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
+    proc, url = start_app(env)
     shots = Path(args.shots)
     shots.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
@@ -86,9 +66,7 @@ def main() -> None:
     rows = []
     try:
         with sync_playwright() as p:
-            chromium = shutil.which("chromium") or "/usr/bin/chromium"
-            browser = p.chromium.launch(executable_path=chromium, headless=True,
-                                        args=["--no-sandbox", "--disable-dev-shm-usage"])
+            browser = launch_chromium(p)
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
             page.goto(url)
             page.get_by_text("k-center: selected", exact=False).first.wait_for(timeout=300_000)
@@ -136,11 +114,7 @@ def main() -> None:
                 page.screenshot(path=str(shots / f"feel-100k-{name}.png"), full_page=False)
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_app(proc)
     print(f"\n{'strategy':<12}{'change strategy':>18}{'change budget':>16}   (target 2 s; "
           f"count and scorecard on screen)")
     for name, a, b in rows:

@@ -19,12 +19,9 @@ import argparse
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +29,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from appdriver import launch_chromium, start_app, stop_app  # noqa: E402
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -80,19 +72,7 @@ def main() -> None:
           f"target < 600 s at 1M)")
     del data
 
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
-         "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(180):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
+    proc, url = start_app(env)
     shots = Path(args.shots)
     shots.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
@@ -101,9 +81,7 @@ def main() -> None:
     n_text = f"{args.n:,}"
     try:
         with sync_playwright() as p:
-            chromium = shutil.which("chromium") or "/usr/bin/chromium"
-            browser = p.chromium.launch(executable_path=chromium, headless=True,
-                                        args=["--no-sandbox", "--disable-dev-shm-usage"])
+            browser = launch_chromium(p)
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
             page.goto(url)
 
@@ -171,11 +149,7 @@ def main() -> None:
             browser.close()
     finally:
         rss, hwm = memory_mb(proc.pid)
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_app(proc)
         print(f"\n{'step':<46}{'resident MiB':>14}{'peak MiB':>12}{'seconds':>10}")
         for name, r, h, s in rows:
             print(f"{name:<46}{r:>14,.0f}{h:>12,.0f}{s:>10.1f}")
