@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from pathlib import Path
@@ -38,7 +40,10 @@ def texts(elements):
 def test_explore_opens_on_the_sample_with_a_map_and_a_scorecard():
     at = fresh()
     assert "Dataset **digits** · 1,797 rows × 64 dims" in texts(at.caption)
-    assert len(at.get("plotly_chart")) >= 2  # the map and the scorecard chart
+    assert len(at.get("plotly_chart")) >= 1  # the scorecard chart
+    (chart,) = at.get("echarts_chart")  # the map: its "selected" series holds the 50 picks
+    series = json.loads(chart.proto.spec)["series"]
+    assert [len(s["data"]) for s in series if s["name"] == "selected (50)"] == [50]
     assert "k-center: selected **50**" in texts(at.success)
     assert "**Scorecard of k-center** — 50 rows against 30 random subsets" in texts(at.markdown)
     assert "better than random" in texts(at.markdown)

@@ -7,7 +7,7 @@ import streamlit as st
 
 import explorer
 
-from . import compute, figures, panels, state
+from . import compute, figures, map_chart, panels, state
 
 
 def _selection_args(data, spec, params):
@@ -82,32 +82,27 @@ def map_section(data) -> None:
     sel = state.get("selection")
     selected = sel.indices if sel is not None and sel.fingerprint == data.fingerprint else None
     colour, name, continuous = _colour(data, key, colour_by, selected, metric)
-    # hover text (label, text snippet) only for the few highlighted rows; the background
-    # points show their row number, and a click opens the row's detail panel
-    shown = set(map(int, selected if selected is not None else ()))
-    for k in ("pinned", "excluded", "target"):
-        shown.update(int(r) for r in state.get(k))
-    hover = np.full(data.n, "", dtype=object)
     meta = data.metadata
-    for r in shown:
+
+    def details(r: int) -> str:  # hover line of a highlighted row (escaped by the chart)
         parts = []
         if "label" in meta.columns:
             parts.append(f"label {meta['label'].iloc[r]}")
         if "text" in meta.columns:
             parts.append(str(meta["text"].iloc[r])[:80])
-        hover[r] = "<br>".join(parts)
-    fig = figures.map_figure(xy, data.ids, colour=colour, colour_name=name,
-                             continuous=continuous, selected=selected,
-                             pinned=state.get("pinned"), excluded=state.get("excluded"),
-                             target=state.get("target"), hover_text=hover)
-    event = st.plotly_chart(fig, key="map", on_select="rerun",
-                            selection_mode=("points", "box", "lasso"),
-                            config={"scrollZoom": True, "displaylogo": False})
-    rows = _rows_from_event(event)
-    if rows is not None:
-        state.put("lasso", rows)
-        if len(rows) == 1:
-            state.put("focus_row", rows[0])
+        return " · ".join(parts)
+
+    chart = map_chart.map_chart(xy, data.ids, colour=colour, colour_name=name,
+                                continuous=continuous, selected=selected,
+                                pinned=state.get("pinned"), excluded=state.get("excluded"),
+                                target=state.get("target"), details=details)
+    # A keyed chart keeps its identity, so a new selection redraws the canvas in place. The
+    # lasso arrives on the run after it was drawn: read it against the chart then on screen.
+    drawn = state.get("map_drawn")
+    event = st.echarts_chart(chart.option, key=f"map-{state.get('map_generation')}",
+                             on_select="rerun", height=640)
+    state.put("map_drawn", chart)
+    _take_lasso(event, drawn if drawn is not None else chart)
     lasso_actions(data)
     if note is not None:
         compute.layout(key, "umap", nn, md, metric)
@@ -115,19 +110,21 @@ def map_section(data) -> None:
         st.rerun()
 
 
-def _rows_from_event(event):
+def _take_lasso(event, drawn) -> None:
+    """A new lasso, box or click on the map becomes the current lasso (a click on one point
+    also opens its details); an event already taken is not taken again."""
     try:
-        points = event.selection["points"]
-    except (AttributeError, KeyError, TypeError):
-        return None
-    rows = []
-    for p in points:
-        cd = p.get("customdata")
-        if isinstance(cd, list):
-            cd = cd[0] if cd else None
-        if cd is not None:
-            rows.append(int(cd))
-    return sorted(set(rows)) if points else []
+        selected = event["selection"]["selected"]
+    except (KeyError, TypeError):
+        return
+    signature = repr(selected)
+    if signature == state.get("map_event"):
+        return
+    state.put("map_event", signature)
+    rows = drawn.rows_of(selected)
+    state.put("lasso", rows)
+    if len(rows) == 1:
+        state.put("focus_row", rows[0])
 
 
 def _colour(data, key, colour_by, selected, metric):
@@ -152,8 +149,9 @@ def _colour(data, key, colour_by, selected, metric):
 def lasso_actions(data) -> None:
     lasso = state.get("lasso")
     pinned, excluded, target = state.get("pinned"), state.get("excluded"), state.get("target")
-    st.caption(f"Lasso or box-select points on the map ({len(lasso)} in the current lasso). "
-               f"Pinned: **{len(pinned)}** · excluded: **{len(excluded)}** · target: "
+    st.caption(f"Lasso or box: choose the tool at the map's top right and draw around points "
+               f"({len(lasso)} in the current lasso); click a point for its details, scroll to "
+               f"zoom. Pinned: **{len(pinned)}** · excluded: **{len(excluded)}** · target: "
                f"**{len(target)}**")
     b = st.columns(5)
     if b[0].button("Pin lassoed", disabled=not lasso, help="These rows must be selected.",
@@ -196,6 +194,7 @@ def _apply(kind: str, rows) -> None:
     else:
         state.put(kind, sorted(set(rows)))
     state.put("lasso", [])
+    state.put("map_generation", state.get("map_generation") + 1)  # clears the drawn lasso
     st.rerun()
 
 

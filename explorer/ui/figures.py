@@ -1,4 +1,5 @@
-"""Plotly figures for the app. Figures take arrays and frames; they compute no metric."""
+"""Plotly figures for the app (the Explore map is an ECharts option, see map_chart.py).
+Figures take arrays and frames; they compute no metric."""
 
 from __future__ import annotations
 
@@ -14,89 +15,6 @@ GREY = "#c7c7c7"
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#c49c94",
            "#f7b6d2", "#9edae5", "#dbdb8d", "#393b79", "#637939", "#8c6d31"]
-
-#: Above this many points the map shows every selected point and a uniform (so
-#: density-preserving) sample of the others.
-MAP_POINT_LIMIT = 20_000
-
-
-def map_figure(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str = "",
-               continuous: bool = False, selected=None, pinned=(), excluded=(), target=(),
-               hover_text=None, height: int = 620, seed: int = 0) -> go.Figure:
-    """WebGL scatter of the layout; row indices ride in ``customdata`` so a lasso maps back to
-    rows even when the plot is downsampled."""
-    n = len(xy)
-    sel_mask = np.zeros(n, dtype=bool)
-    if selected is not None and len(selected):
-        sel_mask[np.asarray(selected)] = True
-    special = np.zeros(n, dtype=bool)
-    for rows in (pinned, excluded, target):
-        if len(rows):
-            special[np.asarray(rows)] = True
-    base = np.flatnonzero(~sel_mask & ~special)
-    if len(base) > MAP_POINT_LIMIT:
-        rng = np.random.default_rng(seed)
-        base = np.sort(rng.choice(base, MAP_POINT_LIMIT, replace=False))
-    fig = go.Figure()
-
-    def hover(rows):
-        text = [f"id {ids[i]}" for i in rows]
-        if hover_text is not None:
-            text = [f"{t}<br>{hover_text[i]}" for t, i in zip(text, rows)]
-        return text
-
-    dimmed = selected is not None and len(selected) > 0
-    # The many background points carry only their coordinates and row number (hover shows
-    # the row and its colour group; the text or thumbnail of a point is fetched on click, in
-    # the detail panel), so a 100k-point map stays a small message.
-    xy = np.round(np.asarray(xy, dtype=np.float64), 3)
-    row_hover = "row %{customdata}<extra>%{fullData.name}</extra>"
-    if colour is None:
-        fig.add_trace(go.Scattergl(
-            x=xy[base, 0], y=xy[base, 1], mode="markers", name="not selected" if dimmed
-            else "points", customdata=base, hovertemplate=row_hover,
-            marker=dict(size=5, color=GREY if dimmed else PALETTE[0], opacity=0.6)))
-    elif continuous:
-        vals = np.asarray(colour, dtype=np.float64)
-        fig.add_trace(go.Scattergl(
-            x=xy[base, 0], y=xy[base, 1], mode="markers", name=colour_name, customdata=base,
-            hovertemplate=f"row %{{customdata}}<br>{colour_name}: %{{marker.color:.3g}}"
-            "<extra></extra>",
-            marker=dict(size=5, color=np.round(vals[base], 4), colorscale="Viridis",
-                        opacity=0.75,
-                        colorbar=dict(title=dict(text=colour_name, side="right"), len=0.6))))
-    else:
-        codes, uniques = pd.factorize(np.asarray(colour).astype(str))
-        order = sorted(range(len(uniques)), key=lambda u: _natural(uniques[u]))
-        base_codes = codes[base]  # integer comparisons per level, not string ones
-        for j, u in enumerate(order[:40]):
-            level = uniques[u]
-            rows = base[base_codes == u]
-            fig.add_trace(go.Scattergl(
-                x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"{colour_name} {level}",
-                customdata=rows, hovertemplate=row_hover, legendgroup=level,
-                marker=dict(size=5, color=PALETTE[j % len(PALETTE)],
-                            opacity=0.35 if dimmed else 0.75)))
-    for rows, name, col, symbol, size in (
-            (np.flatnonzero(sel_mask & ~special), "selected", SELECTED, "circle", 8),
-            (np.asarray(target, dtype=np.int64), "target", TARGET, "star", 10),
-            (np.asarray(pinned, dtype=np.int64), "pinned", PINNED, "diamond", 10),
-            (np.asarray(excluded, dtype=np.int64), "excluded", EXCLUDED, "x", 8)):
-        if len(rows) == 0:
-            continue
-        fig.add_trace(go.Scattergl(
-            x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"{name} ({len(rows)})",
-            customdata=rows, text=hover(rows), hoverinfo="text",
-            marker=dict(size=size, color=col, symbol=symbol,
-                        line=dict(width=1, color="white"))))
-    fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=10, b=10), dragmode="lasso",
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, itemsizing="constant"),
-        xaxis=dict(showticklabels=False, title=None, showgrid=False, zeroline=False),
-        yaxis=dict(showticklabels=False, title=None, showgrid=False, zeroline=False),
-        plot_bgcolor="white")
-    return fig
-
 
 def _natural(text: str):
     return (0, float(text)) if _is_number(text) else (1, text)

@@ -27,6 +27,9 @@ DEFAULTS = {
     "selection_error": None,
     "lasso": [],                    # row indices in the current lasso / box
     "focus_row": None,              # the clicked point, shown in the detail panel
+    "map_generation": 0,            # part of the map's key: a new one clears a drawn lasso
+    "map_drawn": None,              # the MapChart on screen (turns a lasso event into rows)
+    "map_event": None,              # the last lasso event taken (not taken twice)
 }
 
 
@@ -70,3 +73,5 @@ def reset_for_new_data() -> None:
                 "score_column"):
         put(key, None)
     put("column_choices", {})
+    put("map_drawn", None)
+    put("map_generation", get("map_generation") + 1)

@@ -1,0 +1,156 @@
+"""The Explore map as an Apache ECharts option (drawn by ``st.echarts_chart``).
+
+Why ECharts and not Plotly here: Streamlit gives a keyed ECharts chart a stable identity, so a
+new selection updates the canvas in place. A Plotly chart gets a new identity whenever its
+figure changes, and the browser rebuilds the whole WebGL plot on every run (1-2 s at 100,000
+points in a software-rendered browser; see benchmarks/bench_app_feel.py). The map computes no
+metric: it takes coordinates, colours and row sets.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .figures import EXCLUDED, GREY, PALETTE, PINNED, SELECTED, TARGET, _natural
+
+#: Above this many points the map shows every selected point and a uniform (so
+#: density-preserving) sample of the others.
+MAP_POINT_LIMIT = 20_000
+#: Colour levels drawn as their own series; the rest share one grey "other" series.
+MAX_LEVELS = 30
+#: Continuous colours (e.g. distance to the nearest pick) are shown in this many quantile bins.
+CONTINUOUS_BINS = 8
+VIRIDIS = ["#440154", "#46327e", "#365c8d", "#277f8e", "#1fa187", "#4ac16d", "#a0da39",
+           "#fde725"]
+# a filled "x" for excluded rows (ECharts has no built-in cross symbol)
+CROSS = "path://M2,0L5,3L8,0L10,2L7,5L10,8L8,10L5,7L2,10L0,8L3,5L0,2Z"
+
+
+@dataclass
+class MapChart:
+    """An ECharts option and, per series, the row index of each of its data items (a lasso
+    or click reports series and item positions; these turn them back into rows)."""
+
+    option: dict
+    series_rows: list[np.ndarray]
+
+    def rows_of(self, selected: list[dict]) -> list[int]:
+        """Rows of an ``st.echarts_chart`` selection (its ``selection.selected`` list)."""
+        rows: set[int] = set()
+        for part in selected or ():
+            s = part.get("series_index")
+            if s is None or not 0 <= int(s) < len(self.series_rows):
+                continue
+            items = self.series_rows[int(s)]
+            for i in part.get("data_indices") or ():
+                if 0 <= int(i) < len(items):
+                    rows.add(int(items[int(i)]))
+        return sorted(rows)
+
+
+def map_chart(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str = "",
+              continuous: bool = False, selected=None, pinned=(), excluded=(), target=(),
+              details=None, seed: int = 0) -> MapChart:
+    """Scatter of the layout: background points by colour group (sampled above
+    MAP_POINT_LIMIT), then selected, target, pinned and excluded rows on top.
+
+    ``details`` maps a row to a short plain-text line (label, text snippet) shown on hover for
+    the highlighted rows; the background points show their row number and colour group."""
+    n = len(xy)
+    sel_mask = np.zeros(n, dtype=bool)
+    if selected is not None and len(selected):
+        sel_mask[np.asarray(selected)] = True
+    special = np.zeros(n, dtype=bool)
+    for rows in (pinned, excluded, target):
+        if len(rows):
+            special[np.asarray(rows)] = True
+    base = np.flatnonzero(~sel_mask & ~special)
+    if len(base) > MAP_POINT_LIMIT:
+        rng = np.random.default_rng(seed)
+        base = np.sort(rng.choice(base, MAP_POINT_LIMIT, replace=False))
+    xy = np.round(np.asarray(xy, dtype=np.float64), 3)
+    dimmed = selected is not None and len(selected) > 0
+    series: list[dict] = []
+    series_rows: list[np.ndarray] = []
+
+    def background(rows, name, colour_hex, opacity, hover_extra=""):
+        tip = f"{html.escape(name)}<br/>row {{@[2]}}{hover_extra}"
+        series.append({
+            "type": "scatter", "name": name, "large": True, "largeThreshold": 1,
+            "symbolSize": 4, "selectedMode": "single",
+            "itemStyle": {"color": colour_hex, "opacity": opacity},
+            "tooltip": {"formatter": tip},
+            "data": np.column_stack([xy[rows], rows]).tolist()})
+        series_rows.append(np.asarray(rows, dtype=np.int64))
+
+    if colour is None:
+        background(base, "not selected" if dimmed else "points", GREY if dimmed else PALETTE[0],
+                   0.6)
+    elif continuous:
+        vals = np.asarray(colour, dtype=np.float64)[base]
+        finite = np.isfinite(vals)
+        edges = np.unique(np.quantile(vals[finite], np.linspace(0, 1, CONTINUOUS_BINS + 1))) \
+            if finite.any() else np.array([0.0])
+        which = np.clip(np.searchsorted(edges, vals, side="right") - 1, 0, max(len(edges) - 2,
+                                                                               0))
+        for b in range(max(len(edges) - 1, 1)):
+            rows = base[finite & (which == b)]
+            if len(rows) == 0:
+                continue
+            lo, hi = edges[b], edges[min(b + 1, len(edges) - 1)]
+            colour_hex = VIRIDIS[round(b * (len(VIRIDIS) - 1) / max(len(edges) - 2, 1))]
+            background(rows, f"{colour_name} {lo:.3g}–{hi:.3g}", colour_hex, 0.8)
+        if (~finite).any():
+            background(base[~finite], f"{colour_name} missing", GREY, 0.6)
+    else:
+        codes, uniques = pd.factorize(np.asarray(colour).astype(str))
+        order = sorted(range(len(uniques)), key=lambda u: _natural(uniques[u]))
+        base_codes = codes[base]  # integer comparisons per level, not string ones
+        shown = order[:MAX_LEVELS] if len(order) <= MAX_LEVELS else order[:MAX_LEVELS - 1]
+        for j, u in enumerate(shown):
+            background(base[base_codes == u], f"{colour_name} {uniques[u]}",
+                       PALETTE[j % len(PALETTE)], 0.35 if dimmed else 0.75)
+        rest = np.isin(base_codes, order[len(shown):])
+        if rest.any():
+            background(base[rest], f"{colour_name}: {len(order) - len(shown)} more levels",
+                       GREY, 0.5)
+
+    for rows, name, colour_hex, symbol, size in (
+            (np.flatnonzero(sel_mask & ~special), "selected", SELECTED, "circle", 9),
+            (np.asarray(target, dtype=np.int64), "target", TARGET, "triangle", 11),
+            (np.asarray(pinned, dtype=np.int64), "pinned", PINNED, "diamond", 12),
+            (np.asarray(excluded, dtype=np.int64), "excluded", EXCLUDED, CROSS, 9)):
+        if len(rows) == 0:
+            continue
+        data = [[float(xy[r, 0]), float(xy[r, 1]), int(r), str(ids[r]),
+                 details(int(r)) if details is not None else ""] for r in rows]
+        series.append({
+            "type": "scatter", "name": f"{name} ({len(rows):,})", "symbol": symbol,
+            "symbolSize": size, "selectedMode": "single", "z": 3,
+            "itemStyle": {"color": colour_hex, "borderColor": "white", "borderWidth": 1},
+            "tooltip": {"formatter": f"{name}<br/>id {{@[3]}} (row {{@[2]}})<br/>{{@[4]}}"},
+            "data": data})
+        series_rows.append(np.asarray(rows, dtype=np.int64))
+
+    option = {
+        "animation": False,
+        "grid": {"left": 8, "right": 8, "top": 64, "bottom": 8},
+        "xAxis": {"type": "value", "scale": True, "show": False},
+        "yAxis": {"type": "value", "scale": True, "show": False},
+        "legend": {"type": "scroll", "top": 0, "left": 0, "right": 8},
+        "tooltip": {"trigger": "item"},
+        "toolbox": {"right": 8, "top": 30, "feature": {
+            "brush": {"type": ["polygon", "rect", "clear"],
+                      "title": {"polygon": "Lasso", "rect": "Box", "clear": "Clear the lasso"}},
+            "restore": {"title": "Reset zoom"}}},
+        "brush": {"xAxisIndex": "all", "throttleType": "debounce", "throttleDelay": 300,
+                  "outOfBrush": {"colorAlpha": 0.25}},
+        "dataZoom": [{"type": "inside", "xAxisIndex": 0, "filterMode": "none"},
+                     {"type": "inside", "yAxisIndex": 0, "filterMode": "none"}],
+        "series": series,
+    }
+    return MapChart(option, series_rows)
