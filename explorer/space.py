@@ -77,24 +77,27 @@ def pairwise(A: np.ndarray, B: np.ndarray, metric: str) -> np.ndarray:
     return to_metric(sq_distances(A, B), metric)
 
 
-def nearest(X: np.ndarray, C: np.ndarray, metric: str, x_sq=None):
+def nearest(X: np.ndarray, C: np.ndarray, metric: str):
     """For each row of ``X``, the distance to its nearest row of ``C`` and that row's position.
 
-    Blocked over ``X`` so memory stays at ``BLOCK_BYTES`` whatever N and len(C).
+    Blocked over ``X`` so memory stays at ``BLOCK_BYTES`` whatever N and len(C). The nearest
+    row is found in float32 from one matrix product per block, then its distance recomputed
+    exactly in float64 from the row difference, in one compiled pass (no float64 copies of
+    the block's distance matrix).
     """
-    C = np.asarray(C, dtype=np.float32)
-    c_sq = np.einsum("ij,ij->i", C, C, dtype=np.float64)
+    from ._space_kernels import nearest_rows_from_gram
+
+    C = np.ascontiguousarray(C, dtype=np.float32)
+    c_sq = np.einsum("ij,ij->i", C, C, dtype=np.float64).astype(np.float32)
     n = X.shape[0]
     dist = np.empty(n, dtype=np.float64)
     arg = np.empty(n, dtype=np.int64)
-    rows = max(1, BLOCK_BYTES // (8 * max(1, len(C))))
+    if len(C) == 0:
+        raise ValueError("nearest: no rows to measure the distance to")
+    rows = max(1, BLOCK_BYTES // (4 * max(len(C), X.shape[1])))
     for s in range(0, n, rows):
-        block = np.asarray(X[s : s + rows], dtype=np.float32)
-        bsq = None if x_sq is None else x_sq[s : s + rows]
-        d = sq_distances(block, C, bsq, c_sq)
-        j = d.argmin(axis=1)
-        arg[s : s + rows] = j
-        dist[s : s + rows] = d[np.arange(len(j)), j]
+        block = np.ascontiguousarray(X[s : s + rows], dtype=np.float32)
+        nearest_rows_from_gram(block @ C.T, block, C, c_sq, dist, arg, s)
     return to_metric(dist, metric), arg
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import explorer
+from explorer import space
 from explorer.errors import ExplorerError
 from explorer.evaluate import metrics as M
 from explorer.evaluate.scorecard import ScoringContext, random_subsets
@@ -84,6 +85,24 @@ def test_batched_kernels_match_plain_numpy(pydocs):
         d2 = ((X[rows][:, None, :] - X[None, idx, :]) ** 2).sum(-1)
         assert sums[t] == pytest.approx(np.exp(-0.7 * d2).sum(), rel=1e-6)  # float32 products
         assert M.kernel_sum(Z, z_sq, rows, idx, 0.7) == pytest.approx(sums[t], rel=1e-7)
+
+
+def test_nearest_row_kernel_matches_plain_numpy(pydocs):
+    """space.nearest (float32 arg-min from one product, exact float64 distance of the winner,
+    compiled) against float64 numpy: the same row up to float32 near-ties, the exact
+    distance, and 0 for a row that is one of the centres."""
+    Z = np.array(pydocs.embeddings, dtype=np.float32)  # 1,010 rows
+    C = Z[::7]
+    for metric in ("euclidean", "cosine"):
+        d, arg = space.nearest(Z, C, metric)
+        X = Z.astype(np.float64)
+        d2 = ((X[:, None, :] - C.astype(np.float64)[None, :, :]) ** 2).sum(-1)
+        best = d2.min(1)
+        chosen = d2[np.arange(len(Z)), arg]
+        np.testing.assert_allclose(chosen, best, rtol=1e-5, atol=1e-9)  # nearest, or a tie
+        assert (arg == d2.argmin(1)).mean() > 0.99
+        np.testing.assert_allclose(d, space.to_metric(chosen, metric), rtol=1e-12)
+        assert (d[::7] == 0).all()  # each centre is its own nearest, at distance 0
 
 
 def test_random_draws_respect_pins_and_exclusions():

@@ -220,13 +220,13 @@ def ivf_knn(Xc, sq, k: int, n_cells: int | None = None, probe_cells: int = PROBE
     train = np.sort(rng.choice(n, min(n, max(20_000, LLOYD_SAMPLE * n_cells)), replace=False))
     Xt = np.ascontiguousarray(Xc[train])
     for it in range(LLOYD_ITERATIONS):
-        _, lab = space.nearest(Xt, centres, "euclidean", x_sq=sq[train])
+        _, lab = space.nearest(Xt, centres, "euclidean")
         sums, counts = _cell_sums(Xt, lab, n_cells)
         full = counts > 0
         centres[full] = (sums[full] / counts[full, None]).astype(np.float32)
         if report is not None:
             report(0.1 * (it + 1) / LLOYD_ITERATIONS, "inverted file: cells")
-    _, labels = space.nearest(Xc, centres, "euclidean", x_sq=sq)
+    _, labels = space.nearest(Xc, centres, "euclidean")
     members_order = np.argsort(labels, kind="stable")
     ptr = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=n_cells))])
     sizes = np.diff(ptr)

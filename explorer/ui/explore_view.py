@@ -7,7 +7,7 @@ import streamlit as st
 
 import explorer
 
-from . import compute, figures, map_chart, panels, state
+from . import compute, figures, live_charts, panels, state
 
 
 def _selection_args(data, spec, params):
@@ -92,7 +92,7 @@ def map_section(data) -> None:
             parts.append(str(meta["text"].iloc[r])[:80])
         return " · ".join(parts)
 
-    chart = map_chart.map_chart(xy, data.ids, colour=colour, colour_name=name,
+    chart = live_charts.map_chart(xy, data.ids, colour=colour, colour_name=name,
                                 continuous=continuous, selected=selected,
                                 pinned=state.get("pinned"), excluded=state.get("excluded"),
                                 target=state.get("target"), details=details)

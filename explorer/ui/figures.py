@@ -1,4 +1,4 @@
-"""Plotly figures for the app (the Explore map is an ECharts option, see map_chart.py).
+"""Plotly figures for the app (the Explore page draws ECharts options: live_charts.py).
 Figures take arrays and frames; they compute no metric."""
 
 from __future__ import annotations
@@ -26,73 +26,6 @@ def _is_number(text: str) -> bool:
         return True
     except ValueError:
         return False
-
-
-VERDICT_COLOURS = {"better than random": "#2ca02c", "worse than random": "#d62728",
-                   "within random's spread": "#7f7f7f", "not comparable": "#7f7f7f"}
-
-
-def scorecard_figure(frame: pd.DataFrame, height: int | None = None) -> go.Figure:
-    """One row per metric: the random 5-95 % band (grey bar), the random mean (tick) and the
-    subset's value (dot coloured by verdict), each metric scaled to its own random band so
-    metrics of different units share one axis."""
-    rows = frame.iloc[::-1].reset_index(drop=True)
-    span = (rows["random_p95"] - rows["random_p05"]).replace(0, np.nan)
-    span = span.fillna(rows["random_std"].replace(0, np.nan)).fillna(1.0)
-    centre = rows["random_mean"]
-    z = lambda v: (v - centre) / span  # noqa: E731
-    fig = go.Figure()
-    fig.add_trace(go.Bar(
-        y=rows["metric"], x=z(rows["random_p95"]) - z(rows["random_p05"]),
-        base=z(rows["random_p05"]), orientation="h", marker_color="#e6e6e6",
-        name="random 5–95%", hoverinfo="skip"))
-    fig.add_trace(go.Scatter(
-        y=rows["metric"], x=np.zeros(len(rows)), mode="markers", name="random mean",
-        marker=dict(symbol="line-ns-open", size=16, color="#555"), hoverinfo="skip"))
-    colours = [VERDICT_COLOURS.get(v, "#555") for v in rows["verdict"]]
-    fig.add_trace(go.Scatter(
-        y=rows["metric"], x=z(rows["value"]).clip(-3, 3), mode="markers", name="this subset",
-        marker=dict(size=13, color=colours, line=dict(width=1, color="white")),
-        text=[f"{m}: {v:.4g} (random {lo:.4g} – {hi:.4g}); percentile {p:.0f}; {vd}"
-              for m, v, lo, hi, p, vd in zip(rows["metric"], rows["value"], rows["random_p05"],
-                                             rows["random_p95"], rows["percentile"],
-                                             rows["verdict"])],
-        hoverinfo="text"))
-    fig.update_layout(
-        height=height or 40 + 30 * len(rows), margin=dict(l=10, r=10, t=30, b=30),
-        barmode="overlay", showlegend=True,
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
-        xaxis=dict(title="distance from the random mean, in widths of random's 5–95% band",
-                   zeroline=False, range=[-3.2, 3.2]),
-        plot_bgcolor="white")
-    return fig
-
-
-def balance_figure(frame: pd.DataFrame, title: str, max_groups: int = 30) -> go.Figure:
-    """Population share, subset share and random's 5-95 % band per group (sorted from the most
-    under-represented to the most over-represented)."""
-    if len(frame) > max_groups:  # keep the extremes: most under- and over-represented
-        half = max_groups // 2
-        frame = pd.concat([frame.head(half), frame.tail(max_groups - half)])
-    groups = frame["group"].astype(str)
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=groups, y=frame["population_share"], name="population",
-                         marker_color="#9ecae1"))
-    fig.add_trace(go.Bar(x=groups, y=frame["subset_share"], name="this subset",
-                         marker_color=SELECTED))
-    fig.add_trace(go.Scatter(
-        x=groups, y=frame["random_mean_share"], mode="markers", name="random 5–95%",
-        marker=dict(symbol="line-ew-open", size=14, color="#333"),
-        error_y=dict(type="data", symmetric=False,
-                     array=frame["random_p95_share"] - frame["random_mean_share"],
-                     arrayminus=frame["random_mean_share"] - frame["random_p05_share"],
-                     color="#333", thickness=1.5, width=6)))
-    fig.update_layout(
-        title=dict(text=title, x=0, font=dict(size=14)), barmode="group", height=330,
-        margin=dict(l=10, r=10, t=40, b=40), yaxis=dict(title="share", tickformat=".0%"),
-        xaxis=dict(type="category", title=None), plot_bgcolor="white",
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"))
-    return fig
 
 
 def curves_figure(table: pd.DataFrame, metric: str, higher_is_better: bool) -> go.Figure:

@@ -232,7 +232,7 @@ def scorecard_view(card, data, strategy: str = "") -> None:
     """The metric table with verdicts (descriptions on hover) and the balance charts."""
     from explorer.evaluate.scorecard import DESCRIPTION
 
-    from .figures import balance_figure, scorecard_figure
+    from .live_charts import balance_chart, scorecard_chart
 
     frame = card.to_frame()
     better = int((frame["verdict"] == "better than random").sum())
@@ -243,8 +243,11 @@ def scorecard_view(card, data, strategy: str = "") -> None:
                 f"**{worse}** worse, {len(frame) - better - worse} within random's spread. "
                 f"<span style='color:#777'>Measured in the {card.space}.</span>",
                 unsafe_allow_html=True)
-    st.plotly_chart(scorecard_figure(frame), key=f"scorefig-{id(card)}",
-                    config={"displayModeBar": False})
+    # keyed ECharts charts keep their identity: a new selection redraws them in place
+    st.echarts_chart(scorecard_chart(frame), key="scorecard_chart",
+                     height=90 + 30 * len(frame))
+    st.caption("Dot colour: green better than random, red worse, grey within random's "
+               f"spread (5–95 % of {card.random_draws} random subsets).")
     show = frame.assign(**{"random 5–95%": [f"{a:.4g} – {b:.4g}" for a, b in
                                             zip(frame["random_p05"], frame["random_p95"])]})
     show = show[["metric", "value", "random_mean", "random 5–95%", "percentile", "better",
@@ -266,13 +269,15 @@ def scorecard_view(card, data, strategy: str = "") -> None:
             st.markdown(f"- **{name}** — {DESCRIPTION[name]}")
     tabs = st.tabs(["Balance by cluster", "Balance by label"])
     with tabs[0]:
-        st.plotly_chart(balance_figure(card.balance("cluster"),
+        st.echarts_chart(balance_chart(card.balance("cluster"),
                                        f"k-means clusters ({card.n_clusters}), most "
-                                       "under-represented first"), key=f"balc-{id(card)}")
+                                       "under-represented first"), key="balance_clusters",
+                         height=340)
     with tabs[1]:
         if card.label_counts is not None:
-            st.plotly_chart(balance_figure(card.balance("label"), "labels, most "
-                                           "under-represented first"), key=f"ball-{id(card)}")
+            st.echarts_chart(balance_chart(card.balance("label"), "labels, most "
+                                           "under-represented first"), key="balance_labels",
+                             height=340)
         else:
             st.info("Choose a label column in the sidebar to see the label balance.")
 

@@ -1,10 +1,11 @@
-"""The Explore map as an Apache ECharts option (drawn by ``st.echarts_chart``).
+"""The Explore page's charts (map, scorecard, balance) as Apache ECharts options, drawn by
+``st.echarts_chart`` under fixed keys.
 
 Why ECharts and not Plotly here: Streamlit gives a keyed ECharts chart a stable identity, so a
 new selection updates the canvas in place. A Plotly chart gets a new identity whenever its
-figure changes, and the browser rebuilds the whole WebGL plot on every run (1-2 s at 100,000
-points in a software-rendered browser; see benchmarks/bench_app_feel.py). The map computes no
-metric: it takes coordinates, colours and row sets.
+figure changes, and the browser rebuilds the whole plot on every run (1-2 s for a WebGL map
+in a software-rendered browser; see benchmarks/bench_app_feel.py). These charts compute no
+metric: they take coordinates, colours, row sets and scorecard frames.
 """
 
 from __future__ import annotations
@@ -154,3 +155,99 @@ def map_chart(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str 
         "series": series,
     }
     return MapChart(option, series_rows)
+
+
+# ---- the scorecard's charts, also keyed ECharts charts so a new selection redraws in place
+
+VERDICT_COLOURS = {"better than random": "#2ca02c", "worse than random": "#d62728",
+                   "within random's spread": "#7f7f7f", "not comparable": "#7f7f7f"}
+
+
+def scorecard_chart(frame: pd.DataFrame) -> dict:
+    """One row per metric: random's 5-95 % band (grey box), the random mean (the line in the
+    box) and the subset's value (dot coloured by verdict), each metric scaled to its own random
+    band so metrics of different units share one axis (clipped at +-3 band widths)."""
+    rows = frame.iloc[::-1].reset_index(drop=True)
+    span = (rows["random_p95"] - rows["random_p05"]).replace(0, np.nan)
+    span = span.fillna(rows["random_std"].replace(0, np.nan)).fillna(1.0)
+    centre = rows["random_mean"]
+
+    def z(v):
+        return ((v - centre) / span).astype(float).round(4)
+
+    lo, hi, value = z(rows["random_p05"]), z(rows["random_p95"]), z(rows["value"])
+    names = [str(m) for m in rows["metric"]]
+    dots = [{"value": [float(np.clip(v, -3, 3)), i,
+                       f"{m}: {val:.4g} (random {a:.4g} – {b:.4g}); percentile {p:.0f}; {vd}"],
+             "itemStyle": {"color": VERDICT_COLOURS.get(vd, "#555")}}
+            for i, (v, m, val, a, b, p, vd) in enumerate(zip(
+                value, names, rows["value"], rows["random_p05"], rows["random_p95"],
+                rows["percentile"], rows["verdict"]))]
+    return {
+        "animation": False,
+        "grid": {"left": 8, "right": 16, "top": 32, "bottom": 44, "containLabel": True},
+        "legend": {"top": 0, "left": 0, "data": ["random 5–95% and mean", "this subset"]},
+        "tooltip": {"trigger": "item"},
+        "xAxis": {"type": "value", "min": -3.2, "max": 3.2, "interval": 1,
+                  "axisLabel": {"showMinLabel": False, "showMaxLabel": False},
+                  "nameLocation": "middle",
+                  "nameGap": 26, "name": "distance from the random mean, in widths of "
+                  "random's 5–95% band", "splitLine": {"show": False}},
+        "yAxis": {"type": "category", "data": names},
+        "series": [
+            {"type": "boxplot", "name": "random 5–95% and mean", "layout": "horizontal",
+             "boxWidth": [10, 14],
+             "itemStyle": {"color": "#e6e6e6", "borderColor": "#555", "borderWidth": 1},
+             "tooltip": {"show": False},
+             "data": [[a, a, 0.0, b, b] for a, b in zip(lo, hi)]},
+            {"type": "scatter", "name": "this subset", "symbolSize": 13, "z": 3,
+             "itemStyle": {"color": "#555", "borderColor": "white", "borderWidth": 1},
+             "encode": {"x": 0, "y": 1},
+             "tooltip": {"formatter": "{@[2]}"}, "data": dots},
+        ],
+    }
+
+
+def balance_chart(frame: pd.DataFrame, title: str, max_groups: int = 30) -> dict:
+    """Population share, subset share and random's 5-95 % band (box, mean as its line) per
+    group, sorted from the most under-represented to the most over-represented."""
+    if len(frame) > max_groups:  # keep the extremes: most under- and over-represented
+        half = max_groups // 2
+        frame = pd.concat([frame.head(half), frame.tail(max_groups - half)])
+    groups = [str(g) for g in frame["group"]]
+
+    def pct(col):  # shares in percent
+        return [round(100 * float(v), 2) for v in frame[col]]
+
+    lo, mean, hi = pct("random_p05_share"), pct("random_mean_share"), pct("random_p95_share")
+    tip = "{@[0]}: {a} {@[1]} %"
+    return {
+        "animation": False,
+        "title": {"text": title, "left": 0, "textStyle": {"fontSize": 14}},
+        "grid": {"left": 8, "right": 8, "top": 60, "bottom": 8, "containLabel": True},
+        "legend": {"top": 28, "right": 0,
+                   "data": ["population", "this subset", "random 5–95%"]},
+        "tooltip": {"trigger": "item"},
+        "xAxis": {"type": "category", "data": groups},
+        "yAxis": {"type": "value", "name": "share of rows (%)",
+                  "nameTextStyle": {"align": "left"}},
+        "series": [
+            {"type": "bar", "name": "population", "itemStyle": {"color": "#9ecae1"},
+             "tooltip": {"formatter": tip},
+             "data": [[g, v] for g, v in zip(groups, pct("population_share"))]},
+            {"type": "bar", "name": "this subset", "itemStyle": {"color": SELECTED},
+             "tooltip": {"formatter": tip},
+             "data": [[g, v] for g, v in zip(groups, pct("subset_share"))]},
+            # random's band floats in the third slot: an invisible bar up to the 5th
+            # percentile, the band stacked on it
+            {"type": "bar", "name": "random 5th", "stack": "random", "silent": True,
+             "itemStyle": {"color": "rgba(0,0,0,0)"}, "tooltip": {"show": False},
+             "data": lo},
+            {"type": "bar", "name": "random 5–95%", "stack": "random",
+             "itemStyle": {"color": "#e6e6e6", "borderColor": "#555", "borderWidth": 1},
+             "tooltip": {"formatter": "{@[0]}: random subsets {@[2]} – {@[3]} % (mean "
+                                      "{@[4]} %)"},
+             "data": [[g, round(h - a_, 2), a_, h, m]
+                      for g, a_, h, m in zip(groups, lo, hi, mean)]},
+        ],
+    }

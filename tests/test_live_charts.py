@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 import explorer
-from explorer.ui import map_chart
+from explorer.ui import live_charts
 
 
 def _series(chart, prefix):
@@ -19,7 +19,7 @@ def test_map_draws_every_row_once_and_a_lasso_maps_back_to_rows():
     data = explorer.load_sample("digits")
     xy = np.random.default_rng(0).normal(size=(data.n, 2))
     selected = np.arange(0, data.n, 40)
-    chart = map_chart.map_chart(xy, data.ids, colour=data.metadata["label"].to_numpy(),
+    chart = live_charts.map_chart(xy, data.ids, colour=data.metadata["label"].to_numpy(),
                                 colour_name="label", selected=selected, pinned=[1, 2],
                                 excluded=[3], details=lambda r: f"<b>row {r}</b>")
     json.dumps(chart.option)  # plain JSON: what st.echarts_chart sends
@@ -48,10 +48,10 @@ def test_large_maps_sample_the_background_and_keep_every_highlighted_row():
     rng = np.random.default_rng(1)
     xy = rng.normal(size=(n, 2))
     selected = rng.choice(n, 300, replace=False)
-    chart = map_chart.map_chart(xy, np.arange(n), selected=selected)
+    chart = live_charts.map_chart(xy, np.arange(n), selected=selected)
     bg = np.concatenate([r for s, r in zip(chart.option["series"], chart.series_rows)
                          if not s["name"].startswith("selected")])
-    assert len(bg) == map_chart.MAP_POINT_LIMIT
+    assert len(bg) == live_charts.MAP_POINT_LIMIT
     assert not np.isin(bg, selected).any()
     assert sum(len(r) for s, r in _series(chart, "selected")) == 300
     assert all(s.get("large") for s in chart.option["series"][:-1])
@@ -62,16 +62,16 @@ def test_many_colour_levels_share_one_series_and_continuous_colours_are_binned()
     rng = np.random.default_rng(2)
     xy = rng.normal(size=(n, 2))
     levels = rng.integers(0, 100, n).astype(str)
-    chart = map_chart.map_chart(xy, np.arange(n), colour=levels, colour_name="kind")
+    chart = live_charts.map_chart(xy, np.arange(n), colour=levels, colour_name="kind")
     names = [s["name"] for s in chart.option["series"]]
-    assert len(names) == map_chart.MAX_LEVELS and names[-1].endswith("more levels")
+    assert len(names) == live_charts.MAX_LEVELS and names[-1].endswith("more levels")
     assert sum(len(r) for r in chart.series_rows) == n  # no level dropped from the map
     values = rng.exponential(size=n)
     values[:10] = np.nan
-    chart = map_chart.map_chart(xy, np.arange(n), colour=values, colour_name="distance",
+    chart = live_charts.map_chart(xy, np.arange(n), colour=values, colour_name="distance",
                                 continuous=True)
     names = [s["name"] for s in chart.option["series"]]
-    assert len(names) == map_chart.CONTINUOUS_BINS + 1 and names[-1] == "distance missing"
+    assert len(names) == live_charts.CONTINUOUS_BINS + 1 and names[-1] == "distance missing"
     assert sum(len(r) for r in chart.series_rows) == n
     # bins are ordered: every value of a bin is at most every value of the next bin
     tops = [values[r].max() for r in chart.series_rows[:-1]]
