@@ -172,3 +172,14 @@ def test_group_quota_and_quality_diversity_run_from_the_panel():
     assert "quality-diversity: selected **50**" in texts(at.success)
     assert len(at.get("plotly_chart")) >= 1 and len(at.get("echarts_chart")) >= 2  # front;
     # the map and the scorecard
+
+
+def test_dedup_says_the_budget_does_not_apply_and_disables_it():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["strategy"] = "dedup"  # before the first run, so the sidebar sees it
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    budget = at.number_input(key="budget_count")
+    assert budget.disabled
+    assert "the budget does not apply" in texts(at.caption)
+    assert "dedup: selected" in texts(at.success)

@@ -36,7 +36,7 @@ def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False) 
                    "start it anyway.")
         return
     budget = args["budget"]
-    if not spec.exact_budget and spec.name in ("dedup", "semdedup"):
+    if spec.name in panels.BUDGET_FREE:
         budget = None  # deduplication keeps every representative
         args["budget"] = budget
     try:
@@ -101,7 +101,9 @@ def map_section(data) -> None:
     drawn = state.get("map_drawn")
     event = st.echarts_chart(chart.option, key=f"map-{state.get('map_generation')}",
                              on_select="rerun", height=640)
-    state.put("map_drawn", chart)
+    # only the rows of each series are kept (the option's nested lists would make every run's
+    # garbage collection walk some 20,000 small lists)
+    state.put("map_drawn", live_charts.MapChart({}, chart.series_rows))
     _take_lasso(event, drawn if drawn is not None else chart)
     lasso_actions(data)
     if note is not None:

@@ -61,13 +61,20 @@ def sidebar_data():
     sb.header("Selection")
     sb.selectbox("Metric", list(explorer.METRICS), key="metric",
                  help="Distances for strategies and metrics: euclidean, or cosine (1 − cos).")
-    mode = sb.radio("Budget as", ["count", "percent"], horizontal=True, key="budget_mode")
+    free = st.session_state.get("strategy") in BUDGET_FREE
+    why = (f"{st.session_state.get('strategy')} keeps one row of every group of "
+           "near-duplicates, so it sets its own size: the budget does not apply."
+           if free else None)
+    mode = sb.radio("Budget as", ["count", "percent"], horizontal=True, key="budget_mode",
+                    disabled=free)
     if mode == "count":
         sb.number_input("Budget (rows)", min_value=1, max_value=data.n, step=10,
-                        key="budget_count")
+                        key="budget_count", disabled=free, help=why)
     else:
         sb.number_input("Budget (% of rows)", min_value=0.1, max_value=100.0, step=1.0,
-                        key="budget_percent")
+                        key="budget_percent", disabled=free, help=why)
+    if free:
+        sb.caption(why)
     sb.number_input("Seed", min_value=0, step=1, key="seed",
                     help="The same data, strategy, parameters and seed give the same rows.")
     columns = ["(none)"] + [c for c in data.metadata.columns]
@@ -135,6 +142,10 @@ def _column_select(sb, label, key, options, guess):
     choice = sb.selectbox(label, options, index=options.index(current), key=f"w_{key}")
     choices[key] = choice
     state.put(key, None if choice == "(none)" else choice)
+
+
+#: Strategies that decide their own size (deduplication keeps every representative).
+BUDGET_FREE = ("dedup", "semdedup")
 
 
 def budget_value(data):
