@@ -1,10 +1,11 @@
 """How the app feels at 100,000 points, measured in a real browser (Debian's headless
 Chromium driven by Playwright), once the UMAP layout is cached.
 
-    python benchmarks/bench_app_feel.py [--n 100000] [--shots DIR]
+    python benchmarks/bench_app_feel.py [--n 100000] [--shots DIR] [--data FILE]
 
-1. Writes the bundled real pydocs embeddings tiled with noise to N x 384 (.npy) and computes
-   its UMAP layout into a fresh cache folder (the step the app does once per dataset).
+1. Writes the bundled real pydocs embeddings tiled with noise to N x 384 (.npy), or takes
+   FILE (e.g. the REAL docstring embeddings of benchmarks/make_docstrings.py), and computes
+   its UMAP layout into the cache folder (the step the app does once per dataset).
 2. Starts the app on that cache, opens it, loads the file through 'Path on disk'.
 3. For random, stratified, k-center and k-means: chooses the strategy, then changes the budget,
    and times from the click / key press until the page shows the new selection's count and
@@ -36,6 +37,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--shots", default=str(ROOT / "artifacts" / "feel"))
     ap.add_argument("--cache", help="a cache folder to reuse (keeps the UMAP layout)")
+    ap.add_argument("--data", help="an embeddings file to load instead of tiled pydocs")
     args = ap.parse_args()
     from datagen import tiled_real
 
@@ -48,15 +50,18 @@ def main() -> None:
     os.environ["SUBSET_EXPLORER_CACHE"] = str(cache)
     path = (cache / "tiled.npy") if args.cache else (work / "tiled.npy")
     cache.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
+    if args.data:
+        path = Path(args.data).resolve()
+    elif not path.exists():
         # noise large enough that copies of one row mix with their neighbours (with less,
         # the kNN graph splits into one component per original row and UMAP shows a grid)
         np.save(path, tiled_real(args.n, "pydocs", noise=0.05))
     data = explorer.load(path)
     t = time.perf_counter()
     projection.layout(data, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean")
-    print(f"REAL pydocs embeddings tiled with noise to {data.n:,} x {data.dim}; UMAP layout "
-          f"computed and cached in {time.perf_counter() - t:.0f} s")
+    what = (f"{path.name}" if args.data else "REAL pydocs embeddings tiled with noise to")
+    print(f"{what} {data.n:,} x {data.dim}; UMAP layout computed and cached in "
+          f"{time.perf_counter() - t:.0f} s")
 
     proc, url = start_app(env)
     shots = Path(args.shots)
