@@ -26,6 +26,8 @@ def test_map_draws_every_row_once_and_a_lasso_maps_back_to_rows():
     drawn = np.concatenate(chart.series_rows)
     assert len(drawn) == data.n and len(np.unique(drawn)) == data.n  # below the point limit
     (sel_series, sel_rows), = _series(chart, "selected")
+    # the legend lists the highlighted series first (on its first page)
+    assert chart.option["legend"]["data"][:3] == ["selected (45)", "pinned (2)", "excluded (1)"]
     assert sel_series["name"] == f"selected ({len(selected)})"
     assert sorted(sel_rows) == sorted(set(selected.tolist()))
     for s, rows in zip(chart.option["series"], chart.series_rows):

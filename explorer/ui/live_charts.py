@@ -120,6 +120,7 @@ def map_chart(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str 
             background(base[rest], f"{colour_name}: {len(order) - len(shown)} more levels",
                        GREY, 0.5)
 
+    n_background = len(series)
     for rows, name, colour_hex, symbol, size in (
             (np.flatnonzero(sel_mask & ~special), "selected", SELECTED, "circle", 9),
             (np.asarray(target, dtype=np.int64), "target", TARGET, "triangle", 11),
@@ -142,7 +143,11 @@ def map_chart(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str 
         "grid": {"left": 8, "right": 8, "top": 64, "bottom": 8},
         "xAxis": {"type": "value", "scale": True, "show": False},
         "yAxis": {"type": "value", "scale": True, "show": False},
-        "legend": {"type": "scroll", "top": 0, "left": 0, "right": 8},
+        # the highlighted series (selected, pinned ...) first, so they are on the legend's
+        # first page however many colour levels follow
+        "legend": {"type": "scroll", "top": 0, "left": 0, "right": 8,
+                   "data": [s["name"] for s in series[n_background:]]
+                   + [s["name"] for s in series[:n_background]]},
         "tooltip": {"trigger": "item"},
         "toolbox": {"right": 8, "top": 30, "feature": {
             "brush": {"type": ["polygon", "rect", "clear"],
