@@ -74,6 +74,7 @@ def test_many_colour_levels_share_one_series_and_continuous_colours_are_binned()
                                 continuous=True)
     names = [s["name"] for s in chart.option["series"]]
     assert len(names) == live_charts.CONTINUOUS_BINS + 1 and names[-1] == "distance missing"
+    assert all(s["tooltip"]["formatter"].startswith("distance ") for s in chart.option["series"])
     assert sum(len(r) for r in chart.series_rows) == n
     # bins are ordered: every value of a bin is at most every value of the next bin
     tops = [values[r].max() for r in chart.series_rows[:-1]]

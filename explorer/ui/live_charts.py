@@ -78,8 +78,8 @@ def map_chart(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str 
     series: list[dict] = []
     series_rows: list[np.ndarray] = []
 
-    def background(rows, name, colour_hex, opacity, hover_extra=""):
-        tip = f"{html.escape(name)}<br/>row {{@[2]}}{hover_extra}"
+    def background(rows, name, colour_hex, opacity, title=None):
+        tip = f"{html.escape(title or name)}<br/>row {{@[2]}}"
         series.append({
             "type": "scatter", "name": name, "large": True, "largeThreshold": 1,
             "symbolSize": 4, "selectedMode": "single",
@@ -104,7 +104,9 @@ def map_chart(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str 
                 continue
             lo, hi = edges[b], edges[min(b + 1, len(edges) - 1)]
             colour_hex = VIRIDIS[round(b * (len(VIRIDIS) - 1) / max(len(edges) - 2, 1))]
-            background(rows, f"{colour_name} {lo:.3g}–{hi:.3g}", colour_hex, 0.8)
+            # short legend names (the colour's name is in the "Colour by" box and the hover)
+            background(rows, f"{lo:.3g}–{hi:.3g}", colour_hex, 0.8,
+                       title=f"{colour_name} {lo:.3g}–{hi:.3g}")
         if (~finite).any():
             background(base[~finite], f"{colour_name} missing", GREY, 0.6)
     else:
