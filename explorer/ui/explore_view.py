@@ -93,9 +93,9 @@ def map_section(data) -> None:
         return " · ".join(parts)
 
     chart = live_charts.map_chart(xy, data.ids, colour=colour, colour_name=name,
-                                continuous=continuous, selected=selected,
-                                pinned=state.get("pinned"), excluded=state.get("excluded"),
-                                target=state.get("target"), details=details)
+                                  continuous=continuous, selected=selected,
+                                  pinned=state.get("pinned"), excluded=state.get("excluded"),
+                                  target=state.get("target"), details=details)
     # A keyed chart keeps its identity, so a new selection redraws the canvas in place. The
     # lasso arrives on the run after it was drawn: read it against the chart then on screen.
     drawn = state.get("map_drawn")
