@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .._space_kernels import exact_sq_distance, nearest_in_block
+
 
 @njit(cache=True, parallel=True, nogil=True, fastmath=True)
 def nearest_from_gram(G, block, S, s_sq, m, k, out, offset):
@@ -14,26 +16,11 @@ def nearest_from_gram(G, block, S, s_sq, m, k, out, offset):
     the subset row minimising |s|^2 - 2 <block_i, s> (float32, from the Gram matrix ``G``),
     then its squared distance recomputed exactly from the row difference in float64, written
     to ``out[t, offset + i]``. Ties go to the first row, as numpy's argmin does."""
-    b = G.shape[0]
-    dim = block.shape[1]
-    for i in prange(b):
+    for i in prange(G.shape[0]):
         v = np.empty(k, dtype=np.float32)
         for t in range(m):
-            base = t * k
-            for j in range(k):  # vectorised: no branch in this loop
-                v[j] = s_sq[base + j] - np.float32(2.0) * G[i, base + j]
-            best = v[0]
-            bj = 0
-            for j in range(1, k):
-                if v[j] < best:
-                    best = v[j]
-                    bj = j
-            bj += base
-            s = 0.0
-            for d in range(dim):
-                x = np.float64(block[i, d]) - np.float64(S[bj, d])
-                s += x * x
-            out[t, offset + i] = s
+            bj = nearest_in_block(G, i, s_sq, t * k, k, v)
+            out[t, offset + i] = exact_sq_distance(block, i, S, bj)
 
 
 @njit(cache=True, parallel=True, nogil=True)
