@@ -16,17 +16,6 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#1
            "#bcbd22", "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#c49c94",
            "#f7b6d2", "#9edae5", "#dbdb8d", "#393b79", "#637939", "#8c6d31"]
 
-def _natural(text: str):
-    return (0, float(text)) if _is_number(text) else (1, text)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
 
 def curves_figure(table: pd.DataFrame, metric: str, higher_is_better: bool) -> go.Figure:
     """A metric against the budget: one line per strategy, random's 5-95 % band shaded."""

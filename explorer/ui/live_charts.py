@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .figures import EXCLUDED, GREY, PALETTE, PINNED, SELECTED, TARGET, _natural
+from .figures import EXCLUDED, GREY, PALETTE, PINNED, SELECTED, TARGET
 
 #: Above this many points the map shows every selected point and a uniform (so
 #: density-preserving) sample of the others.
@@ -29,6 +29,18 @@ VIRIDIS = ["#440154", "#46327e", "#365c8d", "#277f8e", "#1fa187", "#4ac16d", "#a
            "#fde725"]
 # a filled "x" for excluded rows (ECharts has no built-in cross symbol)
 CROSS = "path://M2,0L5,3L8,0L10,2L7,5L10,8L8,10L5,7L2,10L0,8L3,5L0,2Z"
+
+
+def _natural(text: str):  # numbers in numeric order, then text
+    return (0, float(text)) if _is_number(text) else (1, text)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 @dataclass
