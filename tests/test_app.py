@@ -183,3 +183,13 @@ def test_dedup_says_the_budget_does_not_apply_and_disables_it():
     assert budget.disabled
     assert "the budget does not apply" in texts(at.caption)
     assert "dedup: selected" in texts(at.success)
+
+
+def test_a_one_row_budget_scores_without_an_error_and_names_what_is_not_comparable():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["budget_count"] = 1  # before the first run, so the sidebar sees it
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "k-center: selected **1**" in texts(at.success)
+    assert "Not comparable, so not drawn: mean_pairwise_distance, min_pairwise_distance" \
+        in texts(at.caption)

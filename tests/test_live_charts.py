@@ -80,3 +80,20 @@ def test_many_colour_levels_share_one_series_and_continuous_colours_are_binned()
     tops = [values[r].max() for r in chart.series_rows[:-1]]
     bottoms = [values[r].min() for r in chart.series_rows[:-1]]
     assert all(t <= b for t, b in zip(tops[:-1], bottoms[1:]))
+
+
+def test_scorecard_and_balance_charts_are_plain_json_when_a_metric_is_not_comparable():
+    # a one-row subset has no pairwise distances: those metrics are NaN for it and for every
+    # random draw; st.echarts_chart refuses NaN, so the chart must leave them out
+    data = explorer.load_sample("digits")
+    card = explorer.score(data, np.array([7]), random_draws=5)
+    frame = card.to_frame()
+    lost = set(frame.loc[frame["verdict"] == "not comparable", "metric"])
+    assert {"mean_pairwise_distance", "min_pairwise_distance"} <= lost
+    option = live_charts.scorecard_chart(frame)
+    json.dumps(option, allow_nan=False)
+    assert set(option["yAxis"]["data"]) == set(frame["metric"]) - lost
+    assert len(option["series"][1]["data"]) == len(frame) - len(lost)
+    json.dumps(live_charts.balance_chart(card.balance("cluster"), "clusters"), allow_nan=False)
+    assert live_charts.json_safe({"a": [np.float32("nan"), np.inf, np.int64(3), 1.5]}) == \
+        {"a": [None, None, 3, 1.5]}

@@ -11,6 +11,7 @@ metric: they take coordinates, colours, row sets and scorecard frames.
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,7 +187,11 @@ def scorecard_chart(frame: pd.DataFrame) -> dict:
     """One row per metric: random's 5-95 % band (grey box), the random mean (the line in the
     box) and the subset's value (dot coloured by verdict), each metric scaled to its own random
     band so metrics of different units share one axis (clipped at +-3 band widths)."""
-    rows = frame.iloc[::-1].reset_index(drop=True)
+    # a metric with no finite value or no finite random band (e.g. pairwise distances of a
+    # one-row subset) has no place on the axis: the table beside the chart says "not comparable"
+    comparable = np.isfinite(frame[["value", "random_mean", "random_p05", "random_p95"]]
+                             .to_numpy(dtype=float)).all(axis=1)
+    rows = frame[comparable].iloc[::-1].reset_index(drop=True)
     span = (rows["random_p95"] - rows["random_p05"]).replace(0, np.nan)
     span = span.fillna(rows["random_std"].replace(0, np.nan)).fillna(1.0)
     centre = rows["random_mean"]
@@ -202,7 +207,7 @@ def scorecard_chart(frame: pd.DataFrame) -> dict:
             for i, (v, m, val, a, b, p, vd) in enumerate(zip(
                 value, names, rows["value"], rows["random_p05"], rows["random_p95"],
                 rows["percentile"], rows["verdict"]))]
-    return {
+    return json_safe({
         "animation": False,
         "grid": {"left": 8, "right": 16, "top": 32, "bottom": 44, "containLabel": True},
         "legend": {"top": 0, "left": 0, "data": ["random 5–95% and mean", "this subset"]},
@@ -224,7 +229,7 @@ def scorecard_chart(frame: pd.DataFrame) -> dict:
              "encode": {"x": 0, "y": 1},
              "tooltip": {"formatter": "{@[2]}"}, "data": dots},
         ],
-    }
+    })
 
 
 def balance_chart(frame: pd.DataFrame, title: str, max_groups: int = 30) -> dict:
@@ -240,7 +245,7 @@ def balance_chart(frame: pd.DataFrame, title: str, max_groups: int = 30) -> dict
 
     lo, mean, hi = pct("random_p05_share"), pct("random_mean_share"), pct("random_p95_share")
     tip = "{@[0]}: {a} {@[1]} %"
-    return {
+    return json_safe({
         "animation": False,
         "title": {"text": title, "left": 0, "textStyle": {"fontSize": 14}},
         "grid": {"left": 8, "right": 8, "top": 60, "bottom": 8, "containLabel": True},
@@ -269,4 +274,19 @@ def balance_chart(frame: pd.DataFrame, title: str, max_groups: int = 30) -> dict
              "data": [[g, round(h - a_, 2), a_, h, m]
                       for g, a_, h, m in zip(groups, lo, hi, mean)]},
         ],
-    }
+    })
+
+
+def json_safe(value):
+    """``value`` with every non-finite float (and numpy scalar) made JSON-safe: NaN and
+    infinities become None, which ECharts draws as a missing value (st.echarts_chart refuses
+    NaN outright)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

@@ -257,8 +257,12 @@ def scorecard_view(card, data, strategy: str = "") -> None:
     # keyed ECharts charts keep their identity: a new selection redraws them in place
     st.echarts_chart(scorecard_chart(frame), key="scorecard_chart",
                      height=90 + 30 * len(frame))
+    lost = frame.loc[frame["verdict"] == "not comparable", "metric"].tolist()
     st.caption("Dot colour: green better than random, red worse, grey within random's "
-               f"spread (5–95 % of {card.random_draws} random subsets).")
+               f"spread (5–95 % of {card.random_draws} random subsets)."
+               + (f" Not comparable, so not drawn: {', '.join(lost)} (no finite value for "
+                  "this subset or its random draws; one-row subsets have no pairwise "
+                  "distances)." if lost else ""))
     show = frame.assign(**{"random 5–95%": [f"{a:.4g} – {b:.4g}" for a, b in
                                             zip(frame["random_p05"], frame["random_p95"])]})
     show = show[["metric", "value", "random_mean", "random 5–95%", "percentile", "better",
