@@ -15,8 +15,9 @@ with right:
     st.subheader("Strategy")
     spec, params, missing = panels.strategy_picker()
     explore_view.strategy_insights(data, spec, params)
-    auto = st.toggle("Update as I change settings", value=data.n <= 200_000, key="auto_run",
-                     help="Off: press Run. Results are cached, so going back is instant.")
+    auto = state.remembered(st.toggle, "Update as I change settings", "auto_run",
+                            default=data.n <= 200_000,
+                            help="Off: press Run. Results are cached, so going back is instant.")
     run = st.button("Run", type="primary", disabled=bool(missing), width="stretch")
     explore_view.run_if_needed(data, spec, params, missing, auto or run, pressed=run)
 with left:

@@ -53,7 +53,7 @@ def test_explore_opens_on_the_sample_with_a_map_and_a_scorecard():
 @pytest.mark.parametrize("name", FIRST_SET)
 def test_each_first_set_strategy_runs_and_is_scored(name):
     at = fresh()
-    at.selectbox(key="strategy").set_value(name).run()
+    at.selectbox(key="w:strategy").set_value(name).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert f"{name}: selected" in texts(at.success)
@@ -70,7 +70,7 @@ def test_budget_as_percent_and_seed_change_the_selection():
     assert "selected **180**" in texts(at.success)
     first = texts(at.success)
     at.session_state["seed"] = 5
-    at.selectbox(key="strategy").set_value("random").run()
+    at.selectbox(key="w:strategy").set_value("random").run()
     at.session_state["seed"] = 6
     at.run()
     assert "seed 6" in texts(at.success) and first != texts(at.success)
@@ -98,12 +98,12 @@ def test_a_strategy_with_missing_inputs_is_disabled_with_the_reason():
     at.run()
     needy = [n for n, s in REGISTRY.items() if s.needs]
     for name in needy:
-        at.selectbox(key="strategy").set_value(name).run()
+        at.selectbox(key="w:strategy").set_value(name).run()
         assert not at.exception
         assert f"{name} is unavailable: it needs" in texts(at.warning)
         assert [b for b in at.button if b.label == "Run"][0].disabled
     # stratified needs nothing (it falls back to k-means clusters): it still runs
-    at.selectbox(key="strategy").set_value("stratified").run()
+    at.selectbox(key="w:strategy").set_value("stratified").run()
     assert "stratified: selected" in texts(at.success)
 
 
@@ -150,7 +150,7 @@ def test_every_page_can_be_visited():
 
 def test_semdedup_shows_how_many_rows_each_eps_removes_and_example_pairs():
     at = fresh_on("pydocs")
-    at.selectbox(key="strategy").set_value("semdedup").run()
+    at.selectbox(key="w:strategy").set_value("semdedup").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Just above the threshold (removed)" in texts(at.markdown)
     table = at.dataframe[0].value
@@ -163,11 +163,11 @@ def test_semdedup_shows_how_many_rows_each_eps_removes_and_example_pairs():
 
 def test_group_quota_and_quality_diversity_run_from_the_panel():
     at = fresh()
-    at.selectbox(key="strategy").set_value("group-quota").run()
+    at.selectbox(key="w:strategy").set_value("group-quota").run()
     assert not at.exception, [e.value for e in at.exception]
-    at.selectbox(key="strategy:group-quota:inner").set_value("k-center").run()
+    at.selectbox(key="w:strategy:group-quota:inner").set_value("k-center").run()
     assert "group-quota: selected **50**" in texts(at.success)
-    at.selectbox(key="strategy").set_value("quality-diversity").run()
+    at.selectbox(key="w:strategy").set_value("quality-diversity").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "quality-diversity: selected **50**" in texts(at.success)
     assert len(at.get("plotly_chart")) >= 1 and len(at.get("echarts_chart")) >= 2  # front;
@@ -179,7 +179,7 @@ def test_dedup_says_the_budget_does_not_apply_and_disables_it():
     at.session_state["strategy"] = "dedup"  # before the first run, so the sidebar sees it
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    budget = at.number_input(key="budget_count")
+    budget = at.number_input(key="w:budget_count")
     assert budget.disabled
     assert "the budget does not apply" in texts(at.caption)
     assert "dedup: selected" in texts(at.success)
@@ -193,3 +193,19 @@ def test_a_one_row_budget_scores_without_an_error_and_names_what_is_not_comparab
     assert "k-center: selected **1**" in texts(at.success)
     assert "Not comparable, so not drawn: mean_pairwise_distance, min_pairwise_distance" \
         in texts(at.caption)
+
+
+def test_the_strategy_and_its_parameters_survive_a_visit_to_another_page():
+    # Streamlit drops the state of widgets a page does not draw: the choices are remembered
+    # apart from the widgets (state.remembered), so coming back shows them again
+    at = fresh()
+    at.selectbox(key="w:strategy").set_value("k-means").run()
+    at.selectbox(key="w:strategy:k-means:pick").set_value("median").run()
+    assert "k-means: selected" in texts(at.success)
+    at.switch_page("pages/export.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.switch_page("pages/explore.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="w:strategy").value == "k-means"
+    assert at.selectbox(key="w:strategy:k-means:pick").value == "median"
+    assert "k-means: selected" in texts(at.success)

@@ -146,5 +146,9 @@ def test_compare_page_and_a_bad_upload(app_url, browser, tmp_path):
     body = page.inner_text("body")
     assert "Traceback" not in body
     assert "The previous dataset is still loaded" in body
+    # the sidebar's budget survived the page changes (once, under load, the browser re-created
+    # the number input after a page change and sent its minimum: a budget of 1)
+    page.get_by_text("k-center: selected 50 of 1,797 rows", exact=False).wait_for(
+        timeout=60_000)
     shot(page, "bad-upload")
     page.close()

@@ -57,19 +57,19 @@ COLOUR_CHOICES = ("label", "group", "k-means cluster", "coverage (distance to ne
 def map_section(data) -> None:
     """The 2-D map (UMAP, or PCA at once while UMAP computes) with lasso actions."""
     c1, c2, c3 = st.columns([1, 1.6, 1])
-    method = c1.selectbox("Layout", ["UMAP", "PCA"], key="layout_method",
-                          help="For looking only: every metric is computed in the embedding "
-                          "space, never on this map.")
+    method = state.remembered(c1.selectbox, "Layout", "layout_method", options=["UMAP", "PCA"],
+                              help="For looking only: every metric is computed in the "
+                              "embedding space, never on this map.")
     extra = [c for c in data.metadata.columns if c not in ("label", "group", "id")
              and data.metadata[c].dtype.kind in "fiub" or
              (c not in ("label", "group", "id", "text", "image")
               and data.metadata[c].nunique() <= 40)]
     choices = [c for c in COLOUR_CHOICES if c not in ("label", "group")
                or c in data.metadata.columns] + extra
-    colour_by = c2.selectbox("Colour by", choices, key="colour_by")
+    colour_by = state.remembered(c2.selectbox, "Colour by", "colour_by", options=choices)
     with c3.popover("UMAP settings"):
-        nn = st.slider("neighbours", 5, 100, 15, key="umap_nn")
-        md = st.slider("min_dist", 0.0, 0.99, 0.1, key="umap_md")
+        nn = state.remembered(st.slider, "neighbours", "umap_nn", 5, 100, default=15)
+        md = state.remembered(st.slider, "min_dist", "umap_md", 0.0, 0.99, default=0.1)
     metric = state.get("metric")
     key = state.get("data_key")
     if method == "UMAP" and not compute.cached_umap(key, nn, md, metric):

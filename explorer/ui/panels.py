@@ -25,12 +25,13 @@ def sidebar_data():
     state.init()
     sb = st.sidebar
     sb.header("Data")
-    source = sb.radio("Where is the data?", ["Bundled sample", "Upload a file", "Path on disk"],
-                      key="source", help="Samples ship with the app; a path on disk is "
-                      "memory-mapped, so large files are not copied.")
+    source = state.remembered(sb.radio, "Where is the data?", "source",
+                              options=["Bundled sample", "Upload a file", "Path on disk"],
+                              help="Samples ship with the app; a path on disk is "
+                              "memory-mapped, so large files are not copied.")
     if source == "Bundled sample":
-        sb.selectbox("Sample", list(uidata.SAMPLES), key="sample",
-                     format_func=lambda s: f"{s} — {uidata.DESCRIPTIONS[s]}")
+        state.remembered(sb.selectbox, "Sample", "sample", options=uidata.SAMPLES,
+                         format_func=lambda s: f"{s} — {uidata.DESCRIPTIONS[s]}")
     elif source == "Upload a file":
         limit = st.get_option("server.maxUploadSize")
         sb.file_uploader(f"Embeddings file (up to {limit} MB)", type=UPLOAD_TYPES,
@@ -41,12 +42,13 @@ def sidebar_data():
         sb.text_input("Id column (optional)", key="upload_id")
         sb.checkbox("Drop rows with NaN / inf / zeros", key="upload_drop")
     else:
-        sb.text_input("Path to the embeddings file", key="disk_path",
-                      placeholder="/data/vectors.npy", help="Press Enter to load.")
-        sb.text_input("Metadata file (optional)", key="disk_meta")
-        sb.text_input("Id column (optional)", key="disk_id")
-        sb.text_input("Embedding column (optional)", key="disk_emb")
-        sb.checkbox("Drop rows with NaN / inf / zeros", key="disk_drop")
+        state.remembered(sb.text_input, "Path to the embeddings file", "disk_path", default="",
+                         placeholder="/data/vectors.npy", help="Press Enter to load.")
+        state.remembered(sb.text_input, "Metadata file (optional)", "disk_meta", default="")
+        state.remembered(sb.text_input, "Id column (optional)", "disk_id", default="")
+        state.remembered(sb.text_input, "Embedding column (optional)", "disk_emb", default="")
+        state.remembered(sb.checkbox, "Drop rows with NaN / inf / zeros", "disk_drop",
+                         default=False)
     sync_dataset()
     key = state.get("data_key")
     if key is None:  # the empty state: open on the first sample
@@ -59,24 +61,28 @@ def sidebar_data():
     sb.caption(f"**{data.name}**: {data.n:,} rows × {data.dim} dims")
 
     sb.header("Selection")
-    sb.selectbox("Metric", list(explorer.METRICS), key="metric",
-                 help="Distances for strategies and metrics: euclidean, or cosine (1 − cos).")
-    free = st.session_state.get("strategy") in BUDGET_FREE
-    why = (f"{st.session_state.get('strategy')} keeps one row of every group of "
+    state.remembered(sb.selectbox, "Metric", "metric", options=explorer.METRICS,
+                     help="Distances for strategies and metrics: euclidean, or cosine (1 − cos).")
+    # the strategy widget (drawn later, on Explore) holds this run's choice
+    strategy = st.session_state.get(state.widget_key("strategy"), state.get("strategy"))
+    free = strategy in BUDGET_FREE
+    why = (f"{strategy} keeps one row of every group of "
            "near-duplicates, so it sets its own size: the budget does not apply."
            if free else None)
-    mode = sb.radio("Budget as", ["count", "percent"], horizontal=True, key="budget_mode",
-                    disabled=free)
+    mode = state.remembered(sb.radio, "Budget as", "budget_mode", options=["count", "percent"],
+                            horizontal=True, disabled=free)
     if mode == "count":
-        sb.number_input("Budget (rows)", min_value=1, max_value=data.n, step=10,
-                        key="budget_count", disabled=free, help=why)
+        if state.get("budget_count") > data.n:
+            state.put("budget_count", data.n)
+        state.remembered(sb.number_input, "Budget (rows)", "budget_count", min_value=1,
+                         max_value=data.n, step=10, disabled=free, help=why)
     else:
-        sb.number_input("Budget (% of rows)", min_value=0.1, max_value=100.0, step=1.0,
-                        key="budget_percent", disabled=free, help=why)
+        state.remembered(sb.number_input, "Budget (% of rows)", "budget_percent",
+                         min_value=0.1, max_value=100.0, step=1.0, disabled=free, help=why)
     if free:
         sb.caption(why)
-    sb.number_input("Seed", min_value=0, step=1, key="seed",
-                    help="The same data, strategy, parameters and seed give the same rows.")
+    state.remembered(sb.number_input, "Seed", "seed", min_value=0, step=1,
+                     help="The same data, strategy, parameters and seed give the same rows.")
     columns = ["(none)"] + [c for c in data.metadata.columns]
     categorical = ["(none)"] + [c for c in data.metadata.columns
                                 if data.metadata[c].nunique() <= max(50, data.n // 20)]
@@ -175,9 +181,8 @@ def strategy_picker(key: str = "strategy"):
     """
     specs = list_strategies()
     labels = {s.name: f"{s.family} · {s.name}" for s in specs}
-    name = st.selectbox("Strategy", [s.name for s in specs], key=key,
-                        format_func=lambda n: labels[n],
-                        index=[s.name for s in specs].index("k-center"))
+    name = state.remembered(st.selectbox, "Strategy", key, options=[s.name for s in specs],
+                            format_func=lambda n: labels[n], default="k-center")
     spec = next(s for s in specs if s.name == name)
     st.caption(spec.summary)
     missing = spec.missing_inputs(available_inputs())
@@ -193,30 +198,32 @@ def strategy_picker(key: str = "strategy"):
 
 
 def param_widgets(spec, key: str) -> dict:
+    """A widget per parameter of ``spec``; each value is remembered per strategy."""
     params = {}
     for p in spec.params.params:
         wkey = f"{key}:{spec.name}:{p.name}"
         c = p.constraint
         label = p.name.replace("_", " ")
         if p.optional:
-            auto = st.checkbox(f"{label}: automatic", value=p.default is None, key=wkey + ":auto",
-                               help=p.help)
+            auto = state.remembered(st.checkbox, f"{label}: automatic", wkey + ":auto",
+                                    default=p.default is None, help=p.help)
             if auto:
                 params[p.name] = None
                 continue
         if isinstance(c, Options):
-            params[p.name] = st.selectbox(label, list(c.values), help=p.help, key=wkey,
-                                          index=list(c.values).index(p.default))
+            params[p.name] = state.remembered(st.selectbox, label, wkey, options=c.values,
+                                              default=p.default, help=p.help)
         elif isinstance(c, Boolean):
-            params[p.name] = st.checkbox(label, value=bool(p.default), help=p.help, key=wkey)
+            params[p.name] = state.remembered(st.checkbox, label, wkey,
+                                              default=bool(p.default), help=p.help)
         elif isinstance(c, Interval):
             default = p.default if p.default is not None else (c.low or 1)
             if c.kind == "int":
                 lo = int(c.low) if c.low is not None else None
                 hi = int(c.high) if c.high is not None else None
-                params[p.name] = int(st.number_input(label, min_value=lo, max_value=hi,
-                                                     value=int(default), step=1, help=p.help,
-                                                     key=wkey))
+                params[p.name] = int(state.remembered(
+                    st.number_input, label, wkey, min_value=lo, max_value=hi,
+                    default=int(default), step=1, help=p.help))
             else:
                 lo = float(c.low) if c.low is not None else None
                 hi = float(c.high) if c.high is not None else None
@@ -224,18 +231,18 @@ def param_widgets(spec, key: str) -> dict:
                     lo = lo + 1e-6
                 if hi is not None and c.closed in ("neither", "left"):
                     hi = hi - 1e-6
-                params[p.name] = float(st.number_input(label, min_value=lo, max_value=hi,
-                                                       value=float(default), help=p.help,
-                                                       key=wkey, format="%.4g"))
+                params[p.name] = float(state.remembered(
+                    st.number_input, label, wkey, min_value=lo, max_value=hi,
+                    default=float(default), help=p.help, format="%.4g"))
         elif isinstance(c, Text) and p.name == "inner":  # a strategy run by a wrapper
             from explorer.strategies import REGISTRY
 
             names = [n for n, s in REGISTRY.items() if s.exact_budget and n != spec.name]
-            params[p.name] = st.selectbox(label, names, help=p.help, key=wkey,
-                                          index=names.index(p.default) if p.default in names
-                                          else 0)
+            params[p.name] = state.remembered(st.selectbox, label, wkey, options=names,
+                                              default=p.default, help=p.help)
         elif isinstance(c, Text):
-            params[p.name] = st.text_input(label, value=p.default or "", help=p.help, key=wkey)
+            params[p.name] = state.remembered(st.text_input, label, wkey,
+                                              default=p.default or "", help=p.help)
     return params
 
 

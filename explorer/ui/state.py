@@ -30,6 +30,7 @@ DEFAULTS = {
     "map_generation": 0,            # part of the map's key: a new one clears a drawn lasso
     "map_drawn": None,              # the MapChart on screen (turns a lasso event into rows)
     "map_event": None,              # the last lasso event taken (not taken twice)
+    "strategy": "k-center",         # the Explore page's strategy
 }
 
 
@@ -75,3 +76,33 @@ def reset_for_new_data() -> None:
     put("column_choices", {})
     put("map_drawn", None)
     put("map_generation", get("map_generation") + 1)
+
+
+def widget_key(key: str) -> str:
+    """The Streamlit key of the widget that edits the remembered value ``key``."""
+    return f"w:{key}"
+
+
+def remembered(widget, label: str, key: str, *args, default=None, options=None, **kwargs):
+    """Draw ``widget`` (st.selectbox, st.number_input, ... or their sidebar forms) for the
+    value remembered in session state under ``key``, and remember what it returns.
+
+    The value lives under ``key`` itself, never as widget state, because Streamlit drops a
+    widget's state when a page does not draw it (a strategy chosen on Explore came back as
+    k-center after a visit to Export) and, after a page change under load, the browser could
+    re-create a sidebar widget from its default and send that (the budget became the number
+    input's minimum, 1). Passing the remembered value as the widget's default makes a
+    re-created widget show it. ``options`` (selectbox, radio) are matched by value;
+    ``default`` is the value for a key without an entry in DEFAULTS.
+    """
+    init()
+    current = st.session_state.get(key, DEFAULTS.get(key, default))
+    if options is not None:
+        options = list(options)
+        index = options.index(current) if current in options else kwargs.pop("index", 0)
+        kwargs.pop("index", None)
+        value = widget(label, options, *args, index=index, key=widget_key(key), **kwargs)
+    else:
+        value = widget(label, *args, value=current, key=widget_key(key), **kwargs)
+    st.session_state[key] = value
+    return value
