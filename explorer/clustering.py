@@ -23,11 +23,13 @@ MIN_SAMPLE = 10_000
 
 @dataclass(frozen=True, eq=False)
 class Clustering:
-    """``labels`` (N,) int64 cluster of each row, ``centers`` (k, D) float32, ``sizes`` (k,)."""
+    """``labels`` (N,) int64 cluster of each row, ``centers`` (k, D) float32, ``sizes`` (k,),
+    ``distances`` (N,) float64: each row's Euclidean distance to its own centre."""
 
     labels: np.ndarray
     centers: np.ndarray
     sizes: np.ndarray
+    distances: np.ndarray
 
     @property
     def k(self) -> int:
@@ -92,7 +94,7 @@ def kmeans(X: np.ndarray, k: int, seed: int = 0, n_init: int = 1, max_iter: int 
         model = KMeans(n_clusters=k, random_state=seed, n_init=n_init, max_iter=max_iter)
         model.fit(np.asarray(X, dtype=np.float32))
     centers = model.cluster_centers_.astype(np.float32)
-    _, labels = space.nearest(X, centers, "euclidean")
+    distances, labels = space.nearest(X, centers, "euclidean")
     sizes = np.bincount(labels, minlength=len(centers))
     keep = np.flatnonzero(sizes > 0)
     if len(keep) < len(centers):
@@ -101,7 +103,8 @@ def kmeans(X: np.ndarray, k: int, seed: int = 0, n_init: int = 1, max_iter: int 
         labels = remap[labels]
         centers = centers[keep]
         sizes = sizes[keep]
-    return Clustering(labels.astype(np.int64), centers, sizes.astype(np.int64))
+    return Clustering(labels.astype(np.int64), centers, sizes.astype(np.int64),
+                      np.asarray(distances, dtype=np.float64))
 
 
 #: Clusterings remembered by :func:`kmeans_of` (a few MB each at 100,000 rows).

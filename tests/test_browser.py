@@ -148,7 +148,12 @@ def test_compare_page_and_a_bad_upload(app_url, browser, tmp_path):
     assert "The previous dataset is still loaded" in body
     # the sidebar's budget survived the page changes (once, under load, the browser re-created
     # the number input after a page change and sent its minimum: a budget of 1)
-    page.get_by_text("k-center: selected 50 of 1,797 rows", exact=False).wait_for(
-        timeout=60_000)
     shot(page, "bad-upload")
+    try:
+        page.get_by_text("k-center: selected 50 of 1,797 rows", exact=False).wait_for(
+            timeout=60_000)
+    except Exception:
+        found = [line for line in page.inner_text("body").splitlines()
+                 if "selected" in line or "Budget" in line]
+        raise AssertionError(f"the budget changed after the page changes: {found}") from None
     page.close()

@@ -9,7 +9,7 @@ from .. import space
 from ..params import Interval, Options, Param
 from ._allocation import allocate
 from .base import Picks, Problem, register
-from .kmeans import pick_within, round_robin
+from .kmeans import pick_within, ranked_by_cluster, round_robin
 
 
 def _cluster_pool(problem: Problem, n_clusters: int):
@@ -216,10 +216,8 @@ def k_means_kmq(problem: Problem, n_clusters: int, allocation: str, pick: str,
         capacity = np.bincount(cl.labels[allowed_local & ~taken], minlength=cl.k)
         quota = allocate(capacity, int(share), "proportional", weights=weights)
         groups = []
-        for c in range(cl.k):
-            members = rows[(cl.labels == c) & allowed_local & ~taken]
-            chosen = pick_within(problem.X, members, cl.centers[c], int(quota[c]), pick,
-                                 problem.rng)
+        for c, ranked in enumerate(ranked_by_cluster(cl, rows, allowed_local & ~taken)):
+            chosen = pick_within(ranked, int(quota[c]), pick, problem.rng)
             groups.append(np.asarray(chosen, dtype=np.int64))
         new = round_robin(groups, cl.sizes)
         taken[np.searchsorted(rows, new)] = True

@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import space
 from ..params import Interval, Options, Param
 from ._allocation import allocate
 from .base import Picks, Problem, register
 
 
-def pick_within(X: np.ndarray, rows: np.ndarray, centre: np.ndarray, m: int, how: str,
-                rng: np.random.Generator) -> np.ndarray:
-    """``m`` rows of one cluster: nearest to the centre, around the median distance, or random."""
-    if m <= 0 or len(rows) == 0:
+def pick_within(ranked: np.ndarray, m: int, how: str, rng: np.random.Generator) -> np.ndarray:
+    """``m`` rows of one cluster, given its rows ``ranked`` by distance to the centre (ties by
+    row index): the nearest, those around the median distance, or random ones."""
+    if m <= 0 or len(ranked) == 0:
         return np.zeros(0, dtype=np.int64)
     if how == "random":
-        return rng.choice(rows, m, replace=False)
-    d = space.sq_distances(np.asarray(X[rows]), centre[None, :])[:, 0]
-    order = np.lexsort((rows, d))  # by distance, ties by row index
+        return rng.choice(np.sort(ranked), m, replace=False)
     if how == "nearest":
-        return rows[order[:m]]
-    mid = len(order) // 2  # median: the m rows closest in rank to the median distance
-    lo = max(0, min(mid - m // 2, len(order) - m))
-    return rows[order[lo : lo + m]]
+        return ranked[:m]
+    mid = len(ranked) // 2  # median: the m rows closest in rank to the median distance
+    lo = max(0, min(mid - m // 2, len(ranked) - m))
+    return ranked[lo : lo + m]
+
+
+def ranked_by_cluster(clusters, rows: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
+    """Per cluster of ``clusters`` (a clustering of ``rows``): its rows where ``mask`` (one
+    flag per row of ``rows``), by distance to the centre (exact, from the assignment pass),
+    ties by row index. One sort instead of a distance pass per cluster."""
+    order = np.lexsort((rows, clusters.distances, clusters.labels))
+    order = order[mask[order]]
+    bounds = np.searchsorted(clusters.labels[order], np.arange(clusters.k + 1))
+    return [rows[order[bounds[c] : bounds[c + 1]]] for c in range(clusters.k)]
 
 
 def round_robin(groups: list[np.ndarray], sizes: np.ndarray) -> np.ndarray:
@@ -87,11 +94,8 @@ def k_means(problem: Problem, n_clusters: int | None, pick: str, allocation: str
     quota = allocate(capacity, problem.budget, allocation if n_clusters is not None else "equal",
                      minimum=pinned_per)
     groups = []
-    allowed_local = problem.allowed[rows]
-    for c in range(n_k):
-        members = np.flatnonzero((labels == c) & allowed_local)
-        chosen = pick_within(problem.X, rows[members], clusters.centers[c],
-                             int(quota[c] - pinned_per[c]), pick, problem.rng)
+    for c, ranked in enumerate(ranked_by_cluster(clusters, rows, problem.allowed[rows])):
+        chosen = pick_within(ranked, int(quota[c] - pinned_per[c]), pick, problem.rng)
         groups.append(np.asarray(chosen, dtype=np.int64))
     new = round_robin(groups, clusters.sizes)
     return Picks(np.concatenate([problem.pinned, new]).astype(np.int64),
