@@ -16,6 +16,14 @@ def _data(data_key):
     return load_cached(*data_key)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def column_levels(data_key) -> dict:
+    """Number of distinct values of each metadata column, counted once per dataset (the
+    sidebar and the map's colour choices ask on every run; 50 ms at 100,000 rows of text)."""
+    meta = _data(data_key).metadata
+    return {c: int(meta[c].nunique()) for c in meta.columns}
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def layout(data_key, method: str, n_neighbors: int, min_dist: float, metric: str):
     data = _data(data_key)

@@ -60,10 +60,11 @@ def map_section(data) -> None:
     method = state.remembered(c1.selectbox, "Layout", "layout_method", options=["UMAP", "PCA"],
                               help="For looking only: every metric is computed in the "
                               "embedding space, never on this map.")
+    levels = compute.column_levels(state.get("data_key"))
     extra = [c for c in data.metadata.columns if c not in ("label", "group", "id")
              and data.metadata[c].dtype.kind in "fiub" or
              (c not in ("label", "group", "id", "text", "image")
-              and data.metadata[c].nunique() <= 40)]
+              and levels[c] <= 40)]
     choices = [c for c in COLOUR_CHOICES if c not in ("label", "group")
                or c in data.metadata.columns] + extra
     colour_by = state.remembered(c2.selectbox, "Colour by", "colour_by", options=choices)

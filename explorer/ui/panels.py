@@ -13,6 +13,7 @@ from explorer.strategies import INPUTS, list_strategies
 
 from . import data as uidata
 from . import state
+from .compute import column_levels
 
 UPLOAD_TYPES = ["npy", "npz", "parquet", "feather", "csv"]
 
@@ -83,15 +84,14 @@ def sidebar_data():
         sb.caption(why)
     state.remembered(sb.number_input, "Seed", "seed", min_value=0, step=1,
                      help="The same data, strategy, parameters and seed give the same rows.")
-    columns = ["(none)"] + [c for c in data.metadata.columns]
+    levels = column_levels(state.get("data_key"))
     categorical = ["(none)"] + [c for c in data.metadata.columns
-                                if data.metadata[c].nunique() <= max(50, data.n // 20)]
+                                if levels[c] <= max(50, data.n // 20)]
     numeric = ["(none)"] + [c for c in data.metadata.columns
                             if data.metadata[c].dtype.kind in "fiu"]
     _column_select(sb, "Label column", "label_column", categorical, "label")
     _column_select(sb, "Group column", "group_column", categorical, "group")
     _column_select(sb, "Score column", "score_column", numeric, "difficulty")
-    del columns
     return data
 
 
