@@ -87,6 +87,37 @@ def test_batched_kernels_match_plain_numpy(pydocs):
         assert M.kernel_sum(Z, z_sq, rows, idx, 0.7) == pytest.approx(sums[t], rel=1e-7)
 
 
+def test_one_shared_product_gives_the_same_coverage_and_kernel_sums(pydocs):
+    """nearest_and_kernel_sums (one product per block for both metrics, kernel rows among the
+    coverage rows, contiguous or not) against nearest_many and kernel_sums."""
+    Z = np.array(pydocs.embeddings, dtype=np.float32)
+    z_sq = (Z.astype(np.float64) ** 2).sum(1)
+    subsets = [np.arange(100, 140), np.arange(500, 540), np.r_[3, np.arange(961, 1000)]]
+    for at in (np.arange(0, 600), np.arange(0, len(Z), 7)):
+        near, sums = M.nearest_and_kernel_sums(Z, subsets, Z, at, z_sq[at], 0.7,
+                                               block_bytes=1 << 16)  # several blocks
+        np.testing.assert_array_equal(near, M.nearest_many(Z, subsets, block_bytes=1 << 16))
+        np.testing.assert_allclose(sums, M.kernel_sums(Z, z_sq, at, subsets, 0.7), rtol=1e-9)
+
+
+def test_above_the_coverage_limit_the_mmd_sample_is_part_of_the_coverage_sample():
+    from explorer.evaluate import scorecard as S
+
+    X = np.random.default_rng(0).normal(size=(S.COVERAGE_ABOVE + 500, 8)).astype(np.float32)
+    data = explorer.Dataset.from_arrays(X)
+    ctx = ScoringContext.build(data)
+    uniform = ctx.coverage_rows[: ctx.coverage_uniform]
+    assert len(ctx.mmd_rows) == min(S.MMD_SAMPLE, len(uniform))
+    np.testing.assert_array_equal(uniform[ctx.mmd_at], ctx.mmd_rows)
+    idx = np.arange(0, data.n, 97)
+    ksp = M.kernel_sum(ctx.Z, ctx.z_sq, ctx.mmd_rows, idx, ctx.gamma)
+    near = M.nearest_many(ctx._coverage_Z(), [idx], ctx.Z)[0]
+    direct = ctx.subset_metrics(idx, near, ksp)
+    shared = ctx.subset_metrics(idx)
+    for name, value in direct.items():
+        assert shared[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+
+
 def test_nearest_row_kernel_matches_plain_numpy(pydocs):
     """space.nearest (float32 arg-min from one product, exact float64 distance of the winner,
     compiled) against float64 numpy: the same row up to float32 near-ties, the exact

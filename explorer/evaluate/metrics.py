@@ -41,6 +41,39 @@ def nearest_many(Z: np.ndarray, subsets, source: np.ndarray | None = None,
     return out
 
 
+def nearest_and_kernel_sums(Z: np.ndarray, subsets, source: np.ndarray, kernel_at: np.ndarray,
+                            kernel_sq: np.ndarray, gamma: float,
+                            block_bytes: int = space.BLOCK_BYTES):
+    """:func:`nearest_many` and :func:`kernel_sums` from one shared matrix product per block,
+    when the MMD's population rows are rows of ``Z`` (the coverage sample): ``kernel_at``
+    (sorted positions in ``Z``) with squared norms ``kernel_sq``. Returns (nearest squared
+    distances (len, N), kernel sums (len,)). The two metrics used to cost two products of
+    about the same size; now the kernel sums only add their exp pass."""
+    subsets = [np.asarray(i, dtype=np.int64) for i in subsets]
+    m, k = len(subsets), len(subsets[0])
+    allrows = np.concatenate(subsets)
+    S = np.ascontiguousarray(source[allrows], dtype=np.float32)
+    s_sq32 = np.einsum("ij,ij->i", S, S)
+    s_sq64 = np.einsum("ij,ij->i", S, S, dtype=np.float64)
+    kernel_at = np.asarray(kernel_at, dtype=np.int64)
+    kernel_sq = np.ascontiguousarray(kernel_sq, dtype=np.float64)
+    n = Z.shape[0]
+    near = np.empty((m, n), dtype=np.float64)
+    total = np.zeros(m)
+    rows = max(1, block_bytes // (4 * len(allrows)))
+    for s in range(0, n, rows):
+        block = np.ascontiguousarray(Z[s : s + rows], dtype=np.float32)
+        G = block @ S.T
+        nearest_from_gram(G, block, S, s_sq32, m, k, near, s)
+        a, b = np.searchsorted(kernel_at, [s, s + len(block)])
+        if b > a:
+            local = kernel_at[a:b] - s
+            Gk = G[local[0] : local[-1] + 1] if local[-1] - local[0] + 1 == len(local) \
+                else np.ascontiguousarray(G[local])
+            total += kernel_sums_from_gram(Gk, kernel_sq[a:b], s_sq64, float(gamma), m, k)
+    return near, total
+
+
 def kernel_sum(Z: np.ndarray, z_sq: np.ndarray, rows: np.ndarray, idx: np.ndarray,
                gamma: float, block_bytes: int = space.BLOCK_BYTES) -> float:
     """Sum over (population row in ``rows``, subset row) pairs of exp(-gamma d^2), in

@@ -140,6 +140,9 @@ class ScoringContext:
     #: ``coverage_uniform`` are a uniform sample, the rest the most outlying rows
     coverage_rows: np.ndarray | None = None
     coverage_uniform: int = 0
+    #: positions of ``mmd_rows`` among the coverage rows (all rows when there is no coverage
+    #: sample): one matrix product per block then serves the coverage and the MMD
+    mmd_at: np.ndarray | None = None
 
     def _coverage_Z(self) -> np.ndarray:
         if self.coverage_rows is None:
@@ -150,6 +153,15 @@ class ScoringContext:
                                                                    dtype=np.float32)
         return cached
 
+    def _near_and_kernel_sums(self, subsets):
+        """Each coverage row's squared distance to its nearest row of each subset, and each
+        subset's MMD cross-kernel sum."""
+        if self.mmd_at is None:  # a context built before mmd_at existed
+            return (M.nearest_many(self._coverage_Z(), subsets, self.Z),
+                    M.kernel_sums(self.Z, self.z_sq, self.mmd_rows, subsets, self.gamma))
+        return M.nearest_and_kernel_sums(self._coverage_Z(), subsets, self.Z, self.mmd_at,
+                                         self.z_sq[self.mmd_rows], self.gamma)
+
     def random_metrics(self, n: int, k: int, draws: int, seed: int, pinned=(), excluded=(),
                        progress=None):
         """The R random subsets of size k and each one's metrics (cached)."""
@@ -158,8 +170,7 @@ class ScoringContext:
         if hit is None:
             subsets = random_subsets(n, k, draws, seed, pinned, excluded)
             # all draws in one pass each: nearest picks, and the MMD's cross-kernel sums
-            near = M.nearest_many(self._coverage_Z(), subsets, self.Z)
-            ksp = M.kernel_sums(self.Z, self.z_sq, self.mmd_rows, subsets, self.gamma)
+            near, ksp = self._near_and_kernel_sums(subsets)
             rows = []
             for r, d in enumerate(subsets):
                 rows.append(self.subset_metrics(d, near[r], ksp[r]))
@@ -225,6 +236,13 @@ class ScoringContext:
             coverage_uniform = len(uniform)
             where += (f"; coverage on a seeded sample of {COVERAGE_SAMPLE:,} of {n:,} rows "
                       f"(worst case also over the {COVERAGE_OUTLIERS:,} most outlying)")
+            # the MMD's population sample is (a seeded part of) the same uniform sample, so
+            # one matrix product per block serves both metrics
+            mmd_at = np.arange(len(uniform)) if len(uniform) <= MMD_SAMPLE else np.sort(
+                rng.choice(len(uniform), MMD_SAMPLE, replace=False))
+            sample = uniform[mmd_at]
+        else:
+            mmd_at = sample  # coverage is measured on every row
         Zs = np.asarray(Z[sample], dtype=np.float32)
         d_ss = space.sq_distances(Zs, Zs, z_sq[sample], z_sq[sample])
         off = d_ss[np.triu(np.ones(d_ss.shape, dtype=bool), 1)]  # the pairs i < j
@@ -234,8 +252,9 @@ class ScoringContext:
         max_sq = float(d_ss.max()) if len(off) else 1.0
         return cls(n=n, metric=metric, Z=Z, z_sq=z_sq, space=where, clusters=clusters,
                    n_clusters=int(clusters.max()) + 1, labels=labels, label_names=names,
-                   label_column=label_column, gamma=gamma, mmd_pp=mmd_pp, mmd_rows=sample, max_sq=max_sq,
-                   coverage_rows=coverage_rows, coverage_uniform=coverage_uniform,
+                   label_column=label_column, gamma=gamma, mmd_pp=mmd_pp, mmd_rows=sample,
+                   max_sq=max_sq, coverage_rows=coverage_rows,
+                   coverage_uniform=coverage_uniform, mmd_at=mmd_at,
                    vendi_X=Xp, fingerprint=data.fingerprint, seed=seed)
 
     def subset_metrics(self, idx: np.ndarray, near_sq: np.ndarray | None = None,
@@ -244,10 +263,10 @@ class ScoringContext:
         distance to its nearest subset row) and ``ksp`` (the MMD's cross-kernel sum) when
         already computed."""
         idx = np.asarray(idx, dtype=np.int64)
-        if near_sq is None:
-            near_sq = M.nearest_many(self._coverage_Z(), [idx], self.Z)[0]
-        if ksp is None:
-            ksp = M.kernel_sum(self.Z, self.z_sq, self.mmd_rows, idx, self.gamma)
+        if near_sq is None or ksp is None:
+            near, sums = self._near_and_kernel_sums([idx])
+            near_sq = near[0] if near_sq is None else near_sq
+            ksp = float(sums[0]) if ksp is None else ksp
         cover_all = space.to_metric(near_sq, self.metric)
         if self.coverage_rows is not None:  # mean-type metrics on the uniform part only
             near_sq = near_sq[: self.coverage_uniform]
