@@ -23,7 +23,7 @@ def nearest_from_gram(G, block, S, s_sq, m, k, out, offset):
             out[t, offset + i] = exact_sq_distance(block, i, S, bj)
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=True, parallel=True, nogil=True, fastmath=True)
 def kernel_sums_from_gram(G, p_sq, s_sq, gamma, m, k):
     """Per subset t (columns t*k .. t*k+k-1): the sum over the block's rows and the subset's
     rows of exp(-gamma * max(|p|^2 + |s|^2 - 2 <p, s>, 0)), in float64."""
