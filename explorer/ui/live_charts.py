@@ -210,10 +210,15 @@ def scorecard_chart(frame: pd.DataFrame) -> dict:
     return json_safe({
         "animation": False,
         "grid": {"left": 8, "right": 16, "top": 32, "bottom": 44, "containLabel": True},
-        "legend": {"top": 0, "left": 0, "data": ["random 5–95% and mean", "this subset"]},
+        # the legend's marks drawn as the series are (ECharts would fill the box's mark with
+        # the border colour)
+        "legend": {"top": 0, "left": 0, "data": [
+            {"name": "random 5–95% and mean", "icon": "rect",
+             "itemStyle": {"color": "#e6e6e6", "borderColor": "#555", "borderWidth": 1}},
+            {"name": "this subset", "icon": "circle", "itemStyle": {"color": "#555"}}]},
         "tooltip": {"trigger": "item"},
-        "xAxis": {"type": "value", "min": -3.2, "max": 3.2, "interval": 1,
-                  "axisLabel": {"showMinLabel": False, "showMaxLabel": False},
+        # ticks at whole band widths (values beyond 3 are drawn at the edge)
+        "xAxis": {"type": "value", "min": -3, "max": 3, "interval": 1,
                   "nameLocation": "middle",
                   "nameGap": 26, "name": "distance from the random mean, in widths of "
                   "random's 5–95% band", "splitLine": {"show": False}},
