@@ -111,14 +111,14 @@ def test_compare_page_plots_curves_with_the_random_band():
     at = fresh()
     at.switch_page("pages/compare.py").run()
     assert not at.exception, [e.value for e in at.exception]
-    at.multiselect(key="cmp_strategies").set_value(["k-center", "k-means"]).run()
-    at.text_input(key="cmp_budgets").set_value("20, 60").run()
-    at.number_input(key="cmp_draws").set_value(5).run()
+    at.multiselect(key="w:cmp_strategies").set_value(["k-center", "k-means"]).run()
+    at.text_input(key="w:cmp_budgets:1797").set_value("20, 60").run()
+    at.number_input(key="w:cmp_draws").set_value(5).run()
     at.button(key="cmp_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.get("plotly_chart")) >= 3  # curves, small multiples, overlap
     # the probe curves (the digits sample has a label column) and the support table
-    assert at.radio(key="cmp_probe").value == "logistic"
+    assert at.radio(key="w:cmp_probe").value == "logistic"
     metrics = at.selectbox(key="cmp_metric").options
     assert any("logistic_accuracy" in m for m in metrics)
     assert any("coverage_max" in m for m in metrics)
@@ -126,6 +126,12 @@ def test_compare_page_plots_curves_with_the_random_band():
     support = at.dataframe[0].value
     assert list(support.index) == [20, 60]
     assert {"logistic_accuracy", "logistic_macro_f1"} <= set(support.columns)
+    # the choices survive a visit to another page
+    at.switch_page("pages/explore.py").run()
+    at.switch_page("pages/compare.py").run()
+    assert at.multiselect(key="w:cmp_strategies").value == ["k-center", "k-means"]
+    assert at.text_input(key="w:cmp_budgets:1797").value == "20, 60"
+    assert at.number_input(key="w:cmp_draws").value == 5
 
 
 def test_export_page_has_every_download_and_saves_without_overwriting():

@@ -151,7 +151,7 @@ def test_compare_page_and_a_bad_upload(app_url, browser, tmp_path):
     shot(page, "bad-upload")
     try:
         page.get_by_text("k-center: selected 50 of 1,797 rows", exact=False).wait_for(
-            timeout=60_000)
+            timeout=120_000)
     except Exception:
         found = [line for line in page.inner_text("body").splitlines()
                  if "selected" in line or "Budget" in line]

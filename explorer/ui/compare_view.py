@@ -42,20 +42,23 @@ def controls_and_results(data) -> None:
     default = [n for n in ("k-center", "k-means", "facility-location", "stratified")
                if n in usable]
     c1, c2, c3 = st.columns([2.2, 1.6, 0.8])
-    names = c1.multiselect("Strategies (2–6; random is the grey band)", usable,
-                           default=default, max_selections=6, key="cmp_strategies")
-    budgets_text = c2.text_input("Budgets (log-spaced by default)",
-                                 value=", ".join(map(str, log_budgets(data.n))),
-                                 key="cmp_budgets")
-    draws = c3.number_input("Random draws", 5, 500, 30, key="cmp_draws")
+    # remembered (state.remembered), so a visit to another page keeps them
+    names = state.remembered(c1.multiselect, "Strategies (2–6; random is the grey band)",
+                             "cmp_strategies", options=usable, many=True, default=default,
+                             max_selections=6)
+    budgets_text = state.remembered(c2.text_input, "Budgets (log-spaced by default)",
+                                    f"cmp_budgets:{data.n}",
+                                    default=", ".join(map(str, log_budgets(data.n))))
+    draws = state.remembered(c3.number_input, "Random draws", "cmp_draws", 5, 500, default=30)
     has_labels = state.get("label_column") is not None
     probe_options = ["logistic", "knn", "none"] if has_labels else ["none"]
-    probe = st.radio("Downstream probe (trained on each subset, scored on a held-out 20%)",
-                     probe_options, horizontal=True, key="cmp_probe",
-                     help="logistic regression or k-nearest-neighbours on the embeddings, "
-                     "predicting the label column; the held-out rows are never selected. "
-                     "Needs a label column (sidebar)." if has_labels else
-                     "Choose a label column in the sidebar to train a probe.")
+    probe = state.remembered(st.radio, "Downstream probe (trained on each subset, scored on a "
+                             "held-out 20%)", "cmp_probe", options=probe_options,
+                             horizontal=True,
+                             help="logistic regression or k-nearest-neighbours on the "
+                             "embeddings, predicting the label column; the held-out rows are "
+                             "never selected. Needs a label column (sidebar)." if has_labels
+                             else "Choose a label column in the sidebar to train a probe.")
     try:
         budgets = sorted({int(b) for b in budgets_text.replace(" ", "").split(",") if b})
         if not budgets or min(budgets) < 1 or max(budgets) > data.n:

@@ -83,7 +83,8 @@ def widget_key(key: str) -> str:
     return f"w:{key}"
 
 
-def remembered(widget, label: str, key: str, *args, default=None, options=None, **kwargs):
+def remembered(widget, label: str, key: str, *args, default=None, options=None, many=False,
+               **kwargs):
     """Draw ``widget`` (st.selectbox, st.number_input, ... or their sidebar forms) for the
     value remembered in session state under ``key``, and remember what it returns.
 
@@ -93,11 +94,16 @@ def remembered(widget, label: str, key: str, *args, default=None, options=None, 
     re-create a sidebar widget from its default and send that (the budget became the number
     input's minimum, 1). Passing the remembered value as the widget's default makes a
     re-created widget show it. ``options`` (selectbox, radio) are matched by value;
-    ``default`` is the value for a key without an entry in DEFAULTS.
+    ``default`` is the value for a key without an entry in DEFAULTS; ``many`` marks a
+    multiselect (its value is a list of options).
     """
     init()
     current = st.session_state.get(key, DEFAULTS.get(key, default))
-    if options is not None:
+    if many:
+        options = list(options)
+        value = widget(label, options, *args, default=[v for v in current if v in options],
+                       key=widget_key(key), **kwargs)
+    elif options is not None:
         options = list(options)
         index = options.index(current) if current in options else kwargs.pop("index", 0)
         kwargs.pop("index", None)
