@@ -3,9 +3,10 @@ sidebar) so they persist across pages; each page is a short script in pages/."""
 
 import streamlit as st
 
-from explorer.ui import panels
+from explorer.ui import compute, panels
 
 st.set_page_config(page_title="Subset Explorer", layout="wide")
+compute.stop_background_work()  # work done while the page was idle stops for this run
 
 pages = [
     st.Page("pages/explore.py", title="Explore", default=True),

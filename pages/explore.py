@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import explore_view, panels, state
+from explorer.ui import compute, explore_view, panels, state
 
 data = panels.current_data()
 st.title("Explore")
@@ -27,6 +27,7 @@ sel = state.get("selection")
 if sel is not None:
     panels.selection_summary(sel, data)
     explore_view.scorecard_section(data, sel)
+    compute.prefetch_after(sel)  # the page is drawn: continue k-center while it is idle
 elif state.get("selection_error"):
     st.error(state.get("selection_error"))
 else:

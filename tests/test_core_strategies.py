@@ -61,6 +61,34 @@ def test_kcenter_continues_and_slices_a_remembered_traversal(digits):
     assert excluded.indices.min() >= 100  # other allowed rows: another traversal
 
 
+def test_kcenter_prefetch_in_the_background_changes_no_selection(digits):
+    """The app continues the last traversal while idle (kcenter.prefetch): a larger budget
+    then finds its picks done, and every selection equals a fresh run's."""
+    from explorer.strategies import kcenter
+
+    for metric in ("euclidean", "cosine"):
+        kcenter._memo.clear()
+        first = explorer.select(digits, "k-center", 30, seed=5, metric=metric, pinned=[7])
+        assert not kcenter.prefetch(100, fingerprint="another dataset")
+        assert kcenter.prefetch(100, fingerprint=digits.fingerprint)
+        kcenter._prefetch["thread"].join()
+        walk = next(iter(kcenter._memo.values()))
+        assert len(walk.picks) == 29 + 100  # the start (the pinned row) is not a pick
+        later = explorer.select(digits, "k-center", 130, seed=5, metric=metric, pinned=[7])
+        assert later.info["distance_evaluations"] == walk.evaluations[128]
+        kcenter.prefetch(2000)  # more than there are rows: stops when every row is picked
+        kcenter._prefetch["thread"].join()
+        assert len(walk.picks) == digits.n - 1
+        kcenter.stop_prefetch()
+        kcenter._memo.clear()
+        for sel in (first, later):
+            fresh = explorer.select(digits, "k-center", len(sel), seed=5, metric=metric,
+                                    pinned=[7])
+            assert np.array_equal(sel.indices, fresh.indices)
+            np.testing.assert_array_equal(sel.gains, fresh.gains)
+            assert sel.info == fresh.info
+
+
 def test_kcenter_cosine_matches_reference_on_normalised_rows():
     data = explorer.load_sample("pydocs")
     sel = explorer.select(data, "k-center", 60, metric="cosine", seed=4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 
 import numpy as np
@@ -163,9 +164,74 @@ def k_center(problem: Problem) -> Picks:
     with walk.lock:
         walk.extend(problem.X, n_new, problem.report)
         picks, dists, evaluated = walk.first(n_new)
+    _remember_for_prefetch(walk, problem)
     order = np.concatenate([head, picks]).astype(np.int64)
     gains = np.concatenate([np.full(len(head), np.nan),
                             space.to_metric(dists**2, problem.metric)])
     return Picks(order, gains=gains,
                  info={"radius": float(gains[-1]) if n_new else float("nan"),
                        "distance_evaluations": int(evaluated)})
+
+
+# --- continuing the last traversal while the app is idle -------------------------------------
+
+#: Picks computed per turn of the background thread (it holds the traversal's lock only that
+#: long, so a foreground request waits for a few picks at most).
+PREFETCH_CHUNK = 8
+#: The matrix is kept for prefetching only when it is the dataset's own (no extra memory) or
+#: at most this large (a normalised copy under cosine).
+PREFETCH_COPY_BYTES = 256 << 20
+_served: dict = {"walk": None, "X": None, "fingerprint": None}
+_prefetch: dict = {"thread": None, "stop": None}
+_prefetch_lock = threading.Lock()
+
+
+def _remember_for_prefetch(walk: FarthestPointTraversal, problem: Problem) -> None:
+    """Remember the traversal just served (only remembered traversals) and its matrix."""
+    embeddings = getattr(problem.dataset, "embeddings", None)
+    own = embeddings is not None and np.may_share_memory(problem.X, embeddings)
+    keep = walk in _memo.values() and (own or problem.X.nbytes <= PREFETCH_COPY_BYTES)
+    _served.update(walk=walk if keep else None, X=problem.X if keep else None,
+                   fingerprint=getattr(problem.dataset, "fingerprint", None))
+
+
+def prefetch(extra: int, seconds: float = 5.0, fingerprint: str | None = None) -> bool:
+    """Continue the traversal that served the last k-center selection by up to ``extra``
+    picks in a background thread, a few picks at a time, until :func:`stop_prefetch` or
+    ``seconds`` of work; only when that selection was on the dataset with ``fingerprint``
+    (when given). The app calls this when a page is drawn, so that a larger budget
+    asked for next is already computed, and stops it when the next run starts. Selections do
+    not change: the traversal is the same whoever extends it. Returns whether it started."""
+    stop_prefetch()
+    walk, X = _served["walk"], _served["X"]
+    if walk is None or extra <= 0 or walk.nxt < 0 or (
+            fingerprint is not None and fingerprint != _served["fingerprint"]):
+        return False
+    target = len(walk.picks) + int(extra)
+    stop = threading.Event()
+
+    def work() -> None:
+        deadline = time.perf_counter() + seconds
+        while not stop.is_set() and time.perf_counter() < deadline:
+            with walk.lock:
+                left = int(np.count_nonzero(walk.candidate))  # rows that can still be picked
+                if len(walk.picks) >= target or walk.nxt < 0 or left == 0:
+                    return
+                walk.extend(X, len(walk.picks) + min(PREFETCH_CHUNK, target - len(walk.picks),
+                                                     left))
+
+    thread = threading.Thread(target=work, name="k-center prefetch", daemon=True)
+    with _prefetch_lock:
+        _prefetch.update(thread=thread, stop=stop)
+    thread.start()
+    return True
+
+
+def stop_prefetch() -> None:
+    """Stop the background continuation (waits for its current few picks)."""
+    with _prefetch_lock:
+        thread, stop = _prefetch["thread"], _prefetch["stop"]
+        _prefetch.update(thread=None, stop=None)
+    if thread is not None:
+        stop.set()
+        thread.join()

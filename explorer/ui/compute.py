@@ -112,3 +112,20 @@ def quality_front(data_key, budget: int, score_column: str, metric: str,
 
     return quality_coverage_front(_data(data_key), budget, score_column, metric=metric,
                                   higher_is_better=higher_is_better, seed=seed)
+
+
+def prefetch_after(sel) -> None:
+    """While the page is idle after a k-center selection, continue its traversal up to twice
+    the budget (at most 5 s of work), so a larger budget next is ready; stopped when the next
+    run starts (:func:`stop_background_work`)."""
+    from explorer.strategies import kcenter
+
+    if sel is not None and sel.strategy == "k-center":
+        kcenter.prefetch(max(len(sel.indices), 50), fingerprint=sel.fingerprint)
+
+
+def stop_background_work() -> None:
+    """Called first in every run: the run gets the machine to itself."""
+    from explorer.strategies import kcenter
+
+    kcenter.stop_prefetch()
