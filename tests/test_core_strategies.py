@@ -69,7 +69,6 @@ def test_kcenter_prefetch_in_the_background_changes_no_selection(digits):
     for metric in ("euclidean", "cosine"):
         kcenter._memo.clear()
         first = explorer.select(digits, "k-center", 30, seed=5, metric=metric, pinned=[7])
-        assert not kcenter.prefetch(100, fingerprint="another dataset")
         assert kcenter.prefetch(100, fingerprint=digits.fingerprint)
         kcenter._prefetch["thread"].join()
         walk = next(iter(kcenter._memo.values()))
@@ -80,6 +79,8 @@ def test_kcenter_prefetch_in_the_background_changes_no_selection(digits):
         kcenter._prefetch["thread"].join()
         assert len(walk.picks) == digits.n - 1
         kcenter.stop_prefetch()
+        assert not kcenter.prefetch(10, fingerprint="another dataset")
+        assert kcenter._served["X"] is None  # that let go of this dataset's matrix
         kcenter._memo.clear()
         for sel in (first, later):
             fresh = explorer.select(digits, "k-center", len(sel), seed=5, metric=metric,
