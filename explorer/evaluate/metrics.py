@@ -25,20 +25,8 @@ def nearest_many(Z: np.ndarray, subsets, source: np.ndarray | None = None,
     The nearest row is found in float32, then its distance recomputed exactly in float64
     from the row difference (no float32 cancellation). Memory stays near ``block_bytes``.
     """
-    subsets = [np.asarray(i, dtype=np.int64) for i in subsets]
-    m, k = len(subsets), len(subsets[0])
-    allrows = np.concatenate(subsets)
-    S = np.ascontiguousarray((Z if source is None else source)[allrows], dtype=np.float32)
-    s_sq = np.einsum("ij,ij->i", S, S)
-    n = Z.shape[0]
-    out = np.empty((m, n), dtype=np.float64)
-    rows = max(1, block_bytes // (4 * len(allrows)))
-    for s in range(0, n, rows):
-        block = np.ascontiguousarray(Z[s : s + rows], dtype=np.float32)
-        # the row's own |a|^2 does not change its arg-min; the kernel finds it and
-        # recomputes the winner's distance exactly, for every subset, in one pass
-        nearest_from_gram(block @ S.T, block, S, s_sq, m, k, out, s)
-    return out
+    return nearest_and_kernel_sums(Z, subsets, Z if source is None else source,
+                                   np.zeros(0, np.int64), np.zeros(0), 0.0, block_bytes)[0]
 
 
 def nearest_and_kernel_sums(Z: np.ndarray, subsets, source: np.ndarray, kernel_at: np.ndarray,

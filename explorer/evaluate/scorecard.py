@@ -156,9 +156,6 @@ class ScoringContext:
     def _near_and_kernel_sums(self, subsets):
         """Each coverage row's squared distance to its nearest row of each subset, and each
         subset's MMD cross-kernel sum."""
-        if self.mmd_at is None:  # a context built before mmd_at existed
-            return (M.nearest_many(self._coverage_Z(), subsets, self.Z),
-                    M.kernel_sums(self.Z, self.z_sq, self.mmd_rows, subsets, self.gamma))
         return M.nearest_and_kernel_sums(self._coverage_Z(), subsets, self.Z, self.mmd_at,
                                          self.z_sq[self.mmd_rows], self.gamma)
 

@@ -199,9 +199,10 @@ def prefetch(extra: int, seconds: float = 5.0, fingerprint: str | None = None) -
     """Continue the traversal that served the last k-center selection by up to ``extra``
     picks in a background thread, a few picks at a time, until :func:`stop_prefetch` or
     ``seconds`` of work; only when that selection was on the dataset with ``fingerprint``
-    (when given; another fingerprint releases the remembered matrix). The app calls this when a page is drawn, so that a larger budget
-    asked for next is already computed, and stops it when the next run starts. Selections do
-    not change: the traversal is the same whoever extends it. Returns whether it started."""
+    (when given; another fingerprint releases the remembered matrix). The app calls this when
+    a page is drawn, so that a larger budget asked for next is already computed, and stops it
+    when the next run starts. Selections do not change: the traversal is the same whoever
+    extends it. Returns whether it started."""
     stop_prefetch()
     if fingerprint is not None and fingerprint != _served["fingerprint"]:
         # another dataset is on screen: let go of the last one's matrix

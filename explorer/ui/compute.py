@@ -8,6 +8,7 @@ import streamlit as st
 import explorer
 from explorer import projection, space
 from explorer.evaluate.scorecard import ScoringContext
+from explorer.strategies import kcenter
 
 
 def _data(data_key):
@@ -118,14 +119,10 @@ def prefetch_after(sel) -> None:
     """While the page is idle after a k-center selection, continue its traversal up to twice
     the budget (at most 5 s of work), so a larger budget next is ready; stopped when the next
     run starts (:func:`stop_background_work`)."""
-    from explorer.strategies import kcenter
-
     if sel is not None and sel.strategy == "k-center":
         kcenter.prefetch(max(len(sel.indices), 50), fingerprint=sel.fingerprint)
 
 
 def stop_background_work() -> None:
     """Called first in every run: the run gets the machine to itself."""
-    from explorer.strategies import kcenter
-
     kcenter.stop_prefetch()

@@ -139,14 +139,12 @@ def sync_dataset() -> None:
 
 
 def _column_select(sb, label, key, options, guess):
-    # The user's choice, "(none)" included, is remembered apart from the widget so that a
-    # deliberate "(none)" is not replaced by the guess when the widget is re-created.
-    choices = state.get("column_choices")
-    current = choices.get(key, guess)
-    if current not in options:
-        current = guess if guess in options else "(none)"
-    choice = sb.selectbox(label, options, index=options.index(current), key=f"w_{key}")
-    choices[key] = choice
+    # the choice itself, "(none)" included, is remembered (so a deliberate "(none)" is not
+    # replaced by the guess); ``key`` holds the column name or None
+    fallback = guess if guess in options else "(none)"
+    choice = state.remembered(sb.selectbox, label, state.column_choice_key(key),
+                              options=options, default=fallback,
+                              index=options.index(fallback))
     state.put(key, None if choice == "(none)" else choice)
 
 

@@ -18,7 +18,6 @@ DEFAULTS = {
     "label_column": None,
     "group_column": None,
     "score_column": None,
-    "column_choices": {},           # the column widgets' choices, "(none)" included
     "pinned": [],                   # row indices the user pinned (must include)
     "excluded": [],                 # row indices the user excluded
     "target": [],                   # row indices used as a target set
@@ -32,6 +31,10 @@ DEFAULTS = {
     "map_event": None,              # the last lasso event taken (not taken twice)
     "strategy": "k-center",         # the Explore page's strategy
 }
+
+
+#: The sidebar's column choices (a column name or None).
+COLUMN_KEYS = ("label_column", "group_column", "score_column")
 
 
 def init() -> None:
@@ -70,12 +73,17 @@ def undo() -> bool:
 def reset_for_new_data() -> None:
     for key in ("pinned", "excluded", "target", "history", "lasso"):
         put(key, [])
-    for key in ("selection", "selection_error", "focus_row", "label_column", "group_column",
-                "score_column"):
+    for key in ("selection", "selection_error", "focus_row") + COLUMN_KEYS:
         put(key, None)
-    put("column_choices", {})
+    for key in COLUMN_KEYS:  # the guesses apply again on the new data
+        st.session_state.pop(column_choice_key(key), None)
     put("map_drawn", None)
     put("map_generation", get("map_generation") + 1)
+
+
+def column_choice_key(key: str) -> str:
+    """Where the column widget's own choice ("(none)" included) is remembered."""
+    return f"{key}:choice"
 
 
 def widget_key(key: str) -> str:
@@ -99,16 +107,15 @@ def remembered(widget, label: str, key: str, *args, default=None, options=None, 
     """
     init()
     current = st.session_state.get(key, DEFAULTS.get(key, default))
-    if many:
-        options = list(options)
-        value = widget(label, options, *args, default=[v for v in current if v in options],
-                       key=widget_key(key), **kwargs)
-    elif options is not None:
-        options = list(options)
-        index = options.index(current) if current in options else kwargs.pop("index", 0)
-        kwargs.pop("index", None)
-        value = widget(label, options, *args, index=index, key=widget_key(key), **kwargs)
-    else:
+    if options is None:
         value = widget(label, *args, value=current, key=widget_key(key), **kwargs)
+    else:
+        options = list(options)
+        if many:
+            kwargs["default"] = [v for v in current if v in options]
+        else:  # ``index`` (default 0) is the fallback when the value is not an option
+            fallback = kwargs.pop("index", 0)
+            kwargs["index"] = options.index(current) if current in options else fallback
+        value = widget(label, options, *args, key=widget_key(key), **kwargs)
     st.session_state[key] = value
     return value
