@@ -422,7 +422,7 @@ def _write_compare_plot(table, path: Path, force: bool) -> None:
     from plotly.subplots import make_subplots
 
     from .data.export import atomic_path
-    from .ui.figures import curves_figure
+    from .ui.figures import budget_axis, curves_figure
 
     metrics = list(dict.fromkeys(table.loc[table["kind"] == "probe", "metric"]))[:3] + \
         [m for m in ("coverage_max", "coverage_mean", "cluster_js") if m in set(table["metric"])]
@@ -435,7 +435,7 @@ def _write_compare_plot(table, path: Path, force: bool) -> None:
             trace.legendgroup = trace.name
             trace.showlegend = r == 1 and trace.showlegend is not False
             fig.add_trace(trace, row=r, col=1)
-        fig.update_xaxes(type="log", title_text="budget", row=r, col=1)
+        fig.update_xaxes(title_text="budget", **budget_axis(part["budget"]), row=r, col=1)
     fig.update_layout(height=360 * len(metrics), plot_bgcolor="white",
                       title="Strategies against random subsets of the same size")
     with atomic_path(path, force) as tmp:

@@ -17,6 +17,12 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#1
            "#f7b6d2", "#9edae5", "#dbdb8d", "#393b79", "#637939", "#8c6d31"]
 
 
+def budget_axis(budgets) -> dict:
+    """A log axis ticked at the compared budgets (its own ticks read "2 3 ... 100 2 3")."""
+    values = sorted({int(b) for b in budgets})
+    return dict(type="log", tickvals=values, ticktext=[f"{b:,}" for b in values])
+
+
 def curves_figure(table: pd.DataFrame, metric: str, higher_is_better: bool) -> go.Figure:
     """A metric against the budget: one line per strategy, random's 5-95 % band shaded."""
     fig = go.Figure()
@@ -44,7 +50,7 @@ def curves_figure(table: pd.DataFrame, metric: str, higher_is_better: bool) -> g
                            yref="paper", x=1, y=-0.18, showarrow=False, font=dict(size=11))
     fig.update_layout(
         height=420, margin=dict(l=10, r=10, t=40, b=40), plot_bgcolor="white",
-        xaxis=dict(type="log", title="budget (rows selected)"),
+        xaxis=dict(title="budget (rows selected)", **budget_axis(table["budget"])),
         yaxis=dict(title=f"{metric} ({'higher' if higher_is_better else 'lower'} is better)"),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     return fig
