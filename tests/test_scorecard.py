@@ -87,6 +87,33 @@ def test_batched_kernels_match_plain_numpy(pydocs):
         assert M.kernel_sum(Z, z_sq, rows, idx, 0.7) == pytest.approx(sums[t], rel=1e-7)
 
 
+def test_pairwise_summary_matches_plain_numpy(pydocs):
+    """The subset's mean and min pairwise distance and mean kernel (one compiled pass per
+    block) against float64 numpy, over several blocks, for both metrics; an exact duplicate
+    pair gives a minimum of exactly 0."""
+    from explorer import space
+
+    for metric in ("euclidean", "cosine"):
+        Z = space.prepare(np.array(pydocs.embeddings, dtype=np.float32), metric)
+        S = np.ascontiguousarray(Z[:700])
+        S[650] = S[3]
+        X = S.astype(np.float64)
+        d2 = np.maximum(((X[:, None, :] - X[None, :, :]) ** 2).sum(-1), 0.0)
+        off = ~np.eye(len(S), dtype=bool)
+        dist = d2 / 2.0 if metric == "cosine" else np.sqrt(d2)
+        mean, low, kern = M.pairwise_summary(S, metric, 0.7, block=256)  # three blocks
+        assert mean == pytest.approx(dist[off].mean(), rel=1e-5)
+        assert low == 0.0
+        assert kern == pytest.approx(np.exp(-0.7 * d2).mean(), rel=1e-5)
+        S[650] += 0.01  # no duplicate left: the minimum is the closest pair's distance
+        X = S.astype(np.float64)
+        d2 = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+        d2[~off] = np.inf
+        low = M.pairwise_summary(S, metric, 0.7, block=256)[1]
+        want = d2.min() / 2.0 if metric == "cosine" else np.sqrt(d2.min())
+        assert low == pytest.approx(want, rel=1e-9)
+
+
 def test_one_shared_product_gives_the_same_coverage_and_kernel_sums(pydocs):
     """nearest_and_kernel_sums (one product per block for both metrics, kernel rows among the
     coverage rows, contiguous or not) against nearest_many and kernel_sums."""

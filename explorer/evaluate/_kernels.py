@@ -41,3 +41,50 @@ def kernel_sums_from_gram(G, p_sq, s_sq, gamma, m, k):
                 acc += np.exp(-gamma * d)
             partial[i, t] = acc
     return partial.sum(axis=0)
+
+
+@njit(cache=True, parallel=True, nogil=True, fastmath=True)
+def pairwise_from_gram(G, T, b_sq, t_sq, gamma, half):
+    """One block of the upper triangle of a subset's pairs. ``T`` holds the block's rows
+    first, then every later row of the subset; ``G`` = T[:b] @ T.T (b block rows), and
+    d = max(|t_i|^2 + |t_j|^2 - 2 <t_i, t_j>, 0) in float64. Returns, over the ordered pairs
+    this block stands for (inside the block once, block x later rows twice, by symmetry): the
+    sum of the distance of distinct pairs (d / 2 when ``half``, the cosine distance of unit
+    rows, else sqrt d), the sum of exp(-gamma d) over all of them (i = j included), and the
+    squared distance of the closest distinct pair (found in float32, recomputed exactly from
+    the row difference, as :func:`nearest_rows_from_gram` does). One pass, no float64 copy of
+    the block's distances."""
+    b, k = G.shape
+    dist_sum = np.zeros(b)
+    kern_sum = np.zeros(b)
+    nearest = np.full(b, np.inf)
+    for i in prange(b):
+        acc = 0.0
+        kacc = 0.0
+        for j in range(b):  # no branch: vectorised; the row's own term is taken out below
+            d = max(-2.0 * np.float64(G[i, j]) + b_sq[i] + t_sq[j], 0.0)
+            kacc += np.exp(-gamma * d)
+            acc += 0.5 * d if half else np.sqrt(d)
+        d = max(-2.0 * np.float64(G[i, i]) + b_sq[i] + t_sq[i], 0.0)
+        acc -= 0.5 * d if half else np.sqrt(d)
+        acc2 = 0.0
+        kacc2 = 0.0
+        for j in range(b, k):
+            d = max(-2.0 * np.float64(G[i, j]) + b_sq[i] + t_sq[j], 0.0)
+            kacc2 += np.exp(-gamma * d)
+            acc2 += 0.5 * d if half else np.sqrt(d)
+        dist_sum[i] = acc + 2.0 * acc2
+        kern_sum[i] = kacc + 2.0 * kacc2
+        if k > 1:
+            v = np.empty(k, dtype=np.float32)
+            for j in range(k):
+                v[j] = np.float32(t_sq[j]) - np.float32(2.0) * G[i, j]
+            v[i] = np.inf
+            best = v[0]
+            bj = 0
+            for j in range(1, k):
+                if v[j] < best:
+                    best = v[j]
+                    bj = j
+            nearest[i] = exact_sq_distance(T, i, T, bj)
+    return dist_sum.sum(), kern_sum.sum(), nearest.min()
