@@ -369,6 +369,18 @@ def cmd_compare(args) -> int:
     target = None
     if args.target or args.target_query:
         target = select_target(data, **_target_kwargs(args))
+    from .cost import estimate_sweep
+
+    first_probe = probe if isinstance(probe, str) else probe[0]
+    if first_probe == "auto":
+        first_probe = "logistic" if args.label_column else "none"
+    est = estimate_sweep(names, data.n, data.dim,
+                         [b if b >= 1 else max(1, round(b * data.n)) for b in budgets],
+                         random_draws=args.random_draws, probe=first_probe)
+    if est.heavy:
+        print(f"note: comparing {', '.join(names)} at {len(budgets)} budgets on "
+              f"{data.n:,} x {data.dim} will take {est.describe()}", file=sys.stderr,
+              flush=True)
     last = [-1.0]
 
     def progress(fraction, message):

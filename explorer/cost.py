@@ -145,3 +145,59 @@ def estimate(strategy: str, n: int, dim: int, budget: int, params: dict | None =
         seconds = matrix / bw + 1e-6 * n
         memory = 16 * n
     return Estimate(float(seconds), int(memory), advice, bound)
+
+
+#: Seconds per subset pair of the scorecard's compiled pairwise pass, in units of 1 / FLOP/s
+#: (measured: 1.3e8 pairs/s on 2 cores doing 2.5e11 FLOP/s in a float32 product).
+PAIR_PASS_FLOPS = 2000.0
+
+
+def _scoring_seconds(n: int, dim: int, size: int, probe: str) -> float:
+    """One scorecard of a subset of ``size`` rows (and the probe trained on it)."""
+    from .evaluate.scorecard import COVERAGE_ABOVE, COVERAGE_OUTLIERS, COVERAGE_SAMPLE
+
+    flops, _ = machine_speed()
+    rows = n if n <= COVERAGE_ABOVE else COVERAGE_SAMPLE + COVERAGE_OUTLIERS
+    seconds = 0.01 + (size * size * dim + size * size / 2 * PAIR_PASS_FLOPS
+                      + 4.0 * rows * size * dim) / flops
+    if probe == "logistic":  # lbfgs on the subset (measured: 15,000 x 384 in 3 s)
+        seconds += 0.01 + 5e-7 * size * dim
+    elif probe == "knn":
+        seconds += 0.05 + 2.0 * 0.2 * n * size * dim / flops
+    return seconds
+
+
+def estimate_sweep(strategies, n: int, dim: int, budgets, *, random_draws: int = 30,
+                   probe: str = "none", params: dict | None = None) -> Estimate:
+    """Expected cost of comparing ``strategies`` at ``budgets`` against ``random_draws``
+    random subsets per budget (:func:`explorer.probe_sweep`, the Compare page): every run (a
+    greedy strategy once, at the largest budget) plus every scorecard and probe. The advice
+    names the largest part.
+
+    >>> e = estimate_sweep(["k-means", "k-center"], 100_000, 384, [1000, 15000])
+    >>> e.heavy, "k-means" in e.advice
+    (True, True)
+    >>> estimate_sweep(["k-means", "k-center"], 1797, 64, [18, 70, 270]).heavy
+    False
+    """
+    from .strategies import get_strategy
+
+    params = params or {}
+    budgets = sorted({int(b) for b in budgets})
+    parts: dict[str, float] = {}
+    memory = 0
+    for name in strategies:
+        runs = budgets[-1:] if get_strategy(name).greedy else budgets
+        for b in runs:
+            e = estimate(name, n, dim, b, params.get(name))
+            parts[name] = parts.get(name, 0.0) + e.seconds
+            memory = max(memory, e.memory_bytes)
+    scoring = sum((random_draws + len(strategies)) * _scoring_seconds(n, dim, b, probe)
+                  for b in budgets)
+    parts["scoring against random" + (f" (with the {probe} probe)" if probe != "none"
+                                      else "")] = scoring
+    seconds = sum(parts.values())
+    top = max(parts, key=parts.get)
+    advice = (f"The largest part is {top} ({parts[top] / max(seconds, 1e-9):.0%}). Fewer or "
+              "smaller budgets, fewer strategies or fewer random draws are faster.")
+    return Estimate(float(seconds), int(memory), advice)

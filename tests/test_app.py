@@ -134,6 +134,33 @@ def test_compare_page_plots_curves_with_the_random_band():
     assert at.number_input(key="w:cmp_draws").value == 5
 
 
+def test_a_long_comparison_waits_for_the_button_and_says_how_long(monkeypatch):
+    """A comparison the estimate calls heavy does not start by itself on arrival (it would
+    tie up the app for minutes at 100,000 rows): the page says how long and waits; the
+    button starts it, and its results stay while another metric is chosen."""
+    from explorer import cost
+
+    at = fresh()
+    monkeypatch.setattr(cost, "SLOW_SECONDS", 1e-6)  # every comparison counts as heavy
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "This comparison would take about" in texts(at.warning)
+    assert "Press **Compare** to start it" in texts(at.warning)
+    assert "Who beats random" not in texts(at.markdown)
+    at.multiselect(key="w:cmp_strategies").set_value(["k-center", "k-means"])
+    at.text_input(key="w:cmp_budgets:1797").set_value("20, 60")
+    at.number_input(key="w:cmp_draws").set_value(5)
+    at.radio(key="w:cmp_probe").set_value("none").run()
+    assert "This comparison would take about" in texts(at.warning)
+    at.button(key="cmp_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Who beats random, with statistical support" in texts(at.markdown)
+    metric = at.selectbox(key="cmp_metric")
+    metric.set_value(metric.options[-1]).run()  # another metric: the results stay
+    assert "Who beats random, with statistical support" in texts(at.markdown)
+    assert not at.warning
+
+
 def test_export_page_has_every_download_and_saves_without_overwriting():
     at = fresh()
     at.switch_page("pages/export.py").run()

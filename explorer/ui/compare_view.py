@@ -9,6 +9,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import explorer
+from explorer.cost import estimate_sweep
 from explorer.evaluate.compare import jaccard, log_budgets, stability
 from explorer.evaluate.probes import probe_sweep
 from explorer.strategies import REGISTRY
@@ -69,18 +70,29 @@ def controls_and_results(data) -> None:
     if len(names) < 2:
         st.info("Choose at least two strategies to compare.")
         return
-    if not st.button("Compare", type="primary", key="cmp_run") and \
-            state.get("selection") is None and "cmp_done" not in st.session_state:
-        st.caption("Press Compare to run every strategy at every budget.")
-        return
-    st.session_state["cmp_done"] = True
-    try:
-        table, sels, notes = cached_sweep(
-            state.get("data_key"), tuple(names), tuple(budgets), int(state.get("seed")),
+    args = (state.get("data_key"), tuple(names), tuple(budgets), int(state.get("seed")),
             state.get("metric"), state.get("label_column"), state.get("group_column"),
             state.get("score_column"), int(draws), probe,
             tuple(int(i) for i in state.get("target"))
             if any("target" in REGISTRY[n].needs for n in names) else ())
+    pressed = st.button("Compare", type="primary", key="cmp_run")
+    started = st.session_state.setdefault("cmp_started", set())  # sweeps the button started
+    if pressed:
+        started.add(args)
+    elif args not in started:
+        # a comparison starts by itself only when it is quick (it may start on arrival)
+        est = estimate_sweep(names, data.n, data.dim, budgets, random_draws=int(draws),
+                             probe=probe)
+        if est.heavy:
+            st.warning(f"This comparison would take {est.describe()} Press **Compare** to "
+                       "start it.")
+            return
+        if state.get("selection") is None and "cmp_done" not in st.session_state:
+            st.caption("Press Compare to run every strategy at every budget.")
+            return
+    st.session_state["cmp_done"] = True
+    try:
+        table, sels, notes = cached_sweep(*args)
     except explorer.ExplorerError as exc:
         st.error(str(exc))
         return
