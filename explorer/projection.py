@@ -95,9 +95,11 @@ def _params(data, method, given):
 
 
 def layout(data, method: str = "umap", *, n_neighbors: int = 15, min_dist: float = 0.1,
-           metric: str = "euclidean", seed: int = 0, use_cache: bool = True) -> np.ndarray:
+           metric: str = "euclidean", seed: int = 0, use_cache: bool = True,
+           progress=None) -> np.ndarray:
     """A 2-D layout (N, 2) float32 of ``data``: 'umap' (McInnes, Healy & Melville, 2018) or
-    'pca'. Cached on disk by fingerprint, parameters and library versions.
+    'pca'. Cached on disk by fingerprint, parameters and library versions. ``progress``
+    (fraction, message) hears UMAP's stages: neighbours, each layout epoch, placing.
 
     Datasets with ``x`` and ``y`` metadata columns are laid out by those columns as they are.
     Above ``UMAP_FIT_LIMIT`` rows UMAP runs on a 64-d PCA: it is fitted on a seeded sample and
@@ -122,7 +124,7 @@ def layout(data, method: str = "umap", *, n_neighbors: int = 15, min_dist: float
         if xy.shape[1] < 2:
             xy = np.column_stack([xy[:, 0], np.zeros(len(xy), np.float32)])
     else:
-        xy = _umap(X, params, seed)
+        xy = _umap(X, params, seed, progress or (lambda fraction, message: None))
     xy = np.asarray(xy, dtype=np.float32)
     if use_cache:
         try:
@@ -132,15 +134,44 @@ def layout(data, method: str = "umap", *, n_neighbors: int = 15, min_dist: float
     return xy
 
 
-def _umap(X: np.ndarray, params: dict, seed: int) -> np.ndarray:
+class _EpochReport:
+    """A file for UMAP's epoch progress bar (tqdm, through its ``tqdm_kwds``), written as
+    "n/total" by the format we give it, turned into ``progress`` calls from ``start`` to
+    ``end``."""
+
+    def __init__(self, progress, start: float, end: float):
+        self.progress, self.start, self.end = progress, start, end
+
+    def write(self, text: str) -> None:
+        import re
+
+        found = re.findall(r"(\d+)/(\d+)", text)
+        if found:
+            n, total = (int(v) for v in found[-1])
+            if total > 0:
+                self.progress(self.start + (self.end - self.start) * n / total,
+                              f"laying out the map, epoch {n} of {total}")
+
+    def flush(self) -> None:
+        pass
+
+
+def _umap(X: np.ndarray, params: dict, seed: int, progress) -> np.ndarray:
     import umap
 
     n = X.shape[0]
+    fitted = n <= UMAP_FIT_LIMIT
+    epochs = _EpochReport(progress, 0.35, 0.95 if fitted else 0.85)
     reducer = umap.UMAP(n_neighbors=min(params["n_neighbors"], max(2, n - 1)),
                         min_dist=params["min_dist"], metric="euclidean", random_state=seed,
-                        n_components=2, low_memory=True)
-    if n <= UMAP_FIT_LIMIT:
-        return reducer.fit_transform(np.asarray(X, dtype=np.float32))
+                        n_components=2, low_memory=True,
+                        tqdm_kwds={"disable": False, "file": epochs, "mininterval": 0.25,
+                                   "bar_format": "{n}/{total}"})
+    progress(0.02, "finding each point's nearest neighbours ...")
+    if fitted:
+        xy = reducer.fit_transform(np.asarray(X, dtype=np.float32))
+        progress(1.0, "done")
+        return xy
     if X.shape[1] > UMAP_PCA_DIMS:
         X, _ = space.pca(X, UMAP_PCA_DIMS, seed=seed)
     rng = np.random.default_rng(seed)
@@ -151,8 +182,10 @@ def _umap(X: np.ndarray, params: dict, seed: int) -> np.ndarray:
     rest = np.setdiff1d(np.arange(n), fit_rows)  # only the rows the fit did not place
     block = 100_000
     for s in range(0, len(rest), block):
+        progress(0.85 + 0.15 * s / len(rest), f"placing the other {len(rest):,} rows ...")
         rows = rest[s : s + block]
         out[rows] = _place(reducer, np.asarray(X[rows], dtype=np.float32))
+    progress(1.0, "done")
     return out
 
 

@@ -3,6 +3,8 @@ rows transformed into the same map."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 import explorer
@@ -31,9 +33,18 @@ def test_layout_above_the_fit_limit_on_wide_embeddings_goes_through_a_pca(monkey
     real_pca = projection.space.pca
     monkeypatch.setattr(projection.space, "pca",
                         lambda X, k, seed=0: calls.append(k) or real_pca(X, k, seed=seed))
+    heard = []
     xy = projection.layout(pydocs, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean",
-                           use_cache=False)
+                           use_cache=False, progress=lambda f, m: heard.append((f, m)))
     assert calls == [projection.UMAP_PCA_DIMS]  # 384 dims -> 64 before UMAP
+    # the app's progress bar: neighbours, then every few epochs of UMAP's own loop (read
+    # from its progress bar), then placing the rest; never backwards, ending at 1
+    fractions = [f for f, _ in heard]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    epochs = [re.fullmatch(r"laying out the map, epoch (\d+) of (\d+)", m) for _, m in heard]
+    epochs = [(int(e[1]), int(e[2])) for e in epochs if e]
+    assert len(epochs) >= 2 and epochs[-1][0] == epochs[-1][1] > 0  # the last epoch heard
+    assert any(m.startswith("placing the other") for _, m in heard)
     assert xy.shape == (pydocs.n, 2) and np.isfinite(xy).all()
     # placed rows sit inside the map the fit drew, not at its edge or origin
     lo, hi = np.percentile(xy, 1, axis=0), np.percentile(xy, 99, axis=0)

@@ -32,6 +32,13 @@ def layout(data_key, method: str, n_neighbors: int, min_dist: float, metric: str
                              metric=metric)
 
 
+def compute_umap(data_key, n_neighbors, min_dist, metric, progress) -> None:
+    """Compute the UMAP layout onto the disk cache, telling ``progress`` (fraction, message);
+    the next run reads it through :func:`layout`."""
+    projection.layout(_data(data_key), "umap", n_neighbors=n_neighbors, min_dist=min_dist,
+                      metric=metric, progress=progress)
+
+
 def cached_umap(data_key, n_neighbors, min_dist, metric):
     """The UMAP layout only if it is already on disk (else None), without computing."""
     data = _data(data_key)
