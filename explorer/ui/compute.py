@@ -123,11 +123,11 @@ def quality_front(data_key, budget: int, score_column: str, metric: str,
 
 
 def prefetch_after(sel) -> None:
-    """While the page is idle after a k-center selection, continue its traversal up to twice
-    the budget (at most 5 s of work), so a larger budget next is ready; stopped when the next
-    run starts (:func:`stop_background_work`)."""
+    """While the page is idle after a k-center selection, continue its traversal up to four
+    times the budget, at least 200 picks more (at most 5 s of work), so a larger budget next
+    is ready; stopped when the next run starts (:func:`stop_background_work`)."""
     if sel is not None and sel.strategy == "k-center":
-        kcenter.prefetch(max(len(sel.indices), 50), fingerprint=sel.fingerprint)
+        kcenter.prefetch(max(3 * len(sel.indices), 200), fingerprint=sel.fingerprint)
 
 
 def stop_background_work() -> None:
