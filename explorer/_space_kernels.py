@@ -13,13 +13,19 @@ def nearest_in_block(G, i, c_sq, base, k, v):
     scratch of length k); ties go to the first, as numpy's argmin does."""
     for j in range(k):  # vectorised: no branch in this loop
         v[j] = c_sq[base + j] - np.float32(2.0) * G[i, base + j]
+    return base + first_argmin(v, k)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def first_argmin(v, k):
+    """The position of the smallest of v[0 .. k-1], the first of ties (as numpy's argmin)."""
     best = v[0]
     bj = 0
     for j in range(1, k):
         if v[j] < best:
             best = v[j]
             bj = j
-    return base + bj
+    return bj
 
 
 @njit(cache=True, nogil=True, fastmath=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._space_kernels import exact_sq_distance, nearest_in_block
+from .._space_kernels import exact_sq_distance, first_argmin, nearest_in_block
 
 
 @njit(cache=True, parallel=True, nogil=True, fastmath=True)
@@ -80,11 +80,5 @@ def pairwise_from_gram(G, T, b_sq, t_sq, gamma, half):
             for j in range(k):
                 v[j] = np.float32(t_sq[j]) - np.float32(2.0) * G[i, j]
             v[i] = np.inf
-            best = v[0]
-            bj = 0
-            for j in range(1, k):
-                if v[j] < best:
-                    best = v[j]
-                    bj = j
-            nearest[i] = exact_sq_distance(T, i, T, bj)
+            nearest[i] = exact_sq_distance(T, i, T, first_argmin(v, k))
     return dist_sum.sum(), kern_sum.sum(), nearest.min()
