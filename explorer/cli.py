@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("data", metavar="DATA")
     cp.add_argument("--strategies", metavar="A,B,C", required=True)
     cp.add_argument("--budgets", metavar="B1,B2,...", help="counts or fractions (default: 5 "
-                    "log-spaced budgets between ~1%% and ~15%% of the rows)")
+                    "log-spaced budgets between ~1%% and ~15%% of the rows, at most 50 and "
+                    "1,000)")
     cp.add_argument("--label-column", metavar="C")
     cp.add_argument("--target-column", metavar="C", help="numeric column for the ridge probe")
     cp.add_argument("--group-column", metavar="C")
