@@ -37,14 +37,17 @@ def key_for_path(path: str, meta: str | None, id_column: str | None,
 
 
 def save_upload(uploaded) -> Path:
-    """Keep an uploaded file on disk under its content hash (so it can be memory-mapped)."""
-    UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
+    """Keep an uploaded file on disk (so it can be memory-mapped) under its own name, in a
+    folder named by its content hash: messages and the dataset's name show the name the user
+    gave, and two different files of one name do not meet."""
     data = uploaded.getvalue()
     digest = hashlib.sha256(data).hexdigest()[:16]
-    suffix = Path(uploaded.name).suffix.lower()
-    target = UPLOAD_DIR / f"{Path(uploaded.name).stem}-{digest}{suffix}"
+    name = Path(uploaded.name).name
+    folder = UPLOAD_DIR / digest
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{Path(name).stem}{Path(name).suffix.lower()}"
     if not target.exists():
-        fd, tmp = tempfile.mkstemp(dir=UPLOAD_DIR, suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)
