@@ -114,6 +114,33 @@ def test_pairwise_summary_matches_plain_numpy(pydocs):
         assert low == pytest.approx(want, rel=1e-9)
 
 
+def test_a_large_subset_has_its_pairwise_metrics_measured_on_a_stated_sample(digits,
+                                                                            monkeypatch):
+    """Above PAIRWISE_SAMPLE rows the pairwise metrics come from a seeded sample of the
+    subset (the random draws the same way), close to the exact values, and the scorecard
+    says so; below it nothing changes."""
+    from explorer.evaluate import scorecard as S
+
+    ctx = ScoringContext.build(digits)
+    idx = np.random.default_rng(3).choice(digits.n, 1200, replace=False)
+    exact = ctx.subset_metrics(idx)
+    rows = idx[np.sort(np.random.default_rng(ctx.seed).choice(1200, 400, replace=False))]
+    of_sample = ctx.subset_metrics(rows)
+    monkeypatch.setattr(S, "PAIRWISE_SAMPLE", 400)
+    sampled = ctx.subset_metrics(idx)
+    for name in ("mean_pairwise_distance", "min_pairwise_distance", "mmd"):
+        assert sampled[name] == pytest.approx(of_sample[name], rel=1e-6)  # the sample's own
+    assert sampled["mean_pairwise_distance"] == pytest.approx(exact["mean_pairwise_distance"],
+                                                              rel=0.02)
+    assert sampled["min_pairwise_distance"] >= exact["min_pairwise_distance"]
+    for name in ("coverage_max", "coverage_mean", "vendi", "cluster_kl"):
+        assert sampled[name] == exact[name]  # not pairwise: untouched
+    card = explorer.score(digits, idx, random_draws=5, context=ctx)
+    assert "pairwise metrics on a seeded sample of 400 of the 1,200 rows" in card.space
+    small = explorer.score(digits, idx[:300], random_draws=5, context=ctx)
+    assert "pairwise" not in small.space
+
+
 def test_one_shared_product_gives_the_same_coverage_and_kernel_sums(pydocs):
     """nearest_and_kernel_sums (one product per block for both metrics, kernel rows among the
     coverage rows, contiguous or not) against nearest_many and kernel_sums."""
