@@ -154,17 +154,33 @@ PAIR_PASS_FLOPS = 2000.0
 
 def _scoring_seconds(n: int, dim: int, size: int, probe: str) -> float:
     """One scorecard of a subset of ``size`` rows (and the probe trained on it)."""
-    from .evaluate.scorecard import COVERAGE_ABOVE, COVERAGE_OUTLIERS, COVERAGE_SAMPLE
+    from .evaluate.scorecard import (COVERAGE_ABOVE, COVERAGE_OUTLIERS, COVERAGE_SAMPLE,
+                                     PAIRWISE_SAMPLE)
 
     flops, _ = machine_speed()
     rows = n if n <= COVERAGE_ABOVE else COVERAGE_SAMPLE + COVERAGE_OUTLIERS
-    seconds = 0.01 + (size * size * dim + size * size / 2 * PAIR_PASS_FLOPS
-                      + 4.0 * rows * size * dim) / flops
+    paired = min(size, PAIRWISE_SAMPLE)
+    # pairs inside the subset (or its sample); every coverage row against every subset row:
+    # a product, the nearest pick and, for the MMD's rows, a kernel term
+    seconds = 0.01 + (paired * paired * dim + paired * paired / 2 * PAIR_PASS_FLOPS
+                      + 2.0 * rows * size * dim + rows * size * PAIR_PASS_FLOPS / 2) / flops
     if probe == "logistic":  # lbfgs on the subset (measured: 15,000 x 384 in 3 s)
         seconds += 0.01 + 5e-7 * size * dim
     elif probe == "knn":
         seconds += 0.05 + 2.0 * 0.2 * n * size * dim / flops
     return seconds
+
+
+def estimate_score(n: int, dim: int, size: int, random_draws: int = 30) -> Estimate:
+    """Expected cost of one scorecard of ``size`` rows against ``random_draws`` random
+    subsets of the same size (:func:`explorer.score`).
+
+    >>> estimate_score(100_000, 384, 90_000).heavy, estimate_score(100_000, 384, 200).heavy
+    (True, False)
+    """
+    seconds = (random_draws + 1) * _scoring_seconds(n, dim, int(size), "none")
+    return Estimate(float(seconds), int(16 * n + 8 * size * random_draws),
+                    "Fewer random draws are faster; the coverage passes grow with the subset.")
 
 
 def estimate_sweep(strategies, n: int, dim: int, budgets, *, random_draws: int = 30,

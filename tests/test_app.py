@@ -161,6 +161,29 @@ def test_a_long_comparison_waits_for_the_button_and_says_how_long(monkeypatch):
     assert not at.warning
 
 
+def test_a_long_scorecard_waits_for_its_button_and_the_export_says_so(monkeypatch):
+    """A scorecard the estimate calls heavy (dedup keeping 90,000 of 100,000 rows takes
+    minutes) is not computed by itself: Explore says how long and offers a button; Export
+    writes the manifest without it and says so; once asked for, both have it."""
+    from explorer import cost
+
+    at = fresh()
+    monkeypatch.setattr(cost, "SLOW_SECONDS", 1e-6)  # every scorecard counts as heavy
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Scoring these 50 rows against 30 random subsets" in texts(at.info)
+    assert "Scorecard of" not in texts(at.markdown)
+    at.switch_page("pages/export.py").run()
+    assert "The manifest leaves the scorecard out" in texts(at.caption)
+    assert [b.proto.label for b in at.get("download_button")][-1] == "Manifest (JSON)"
+    at.switch_page("pages/explore.py").run()
+    at.button(key="score_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "**Scorecard of k-center** — 50 rows against 30 random subsets" in texts(at.markdown)
+    at.switch_page("pages/export.py").run()
+    assert "The manifest leaves the scorecard out" not in texts(at.caption)
+
+
 def test_export_page_has_every_download_and_saves_without_overwriting():
     at = fresh()
     at.switch_page("pages/export.py").run()

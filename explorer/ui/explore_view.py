@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 import explorer
+from explorer.cost import estimate_score
 
 from . import compute, figures, live_charts, panels, state
 
@@ -210,6 +211,13 @@ def _apply(kind: str, rows) -> None:
 def scorecard_section(data, sel) -> None:
     if sel.fingerprint != data.fingerprint:
         return
+    est = estimate_score(data.n, data.dim, len(sel.indices))
+    if not state.may_score(sel, est.heavy):
+        st.info(f"Scoring these {len(sel.indices):,} rows against 30 random subsets of the "
+                f"same size would take {est.describe()}")
+        if not st.button("Score against random", key="score_run"):
+            return
+        state.allow_scoring(sel)
     card = compute.scorecard(state.get("data_key"), sel, sel.metric, state.get("label_column"))
     panels.scorecard_view(card, data, sel.strategy)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 import explorer
+from explorer.cost import estimate_score
 from explorer.data.workspace import Workspace, default_folder
 from explorer.evaluate.compare import jaccard
 
@@ -17,12 +18,14 @@ from . import compute, state
 @st.cache_data(show_spinner=False, max_entries=16,
                hash_funcs={explorer.Selection: lambda s: (s.fingerprint, s.indices.tobytes(),
                                                           s.strategy, s.seed, str(s.params))})
-def export_bytes(data_key, sel, label_column):
-    """Every download format as bytes, written by the library's own export."""
+def export_bytes(data_key, sel, label_column, with_scorecard: bool = True):
+    """Every download format as bytes, written by the library's own export; the manifest
+    holds the scorecard unless scoring was left out (a long one not asked for)."""
     from .data import load_cached
 
     data = load_cached(*data_key)
-    card = compute.scorecard(data_key, sel, sel.metric, label_column)
+    card = compute.scorecard(data_key, sel, sel.metric, label_column) if with_scorecard \
+        else None
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / f"{data.name}-{sel.strategy}-{len(sel)}"
@@ -38,7 +41,13 @@ def downloads(data, sel) -> None:
     st.subheader("Download this selection")
     st.write(f"**{sel.strategy}**, {len(sel)} rows of {data.name} (seed {sel.seed}, "
              f"{sel.metric}).")
-    files = export_bytes(state.get("data_key"), sel, state.get("label_column"))
+    est = estimate_score(data.n, data.dim, len(sel.indices))
+    scored = state.may_score(sel, est.heavy)
+    files = export_bytes(state.get("data_key"), sel, state.get("label_column"), scored)
+    if not scored:
+        st.caption(f"The manifest leaves the scorecard out: scoring these {len(sel):,} rows "
+                   f"would take {est.describe()} Press **Score against random** on Explore "
+                   "to include it.")
     stem = f"{data.name}-{sel.strategy}-{len(sel)}"
     c = st.columns(4)
     c[0].download_button("CSV", files[".csv"], f"{stem}.csv", "text/csv", key="dl_csv",

@@ -119,3 +119,20 @@ def remembered(widget, label: str, key: str, *args, default=None, options=None, 
         value = widget(label, options, *args, key=widget_key(key), **kwargs)
     st.session_state[key] = value
     return value
+
+
+def scored_key(sel) -> tuple:
+    """Identifies a selection among those whose long scorecard the user asked for."""
+    import hashlib
+
+    return (sel.fingerprint, sel.strategy, sel.metric,
+            hashlib.sha1(sel.indices.tobytes()).hexdigest())
+
+
+def may_score(sel, heavy: bool) -> bool:
+    """A scorecard is computed by itself unless it is heavy; a heavy one once asked for."""
+    return not heavy or scored_key(sel) in st.session_state.setdefault("scored", set())
+
+
+def allow_scoring(sel) -> None:
+    st.session_state.setdefault("scored", set()).add(scored_key(sel))
