@@ -160,10 +160,10 @@ def _scoring_seconds(n: int, dim: int, size: int, probe: str) -> float:
     flops, _ = machine_speed()
     rows = n if n <= COVERAGE_ABOVE else COVERAGE_SAMPLE + COVERAGE_OUTLIERS
     paired = min(size, PAIRWISE_SAMPLE)
-    # pairs inside the subset (or its sample); every coverage row against every subset row:
-    # a product, the nearest pick and, for the MMD's rows, a kernel term
+    # pairs inside the subset (or its sample); every coverage row against every subset row
+    # (a product and the nearest pick); the MMD's rows against the subset (or its sample)
     seconds = 0.01 + (paired * paired * dim + paired * paired / 2 * PAIR_PASS_FLOPS
-                      + 2.0 * rows * size * dim + rows * size * PAIR_PASS_FLOPS / 2) / flops
+                      + 2.0 * rows * size * dim + rows * paired * PAIR_PASS_FLOPS / 2) / flops
     if probe == "logistic":  # lbfgs on the subset (measured: 15,000 x 384 in 3 s)
         seconds += 0.01 + 5e-7 * size * dim
     elif probe == "knn":
