@@ -50,6 +50,7 @@ def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False) 
         state.put("selection_error", str(exc))
 
 
+UMAP_LEAD = "PCA layout shown while UMAP computes (once; then it is cached on disk)"
 COLOUR_CHOICES = ("label", "group", "k-means cluster", "coverage (distance to nearest pick)",
                   "none")
 
@@ -76,9 +77,8 @@ def map_section(data) -> None:
     key = state.get("data_key")
     if method == "UMAP" and not compute.cached_umap(key, nn, md, metric):
         xy = compute.layout(key, "pca", 15, 0.1, metric)
-        note = st.empty()  # UMAP's progress, above the map, once the PCA map is drawn
-        note.info("Showing the PCA layout while UMAP computes (cached on disk after the "
-                  "first time) ...")
+        note = st.empty()  # UMAP's progress bar, above the map, once the PCA map is drawn
+        note.progress(0.0, text=f"{UMAP_LEAD} ...")
     else:
         xy = compute.layout(key, method.lower(), nn, md, metric)
         note = None
@@ -110,11 +110,9 @@ def map_section(data) -> None:
     _take_lasso(event, drawn if drawn is not None else chart)
     lasso_actions(data)
     if note is not None:
-        lead = "PCA layout shown while UMAP computes (once; then it is cached on disk)"
-        bar = note.progress(0.0, text=f"{lead} ...")
         compute.compute_umap(key, nn, md, metric,
-                             lambda f, m: bar.progress(min(1.0, max(0.0, f)),
-                                                       text=f"{lead}: {m}"))
+                             lambda f, m: note.progress(min(1.0, max(0.0, f)),
+                                                        text=f"{UMAP_LEAD}: {m}"))
         note.empty()
         st.rerun()
 
