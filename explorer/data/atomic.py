@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from ..errors import ExplorerError
+from .paths import _kind
 
 #: A temp file or journal of ours is stale when its writer process is gone (same host), or,
 #: for one from another host or from before temp names carried a process id, when it has not
@@ -46,18 +47,6 @@ def _host_tag() -> str:
 
 def _writer_tag() -> str:
     return f"{os.getpid()}-{_host_tag()}"
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
 
 
 def _label(path: Path, what: str) -> str:
@@ -120,9 +109,6 @@ def check_targets(targets, *, force: bool = False, inputs=()) -> list[Path]:
             if not stat.S_ISREG(mode):
                 raise ExplorerError(f"{here}: is {_kind(mode)}, not a regular file; give a file "
                                     "name (--force only replaces regular files).")
-            if not force:
-                raise ExplorerError(f"{here}: already exists; not overwritten. Choose another "
-                                    "name or pass --force (force=True) to replace it.")
         for other, other_what in checked:
             if _identity(p) == _identity(other):
                 raise ExplorerError(f"{here} and {_label(other, other_what)} are the same "
@@ -131,7 +117,10 @@ def check_targets(targets, *, force: bool = False, inputs=()) -> list[Path]:
             if source is not None and Path(source).expanduser().exists() and \
                     _identity(p) == _identity(Path(source).expanduser()):
                 raise ExplorerError(f"{here}: is the input {_label(Path(source), source_what)};"
-                                    " writing there would destroy it. Choose another name.")
+                                    " an output never replaces an input. Choose another name.")
+        if link is not None and not force:
+            raise ExplorerError(f"{here}: already exists; not overwritten. Choose another "
+                                "name or pass --force (force=True) to replace it.")
         checked.append((p, what))
     return [p for p, _ in checked]
 
