@@ -10,7 +10,7 @@ written to a temp file beside its target, fsynced, then renamed over the target.
   are committed with a small journal, so a kill at any moment never leaves the subset without
   its manifest (see :func:`write_together` for the order and why);
 - temp files and journals of ours left by a killed writer are removed, or rolled forward, at
-  the next write beside them (:func:`tidy_folder`).
+  the next write beside them (:func:`tidy`).
 
 Our temp files are named ``.NAME.PID-HOST.RANDOM.tmp``: the writer's process id and a short
 tag of its host say whether the writer is still alive.
