@@ -74,7 +74,7 @@ def test_an_output_never_replaces_an_input(tmp_path, capsys):
     assert data.read_bytes() == before
 
 
-def test_every_target_folder_is_checked_before_anything_is_written(tmp_path, capsys):
+def test_every_target_folder_is_checked_before_anything_is_written(tmp_path, capsys, digits):
     out = tmp_path / "s.csv"
     code, _, err = run(capsys, *select_argv(out, "--manifest", str(tmp_path / "missing/m.json")))
     assert code == 2 and "the folder" in one_line_error(err) and "does not exist" in err
@@ -90,9 +90,9 @@ def test_every_target_folder_is_checked_before_anything_is_written(tmp_path, cap
     assert code == 2 and "p.html (--plot): the folder" in one_line_error(err)
     assert not out.exists()
     # the library checks the manifest before writing the subset, too
-    sel = explorer.select(explorer.load(DIGITS), "random", 5)
+    sel = explorer.select(digits, "random", 5)
     with pytest.raises(ExplorerError, match="does not exist"):
-        explorer.export(explorer.load(DIGITS), sel, out, manifest=tmp_path / "no/m.json")
+        explorer.export(digits, sel, out, manifest=tmp_path / "no/m.json")
     assert not out.exists()
 
 
@@ -176,9 +176,9 @@ def test_stale_temp_files_are_removed_at_the_next_write(tmp_path, digits):
 # A helper process imports everything once, then forks one writer per round (a fresh
 # interpreter per round would spend seconds on imports): "loop FOLDER SEED" exports with new
 # seeds until it is killed; "die FOLDER SEED" exports once and kills itself right after the
-# first rename of the commit; "reap PID" waits for a killed writer.
+# first rename of the commit; "reap PID" waits for a writer and says how it ended.
 WRITERS = textwrap.dedent("""
-    import os, sys
+    import os, sys, time
     import explorer
     from explorer.data import atomic
     data = explorer.load_sample("digits")
@@ -199,17 +199,19 @@ WRITERS = textwrap.dedent("""
     for line in sys.stdin:
         command, *args = line.split()
         if command == "reap":
-            os.waitpid(int(args[0]), 0)
-            print("reaped", flush=True)
+            _, status = os.waitpid(int(args[0]), 0)
+            print("killed" if os.WIFSIGNALED(status) else "exited", flush=True)
             continue
         folder, seed = args[0], int(args[1])
         pid = os.fork()
-        if pid == 0:
+        if pid == 0:  # a writer: bounded in time even if nobody kills it
             if command == "die":
                 die_after_first_rename()
-            while True:
+            stop = time.monotonic() + 60
+            while time.monotonic() < stop:
                 export(folder, seed)
                 seed += 1
+            os._exit(0)
         print(pid, flush=True)
 """)
 
@@ -259,7 +261,7 @@ def test_sigkill_during_export_never_leaves_a_partial_or_unpaired_subset(tmp_pat
         pid = int(writers("loop", tmp_path, round_ * 1000))
         time.sleep(rng.uniform(0.02, 0.3))
         os.kill(pid, signal.SIGKILL)
-        assert writers("reap", pid) == "reaped"
+        assert writers("reap", pid) == "killed"
         states.append(check_pair(tmp_path))
         leftovers += sum(n.startswith(".") for n in os.listdir(tmp_path))
     assert set(states) <= {"pair", "manifest"} and "pair" in states
@@ -275,7 +277,7 @@ def test_a_kill_between_the_two_renames_is_finished_by_the_next_write(tmp_path, 
     explorer.export(digits, explorer.select(digits, "random", 4, seed=0), tmp_path / "s.csv",
                     manifest=tmp_path / "s.json")
     pid = int(writers("die", tmp_path, 7))
-    assert writers("reap", pid) == "reaped"
+    assert writers("reap", pid) == "killed"
     # the manifest is in place, the old subset is gone (never beside the new manifest), and
     # the journal and the new subset's temp file wait for the next write
     assert check_pair(tmp_path) == "manifest"

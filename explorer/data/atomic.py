@@ -171,7 +171,9 @@ def _journal_tag(name: str) -> str | None:
 
 
 def _remove(path) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    """Remove a file of ours if it is there; one we may not remove (another user's, in a
+    shared folder) is left alone rather than failing the write."""
+    with contextlib.suppress(OSError):
         os.unlink(path)
 
 
