@@ -7,13 +7,13 @@ import os
 import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import explorer
 from explorer.data.paths import ROOTS_VARIABLE
 from explorer.data.workspace import DB_NAME, Workspace
+from test_workspace import FILES  # every damaged file of the library's tests
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -33,27 +33,7 @@ def texts(elements) -> str:
     return " ".join(str(e.value) for e in elements)
 
 
-def truncated(path: Path, digits) -> None:
-    ws = Workspace(path.parent)
-    for i in range(8):
-        ws.save(f"n{i}", digits, explorer.select(digits, "random", 60, seed=i))
-    path.write_bytes(path.read_bytes()[:9000])
-
-
-def wrong_columns(path: Path, digits) -> None:
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE selections (a, b)")
-    db.close()
-
-
-DAMAGE = {
-    "random bytes": lambda p, d: p.write_bytes(np.random.default_rng(2).bytes(3000)),
-    "truncated": truncated,
-    "wrong columns": wrong_columns,
-    "a folder": lambda p, d: p.mkdir(),
-    "a FIFO": lambda p, d: os.mkfifo(p),
-    "a link loop": lambda p, d: p.symlink_to(p.name),
-}
+DAMAGE = {name: make for name, (make, _) in FILES.items()}
 
 
 @pytest.mark.parametrize("variant", list(DAMAGE))
