@@ -221,7 +221,7 @@ def cmd_strategies(args) -> int:
 
 
 def cmd_select(args) -> int:
-    from .data.export import export, read_manifest, replay
+    from .data.export import export, output_type, read_manifest, replay
     from .data.rows import rows_from_file
     from .selection import select
     from .strategies import get_strategy
@@ -230,6 +230,8 @@ def cmd_select(args) -> int:
         if args.data or args.strategy:
             raise ExplorerError("select --replay takes the manifest only: leave out DATA and "
                                 "--strategy.")
+        output_type(args.out)
+        _check_outputs(args, [(args.replay, "--replay")])
         doc = read_manifest(args.replay)
         data, sel = replay(doc)
         export(data, sel, args.out, force=args.force,
@@ -253,6 +255,9 @@ def cmd_select(args) -> int:
         if args.first_budget is None and spec.exact_budget:
             raise _UsageError(f"explorer select: {args.strategy} needs --first-budget when it "
                               "runs first in a --then pipeline")
+    output_type(args.out)
+    _check_outputs(args, [(args.data, "DATA"), (args.meta, "--meta"), (args.pin, "--pin"),
+                          (args.exclude, "--exclude"), (args.target, "--target")])
     data = _load(args)
     pinned = rows_from_file(args.pin, data, "--pin") if args.pin else None
     excluded = rows_from_file(args.exclude, data, "--exclude") if args.exclude else None
@@ -283,6 +288,16 @@ def cmd_select(args) -> int:
     print(f"{sel.strategy}: selected {len(sel)} of {data.n} rows in {sel.seconds:.2f} s; "
           f"wrote {args.out}{extra}", file=sys.stderr)
     return 0
+
+
+def _check_outputs(args, inputs) -> None:
+    """Before any work: every output of the command can be written (see
+    :func:`explorer.data.atomic.check_targets`); the writes check again."""
+    from .data.atomic import check_targets
+
+    outputs = [(args.out, "--out"), (getattr(args, "manifest", None), "--manifest"),
+               (getattr(args, "plot", None), "--plot")]
+    check_targets(outputs, force=args.force, inputs=inputs)
 
 
 def _say_if_heavy(strategy: str, data, budget, params) -> None:
@@ -344,7 +359,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .data.export import atomic_path
+    from .data.atomic import atomic_path
     from .evaluate.compare import log_budgets
     from .evaluate.probes import probe_sweep
     from .strategies import get_strategy
@@ -360,9 +375,8 @@ def cmd_compare(args) -> int:
     plot = Path(args.plot).expanduser() if args.plot else None
     if plot is not None and plot.suffix.lower() not in (".html", ".png"):
         raise ExplorerError(f"{plot.name}: --plot writes .html or .png.")
-    for path in [out] + ([plot] if plot else []):
-        if path.exists() and not args.force:
-            raise ExplorerError(f"{path} exists; choose another name or pass --force.")
+    _check_outputs(args, [(args.data, "DATA"), (args.meta, "--meta"),
+                          (args.target, "--target")])
     data = _load(args)
     budgets = ([_budget(b.strip()) for b in args.budgets.split(",") if b.strip()]
                if args.budgets else log_budgets(data.n))
@@ -403,7 +417,7 @@ def cmd_compare(args) -> int:
     for w in caught:
         if issubclass(w.category, ExplorerWarning):
             print(f"warning: {w.message}", file=sys.stderr)
-    with atomic_path(out, args.force) as tmp:
+    with atomic_path(out, args.force, "--out") as tmp:
         table.to_csv(tmp, index=False)
     _print_compare_summary(table)
     for note in table.attrs.get("notes", []):
@@ -434,7 +448,7 @@ def _print_compare_summary(table) -> None:
 def _write_compare_plot(table, path: Path, force: bool) -> None:
     from plotly.subplots import make_subplots
 
-    from .data.export import atomic_path
+    from .data.atomic import atomic_path
     from .ui.figures import budget_axis, curves_figure
 
     metrics = list(dict.fromkeys(table.loc[table["kind"] == "probe", "metric"]))[:3] + \
@@ -451,7 +465,7 @@ def _write_compare_plot(table, path: Path, force: bool) -> None:
         fig.update_xaxes(title_text="budget", **budget_axis(part["budget"]), row=r, col=1)
     fig.update_layout(height=360 * len(metrics), plot_bgcolor="white",
                       title="Strategies against random subsets of the same size")
-    with atomic_path(path, force) as tmp:
+    with atomic_path(path, force, "--plot") as tmp:
         if path.suffix.lower() == ".html":
             fig.write_html(str(tmp), include_plotlyjs=True)  # works offline
         else:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -62,16 +61,11 @@ def _read(path: Path):
 
 
 def _write(path: Path, xy: np.ndarray) -> None:
+    from .data.atomic import atomic_path
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, xy=xy.astype(np.float32))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path, force=True) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, xy=xy.astype(np.float32))
 
 
 def cached_layout(data, method: str) -> np.ndarray | None:

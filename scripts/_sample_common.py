@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -37,17 +35,12 @@ def write_parquet(frame: pd.DataFrame, X: np.ndarray, name: str) -> Path:
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.add_column(1, "embedding", embedding_column(X))
+    from explorer.data.atomic import atomic_path
+
     OUT.mkdir(exist_ok=True)
     target = OUT / f"{name}.parquet"
-    fd, tmp = tempfile.mkstemp(dir=OUT, suffix=".parquet.tmp")
-    os.close(fd)
-    try:
+    with atomic_path(target, force=True) as tmp:
         pq.write_table(table, tmp, compression="zstd")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return target
 
 

@@ -37,7 +37,7 @@ def test_refused_overwrite_leaves_the_old_file_intact(tmp_path, digits):
     assert target.read_text() == "mine\n"
     manifest = tmp_path / "m.json"
     manifest.write_text("{}")
-    with pytest.raises(ExplorerError, match="m.json: already exists"):
+    with pytest.raises(ExplorerError, match=r"m.json \(manifest\): already exists"):
         explorer.export(digits, sel, tmp_path / "new.csv", manifest=manifest)
     assert not (tmp_path / "new.csv").exists()  # nothing half-written
     explorer.export(digits, sel, target, force=True)

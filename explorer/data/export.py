@@ -1,17 +1,16 @@
 """Export a selection (.csv, .parquet, .npy), write and read its JSON manifest, replay it.
 
-Every write is atomic (a temp file in the same folder, fsync, then rename) and never replaces
-an existing file unless ``force=True``.
+Every write goes through :mod:`explorer.data.atomic`: a temp file in the same folder, fsync,
+then rename; an existing file is never replaced unless ``force=True``, a folder, FIFO or
+device never; a subset and its manifest are committed together.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import platform
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,37 +18,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ExplorerError
+from .atomic import atomic_path, write_together  # noqa: F401  (atomic_path: public here too)
 from .dataset import Dataset
 
 MANIFEST_FORMAT = "subset-explorer-manifest"
 MANIFEST_VERSION = 1
 EXPORT_FORMATS = (".csv", ".parquet", ".npy")
-
-
-@contextlib.contextmanager
-def atomic_path(path, force: bool = False):
-    """Yield a temp path beside ``path``; on success rename it over ``path``.
-
-    Refuses to replace an existing file unless ``force``; on error the temp file is removed
-    and an existing file is left as it was.
-    """
-    path = Path(path).expanduser()
-    if path.exists() and not force:
-        raise ExplorerError(f"{path}: already exists; not overwritten. Choose another name or "
-                            "pass --force (force=True) to replace it.")
-    if not path.parent.exists():
-        raise ExplorerError(f"{path.parent}: no such folder to write {path.name} into.")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def selection_frame(data: Dataset, selection) -> pd.DataFrame:
@@ -66,21 +40,36 @@ def selection_frame(data: Dataset, selection) -> pd.DataFrame:
     return pd.concat([frame, meta.drop(columns=drop)], axis=1)
 
 
+def output_type(path) -> str:
+    """The export format of ``path`` from its suffix, or an error listing the supported ones.
+
+    >>> output_type("subset.CSV")
+    '.csv'
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in EXPORT_FORMATS:
+        raise ExplorerError(f"{Path(path).name}: unsupported output type "
+                            f"{suffix or '(none)'!r}. Supported: {', '.join(EXPORT_FORMATS)}.")
+    return suffix
+
+
+def _inputs(data: Dataset) -> list:
+    """The dataset's own files, which an output must never replace."""
+    return [(data.source, "the data"), ((data.options or {}).get("meta"), "the metadata")]
+
+
 def export(data: Dataset, selection, path, *, force: bool = False, scorecard=None,
            manifest=None) -> Path:
     """Write the selection to ``path`` (.csv / .parquet with rank, index, id and metadata, or
-    .npy of int64 indices); with ``manifest``, also write the JSON manifest there."""
+    .npy of int64 indices); with ``manifest``, also write the JSON manifest there.
+
+    Both targets are checked before either is written, and the two are committed together
+    (:func:`explorer.data.atomic.write_together`): never a subset without its manifest.
+    """
     path = Path(path).expanduser()
-    suffix = path.suffix.lower()
-    if suffix not in EXPORT_FORMATS:
-        raise ExplorerError(f"{path.name}: unsupported output type {suffix or '(none)'!r}. "
-                            f"Supported: {', '.join(EXPORT_FORMATS)}.")
-    if manifest is not None:
-        mpath = Path(manifest).expanduser()
-        if mpath.exists() and not force:  # check both before writing either
-            raise ExplorerError(f"{mpath}: already exists; not overwritten. Choose another name "
-                                "or pass --force (force=True) to replace it.")
-    with atomic_path(path, force) as tmp:
+    suffix = output_type(path)
+
+    def write_subset(tmp: Path) -> None:
         if suffix == ".npy":
             with open(tmp, "wb") as fh:
                 np.save(fh, np.asarray(selection.indices, dtype=np.int64), allow_pickle=False)
@@ -88,8 +77,13 @@ def export(data: Dataset, selection, path, *, force: bool = False, scorecard=Non
             selection_frame(data, selection).to_csv(tmp, index=False)
         else:
             selection_frame(data, selection).to_parquet(tmp, index=False)
+
+    writes = [(path, "output", write_subset)]
     if manifest is not None:
-        write_manifest(manifest, data, selection, scorecard, force=force)
+        text = _manifest_text(data, selection, scorecard)
+        writes.insert(0, (Path(manifest).expanduser(), "manifest",
+                          lambda tmp: tmp.write_text(text, encoding="utf-8")))
+    write_together(writes, force=force, inputs=_inputs(data))
     return path
 
 
@@ -153,14 +147,20 @@ def manifest_dict(data: Dataset, selection, scorecard=None) -> dict:
 def write_manifest(path, data: Dataset, selection, scorecard=None, *, force: bool = False
                    ) -> Path:
     """Write the JSON manifest atomically; refuses to overwrite without ``force``."""
+    path = Path(path).expanduser()
+    text = _manifest_text(data, selection, scorecard)
+    write_together([(path, "manifest", lambda tmp: tmp.write_text(text, encoding="utf-8"))],
+                   force=force, inputs=_inputs(data))
+    return path
+
+
+def _manifest_text(data: Dataset, selection, scorecard=None) -> str:
+    """The manifest as JSON text; made before anything is written, so a selection that
+    cannot have a manifest leaves no file behind."""
     if selection.seed is None:
         raise ExplorerError("This selection was made with a Generator as seed, so it cannot be "
                             "replayed; select with an int seed to write a manifest.")
-    path = Path(path).expanduser()
-    text = json.dumps(manifest_dict(data, selection, scorecard), indent=2)
-    with atomic_path(path, force) as tmp:
-        tmp.write_text(text + "\n", encoding="utf-8")
-    return path
+    return json.dumps(manifest_dict(data, selection, scorecard), indent=2) + "\n"
 
 
 def read_manifest(path) -> dict:

@@ -9,7 +9,7 @@ import streamlit as st
 
 import explorer
 from explorer.cost import estimate_score
-from explorer.data.workspace import Workspace, default_folder
+from explorer.data.workspace import CorruptWorkspace, Workspace, default_folder, move_aside
 from explorer.evaluate.compare import jaccard
 
 from . import compute, state
@@ -66,11 +66,31 @@ def workspace(data, sel) -> None:
     folder = st.text_input("Workspace folder", value=str(default_folder()), key="ws_folder",
                            help="Saved selections live in workspace.sqlite in this folder and "
                            "survive restarts.")
+    moved = state.get("workspace_moved")
+    if moved:
+        st.success(f"The damaged workspace file is kept as {moved}; a new workspace starts "
+                   "here.")
+        state.put("workspace_moved", None)
     try:
-        ws = Workspace(folder)
+        saved_selections(Workspace(folder), data, sel)
+    except CorruptWorkspace as exc:
+        st.error(str(exc))
+        if st.button("Move it aside and start a new workspace", key="ws_move_aside",
+                     help="Renames the file (nothing is deleted) so a new workspace.sqlite "
+                     "can start in this folder."):
+            try:
+                state.put("workspace_moved", str(move_aside(exc.path)))
+            except explorer.ExplorerError as err:
+                st.error(str(err))
+                return
+            st.rerun()
     except explorer.ExplorerError as exc:
         st.error(str(exc))
-        return
+
+
+def saved_selections(ws: Workspace, data, sel) -> None:
+    """Save, list, reload, delete and compare the workspace's selections. A damaged row is
+    reported where it is used; a damaged file raises CorruptWorkspace to the caller."""
     if sel is not None and sel.fingerprint == data.fingerprint:
         c1, c2, c3 = st.columns([2, 1, 1])
         name = c1.text_input("Save the current selection as", key="ws_name",
@@ -78,8 +98,10 @@ def workspace(data, sel) -> None:
         replace = c2.checkbox("Replace if it exists", key="ws_replace")
         if c3.button("Save", key="ws_save"):
             try:
-                ws.save(name, data, sel, replace=replace)
-                st.success(f"Saved {name!r} to {ws.path}.")
+                done = ws.save(name, data, sel, replace=replace)
+                st.success(f"{done.capitalize()} {name.strip()!r} in {ws.path}.")
+            except CorruptWorkspace:
+                raise
             except explorer.ExplorerError as exc:
                 st.error(str(exc))
     saved = ws.list()
@@ -98,8 +120,13 @@ def workspace(data, sel) -> None:
             _, again = replay(ws.manifest(pick), data=data)
             state.put("selection", again)
             st.success(f"Reloaded {pick!r}: {len(again)} rows. Open Explore to see it.")
+        except CorruptWorkspace:
+            raise
         except explorer.ExplorerError as exc:
             st.error(str(exc))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            st.error(f"{ws.path}: the saved selection {pick!r} has a damaged manifest "
+                     f"({type(exc).__name__}: {str(exc)[:80]}); delete it and save it again.")
     confirm = c3.checkbox("Yes, delete it", key="ws_confirm")
     if c3.button("Delete", key="ws_delete", disabled=not confirm):
         ws.delete(pick)
@@ -110,6 +137,12 @@ def workspace(data, sel) -> None:
         if len(chosen) >= 2:
             from .figures import jaccard_figure
 
-            m = jaccard({n: ws.indices(n, data) for n in chosen})
+            try:
+                m = jaccard({n: ws.indices(n, data) for n in chosen})
+            except CorruptWorkspace:
+                raise
+            except explorer.ExplorerError as exc:
+                st.error(str(exc))
+                return
             st.plotly_chart(jaccard_figure(m, "Jaccard overlap of saved selections"),
                             key="ws_jaccard")

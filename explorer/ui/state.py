@@ -30,6 +30,7 @@ DEFAULTS = {
     "map_drawn": None,              # the MapChart on screen (turns a lasso event into rows)
     "map_event": None,              # the last lasso event taken (not taken twice)
     "strategy": "k-center",         # the Explore page's strategy
+    "workspace_moved": None,        # where a damaged workspace file was just moved (said once)
 }
 
 
