@@ -58,17 +58,22 @@ def _validator(schema_json: str):
 
 
 def depth_of(doc) -> int:
-    """Nesting depth of a JSON-like value (a scalar is 0), without recursion."""
-    deepest, stack = 0, [(doc, 0)]
+    """Nesting depth of a JSON-like value, without recursion: 0 for a scalar, 1 for a flat
+    list or object, one more per level inside.
+
+    >>> depth_of(3), depth_of([1, 2]), depth_of({"a": [{"b": 1}]})
+    (0, 1, 3)
+    """
+    deepest, stack = 0, [(doc, 1)]
     while stack:
         value, depth = stack.pop()
+        if not isinstance(value, (dict, list, tuple)):
+            continue
         deepest = max(deepest, depth)
-        if depth > MAX_DEPTH:
+        if deepest > MAX_DEPTH:
             break
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, (list, tuple)):
-            stack.extend((v, depth + 1) for v in value)
+        items = value.values() if isinstance(value, dict) else value
+        stack.extend((v, depth + 1) for v in items if isinstance(v, (dict, list, tuple)))
     return deepest
 
 

@@ -95,7 +95,7 @@ def workspace(data, sel) -> None:
         from explorer.data.export import replay
 
         try:
-            _, again = replay(ws.manifest(pick), data=data)
+            _, again = replay(ws.manifest(pick), data=data, allow_paths=False)
             state.put("selection", again)
             st.success(f"Reloaded {pick!r}: {len(again)} rows. Open Explore to see it.")
         except explorer.ExplorerError as exc:
