@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import ast
 import difflib
+import keyword
 import math
 import operator
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from typing import Union
 
@@ -69,8 +71,6 @@ _OPERATORS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": oper
               ">": operator.gt, ">=": operator.ge}
 _AST_COMPARISONS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
                     ast.GtE: ">="}
-_KEYWORDS = frozenset({"and", "or", "not", "in", "is", "if", "else", "lambda", "True",
-                       "False", "None"})
 
 Scalar = Union[str, int, float, bool, None]
 
@@ -117,7 +117,7 @@ class Filter:
 
 def _name_text(name: str) -> str:
     """A column name as written in a filter: bare when Python reads it back unchanged."""
-    if name.isidentifier() and name not in _KEYWORDS and not name.startswith("__") \
+    if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("__") \
             and unicodedata.normalize("NFKC", name) == name:
         return name
     return f"`{name}`"
@@ -781,7 +781,9 @@ def parse(text, what: str = "filter") -> Filter:
     try:
         prepared, names = _scan(text, what)
         try:
-            tree = ast.parse(prepared.strip(), mode="eval")
+            with warnings.catch_warnings():  # "invalid decimal literal" and the like
+                warnings.simplefilter("ignore", SyntaxWarning)
+                tree = ast.parse(prepared.strip(), mode="eval")
         except SyntaxError as exc:
             raise _Refused(f"it is not a valid expression ({exc.msg})") from None
         except (RecursionError, MemoryError, ValueError):

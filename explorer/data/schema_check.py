@@ -15,6 +15,7 @@ finds a problem (the item-by-item check takes about 10 µs an item).
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 
 import jsonschema
@@ -64,17 +65,26 @@ def depth_of(doc) -> int:
     >>> depth_of(3), depth_of([1, 2]), depth_of({"a": [{"b": 1}]})
     (0, 1, 3)
     """
-    deepest, stack = 0, [(doc, 1)]
+    return _walk(doc)[0]
+
+
+def _walk(doc):
+    """(depth, key path of the first NaN or infinity or None), without recursion."""
+    if not isinstance(doc, (dict, list, tuple)):
+        return 0, (() if type(doc) is float and not math.isfinite(doc) else None)
+    deepest, stack, bad = 0, [(doc, 1, ())], None
     while stack:
-        value, depth = stack.pop()
-        if not isinstance(value, (dict, list, tuple)):
-            continue
+        value, depth, path = stack.pop()
         deepest = max(deepest, depth)
         if deepest > MAX_DEPTH:
             break
-        items = value.values() if isinstance(value, dict) else value
-        stack.extend((v, depth + 1) for v in items if isinstance(v, (dict, list, tuple)))
-    return deepest
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in pairs:
+            if isinstance(item, (dict, list, tuple)):
+                stack.append((item, depth + 1, (*path, key)))
+            elif bad is None and type(item) is float and not math.isfinite(item):
+                bad = (*path, key)
+    return deepest, bad
 
 
 def key_path(parts) -> str:
@@ -134,9 +144,14 @@ def check(doc, schema: dict, where: str, root: str = "the document") -> None:
     ...
     explorer.errors.ExplorerError: m.json: key 'n' must be an integer; got 'ten'.
     """
-    if depth_of(doc) > MAX_DEPTH:
+    depth, bad = _walk(doc)
+    if depth > MAX_DEPTH:
         raise ExplorerError(f"{where}: {root} is nested more than {MAX_DEPTH} levels deep; "
                             "no document we write is.")
+    if bad is not None:
+        place = f"key '{key_path(bad)}'" if bad else root
+        raise ExplorerError(f"{where}: {place} holds NaN or an infinity, which JSON does not "
+                            "allow; give a number or null.")
     validator = _validator(json.dumps(schema, sort_keys=True))
     try:
         error = best_match(validator.iter_errors(doc))
