@@ -813,7 +813,7 @@ _ORDERED = {"anyOf": [{"type": "string", "maxLength": MAX_TEXT}, _NUMBER],
 
 def _shape(op_values, properties, required):
     ops = {"enum": list(op_values)} if len(op_values) > 1 else {"const": op_values[0]}
-    return {"if": {"properties": {"op": ops}, "required": ["op"]},
+    return {"if": {"type": "object", "properties": {"op": ops}, "required": ["op"]},
             "then": {"properties": {"op": True, **properties},
                      "required": ["op", *required], "additionalProperties": False}}
 
@@ -833,7 +833,8 @@ FILTER_SCHEMA = {
                               "description": "one of == != < <= > >= in, not in, between, "
                                              "contains, startswith, isna, notna, and, or, not"}},
         "allOf": [
-            {"if": {"properties": {"op": {"enum": list(COMPARISONS)}}, "required": ["op"]},
+            {"if": {"type": "object", "properties": {"op": {"enum": list(COMPARISONS)}},
+                    "required": ["op"]},
              "then": {"properties": {"op": True, "column": _COLUMN, "value": _SCALAR,
                                      "other_column": _COLUMN},
                       "required": ["op", "column"], "additionalProperties": False,
