@@ -45,7 +45,7 @@ import pandas as pd
 
 from ..errors import ExplorerError, preview
 
-#: What a filter may hold; every refusal ends with this sentence.
+#: What a filter may hold; every refusal of a piece of syntax ends with this sentence.
 ALLOWED = ("Allowed: column names (`with spaces` in backquotes), 'quoted text', numbers, True, "
            "False, None, lists [a, b]; comparisons == != < <= > >=; and, or, not (also &, |, ~);"
            " col in [..], col not in [..], col.isin([..]), col.between(low, high), "

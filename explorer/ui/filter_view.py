@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.data import filters as F
+from explorer.errors import ExplorerError
 
 from . import compute, state
 
@@ -32,8 +33,8 @@ _SYMBOL = {"=": "==", "≠": "!=", "<": "<", "≤": "<=", ">": ">", "≥": ">="}
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def column_choices(data_key) -> dict:
-    """Per filterable column: its kind and either its levels (text with at most
-    :data:`MAX_LEVELS` values), its finite range (numbers), or nothing."""
+    """Per filterable column, in the order offered: its kind and either its levels (text
+    with at most :data:`MAX_LEVELS` values), its finite range (numbers), or nothing."""
     meta = compute._data(data_key).metadata
     out = {}
     for c in meta.columns:
@@ -50,7 +51,10 @@ def column_choices(data_key) -> dict:
                       "integer": bool(meta[c].dtype.kind in "iu")}
         elif kind == "bool":
             out[c] = {"kind": kind}
-    return out
+    # the likeliest to filter on first: text with few levels, numbers, True/False, other text
+    rank = {"number": 1, "bool": 2}
+    return dict(sorted(out.items(), key=lambda kv: rank.get(kv[1]["kind"], 0 if kv[1].get(
+        "levels") is not None else 3)))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -141,8 +145,12 @@ def filter_builder(data):
                 st.caption("Choose a value to use the filter.")
             return None
         where = (F.all_of if join.startswith("all") else F.any_of)(*conditions)
-        passing = passing_rows(state.get("data_key"), where_json(where))
         st.code(where.to_text(), language="python", wrap_lines=True)
+        try:
+            passing = passing_rows(state.get("data_key"), where_json(where))
+        except ExplorerError as exc:
+            st.error(str(exc))
+            return None
         st.caption(f"{passing:,} of {data.n:,} rows pass; strategies pick only among them "
                    "(pinned rows are kept). The manifest records this filter.")
         return where
