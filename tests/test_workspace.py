@@ -168,10 +168,11 @@ ROWS = {
     "manifest missing": ("NULL", "manifest", "has no manifest"),
     "manifest nested too deep": ("'" + "[" * 100_000 + "]" * 100_000 + "'", "manifest",
                                  "not JSON (RecursionError"),
+    # the rest fail the manifest's schema check before anything reads them
     "no dataset": ("'{\"selection\": {\"indices\": [1]}}'", "indices",
-                   "without its dataset or selection"),
-    "indices out of range": (None, "indices", "not row numbers of its 1,797-row dataset"),
-    "indices not integers": (None, "indices", "not row numbers"),
+                   "fails its check (saved selection 'a': not a Subset Explorer manifest"),
+    "indices out of range": (None, "indices", "is 5000, outside the 1797 rows of the dataset"),
+    "indices not integers": (None, "indices", "fails its check"),
 }
 
 

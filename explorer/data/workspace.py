@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..errors import ExplorerError
 from .export import manifest_dict
+from .manifest import validate_manifest
 from .paths import _kind
 
 DB_NAME = "workspace.sqlite"
@@ -271,7 +272,10 @@ class Workspace:
                                   f"({type(exc).__name__}: {str(exc)[:80]})") from None
         if not isinstance(doc, dict):
             raise self._bad_entry(name, "has a manifest that is not a JSON object")
-        return doc
+        try:
+            return validate_manifest(doc, f"saved selection {name!r}")
+        except ExplorerError as exc:
+            raise self._bad_entry(name, f"has a manifest that fails its check ({exc})") from None
 
     def indices(self, name: str, data) -> np.ndarray:
         """The saved selection's row indices into ``data`` (which must be the data it was
