@@ -227,12 +227,12 @@ def npy_header(path: Path, where: str) -> NpyHeader:
 
 
 def read_npy(path, where: str, *, mmap_from_bytes: int | None = None,
-             extra_bytes: int = 0) -> np.ndarray:
+             float32_copy: bool = False) -> np.ndarray:
     """The array in the .npy file ``path``, checked header first.
 
     A 2-D float32 array of at least ``mmap_from_bytes`` bytes is memory-mapped (read-only,
-    never copied whole); anything else is read into memory when it fits (with
-    ``extra_bytes`` more for the caller's copy), else refused.
+    never copied whole); anything else is read into memory when it fits (with room for a
+    float32 copy of another dtype when ``float32_copy``), else refused.
     """
     path = Path(path)
     header = npy_header(path, where)
@@ -242,6 +242,7 @@ def read_npy(path, where: str, *, mmap_from_bytes: int | None = None,
                          shape=header.shape, order="F" if header.fortran_order else "C")
     if header.dtype.itemsize == 0 and header.count:
         raise ExplorerError(f"{where}: holds {header.dtype} values of no width; save numbers.")
+    extra_bytes = header.count * 4 if float32_copy and header.dtype != np.float32 else 0
     check_fits_in_memory(header.nbytes + extra_bytes, where,
                          f"the array ({header.shape} {header.dtype})")
     with open(path, "rb") as fp:

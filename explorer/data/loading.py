@@ -70,7 +70,8 @@ def load(
     if meta is not None:  # before the data is read: a FIFO or a device must not wait for it
         meta = regular_file(meta, "--meta")
     if suffix == ".npy":
-        X, frame = read_npy(path, where, mmap_from_bytes=MMAP_THRESHOLD_BYTES), None
+        X, frame = read_npy(path, where, mmap_from_bytes=MMAP_THRESHOLD_BYTES,
+                            float32_copy=True), None
     elif suffix == ".npz":
         X, frame = _read_npz(path, where)
     else:

@@ -120,10 +120,15 @@ def read_arrow(path: Path, where: str):
         if path.suffix.lower() == ".parquet":
             import pyarrow.parquet as pq
 
-            return pq.read_table(path)
-        import pyarrow.feather as feather
+            table = pq.read_table(path)
+        else:
+            import pyarrow.feather as feather
 
-        return feather.read_table(path)
+            table = feather.read_table(path)
+        # a damaged file can decode into invalid values (text that is not UTF-8, offsets out
+        # of range) that fail later, far from here: check every value once
+        table.validate(full=True)
+        return table
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for a damaged file
         raise ExplorerError(f"{where}: could not be read as {path.suffix.lower()} "
                             f"({_one_line(exc)}).") from None
