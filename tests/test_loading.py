@@ -236,6 +236,7 @@ def test_numeric_id_and_label_columns_stay_metadata_with_a_warning(tmp_path, X):
     message = str(caught[0].message)
     assert "'Unnamed: 0', 'id', 'label' hold whole numbers" in message
     assert "rename them" in message and "5 dimensions" in message
+    assert data.notes == (message,)  # kept for the app, which shows them
     assert data.dim == 5 and data.metadata["label"].tolist() == (np.arange(30) % 3).tolist()
     with warnings.catch_warnings():  # named as the ids, 'id' is no dimension and no warning
         warnings.simplefilter("error")

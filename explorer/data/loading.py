@@ -69,22 +69,23 @@ def load(
         )
     if meta is not None:  # before the data is read: a FIFO or a device must not wait for it
         meta = regular_file(meta, "--meta")
+    notes: list = []  # what was changed to make the input usable: warned, and kept
     if suffix == ".npy":
         X, frame = read_npy(path, where, mmap_from_bytes=MMAP_THRESHOLD_BYTES,
                             float32_copy=True), None
     elif suffix == ".npz":
-        X, frame = _read_npz(path, where)
+        X, frame = _read_npz(path, where, notes)
     else:
-        table = (read_csv(path, where) if suffix == ".csv" else read_arrow(path, where))
-        X, frame = _split_table(table, embedding_column, id_column, where)
+        table = (read_csv(path, where, notes) if suffix == ".csv" else read_arrow(path, where))
+        X, frame = _split_table(table, embedding_column, id_column, where, notes)
     X = validate_matrix(X, where=where)
     n = X.shape[0]
     if frame is None:
         frame = pd.DataFrame(index=pd.RangeIndex(n))
-    frame = nested_to_text(frame, where)
+    frame = nested_to_text(frame, where, notes)
 
     if meta is not None:
-        frame = _join_meta(frame, meta, id_column, n, where)
+        frame = _join_meta(frame, meta, id_column, n, where, notes)
     ids = _ids(frame, id_column, n, where)
 
     bad = invalid_rows(X, metric=metric)
@@ -96,12 +97,9 @@ def load(
         keep = np.ones(n, dtype=bool)
         keep[bad] = False
         dropped = tuple(ids[bad].tolist())
-        warnings.warn(
+        notes.append(
             f"{where}: dropped {len(bad)} invalid row(s) (NaN, inf"
-            f"{' or all zeros' if metric == 'cosine' else ''}); ids: {preview(dropped)}.",
-            ExplorerWarning,
-            stacklevel=2,
-        )
+            f"{' or all zeros' if metric == 'cosine' else ''}); ids: {preview(dropped)}.")
         X = np.ascontiguousarray(X[keep])
         ids = ids[keep]
         frame = frame.loc[keep].reset_index(drop=True)
@@ -113,6 +111,8 @@ def load(
         "drop_invalid": bool(drop_invalid),
         "metric": metric,
     }
+    for message in notes:
+        warnings.warn(message, ExplorerWarning, stacklevel=2)
     return Dataset(
         embeddings=X,
         ids=ids,
@@ -121,10 +121,11 @@ def load(
         source=str(path.resolve()),
         dropped_ids=dropped,
         options=options,
+        notes=tuple(notes),
     )
 
 
-def _read_npz(path: Path, where: str):
+def _read_npz(path: Path, where: str, notes: list):
     """Embeddings and per-row columns of an .npz; every header is checked and the cost of
     the used arrays measured before any of them is unpacked. Arrays that are not used are
     never read, and are named in a warning."""
@@ -153,8 +154,8 @@ def _read_npz(path: Path, where: str):
             else:
                 columns.append(k)
         if ignored:
-            warnings.warn(f"{where}: not read, as they are not one value per row: "
-                          f"{preview(ignored)}.", ExplorerWarning, stacklevel=3)
+            notes.append(f"{where}: not read, as they are not one value per row: "
+                         f"{preview(ignored)}.")
         copy = math.prod(shape) * 4 if headers[key].dtype != np.float32 else 0
         archive.check_cost([key] + columns, extra_bytes=copy)
         X = archive.read(key)
@@ -175,7 +176,7 @@ def _npz_column_problem(header, n: int) -> str:
     return ""
 
 
-def _split_table(table, embedding_column, id_column, where):
+def _split_table(table, embedding_column, id_column, where, notes: list):
     """Matrix and metadata frame from a pyarrow Table (parquet/feather) or a DataFrame (csv).
 
     The vectors are a list column, or else the numeric columns; bool, date, time, timestamp,
@@ -226,12 +227,11 @@ def _split_table(table, embedding_column, id_column, where):
             f"or numeric columns; the columns are: {preview(frame.columns, 12)}."
         )
     if labels:
-        warnings.warn(
+        notes.append(
             f"{where}: numeric column(s) {preview(map(repr, labels))} hold whole numbers under "
             f"a name for ids or labels, so they are kept as metadata, not embedding "
             f"dimensions ({len(numeric)} dimensions from the other numeric columns); rename "
-            "them (e.g. 'label' to 'label_dim') to use them as dimensions.",
-            ExplorerWarning, stacklevel=3)
+            "them (e.g. 'label' to 'label_dim') to use them as dimensions.")
     for c in other:
         if c in skip or not _is_text(frame[c]):
             continue
@@ -357,11 +357,12 @@ def _matrix_from_json(series: pd.Series, name, where) -> np.ndarray:
     return np.asarray(rows, dtype=np.float32)
 
 
-def _join_meta(frame: pd.DataFrame, meta_path: Path, id_column, n: int, where: str):
+def _join_meta(frame: pd.DataFrame, meta_path: Path, id_column, n: int, where: str,
+               notes: list):
     mname = meta_path.name
     suffix = meta_path.suffix.lower()
     if suffix == ".csv":
-        meta = read_csv(meta_path, mname)
+        meta = read_csv(meta_path, mname, notes)
     elif suffix in (".parquet", ".feather"):
         meta = arrow_to_frame(read_arrow(meta_path, mname), mname)
     elif suffix in (".json", ".jsonl"):
@@ -369,7 +370,7 @@ def _join_meta(frame: pd.DataFrame, meta_path: Path, id_column, n: int, where: s
     else:
         raise ExplorerError(f"{mname}: unsupported metadata type {suffix or '(none)'!r}. "
                             f"Supported: {', '.join(META_FORMATS)}.")
-    meta = nested_to_text(meta, mname)
+    meta = nested_to_text(meta, mname, notes)
     if id_column is not None and id_column in frame.columns:
         if id_column not in meta.columns:
             raise ExplorerError(f"{mname}: no id column {id_column!r} to join on. Its columns "

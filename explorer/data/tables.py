@@ -30,10 +30,19 @@ NOT_COORDINATES = frozenset({"id", "ids", "idx", "index", "label", "labels", "ta
 _NOT_COORDINATE_SUFFIXES = ("_id", "_idx", "_index", "_label", "_class", "_target")
 
 
-def read_csv(path: Path, where: str, **options) -> pd.DataFrame:
+def note(notes: list | None, message: str) -> None:
+    """Say ``message``: add it to ``notes`` for the caller to say and keep, or (without a
+    list) warn it at once as an :class:`ExplorerWarning`."""
+    if notes is None:
+        warnings.warn(message, ExplorerWarning, stacklevel=3)
+    else:
+        notes.append(message)
+
+
+def read_csv(path: Path, where: str, notes: list | None = None, **options) -> pd.DataFrame:
     """A CSV file as a frame. A file separated by ``;``, tabs or ``|`` is read as such; one
-    whose numbers use decimal commas (``0,126``) is read with them, with an
-    :class:`ExplorerWarning` (a comma may also be a thousands mark: the user should know).
+    whose numbers use decimal commas (``0,126``) is read with them, and :func:`note` says so
+    (a comma may also be a thousands mark: the user should know).
 
     Every failure is an :class:`ExplorerError` naming ``where``.
     """
@@ -60,10 +69,9 @@ def read_csv(path: Path, where: str, **options) -> pd.DataFrame:
     except Exception as exc:  # pandas raises ParserError, EmptyDataError, ValueError, ...
         raise ExplorerError(f"{where}: could not be read as CSV ({_one_line(exc)}).") from None
     if decimal == ",":
-        warnings.warn(f"{where}: read as {_SEP_NAMES[sep]}-separated with decimal commas "
-                      "(0,5 as 0.5). If the commas are thousands marks, save the file with "
-                      "commas between fields and points in numbers.", ExplorerWarning,
-                      stacklevel=3)
+        note(notes, f"{where}: read as {_SEP_NAMES[sep]}-separated with decimal commas (0,5 as "
+                    "0.5). If the commas are thousands marks, save the file with commas between "
+                    "fields and points in numbers.")
     return frame
 
 
@@ -168,9 +176,9 @@ def read_json_lines(path: Path, where: str) -> pd.DataFrame:
     return pd.DataFrame([row for _, row in numbered])
 
 
-def nested_to_text(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+def nested_to_text(frame: pd.DataFrame, where: str, notes: list | None = None) -> pd.DataFrame:
     """Columns holding dicts, lists or arrays (JSON objects, Parquet structs, maps and lists)
-    become their JSON text, with one :class:`ExplorerWarning` naming them.
+    become their JSON text, with one :func:`note` naming them.
 
     Text can be shown, filtered with ``str.contains`` and exported to any format; a nested
     value can do none of these.
@@ -191,9 +199,8 @@ def nested_to_text(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     frame = frame.copy()
     for c in nested:
         frame[c] = [v if _is_missing(v) else _json_text(v) for v in frame[c]]
-    warnings.warn(f"{where}: column(s) {preview(map(repr, nested))} hold nested values "
-                  "(objects or lists); they are kept as JSON text.", ExplorerWarning,
-                  stacklevel=3)
+    note(notes, f"{where}: column(s) {preview(map(repr, nested))} hold nested values (objects "
+                "or lists); they are kept as JSON text.")
     return frame
 
 
