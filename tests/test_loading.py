@@ -471,3 +471,24 @@ def test_target_files(tmp_path, digits):
     np.save(tmp_path / "e.npy", np.asarray(digits.embeddings[:5]))
     X, record = load_target(tmp_path / "e.npy", digits)
     assert X.shape == (5, 64) and record["shape"] == [5, 64]
+
+
+def test_damaged_arrow_tables(tmp_path):
+    import pyarrow.feather as feather
+
+    twice = pa.Table.from_arrays([pa.array([[1.0], [2.0]]), pa.array([1, 2]), pa.array([3, 4])],
+                                 names=["v", "x", "x"])
+    feather.write_feather(twice, tmp_path / "twice.feather")
+    with pytest.raises(ExplorerError, match="twice.feather: column 'x' occurs 2 times; rename"):
+        explorer.load(tmp_path / "twice.feather")
+    pq.write_table(twice, tmp_path / "twice.parquet")  # refused by pyarrow's own reader
+    with pytest.raises(ExplorerError, match="twice.parquet: could not be read as .parquet"):
+        explorer.load(tmp_path / "twice.parquet")
+    # text that is not UTF-8 inside a Feather file: found when read, not when first used
+    good = pa.table({"v": pa.array([[1.0], [2.0]]), "name": ["abcdef", "ghijkl"]})
+    feather.write_feather(good, tmp_path / "t.feather", compression="uncompressed")
+    raw = (tmp_path / "t.feather").read_bytes()
+    (tmp_path / "t.feather").write_bytes(raw.replace(b"abcdef", b"ab\xff\xfeef"))
+    with pytest.raises(ExplorerError, match=r"t.feather: could not be read as .feather \(.*"
+                                            r"UTF8"):
+        explorer.load(tmp_path / "t.feather")

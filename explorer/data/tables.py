@@ -106,20 +106,19 @@ def arrow_to_frame(table, where: str) -> pd.DataFrame:
     """A pyarrow Table as a frame; a column pandas cannot hold (dates out of range, ...) is
     named in the error."""
     names = table.column_names
-    dup = sorted({c for c in names if names.count(c) > 1})
-    if dup:
-        raise ExplorerError(f"{where}: column {dup[0]!r} occurs more than once; rename or "
-                            "drop the copies.")
     try:
         return table.to_pandas()
-    except Exception:
+    except Exception as whole:  # pyarrow raises ArrowInvalid, OverflowError, KeyError, ...
         for name in names:
             try:
                 table.select([name]).to_pandas()
-            except Exception as exc:  # pyarrow raises ArrowInvalid, OverflowError, ...
+            except Exception as exc:
                 raise ExplorerError(f"{where}: column {name!r} cannot be read "
                                     f"({_one_line(exc)}); convert or drop it.") from None
-        raise
+        # every column converts alone: the table's own description (pandas metadata) is bad
+        raise ExplorerError(f"{where}: its columns cannot be put together "
+                            f"({type(whole).__name__}: {_one_line(whole)}); the file's "
+                            "schema metadata is damaged. Write the file again.") from None
 
 
 def read_arrow(path: Path, where: str):
@@ -136,10 +135,15 @@ def read_arrow(path: Path, where: str):
         # a damaged file can decode into invalid values (text that is not UTF-8, offsets out
         # of range) that fail later, far from here: check every value once
         table.validate(full=True)
-        return table
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for a damaged file
         raise ExplorerError(f"{where}: could not be read as {path.suffix.lower()} "
                             f"({_one_line(exc)}).") from None
+    names = table.column_names
+    dup = sorted({c for c in names if names.count(c) > 1})
+    if dup:  # columns are found by name: a repeated one is ambiguous
+        raise ExplorerError(f"{where}: column {dup[0]!r} occurs {names.count(dup[0])} times; "
+                            "rename or drop the copies.")
+    return table
 
 
 def read_json_lines(path: Path, where: str) -> pd.DataFrame:
