@@ -125,6 +125,11 @@ def test_zero_rows_under_cosine(tmp_path, X):
      "column 'b' has non-numeric value 'x' at row 2"),
     (lambda p: pd.DataFrame({"e": ["[1, 2]", "[1, 2, 3]"]}).to_csv(p / "x.csv", index=False),
      "rows of unequal length in column 'e': row 1"),
+    (lambda p: (p / "x.csv").write_text("a,b\n1,2,3\n4,5,6\n"),  # was read shifted: a=2,5
+     "x.csv: its rows have more fields than its header line names (2)"),
+    (lambda p: (p / "x.csv").write_text("a,b\n1,2\n4,5,6\n"),
+     "x.csv: could not be read as CSV (Error tokenizing data. C error: Expected 2 fields in "
+     "line 3, saw 3)"),
 ])
 def test_bad_files_get_clear_messages(tmp_path, make, message):
     make(tmp_path)
@@ -418,6 +423,8 @@ def _rows(tmp_path, name, content, data, what="--pin"):
                                  "give whole numbers 0..1796."),
     ("p.csv", "index\n3\ncat\n", "row 1 (line 3): 'cat' is not a row index"),
     ("p.csv", "index\n", "p.csv (--pin): holds no row indices"),
+    ("p.csv", "index\n1,5\n2,6\n", "p.csv (--pin): its rows have more fields than its header "
+                                    "line names (1)"),
     ("p.csv", "index,x\n3,1\n,2\n", "row 1 (line 3): is empty; give whole numbers"),
     ("p.csv", "index\n-1\n", "row 0 (line 2): index -1 is outside 0..1796 (1 such index(es))"),
     ("p.csv", "index\n2\n1797\n", "row 1 (line 3): index 1797 is outside 0..1796"),

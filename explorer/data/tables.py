@@ -68,6 +68,12 @@ def read_csv(path: Path, where: str, notes: list | None = None, **options) -> pd
                             f"{exc.start}); save it as UTF-8 CSV.") from None
     except Exception as exc:  # pandas raises ParserError, EmptyDataError, ValueError, ...
         raise ExplorerError(f"{where}: could not be read as CSV ({_one_line(exc)}).") from None
+    index = frame.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        # pandas takes the first fields of rows longer than the header as an index, shifting
+        # every value one column to the right: refuse instead
+        raise ExplorerError(f"{where}: its rows have more fields than its header line names "
+                            f"({len(frame.columns)}); name every column in the header.")
     if decimal == ",":
         note(notes, f"{where}: read as {_SEP_NAMES[sep]}-separated with decimal commas (0,5 as "
                     "0.5). If the commas are thousands marks, save the file with commas between "
