@@ -274,6 +274,9 @@ def test_a_column_in_both_files_must_agree(tmp_path, X):
         tmp_path / "same.csv", index=False)
     data = explorer.load(tmp_path / "x.parquet", meta=tmp_path / "same.csv", id_column="id")
     assert list(data.metadata.columns) == ["id", "label", "note"]
+    np.savez(tmp_path / "x.npz", embeddings=X[:5], n=np.arange(5))
+    pd.DataFrame({"n": [0.0, 1.0, 2.0, 3.0, 4.0]}).to_csv(tmp_path / "n.csv", index=False)
+    assert explorer.load(tmp_path / "x.npz", meta=tmp_path / "n.csv").metadata["n"][4] == 4
     pd.DataFrame({"id": ids, "label": list("abXab")}).to_csv(tmp_path / "other.csv",
                                                              index=False)
     with pytest.raises(ExplorerError, match=r"x.parquet and other.csv both have a column "

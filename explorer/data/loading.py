@@ -403,9 +403,15 @@ def _join_meta(frame: pd.DataFrame, meta_path: Path, id_column, n: int, where: s
 def _same_column(ours: pd.Series, theirs: pd.Series, name, where: str, mname: str) -> None:
     """A column in both the data file and the metadata file must hold the same values (then
     it is kept once); otherwise which one is meant is unknown, so the load is refused."""
-    a = ours.astype(str).where(ours.notna(), "")
-    b = theirs.astype(str).where(theirs.notna(), "")
-    diff = np.flatnonzero((a != b).to_numpy())
+    if ours.dtype.kind in "iufb" and theirs.dtype.kind in "iufb":  # 1 and 1.0 agree
+        a = ours.to_numpy(dtype=np.float64, na_value=np.nan)
+        b = theirs.to_numpy(dtype=np.float64, na_value=np.nan)
+        differs = (a != b) & ~(np.isnan(a) & np.isnan(b))
+    else:
+        a = ours.astype(str).where(ours.notna(), "")
+        b = theirs.astype(str).where(theirs.notna(), "")
+        differs = (a != b).to_numpy()
+    diff = np.flatnonzero(differs)
     if len(diff):
         i = int(diff[0])
         raise ExplorerError(
