@@ -502,3 +502,21 @@ def test_damaged_arrow_tables(tmp_path):
     with pytest.raises(ExplorerError, match=r"t.feather: could not be read as .feather \(.*"
                                             r"UTF8"):
         explorer.load(tmp_path / "t.feather")
+
+
+def test_parquet_sized_from_its_footer(tmp_path, monkeypatch):
+    from explorer.data import arrays
+
+    # two million equal values: a few kB on disk, 16 MB as int64 (and again in pandas)
+    table = pa.table({"v": pa.array([[0.5, 1.5]] * 10), "z": pa.array(np.zeros(10, np.int64))})
+    pq.write_table(table, tmp_path / "small.parquet")
+    many = pa.table({"v": pa.array([[0.5, 1.5]] * 2_000_000),
+                     "z": pa.array(np.zeros(2_000_000, np.int64))})
+    pq.write_table(many, tmp_path / "many.parquet")
+    assert (tmp_path / "many.parquet").stat().st_size < 100_000
+    monkeypatch.setattr(arrays, "MEMORY_SHARE", 50e6 / arrays.available_memory())  # ~50 MB
+    with pytest.raises(ExplorerError, match=r"many.parquet, column 'v.list.element': the table "
+                                            r"\(2,000,000 rows; 'v.list.element' alone 33.0 MB\)"
+                                            r" needs 98.1 MB in memory, more than"):
+        explorer.load(tmp_path / "many.parquet")
+    assert explorer.load(tmp_path / "small.parquet").n == 10

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ExplorerError, ExplorerWarning, preview
+from .arrays import check_fits_in_memory, human_bytes
 
 #: Bytes looked at to find a CSV's separator and decimal mark.
 _SNIFF_BYTES = 1 << 16
@@ -127,8 +128,46 @@ def arrow_to_frame(table, where: str) -> pd.DataFrame:
                             "schema metadata is damaged. Write the file again.") from None
 
 
+#: Bytes per value of Parquet's fixed-width physical types, as read into memory.
+_PARQUET_WIDTHS = {"BOOLEAN": 1, "INT32": 4, "INT64": 8, "INT96": 12, "FLOAT": 4, "DOUBLE": 8}
+
+
+def _check_parquet_cost(path: Path, where: str) -> None:
+    """Refuse, from the footer alone, a Parquet file whose values would not fit in memory.
+
+    Run-length and dictionary encoding and compression let a small file hold many rows (a
+    million equal values take a few bytes); the footer states every column's count of values
+    and its decoded page size. Counted: values x width (text: its decoded pages, a lower
+    bound), twice (the Arrow table and the pandas frame made from it).
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+        need: dict = {}
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for j in range(group.num_columns):
+                chunk = group.column(j)
+                width = _PARQUET_WIDTHS.get(chunk.physical_type,
+                                            meta.schema.column(j).length or 0)
+                cost = chunk.num_values * width + chunk.total_uncompressed_size
+                need[chunk.path_in_schema] = need.get(chunk.path_in_schema, 0) + cost
+    except Exception as exc:  # a damaged footer: pyarrow raises OSError, ArrowInvalid, ...
+        raise ExplorerError(f"{where}: could not be read as .parquet ({_one_line(exc)})."
+                            ) from None
+    if need:
+        largest = max(need, key=need.get)
+        check_fits_in_memory(2 * sum(need.values()), f"{where}, column {largest!r}",
+                             f"the table ({meta.num_rows:,} rows; {largest!r} alone "
+                             f"{human_bytes(need[largest])})")
+
+
 def read_arrow(path: Path, where: str):
-    """A Parquet or Feather file as a pyarrow Table."""
+    """A Parquet or Feather file as a pyarrow Table (a Parquet file is sized from its footer
+    first, see :func:`_check_parquet_cost`)."""
+    if path.suffix.lower() == ".parquet":
+        _check_parquet_cost(path, where)
     try:
         if path.suffix.lower() == ".parquet":
             import pyarrow.parquet as pq
