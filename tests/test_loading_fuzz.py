@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 import explorer
 from explorer import cli
 from explorer.data.rows import load_target, rows_from_file
-from explorer.errors import ExplorerError
+from explorer.errors import ExplorerError, ExplorerWarning
 
 #: One load of these 12-row files takes milliseconds; a case still running after this is a hang.
 CASE_SECONDS = 5
@@ -158,7 +158,8 @@ def base(tmp_path_factory):
     """A valid 12-row dataset with string ids, for metadata and row files to refer to."""
     folder = tmp_path_factory.mktemp("fuzz-base")
     (folder / "data.parquet").write_bytes(VALID["data.parquet"])
-    return explorer.load(folder / "data.parquet", id_column="id")
+    with pytest.warns(ExplorerWarning, match="'tags' hold nested values"):
+        return explorer.load(folder / "data.parquet", id_column="id")
 
 
 def _load_kwargs(name: str) -> dict:
