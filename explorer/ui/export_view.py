@@ -61,13 +61,23 @@ def downloads(data, sel) -> None:
     st.code(f"explorer select --replay {stem}.json --out {stem}.csv", language="bash")
 
 
+def _allowed_folder(text: str) -> Path:
+    """The workspace folder a visitor typed, when it is the server's default one or lies below
+    the allowed folders (checked before anything is created)."""
+    from .data import checked_folder
+
+    if Path(text).expanduser() == default_folder():
+        return default_folder()
+    return checked_folder(text, "Workspace folder")
+
+
 def workspace(data, sel) -> None:
     st.subheader("Workspace")
     folder = st.text_input("Workspace folder", value=str(default_folder()), key="ws_folder",
                            help="Saved selections live in workspace.sqlite in this folder and "
                            "survive restarts.")
     try:
-        ws = Workspace(folder)
+        ws = Workspace(_allowed_folder(folder))
     except explorer.ExplorerError as exc:
         st.error(str(exc))
         return

@@ -10,6 +10,7 @@ DEFAULTS = {
     "data_key": None,               # (kind, path, options) of the loaded dataset
     "load_error": None,             # the last loading error, shown on top of the page
     "failed_key": None,             # the data key that failed (not retried until it changes)
+    "upload_names": {},             # stored upload path -> the name the user gave (messages)
     "metric": "euclidean",
     "budget_mode": "count",         # "count" or "percent"
     "budget_count": 50,
