@@ -116,12 +116,10 @@ def safe_name(name: str) -> str:
     if not dot or not re.fullmatch(r"[A-Za-z0-9]{1,10}", suffix):
         stem, suffix = name, ""
     suffix = f".{suffix.lower()}" if suffix else ""
-    stem = stem.rstrip(". ") or "upload"
-    room = MAX_NAME_CHARS - len(suffix)
-    stem = stem[:room]
+    stem = stem[:MAX_NAME_CHARS - len(suffix)]
     while len((stem + suffix).encode("utf-8")) > MAX_NAME_BYTES:
         stem = stem[:-1]
-    return stem + suffix
+    return (stem.rstrip(". ") or "upload") + suffix
 
 
 def display_name(name: str) -> str:
