@@ -181,3 +181,109 @@ def test_info_piped_into_head_prints_one_line_and_no_error():
     err = proc.communicate(timeout=120)[1].decode()
     assert out.decode().startswith("file ") and out.count(b"\n") == 1
     assert err == "" and proc.returncode in (0, 141)  # 0 when it all fit in the pipe first
+
+
+def test_heavy_runs_take_turns_first_come_and_waiters_are_told_their_place():
+    import threading
+
+    from explorer.ui.heavy import TurnQueue
+
+    q = TurnQueue()
+    order, told, inside = [], {}, []
+    first_in = threading.Event()
+    release = threading.Event()
+
+    def run(name):
+        def on_wait(ahead):
+            told.setdefault(name, []).append(ahead)
+        with q.turn(on_wait, poll=0.01):
+            inside.append(name)
+            assert len(inside) == 1  # never two heavy runs at once
+            order.append(name)
+            if name == "a":
+                first_in.set()
+                release.wait(10)
+            time.sleep(0.01)
+            inside.remove(name)
+
+    threads = [threading.Thread(target=run, args=("a",))]
+    threads[0].start()
+    assert first_in.wait(10)
+    for name in ("b", "c"):
+        threads.append(threading.Thread(target=run, args=(name,)))
+        threads[-1].start()
+        while q.waiting() < len(threads):
+            time.sleep(0.005)
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert order == ["a", "b", "c"]
+    assert told["b"][0] == 1 and told["c"][0] == 2  # runs ahead, as the page says
+    assert q.waiting() == 0
+
+
+def test_a_waiter_that_gives_up_leaves_the_queue():
+    import threading
+
+    from explorer.ui.heavy import TurnQueue
+
+    q = TurnQueue()
+    holding = threading.Event()
+    done = threading.Event()
+
+    def hold():
+        with q.turn(lambda ahead: None):
+            holding.set()
+            done.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    assert holding.wait(10)
+
+    def leave(ahead):  # a page's rerun interrupts the wait
+        raise RuntimeError("rerun")
+
+    with pytest.raises(RuntimeError):
+        with q.turn(leave):
+            pass
+    assert q.waiting() == 1
+    done.set()
+    t.join(10)
+    with q.turn(lambda ahead: None):  # the next one goes straight in
+        assert q.waiting() == 1
+
+
+def test_a_pressed_heavy_run_queues_behind_another_visitors_heavy_run(monkeypatch):
+    import threading
+
+    from streamlit.testing.v1 import AppTest
+
+    from explorer import cost
+    from explorer.ui.heavy import HEAVY_RUNS
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.session_state["layout_method"] = "PCA"
+    at.run()
+    monkeypatch.setattr(cost, "SLOW_SECONDS", 1e-6)  # every run counts as heavy
+    at.selectbox(key="w:strategy").set_value("random").run()
+    assert "Press **Run** to start it anyway" in " ".join(w.value for w in at.warning)
+    holding, seen = threading.Event(), []
+
+    def other_visitor():  # holds the turn until this session's run has joined the queue
+        with HEAVY_RUNS.turn(lambda ahead: None):
+            holding.set()
+            deadline = time.time() + 60
+            while HEAVY_RUNS.waiting() < 2 and time.time() < deadline:
+                time.sleep(0.05)
+            seen.append(HEAVY_RUNS.waiting())
+            time.sleep(0.5)
+
+    t = threading.Thread(target=other_visitor)
+    t.start()
+    assert holding.wait(10)
+    [b for b in at.button if b.label == "Run"][0].click().run()
+    t.join(60)
+    assert seen == [2]  # the pressed run waited in the queue, behind the other one
+    assert not at.exception
+    assert "random: selected **50**" in " ".join(s.value for s in at.success)
+    assert HEAVY_RUNS.waiting() == 0

@@ -31,6 +31,7 @@ DEFAULTS = {
     "map_drawn": None,              # the MapChart on screen (turns a lasso event into rows)
     "map_event": None,              # the last lasso event taken (not taken twice)
     "strategy": "k-center",         # the Explore page's strategy
+    "heavy_done": set(),            # heavy runs this session finished (cached: no queue again)
 }
 
 
@@ -41,8 +42,8 @@ COLUMN_KEYS = ("label_column", "group_column", "score_column")
 def init() -> None:
     for key, value in DEFAULTS.items():
         if key not in st.session_state:
-            st.session_state[key] = (type(value)(value) if isinstance(value, (list, dict))
-                                     else value)
+            fresh = isinstance(value, (list, dict, set))  # a copy of its own per session
+            st.session_state[key] = type(value)(value) if fresh else value
 
 
 def get(key):
