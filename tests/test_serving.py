@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_config_binds_loopback_only():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "127.0.0.1"
+    assert config["client"]["showErrorDetails"] == "type"  # a bug's traceback stays in the log
 
 
 def _listening(port: int) -> set[str]:
