@@ -127,10 +127,14 @@ def display_name(name: str) -> str:
     return "".join("?" if _has_control(ch) else ch for ch in str(name)) or "(no name)"
 
 
+def _base_path() -> Path:
+    return Path(tempfile.gettempdir()) / f"subset-explorer-uploads-{os.getuid()}"
+
+
 def upload_base() -> Path:
     """The folder that holds every session's uploads: private to this user (0700), under the
     system's temporary folder; refused when someone else made it or it is a link."""
-    base = Path(tempfile.gettempdir()) / f"subset-explorer-uploads-{os.getuid()}"
+    base = _base_path()
     try:
         base.mkdir(mode=0o700, exist_ok=True)
         info = os.lstat(base)
@@ -186,6 +190,8 @@ def sweep_uploads(now: float | None = None, live=None) -> list[Path]:
     if live is None:
         live = _runtime_live()
     removed = []
+    if not _base_path().is_dir():
+        return removed
     try:
         entries = list(upload_base().iterdir())
     except (OSError, explorer.ExplorerError):
@@ -211,7 +217,8 @@ def _runtime_live():
     return lambda sid: runtime.is_active_session(sid)
 
 
-def _sweep_now_and_then() -> None:
+def sweep_now_and_then() -> None:
+    """:func:`sweep_uploads`, at most once a minute in the server (called on every run)."""
     now = time.time()
     if now - _last_sweep[0] >= _SWEEP_EVERY:
         _last_sweep[0] = now
@@ -222,7 +229,6 @@ def save_upload(uploaded) -> tuple[Path, str]:
     """Keep an uploaded file on disk (so it can be memory-mapped) in this session's private
     folder, under a cleaned name, in a sub-folder named by its content hash (two different
     files of one name do not meet). Returns the stored path and the content digest."""
-    _sweep_now_and_then()
     data = uploaded.getvalue()
     digest = hashlib.sha256(data).hexdigest()[:16]
     folder = session_folder() / digest
@@ -293,4 +299,4 @@ def try_load(key: tuple, names: dict | None = None):
 
 __all__ = ["DESCRIPTIONS", "SAMPLES", "checked_folder", "checked_path", "display_name", "key_for_path",
            "key_for_sample", "key_for_upload", "load_cached", "safe_name", "save_upload",
-           "session_folder", "sweep_uploads", "try_load", "user_words"]
+           "session_folder", "sweep_now_and_then", "sweep_uploads", "try_load", "user_words"]

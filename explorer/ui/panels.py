@@ -25,6 +25,7 @@ def sidebar_data():
     Returns the loaded Dataset (the previous one stays loaded when a new file is bad).
     """
     state.init()
+    uidata.sweep_now_and_then()  # upload folders of sessions that have ended
     sb = st.sidebar
     sb.header("Data")
     source = state.remembered(sb.radio, "Where is the data?", "source",
