@@ -146,6 +146,7 @@ def test_typed_paths_stay_below_the_allowed_folders(tmp_path, allowed_roots):
             str(tmp_path): "is a folder",
             str(tmp_path / "missing.npy"): "no such file",
             str(good) + "\x00.csv": "control character",
+            "~no-such-user-here/v.npy": "cannot be resolved",
         }
         for text, words in cases.items():
             with pytest.raises(explorer.ExplorerError, match=words):

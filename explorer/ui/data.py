@@ -67,8 +67,15 @@ def checked_path(text: str, what: str) -> Path:
     if _has_control(text):
         raise explorer.ExplorerError(f"{text!r} ({what}): contains a control character; type "
                                      "the path again.")
-    real = inside_roots(text, what)
-    return regular_file(real, what)
+    return regular_file(_inside(text, what), what)
+
+
+def _inside(text: str, what: str) -> Path:
+    try:
+        return inside_roots(text, what)
+    except (RuntimeError, OSError, ValueError) as exc:  # e.g. '~nobody/x': no such home
+        raise explorer.ExplorerError(f"{text!r} ({what}): cannot be resolved ({exc}); give "
+                                     "the full path.") from None
 
 
 def checked_folder(text: str, what: str) -> Path:
@@ -78,7 +85,7 @@ def checked_folder(text: str, what: str) -> Path:
     if not text or _has_control(text):
         raise explorer.ExplorerError(f"{text!r} ({what}): give a folder name without control "
                                      "characters.")
-    return inside_roots(text, what)
+    return _inside(text, what)
 
 
 def key_for_path(path: str, meta: str | None, id_column: str | None,

@@ -142,7 +142,7 @@ def sync_dataset() -> None:
     except explorer.ExplorerError as exc:
         state.put("load_error", uidata.user_words(str(exc), state.get("upload_names")))
         return
-    except (OSError, ValueError) as exc:  # e.g. the upload folder is full: said, not raised
+    except Exception as exc:  # noqa: BLE001 - e.g. a full disk: said, never a traceback
         state.put("load_error", f"Could not read this input: {type(exc).__name__}: "
                   f"{uidata.user_words(str(exc), state.get('upload_names'))}")
         return
