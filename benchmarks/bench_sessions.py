@@ -113,8 +113,14 @@ async def shown(page, name: str, n_text: str, budget: int = 50) -> None:
                            exact=False).first.wait_for(timeout=WAIT_MS)
 
 
-async def explore(page, order, n_text: str, times: list, failures: list) -> None:
-    for name in order:
+async def explore(page, order, n_text: str, times: list, failures: list,
+                  until: asyncio.Event | None = None, most: int = 0) -> None:
+    """Change to each strategy of ``order`` in turn; with ``until``, keep going round the
+    order until it is set (at least ``len(order)`` changes, at most ``most``)."""
+    count = 0
+    while count < len(order) or (until is not None and not until.is_set() and count < most):
+        name = order[count % len(order)]
+        count += 1
         t = time.perf_counter()
         try:
             await choose(page, name)
@@ -155,7 +161,8 @@ def percentiles(times: list) -> str:
 
 
 async def one_n(n_sessions: int, url: str, path: Path, n_text: str, changes: int,
-                heavy: str, second_heavy: str, memory: TreeMemory, rows: list) -> None:
+                heavy: str, second_heavy: str, memory: TreeMemory, rows: list,
+                layout: str = "UMAP") -> None:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
@@ -171,6 +178,9 @@ async def one_n(n_sessions: int, url: str, path: Path, n_text: str, changes: int
             await page.goto(url)
             await page.get_by_text("k-center: selected", exact=False).first.wait_for(
                 timeout=WAIT_MS)
+            if layout != "UMAP":
+                await page.get_by_role("combobox", name=re.compile("Layout")).click()
+                await page.get_by_role("option", name=layout, exact=True).click()
             await page.get_by_text("Path on disk").click()
             box = page.get_by_role("textbox", name="Path to the embeddings file")
             await box.fill(str(path))
@@ -188,8 +198,14 @@ async def one_n(n_sessions: int, url: str, path: Path, n_text: str, changes: int
             times, failures, heavy_out = [], [], {}
             jobs = []
             explorers = pages if phase == "explore" else pages[1:]
+            heavy_done = asyncio.Event() if phase != "explore" else None
             if phase != "explore":
-                jobs.append(heavy_run(pages[0], heavy, n_text, heavy_out, heavy))
+                async def first(page=pages[0]):
+                    try:
+                        await heavy_run(page, heavy, n_text, heavy_out, heavy)
+                    finally:
+                        heavy_done.set()
+                jobs.append(first())
                 if n_sessions >= 3:
                     explorers = pages[2:]
 
@@ -200,8 +216,10 @@ async def one_n(n_sessions: int, url: str, path: Path, n_text: str, changes: int
                     jobs.append(second())
             for i, page in enumerate(explorers):
                 rot = [LIGHT[(i + j) % len(LIGHT)] for j in range(len(LIGHT))]
-                order = (rot + ["k-center"]) * (changes // 4 + 1)
-                jobs.append(explore(page, order[:changes], n_text, times, failures))
+                order = ((rot + ["k-center"]) * (changes // 4 + 1))[:changes]
+                # while a heavy run goes on, the others keep exploring until it ends
+                jobs.append(explore(page, order, n_text, times, failures, heavy_done,
+                                    most=5 * changes))
             await asyncio.gather(*jobs)
             rows.append((n_sessions, phase, times, failures, heavy_out, memory.peak_mb,
                          os.getloadavg()[0], memory.load_max))
@@ -224,6 +242,9 @@ def main() -> None:
                                  formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", required=True, help="the REAL docstring embeddings "
                     "(benchmarks/make_docstrings.py)")
+    ap.add_argument("--what", default="REAL data: docstring paragraphs embedded with "
+                    "all-MiniLM-L6-v2 (benchmarks/make_docstrings.py)",
+                    help="what the data is, for the report")
     ap.add_argument("--sessions", default="1,2,4,8")
     ap.add_argument("--changes", type=int, default=4, help="strategy changes per session "
                     "and phase")
@@ -232,6 +253,9 @@ def main() -> None:
                     "runs (N >= 3), queued behind the first")
     ap.add_argument("--cache", help="a cache folder to reuse (keeps the UMAP layout)")
     ap.add_argument("--wait", type=float, default=600, help="longest single wait, seconds")
+    ap.add_argument("--layout", choices=["UMAP", "PCA"], default="UMAP",
+                    help="the map's layout in every session (UMAP, the app's default, is "
+                    "computed once into the cache first)")
     args = ap.parse_args()
     global WAIT_MS
     WAIT_MS = int(args.wait * 1000)
@@ -248,10 +272,11 @@ def main() -> None:
     os.environ["SUBSET_EXPLORER_CACHE"] = str(cache)
     data = explorer.load(path)
     t = time.perf_counter()
-    projection.layout(data, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean")
-    print(f"REAL data: {path.name}, {data.n:,} x {data.dim} (docstring paragraphs embedded "
-          f"with all-MiniLM-L6-v2); UMAP layout ready in {time.perf_counter() - t:.0f} s "
-          "(0 s: from the disk cache)", flush=True)
+    if args.layout == "UMAP":
+        projection.layout(data, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean")
+    print(f"{args.what}; {path.name}, {data.n:,} x {data.dim}; {args.layout} map; UMAP layout ready "
+          f"in {time.perf_counter() - t:.0f} s (0 s: from the disk cache or not used)",
+          flush=True)
     n_text = f"{data.n:,}"
     heavy_est = explorer.estimate(args.heavy, data.n, data.dim, 50)
     print(f"{args.heavy} estimate: {heavy_est.describe()} (heavy: {heavy_est.heavy})",
@@ -263,18 +288,19 @@ def main() -> None:
            "SUBSET_EXPLORER_HOME": str(cache / "home")}
     rows: list = []
     for n in counts:
+        first = len(rows)
         proc, url = start_app(env)
         memory = TreeMemory(proc.pid)
         try:
             asyncio.run(asyncio.wait_for(
                 one_n(n, url, path, n_text, args.changes, args.heavy, args.second_heavy,
-                      memory, rows), timeout=3600))
+                      memory, rows, args.layout), timeout=3600))
         except Exception as exc:  # noqa: BLE001 - report what was measured so far
             print(f"N={n}: stopped: {type(exc).__name__}: {exc}", flush=True)
         finally:
             memory.stop()
             stop_app(proc)
-        report(rows[-3:] if rows else [], header=n == counts[0])
+        report(rows[first:], header=n == counts[0])
     print("\nAll N:")
     report(rows, header=True)
 
