@@ -2,7 +2,12 @@
 
     python benchmarks/make_docstrings.py --n 100000 --out /tmp/docstrings.parquet
     python benchmarks/bench_sessions.py --data /tmp/docstrings.parquet [--sessions 1,2,4,8]
-                                        [--changes 4] [--heavy dedup] [--cache DIR]
+        [--changes 4] [--heavy dedup] [--second-heavy vote-k] [--layout UMAP|PCA]
+        [--cache DIR] [--wait SECONDS] [--what "what the data is"]
+
+The docstring set takes long to make on 2 shared cores (13,000 of 100,000 paragraphs in 50
+minutes under a load average of 8); any other file works with ``--what`` saying what it is,
+e.g. the bundled pydocs tiled with noise (``python benchmarks/datagen.py --kind tiled``).
 
 For each N (a fresh server each time, so its peak memory is that N's):
 
