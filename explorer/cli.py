@@ -8,14 +8,16 @@
     explorer score DATA --selection OUT [...]
     explorer compare DATA --strategies a,b,c --budgets 50,100 --out TABLE.csv [...]
 
-Exit status: 0 on success, 2 for bad input (with a one-line message on stderr), 1 for
-anything else. No traceback unless --debug.
+Exit status: 0 on success, 2 for bad input or a file the system refuses (with a one-line
+message on stderr), 141 without a word when the reader of stdout has gone (``| head``, as for
+coreutils), 130 on Ctrl-C, 1 for anything else (a bug). No traceback unless --debug.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -494,9 +496,39 @@ COMMANDS = {"info": cmd_info, "strategies": cmd_strategies, "select": cmd_select
             "score": cmd_score, "compare": cmd_compare}
 
 
+#: Exit status when the reader of stdout has gone (``explorer info DATA | head``): 128 +
+#: SIGPIPE, what a shell reports for coreutils' ``seq`` or ``cat`` in the same place.
+CLOSED_PIPE = 141
+
+
+def _closed_pipe() -> int:
+    """Stop quietly when stdout's reader has gone: stdout is pointed at /dev/null, so the
+    interpreter's last flush at exit cannot print a BrokenPipeError of its own."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a file (tests)
+        pass
+    return CLOSED_PIPE
+
+
+def _printable_stdout() -> None:
+    """File names that are not valid UTF-8 (held as surrogates) are printed escaped, as on
+    stderr, instead of failing the command after its work is done."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):
+            pass
+
+
 def main(argv=None) -> int:
+    """Run one command; returns the exit status (see the module's docstring)."""
     parser = build_parser()
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    _printable_stdout()
+    caught: list = []
     try:
         args = parser.parse_args(argv)
         if not args.command:
@@ -505,10 +537,10 @@ def main(argv=None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ExplorerWarning)
             code = COMMANDS[args.command](args)
-        for w in caught:
-            if issubclass(w.category, ExplorerWarning):
-                print(f"warning: {w.message}", file=sys.stderr)
+        sys.stdout.flush()  # a reader that has gone shows here, not at the interpreter's exit
         return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except _UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -519,12 +551,23 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a file the system refuses (permissions, a full disk): say which
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc} ({type(exc).__name__})", file=sys.stderr)
+        return 2
     except Exception as exc:  # a bug: say so plainly
         if debug:
             raise
         print(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
               file=sys.stderr)
         return 1
+    finally:
+        # warnings are said even when the command then failed (they may explain why)
+        for w in caught or ():
+            if issubclass(w.category, ExplorerWarning):
+                print(f"warning: {w.message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

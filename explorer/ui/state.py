@@ -10,6 +10,7 @@ DEFAULTS = {
     "data_key": None,               # (kind, path, options) of the loaded dataset
     "load_error": None,             # the last loading error, shown on top of the page
     "failed_key": None,             # the data key that failed (not retried until it changes)
+    "upload_names": {},             # stored upload path -> the name the user gave (messages)
     "metric": "euclidean",
     "budget_mode": "count",         # "count" or "percent"
     "budget_count": 50,
@@ -34,6 +35,7 @@ DEFAULTS = {
     "filter_count": 0,              # conditions in the Explore page's filter builder
     "filter_join": "all conditions hold (and)",  # how the builder joins its conditions
     # each condition's widgets remember their values under "filter:<i>:..." (filter_view)
+    "heavy_done": set(),            # heavy runs this session finished (cached: no queue again)
 }
 
 
@@ -44,8 +46,8 @@ COLUMN_KEYS = ("label_column", "group_column", "score_column")
 def init() -> None:
     for key, value in DEFAULTS.items():
         if key not in st.session_state:
-            st.session_state[key] = (type(value)(value) if isinstance(value, (list, dict))
-                                     else value)
+            fresh = isinstance(value, (list, dict, set))  # a copy of its own per session
+            st.session_state[key] = type(value)(value) if fresh else value
 
 
 def get(key):
