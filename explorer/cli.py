@@ -48,8 +48,8 @@ def _target_options(p: argparse.ArgumentParser, why: str = "for target-driven st
     g = p.add_mutually_exclusive_group()
     g.add_argument("--target", metavar="FILE", help=f"the target set ({why}): a .npy / .csv of "
                    "row indices into DATA, or a second embedding file of the same width")
-    g.add_argument("--target-query", metavar="EXPR", help="the target set as a pandas query "
-                   "over the metadata, e.g. \"label == 'cat'\"")
+    g.add_argument("--target-query", metavar="EXPR", help="the target set as a metadata "
+                   "filter, e.g. \"label == 'cat'\" (the filter language: see --where)")
 
 
 def _target_kwargs(args) -> dict:
@@ -99,8 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--score-column", metavar="C")
     sel.add_argument("--param", metavar="KEY=VALUE", action="append", default=[],
                      help="a strategy parameter (repeatable); see 'explorer strategies'")
-    sel.add_argument("--where", metavar="EXPR", help="only rows where this pandas query over "
-                     "the metadata holds may be selected, e.g. \"label != 'junk'\"")
+    sel.add_argument("--where", metavar="EXPR", help="only rows where this metadata filter "
+                     "holds may be selected, e.g. \"label != 'junk' and score.between(0, 1)\"; "
+                     "columns, 'quoted text', numbers, == != < <= > >=, and/or/not, in [..], "
+                     ".isin, .between, .str.contains, .str.startswith, .isna, .notna; never "
+                     "run as Python")
     sel.add_argument("--then", metavar="NAME", help="a second strategy that selects --budget "
                      "rows among the first strategy's result (e.g. --strategy dedup --then "
                      "k-center); recorded as a pipeline in the manifest")

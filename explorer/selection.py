@@ -35,7 +35,7 @@ class Selection:
     info : small extra results of the strategy (a proposed budget, a KL reduction, ...).
     fingerprint : fingerprint of the dataset it was made on.
     seconds : wall time of the strategy.
-    where : the metadata filter (a pandas query) candidates had to pass, if any.
+    where : the metadata filter candidates had to pass (its canonical text), if any.
     target : how the target set was given (row indices, a query, a file), if any.
     steps : earlier steps of a pipeline (``after=``), oldest first, each a dict like
         :meth:`step` — this selection ran on the rows the last of them selected.
@@ -182,8 +182,8 @@ def select(
     group_column: str | None = None,
     score_column: str | None = None,
     target=None,
-    target_query: str | None = None,
-    where: str | None = None,
+    target_query=None,
+    where=None,
     after: "Selection | None" = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> Selection:
@@ -203,8 +203,9 @@ def select(
     target : the target set of target-driven strategies: row indices (or a boolean mask) into
         ``data``, an (M, D) array of target embeddings, or the path of a file holding either
         (see :func:`explorer.data.rows.load_target`).
-    target_query : the target set as a pandas query over the metadata, e.g. ``"label == 3"``.
-    where : a pandas query over the metadata; only rows where it holds may be added.
+    target_query : the target set as a metadata filter, e.g. ``"label == '3'"`` (text in the
+        filter language of :mod:`explorer.data.filters`, its JSON form or a Filter).
+    where : a metadata filter of the same kind; only rows where it holds may be added.
     after : a Selection made earlier on the same data; only its rows may be added (a
         pipeline such as dedup then k-center, recorded in ``steps`` and replayed in order).
     progress : optional callback ``progress(fraction, message)``.
@@ -240,11 +241,12 @@ def select(
     allowed = np.ones(n, dtype=bool)
     allowed[excl] = False
     if where is not None:
-        from .data.rows import column_types, query_rows
+        from .data.filters import as_filter, evaluate
+        from .data.rows import column_types
 
-        passing = np.zeros(n, dtype=bool)
-        passing[query_rows(data, where, "where")] = True
-        allowed &= passing
+        where_filter = as_filter(where, "where")
+        where = where_filter.to_text()  # recorded in its canonical text
+        allowed &= evaluate(where_filter, data.metadata, "where")
         if not allowed.any():
             raise ExplorerError(f"where {where!r}: no row passes the filter (after exclusions). "
                                 f"Columns: {column_types(data)}; quote text values.")

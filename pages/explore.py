@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import compute, explore_view, panels, state
+from explorer.ui import compute, explore_view, filter_view, panels, state
 
 data = panels.current_data()
 st.title("Explore")
@@ -15,11 +15,13 @@ with right:
     st.subheader("Strategy")
     spec, params, missing = panels.strategy_picker()
     explore_view.strategy_insights(data, spec, params)
+    where = filter_view.filter_builder(data)
     auto = state.remembered(st.toggle, "Update as I change settings", "auto_run",
                             default=data.n <= 200_000,
                             help="Off: press Run. Results are cached, so going back is instant.")
     run = st.button("Run", type="primary", disabled=bool(missing), width="stretch")
-    explore_view.run_if_needed(data, spec, params, missing, auto or run, pressed=run)
+    explore_view.run_if_needed(data, spec, params, missing, auto or run, pressed=run,
+                               where=where)
 with left:
     explore_view.map_section(data)
 

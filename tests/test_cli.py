@@ -189,7 +189,7 @@ def test_pipeline_target_and_where_forms(tmp_path, capsys):
     assert set(pd.read_csv(tmp_path / "w.csv")["label"]) == {8}
     code, _, err = run(capsys, "select", DIGITS, "--strategy", "dsir", "--budget", "20",
                        "--target-query", "label == 4", "--out", str(tmp_path / "x.csv"))
-    assert code == 2 and "matches no row" in err and "label (text)" in err
+    assert code == 2 and "column 'label' holds text; quote the value ('4', not 4)" in err
     code, _, err = run(capsys, "select", DIGITS, "--strategy", "stratified", "--then",
                        "k-center", "--budget", "20", "--out", str(tmp_path / "y.csv"))
     assert code == 2 and "needs --first-budget" in err

@@ -82,5 +82,5 @@ def test_bad_manifests(tmp_path):
     (tmp_path / "b.json").write_text('{"hello": 1}')
     with pytest.raises(ExplorerError, match="not a Subset Explorer manifest"):
         explorer.read_manifest(tmp_path / "b.json")
-    with pytest.raises(ExplorerError, match="no such manifest"):
+    with pytest.raises(ExplorerError, match="c.json \\(manifest\\): no such file"):
         explorer.read_manifest(tmp_path / "c.json")

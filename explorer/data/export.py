@@ -115,10 +115,12 @@ def versions() -> dict:
 
 def manifest_dict(data: Dataset, selection, scorecard=None) -> dict:
     """Everything that reproduces (and documents) a selection, JSON-safe."""
+    from .manifest import metadata_hashes
+
     idx = np.asarray(selection.indices, dtype=np.int64)
     pinned = np.asarray(selection.pinned, dtype=np.int64)
     excluded = np.asarray(selection.excluded, dtype=np.int64)
-    return _json_safe({
+    doc = _json_safe({
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -137,11 +139,14 @@ def manifest_dict(data: Dataset, selection, scorecard=None) -> dict:
         "seconds": selection.seconds,
         "dataset": {"path": data.source, "options": data.options,
                     "shape": [data.n, data.dim], "fingerprint": data.fingerprint,
-                    "dropped_ids": list(data.dropped_ids)},
+                    "dropped_ids": list(data.dropped_ids)},  # + metadata_columns, below
         "selection": {"indices": idx, "ids": data.ids[idx]},
         "scorecard": scorecard.to_dict() if scorecard is not None else None,
         "versions": versions(),
     })
+    # what the metadata contributed: the fingerprint covers only the embeddings and ids
+    doc["dataset"]["metadata_columns"] = metadata_hashes(data, doc)
+    return doc
 
 
 def write_manifest(path, data: Dataset, selection, scorecard=None, *, force: bool = False
@@ -164,25 +169,28 @@ def _manifest_text(data: Dataset, selection, scorecard=None) -> str:
 
 
 def read_manifest(path) -> dict:
-    """Read and check a manifest file."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise ExplorerError(f"{path}: no such manifest file.")
+    """Read a manifest file and check it (:func:`explorer.data.manifest.validate_manifest`)
+    before anything in it is used."""
+    from .manifest import validate_manifest
+    from .paths import regular_file
+
+    path = regular_file(path, "manifest")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ExplorerError(f"{path.name}: not valid JSON ({exc}).") from None
-    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
-        raise ExplorerError(f"{path.name}: not a Subset Explorer manifest (no "
-                            f"\"format\": \"{MANIFEST_FORMAT}\").")
-    for key in ("strategy", "budget", "seed", "metric", "params", "dataset", "selection"):
-        if key not in doc:
-            raise ExplorerError(f"{path.name}: the manifest has no {key!r} entry.")
-    return doc
+    except RecursionError:
+        raise ExplorerError(f"{path.name}: nested too deeply to be a manifest.") from None
+    return validate_manifest(doc, path.name)
 
 
-def _target_args(record, data: Dataset) -> dict:
-    """select() arguments that rebuild a recorded target set."""
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _target_args(record, data: Dataset, allow_paths: bool = True, key: str = "target") -> dict:
+    """select() arguments that rebuild a recorded target set; a file is read only when
+    ``allow_paths`` (the app does not read paths named by someone else's manifest)."""
     if not record:
         return {}
     if "query" in record:
@@ -190,6 +198,10 @@ def _target_args(record, data: Dataset) -> dict:
     if "indices" in record:
         return {"target": np.asarray(record["indices"], dtype=np.int64)}
     if "path" in record:
+        if not allow_paths:
+            raise ExplorerError(f"The manifest's {key} is the file {record['path']!r}; a "
+                                "manifest reloaded here may not make the app read files. "
+                                "Replay it from the command line (explorer select --replay).")
         from .rows import load_target
 
         target, again = load_target(record["path"], data)
@@ -202,15 +214,29 @@ def _target_args(record, data: Dataset) -> dict:
                         "replayed. Save the target embeddings to a file and select with it.")
 
 
-def replay(manifest, *, data: Dataset | None = None):
-    """Re-run a manifest's selection; returns (Dataset, Selection) with identical ids, or an
-    error if the data's fingerprint changed."""
+def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True):
+    """Re-run a manifest's selection; returns (Dataset, Selection) with identical ids.
+
+    ``manifest`` is a path or a dict (a workspace entry); either is checked first
+    (:func:`explorer.data.manifest.validate_manifest`: schema, indices, filters). ``data``
+    is the dataset to replay on (else the recorded path is loaded). With ``allow_paths=False``
+    nothing is read from a path the manifest names (the app passes its loaded data and this,
+    since the manifest may come from someone else). Refused, naming the cause, when the
+    data's fingerprint or a metadata column the selection used changed.
+    """
     from ..selection import select
     from .loading import load
+    from .manifest import check_metadata, validate_manifest
 
-    doc = manifest if isinstance(manifest, dict) else read_manifest(manifest)
+    if isinstance(manifest, dict):
+        doc = validate_manifest(manifest)
+    else:
+        doc = read_manifest(manifest)
     ds = doc["dataset"]
     if data is None:
+        if not allow_paths:
+            raise ExplorerError("replay(allow_paths=False) needs the data: load the dataset "
+                                "and pass data=.")
         opts = dict(ds.get("options") or {})
         data = load(ds["path"], meta=opts.get("meta"), id_column=opts.get("id_column"),
                     embedding_column=opts.get("embedding_column"),
@@ -222,23 +248,26 @@ def replay(manifest, *, data: Dataset | None = None):
             f"fingerprint {data.fingerprint} (shape {data.n} x {data.dim}); the manifest "
             f"recorded {ds['fingerprint']} (shape {ds['shape'][0]} x {ds['shape'][1]})."
         )
+    check_metadata(data, doc)
+    targets = [_target_args(step.get("target"), data, allow_paths, f"steps[{i}].target")
+               for i, step in enumerate(doc.get("steps") or [])]
+    final_target = _target_args(doc.get("target"), data, allow_paths)
     previous = None
-    for step in doc.get("steps") or []:
+    for step, target in zip(doc.get("steps") or [], targets):
         previous = select(data, step["strategy"], step["budget"], seed=step["seed"],
                           metric=step["metric"], params=step["params"],
                           pinned=step.get("pinned") or None,
                           excluded=step.get("excluded") or None, where=step.get("where"),
-                          after=previous, **_target_args(step.get("target"), data),
-                          **(step.get("columns") or {}))
+                          after=previous, **target, **(step.get("columns") or {}))
         if len(previous) != step.get("selected", len(previous)):
             raise ExplorerError(f"Replaying pipeline step {step['strategy']} gave "
                                 f"{len(previous)} rows; the manifest recorded "
                                 f"{step.get('selected')}.")
     cols = doc.get("columns") or {}
     sel = select(data, doc["strategy"], doc["budget"], seed=doc["seed"], metric=doc["metric"],
-                 params=doc["params"], pinned=doc["pinned"]["indices"],
-                 excluded=doc["excluded"]["indices"], where=doc.get("where"), after=previous,
-                 **_target_args(doc.get("target"), data), **cols)
+                 params=doc["params"], pinned=(doc.get("pinned") or {}).get("indices"),
+                 excluded=(doc.get("excluded") or {}).get("indices"), where=doc.get("where"),
+                 after=previous, **final_target, **cols)
     recorded = [str(v) for v in doc["selection"]["ids"]]
     got = [str(v) for v in data.ids[sel.indices].tolist()]
     if got != recorded:

@@ -39,28 +39,19 @@ def rows_from_file(path, data: Dataset, what: str) -> np.ndarray:
     return data.index_of_ids(ids, where=f"{p.name} ({what})")
 
 
-def query_rows(data: Dataset, expr: str, what: str = "query") -> np.ndarray:
-    """Row indices where the pandas query ``expr`` over the metadata holds.
+def query_rows(data: Dataset, expr, what: str = "query") -> np.ndarray:
+    """Row indices where the filter ``expr`` over the metadata holds: text in the filter
+    language of :mod:`explorer.data.filters` (never run as Python), a filter's JSON form, or
+    a :class:`~explorer.data.filters.Filter`.
 
     >>> import explorer
     >>> data = explorer.load_sample("digits")
     >>> len(query_rows(data, "label == '3'"))
     183
     """
-    if not isinstance(expr, str) or not expr.strip():
-        raise ExplorerError(f"{what}: give a non-empty pandas query, e.g. \"label == 'cat'\".")
-    meta = data.metadata.reset_index(drop=True)
-    try:
-        mask = meta.eval(expr)
-    except Exception as exc:  # pandas raises many kinds here; all mean a bad expression
-        cols = preview(list(meta.columns), 12) or "(none)"
-        raise ExplorerError(f"{what} {expr!r} cannot be evaluated ({type(exc).__name__}: {exc})."
-                            f" The metadata columns are: {cols}.") from None
-    mask = np.asarray(mask)
-    if mask.dtype != bool or mask.shape != (data.n,):
-        raise ExplorerError(f"{what} {expr!r} must give True/False per row (a condition such as "
-                            f"\"label == 'cat'\"), not {mask.dtype} values.")
-    return np.flatnonzero(mask).astype(np.int64)
+    from .filters import evaluate
+
+    return np.flatnonzero(evaluate(expr, data.metadata, what)).astype(np.int64)
 
 
 def column_types(data: Dataset) -> str:
@@ -98,18 +89,21 @@ def load_target(path, data: Dataset):
     return X, {"path": str(p), "fingerprint": other.fingerprint, "shape": list(X.shape)}
 
 
-def resolve_target_arg(data: Dataset, target=None, target_query: str | None = None):
+def resolve_target_arg(data: Dataset, target=None, target_query=None):
     """A target set however it was given — row indices, a mask, an (M, D) array, a file path
-    (:func:`load_target`) or a metadata query — as (indices or embeddings, manifest record);
-    (None, None) when neither is given."""
+    (:func:`load_target`) or a metadata filter — as (indices or embeddings, manifest record);
+    (None, None) when neither is given. A filter is recorded in its canonical text."""
     if target is not None and target_query is not None:
         raise ExplorerError("Give the target set once: target or target_query, not both.")
     if target_query is not None:
-        rows = query_rows(data, target_query, "target query")
+        from .filters import as_filter
+
+        query = as_filter(target_query, "target query")
+        rows = query_rows(data, query, "target query")
         if len(rows) == 0:
-            raise ExplorerError(f"target query {target_query!r} matches no row. Columns: "
+            raise ExplorerError(f"target query {query.to_text()!r} matches no row. Columns: "
                                 f"{column_types(data)}; quote text values.")
-        return rows, {"query": target_query}
+        return rows, {"query": query.to_text()}
     if isinstance(target, (str, Path)):
         return load_target(target, data)
     if target is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import streamlit as st
 
@@ -56,20 +58,23 @@ def scoring_context(data_key, metric: str, label_column: str | None):
 
 
 def run_selection(data_key, strategy, budget, seed, metric, params, pinned, excluded,
-                  label_column, group_column, score_column, target, progress=None):
+                  label_column, group_column, score_column, target, progress=None, where=None):
+    """``where`` is a filter's JSON text (from the filter builder), read by
+    :func:`explorer.data.filters.from_json`: JSON, never Python."""
     data = _data(data_key)
     return explorer.select(data, strategy, budget, seed=seed, metric=metric, params=params,
                            pinned=pinned or None, excluded=excluded or None,
                            label_column=label_column, group_column=group_column,
-                           score_column=score_column, target=target or None, progress=progress)
+                           score_column=score_column, target=target or None, progress=progress,
+                           where=None if where is None else json.loads(where))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_selection(data_key, strategy, budget, seed, metric, params_items, pinned, excluded,
-                     label_column, group_column, score_column, target):
+                     label_column, group_column, score_column, target, where=None):
     sel = run_selection(data_key, strategy, budget, seed, metric, dict(params_items),
                         list(pinned), list(excluded), label_column, group_column,
-                        score_column, list(target))
+                        score_column, list(target), where=where)
     return sel
 
 

@@ -8,27 +8,29 @@ import streamlit as st
 import explorer
 from explorer.cost import estimate_score
 
-from . import compute, figures, live_charts, panels, state
+from . import compute, figures, filter_view, live_charts, panels, state
 
 
-def _selection_args(data, spec, params):
+def _selection_args(data, spec, params, where=None):
     return dict(
         data_key=state.get("data_key"), strategy=spec.name, budget=panels.budget_value(data),
         seed=int(state.get("seed")), metric=state.get("metric"),
         params_items=tuple(sorted(params.items())), pinned=tuple(state.get("pinned")),
         excluded=tuple(state.get("excluded")), label_column=state.get("label_column"),
         group_column=state.get("group_column"), score_column=state.get("score_column"),
-        target=tuple(state.get("target")))
+        target=tuple(state.get("target")), where=filter_view.where_json(where))
 
 
-def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False) -> None:
-    """Run (or fetch from cache) the chosen strategy; errors become a message, not a trace.
+def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False,
+                  where=None) -> None:
+    """Run (or fetch from cache) the chosen strategy, among the rows that pass ``where`` (the
+    filter builder's Filter); errors become a message, not a trace.
 
     A run the estimate calls heavy (long, or much memory) does not start by itself: the
     page says how long it would take and what is faster, and waits for the Run button."""
     if not go or missing:
         return
-    args = _selection_args(data, spec, params)
+    args = _selection_args(data, spec, params, where)
     from explorer.cost import estimate
 
     est = estimate(spec.name, data.n, data.dim, args["budget"], params)

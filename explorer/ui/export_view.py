@@ -117,7 +117,7 @@ def saved_selections(ws: Workspace, data, sel) -> None:
         from explorer.data.export import replay
 
         try:
-            _, again = replay(ws.manifest(pick), data=data)
+            _, again = replay(ws.manifest(pick), data=data, allow_paths=False)
             state.put("selection", again)
             st.success(f"Reloaded {pick!r}: {len(again)} rows. Open Explore to see it.")
         except CorruptWorkspace:

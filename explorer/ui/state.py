@@ -31,6 +31,9 @@ DEFAULTS = {
     "map_event": None,              # the last lasso event taken (not taken twice)
     "strategy": "k-center",         # the Explore page's strategy
     "workspace_moved": None,        # where a damaged workspace file was just moved (said once)
+    "filter_count": 0,              # conditions in the Explore page's filter builder
+    "filter_join": "all conditions hold (and)",  # how the builder joins its conditions
+    # each condition's widgets remember their values under "filter:<i>:..." (filter_view)
 }
 
 
@@ -78,6 +81,9 @@ def reset_for_new_data() -> None:
         put(key, None)
     for key in COLUMN_KEYS:  # the guesses apply again on the new data
         st.session_state.pop(column_choice_key(key), None)
+    put("filter_count", 0)  # the filter named the old data's columns
+    for key in [k for k in st.session_state if str(k).startswith(("filter:", "w:filter:"))]:
+        st.session_state.pop(key, None)
     put("map_drawn", None)
     put("map_generation", get("map_generation") + 1)
 
