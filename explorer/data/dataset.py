@@ -48,6 +48,8 @@ class Dataset:
     source : where the data came from (a path or a sample name), for provenance.
     dropped_ids : ids removed by ``drop_invalid`` at load time (empty when nothing was dropped).
     options : the loader options that reproduce this dataset (id column, meta file, ...).
+    embedding : the record of the model that made the embeddings, when known (written by
+        ``explorer embed``; see :mod:`explorer.data.provenance`), else None.
     """
 
     embeddings: np.ndarray
@@ -57,6 +59,7 @@ class Dataset:
     source: str = ""
     dropped_ids: tuple = ()
     options: dict = field(default_factory=dict)
+    embedding: dict | None = None
 
     @property
     def n(self) -> int:

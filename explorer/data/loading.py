@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..errors import ExplorerError, ExplorerWarning, preview
 from .dataset import Dataset, fingerprint
+from .provenance import read_record
 from .validation import describe_bad_rows, invalid_rows, validate_ids, validate_matrix
 
 #: A float32 .npy larger than this is memory-mapped instead of read into memory.
@@ -117,6 +118,7 @@ def load(
         source=str(path.resolve()),
         dropped_ids=dropped,
         options=options,
+        embedding=read_record(path) if suffix == ".parquet" else None,
     )
 
 
