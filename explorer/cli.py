@@ -41,38 +41,63 @@ class _Parser(argparse.ArgumentParser):
 
 class Progress:
     """A progress bar on stderr for ``progress(fraction, message)`` callbacks: drawn only
-    when stderr is a terminal, not quiet, and the step has run for ``delay`` seconds (quick
-    steps draw nothing); :meth:`close` clears the line."""
+    when stderr is a terminal and not quiet, once the step has run for ``delay`` seconds
+    (quick steps draw nothing). A ticker thread redraws it every half second with the time
+    spent, so a step whose strategy reports no fractions still shows that it is working.
+    :meth:`close` stops the ticker and clears the line."""
 
     def __init__(self, label: str, quiet: bool = False, delay: float = 1.0):
+        import threading
+
         self.label = label
         self.on = not quiet and sys.stderr.isatty()
         self.start = time.monotonic()
         self.delay = delay
         self.last = 0.0
+        self.fraction: float | None = None
+        self.message = ""
         self.drawn = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        if self.on:
+            threading.Thread(target=self._tick, daemon=True).start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):
+            self._draw(force=True)
 
     def __call__(self, fraction: float, message: str = "") -> None:
         if not self.on:
             return
+        self.fraction = min(1.0, max(0.0, float(fraction)))
+        self.message = message
+        self._draw()
+
+    def _draw(self, force: bool = False) -> None:
         now = time.monotonic()
-        if now - self.start < self.delay or (now - self.last < 0.1 and fraction < 1):
-            return
-        self.last = now
-        fraction = min(1.0, max(0.0, float(fraction)))
-        width = shutil.get_terminal_size((80, 20)).columns
-        bar = 24
-        filled = int(round(bar * fraction))
-        line = (f"{self.label} [{'#' * filled}{'.' * (bar - filled)}] {fraction:4.0%} "
-                f"{message}")[: width - 1]
-        print(f"\r{line:<{width - 1}}", end="", file=sys.stderr, flush=True)
-        self.drawn = True
+        with self._lock:
+            if self._stop.is_set() or now - self.start < self.delay or \
+                    (not force and now - self.last < 0.1 and (self.fraction or 0) < 1):
+                return
+            self.last = now
+            width = shutil.get_terminal_size((80, 20)).columns
+            bar = 24
+            if self.fraction is None:
+                shown = f"[{'working':^{bar}}]     "
+            else:
+                filled = int(round(bar * self.fraction))
+                shown = f"[{'#' * filled}{'.' * (bar - filled)}] {self.fraction:4.0%}"
+            line = f"{self.label} {shown} {now - self.start:5.0f} s {self.message}"
+            print(f"\r{line[: width - 1]:<{width - 1}}", end="", file=sys.stderr, flush=True)
+            self.drawn = True
 
     def close(self) -> None:
-        if self.drawn:
-            width = shutil.get_terminal_size((80, 20)).columns
-            print(f"\r{' ' * (width - 1)}\r", end="", file=sys.stderr, flush=True)
-            self.drawn = False
+        with self._lock:
+            self._stop.set()
+            if self.drawn:
+                width = shutil.get_terminal_size((80, 20)).columns
+                print(f"\r{' ' * (width - 1)}\r", end="", file=sys.stderr, flush=True)
+                self.drawn = False
 
 
 def _say(args, text: str) -> None:

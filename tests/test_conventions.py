@@ -71,8 +71,8 @@ def test_progress_bars_are_drawn_on_a_terminal_only(monkeypatch, tmp_path):
     bar(1.0, "done")
     bar.close()
     drawn = terminal.getvalue()
-    assert "\rselect [############............]  50% half way" in drawn
-    assert "100% done" in drawn and drawn.endswith("\r")
+    assert "\rselect [############............]  50%     0 s half way" in drawn
+    assert "100%     0 s done" in drawn and drawn.endswith("\r")
     quiet = _Terminal()
     monkeypatch.setattr("sys.stderr", quiet)
     bar = Progress("select", quiet=True, delay=0)
@@ -85,6 +85,15 @@ def test_progress_bars_are_drawn_on_a_terminal_only(monkeypatch, tmp_path):
     bar(0.5, "x")
     bar.close()
     assert pipe.getvalue() == ""
+    # a step whose strategy reports nothing still shows that it works, with the time spent
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    bar = Progress("k-means", delay=0)
+    import time
+
+    time.sleep(1.2)
+    bar.close()
+    assert "\rk-means [        working         ]          1 s" in terminal.getvalue()
     # a quick step draws nothing even on a terminal (the bar waits a second)
     terminal = _Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
@@ -105,13 +114,13 @@ def test_select_score_and_compare_feed_their_bars(monkeypatch, tmp_path):
     monkeypatch.setattr(Progress, "__call__", spy)
     monkeypatch.setattr("sys.stderr", _Terminal())
     out = tmp_path / "s.csv"
-    assert main(["select", DIGITS, "--strategy", "k-means", "--budget", "20",
+    assert main(["select", DIGITS, "--strategy", "facility-location", "--budget", "20",
                  "--out", str(out)]) == 0
     assert main(["score", DIGITS, "--selection", str(out), "--random-draws", "4"]) == 0
     assert main(["compare", DIGITS, "--strategies", "random,k-center", "--budgets", "20",
                  "--random-draws", "2", "--out", str(tmp_path / "c.csv")]) == 0
     labels = {label for label, _ in seen}
-    assert {"k-means", "score", "compare"} <= labels
+    assert {"facility-location", "score", "compare"} <= labels
     assert ("score", 1.0) in seen
 
 
