@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import explorer
+from explorer.data.provenance import describe
 from explorer.params import Boolean, Interval, Options, Text
 from explorer.strategies import INPUTS, list_strategies
 
@@ -16,6 +17,7 @@ from . import state
 from .compute import column_levels
 
 UPLOAD_TYPES = ["npy", "npz", "parquet", "feather", "csv"]
+EMBED_SOURCE = "Embed text or images"
 
 
 def sidebar_data():
@@ -27,7 +29,8 @@ def sidebar_data():
     sb = st.sidebar
     sb.header("Data")
     source = state.remembered(sb.radio, "Where is the data?", "source",
-                              options=["Bundled sample", "Upload a file", "Path on disk"],
+                              options=["Bundled sample", "Upload a file", "Path on disk",
+                                       EMBED_SOURCE],
                               help="Samples ship with the app; a path on disk is "
                               "memory-mapped, so large files are not copied.")
     if source == "Bundled sample":
@@ -42,6 +45,10 @@ def sidebar_data():
                                                            "jsonl"], key="upload_meta")
         sb.text_input("Id column (optional)", key="upload_id")
         sb.checkbox("Drop rows with NaN / inf / zeros", key="upload_drop")
+    elif source == EMBED_SOURCE:
+        from .embed_view import embed_source
+
+        embed_source(sb)
     else:
         state.remembered(sb.text_input, "Path to the embeddings file", "disk_path", default="",
                          placeholder="/data/vectors.npy", help="Press Enter to load.")
@@ -59,7 +66,8 @@ def sidebar_data():
     if error:
         sb.error(error)
         return None
-    sb.caption(f"**{data.name}**: {data.n:,} rows × {data.dim} dims")
+    sb.caption(f"**{data.name}**: {data.n:,} rows × {data.dim} dims"
+               + (f" · {describe(data.embedding)}" if data.embedding else ""))
 
     sb.header("Selection")
     state.remembered(sb.selectbox, "Metric", "metric", options=explorer.METRICS,
@@ -110,6 +118,8 @@ def _requested_key():
         meta = str(uidata.save_upload(meta_up)) if meta_up is not None else None
         return uidata.key_for_path(str(path), meta, ss.get("upload_id") or None, None,
                                    bool(ss.get("upload_drop")))
+    if source == EMBED_SOURCE:
+        return ss.get("embedded_key")
     path = ss.get("disk_path")
     if not path:
         return None

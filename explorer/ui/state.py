@@ -31,6 +31,9 @@ DEFAULTS = {
     "map_event": None,              # the last lasso event taken (not taken twice)
     "strategy": "k-center",         # the Explore page's strategy
     "workspace_moved": None,        # where a damaged workspace file was just moved (said once)
+    "embed_error": None,            # the last error of the sidebar's Embed button
+    "embedded_key": None,           # the data key of the last embedded output
+    "filter_json": None,            # the Explore filter's JSON text (Export offers its rows)
     "filter_count": 0,              # conditions in the Explore page's filter builder
     "filter_join": "all conditions hold (and)",  # how the builder joins its conditions
     # each condition's widgets remember their values under "filter:<i>:..." (filter_view)
@@ -82,6 +85,7 @@ def reset_for_new_data() -> None:
     for key in COLUMN_KEYS:  # the guesses apply again on the new data
         st.session_state.pop(column_choice_key(key), None)
     put("filter_count", 0)  # the filter named the old data's columns
+    put("filter_json", None)
     for key in [k for k in st.session_state if str(k).startswith(("filter:", "w:filter:"))]:
         st.session_state.pop(key, None)
     put("map_drawn", None)
