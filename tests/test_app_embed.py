@@ -55,7 +55,7 @@ def test_embed_a_text_column_from_the_sidebar(notes):
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     key = at.session_state["embedded_key"]
-    assert key[0] == "path" and key[3] == "id" and Path(key[1]).name.startswith("notes-")
+    assert key[0] == "path" and key[3] == "id" and Path(key[1]).name == "notes.parquet"
 
     # the app loads it as the dataset and says which model made the space
     app = AppTest.from_file(APP, default_timeout=240)
@@ -67,7 +67,7 @@ def test_embed_a_text_column_from_the_sidebar(notes):
     caption = texts(app.sidebar.caption)
     assert "40 rows × 384 dims" in caption
     assert "text by all-MiniLM-L6-v2 (384 dims, mean pooling, L2-normalised)" in caption
-    assert "Dataset **notes-" in texts(app.caption)
+    assert "Dataset **notes** · 40 rows" in texts(app.caption)
     assert "k-center: selected **50** of 40" not in texts(app.success)
     assert "selected" in texts(app.success)
 

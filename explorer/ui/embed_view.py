@@ -37,15 +37,16 @@ def _checked(path: str, what: str, folder: bool = False) -> Path:
 
 
 def output_path(*parts) -> Path:
-    """Where an embedding of these inputs is written: one file per inputs and model, so
-    embedding the same thing again replaces it (from the cached shards)."""
+    """Where an embedding of these inputs is written: one file per inputs and model, named
+    like the input (the dataset's name) in a folder named by their hash, so embedding the
+    same thing again replaces it (from the cached shards)."""
     from explorer.projection import cache_dir
 
     digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).hexdigest()
     stem = Path(str(parts[0])).stem or "embedded"
-    folder = cache_dir() / "embedded"
+    folder = cache_dir() / "embedded" / digest  # the file keeps the input's name
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{stem}-{digest}.parquet"
+    return folder / f"{stem}.parquet"
 
 
 def embed_source(sb) -> None:

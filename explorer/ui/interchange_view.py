@@ -117,9 +117,9 @@ def rows_export(data, sel) -> None:
     stem = f"{data.name}-{how}-{len(rows.indices)}"
     files = files_for(data, rows, stem, layout, clusters, state.get("label_column"))
     c = st.columns(4)
-    c[0].download_button("CSV ", files[".csv"], f"{stem}.csv", "text/csv", key="rx_csv",
+    c[0].download_button("Rows as CSV", files[".csv"], f"{stem}.csv", "text/csv", key="rx_csv",
                          help="rank, index, id, metadata, and the columns asked for")
-    c[1].download_button("Parquet ", files[".parquet"], f"{stem}.parquet",
+    c[1].download_button("Rows as Parquet", files[".parquet"], f"{stem}.parquet",
                          "application/octet-stream", key="rx_parquet")
     c[2].download_button("Hugging Face (zip)", files.get("hf", b""), f"{stem}.zip",
                          "application/zip", key="rx_hf", disabled="hf" not in files,
