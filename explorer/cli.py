@@ -7,7 +7,8 @@
     explorer select --replay FILE.json --out OUT
     explorer score DATA --selection OUT [...]
     explorer compare DATA --strategies a,b,c --budgets 50,100 --out TABLE.csv [...]
-    explorer embed DATA --text-column C | --image-column C | --image-dir DIR --out OUT.parquet
+    explorer embed DATA --text-column C | --image-column C --out OUT.parquet
+    explorer embed --text-dir DIR | --image-dir DIR --out OUT.parquet
     explorer --version
 
 Progress bars go to stderr, only when it is a terminal; --quiet (anywhere) leaves them and the
@@ -261,12 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
     em = sub.add_parser("embed", help="embed a text column, an image column or a folder of "
                         "images with a local model (the [embed] extra)")
     em.add_argument("data", metavar="DATA", nargs="?", help="the table (.csv, .parquet, "
-                    ".feather, .jsonl) holding the column; leave out with --image-dir")
+                    ".feather, .jsonl) holding the column; leave out with --text-dir / "
+                    "--image-dir")
     what = em.add_mutually_exclusive_group(required=True)
     what.add_argument("--text-column", metavar="C", help="embed this text column "
                       "(sentence-transformers)")
     what.add_argument("--image-column", metavar="C", help="embed the images this column holds "
                       "(paths relative to DATA's folder, data: URIs or bytes)")
+    what.add_argument("--text-dir", metavar="DIR", help="embed every .txt / .md / .rst file "
+                      "below DIR, one row each (ids are the relative paths)")
     what.add_argument("--image-dir", metavar="DIR", help="embed every image file below DIR "
                       "(ids are the relative paths)")
     em.add_argument("--model", metavar="M", help="a local checkpoint folder: "
@@ -703,7 +707,8 @@ def cmd_embed(args) -> int:
     started = time.perf_counter()
     try:
         data = embed(args.data, text_column=args.text_column, image_column=args.image_column,
-                     image_dir=args.image_dir, model=args.model, out=args.out,
+                     image_dir=args.image_dir, text_dir=args.text_dir, model=args.model,
+                     out=args.out,
                      id_column=args.id_column, batch_size=args.batch_size,
                      shard_rows=args.shard_rows, normalize=not args.no_normalize,
                      skip_invalid=args.skip_invalid, cache=args.cache, force=args.force,

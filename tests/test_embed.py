@@ -375,3 +375,26 @@ def test_the_command_line(short_docs, tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1 and "no column 'nope'" in err
     code = main(["embed", str(path), "--out", str(tmp_path / "w.parquet")])
     assert code == 2 and "one of the arguments" in capsys.readouterr()[1]
+
+
+def test_a_folder_of_texts(tmp_path, minilm):
+    folder = tmp_path / "notes"
+    (folder / "b").mkdir(parents=True)
+    (folder / "a.txt").write_text("Lists are mutable sequences.", encoding="utf-8")
+    (folder / "b" / "c.md").write_text("# Tuples\nTuples are immutable.", encoding="utf-8")
+    (folder / "b" / "d.rst").write_text("Dictionaries map keys to values.", encoding="utf-8")
+    (folder / "image.png").write_bytes(b"\x89PNG")
+    (folder / ".hidden.txt").write_text("left out")
+    with pytest.warns(explorer.errors.ExplorerWarning, match="ignored 1 file.*image.png"):
+        data = embed(text_dir=folder, out=tmp_path / "v.parquet", cache=tmp_path / "c")
+    assert data.ids.tolist() == ["a.txt", "b/c.md", "b/d.rst"]
+    assert data.metadata["text"].iloc[1] == "# Tuples\nTuples are immutable."
+    assert np.allclose(data.embeddings[0], minilm.encode(["Lists are mutable sequences."])[0],
+                       atol=1e-5)
+    assert data.embedding["id_column"] == "id" and data.embedding["column"] == "text"
+    (folder / "b" / "e.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (folder / "f.txt").write_text("  \n")
+    with pytest.warns(explorer.errors.ExplorerWarning):
+        with pytest.raises(ExplorerError, match=r"notes: 2 of 5 text files could not be used: "
+                                                r"b/e.txt \(not UTF-8 text\), f.txt \(empty\)"):
+            embed(text_dir=folder, out=tmp_path / "w.parquet")

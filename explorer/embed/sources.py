@@ -20,6 +20,7 @@ from ..data.paths import regular_file
 
 TABLE_FORMATS = (".csv", ".parquet", ".feather", ".jsonl", ".json")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+TEXT_SUFFIXES = (".txt", ".md", ".rst")
 
 
 @dataclass
@@ -206,13 +207,12 @@ def _reader(p: Path):
     return lambda: p.read_bytes()
 
 
-def folder_items(folder, *, skip_invalid: bool = False) -> Items:
-    """Every image file below ``folder`` (by suffix, sorted by relative path; hidden files and
-    folders left out). Files with other suffixes are ignored with a warning; image files that
-    cannot be read are refused (files and count). Ids are the relative paths."""
+def _files(folder, option: str, suffixes) -> tuple[Path, list[Path]]:
+    """The files below ``folder`` with one of ``suffixes`` (sorted by relative path; hidden
+    files and folders left out); other files are ignored with a warning naming them."""
     root = Path(folder).expanduser()
     if not root.is_dir():
-        raise ExplorerError(f"{folder} (--image-dir): "
+        raise ExplorerError(f"{folder} ({option}): "
                             f"{'is not a folder' if root.exists() else 'no such folder'}.")
     root = root.resolve()
     files, others = [], []
@@ -220,14 +220,23 @@ def folder_items(folder, *, skip_invalid: bool = False) -> Items:
         rel = p.relative_to(root).as_posix()
         if any(part.startswith(".") for part in rel.split("/")) or p.is_dir():
             continue
-        (files if p.suffix.lower() in IMAGE_SUFFIXES else others).append(p)
+        (files if p.suffix.lower() in suffixes else others).append(p)
+    kind = "images" if suffixes == IMAGE_SUFFIXES else "texts"
     if others:
-        warnings.warn(f"{root.name}: ignored {len(others)} file(s) that are not images by "
+        warnings.warn(f"{root.name}: ignored {len(others)} file(s) that are not {kind} by "
                       f"name: {preview(p.relative_to(root).as_posix() for p in others)}.",
-                      ExplorerWarning, stacklevel=2)
+                      ExplorerWarning, stacklevel=3)
     if not files:
-        raise ExplorerError(f"{root} (--image-dir): holds no image files "
-                            f"({', '.join(IMAGE_SUFFIXES)}).")
+        raise ExplorerError(f"{root} ({option}): holds no {kind[:-1]} files "
+                            f"({', '.join(suffixes)}).")
+    return root, files
+
+
+def folder_items(folder, *, skip_invalid: bool = False) -> Items:
+    """Every image file below ``folder`` (by suffix, sorted by relative path; hidden files and
+    folders left out). Files with other suffixes are ignored with a warning; image files that
+    cannot be read are refused (files and count). Ids are the relative paths."""
+    root, files = _files(folder, "--image-dir", IMAGE_SUFFIXES)
     bad, good, hashes = [], [], []
     for p in files:
         rel = p.relative_to(root).as_posix()
@@ -247,3 +256,31 @@ def folder_items(folder, *, skip_invalid: bool = False) -> Items:
     frame = pd.DataFrame({"id": [p.relative_to(root).as_posix() for p in good],
                           "path": [str(p) for p in good]})
     return Items("image", frame, [_reader(p) for p in good], hashes, None, str(root), "id", bad)
+
+
+def text_folder_items(folder, *, skip_invalid: bool = False) -> Items:
+    """Every text file below ``folder`` (.txt, .md, .rst; sorted by relative path), one row
+    each: ``id`` (the relative path), ``path`` and ``text`` (the file's UTF-8 content). Empty,
+    unreadable or non-UTF-8 files are refused (files and count) unless ``skip_invalid``."""
+    root, files = _files(folder, "--text-dir", TEXT_SUFFIXES)
+    bad, rows = [], []
+    for p in files:
+        rel = p.relative_to(root).as_posix()
+        try:
+            text = regular_file(p, "text file").read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append((rel, "not UTF-8 text"))
+            continue
+        except (ExplorerError, OSError) as exc:
+            bad.append((rel, getattr(exc, "strerror", None) or "not a regular file"))
+            continue
+        if not text.strip():
+            bad.append((rel, "empty"))
+            continue
+        rows.append((rel, str(p), text))
+    _refuse_or_skip(bad, len(files), "text files could not be used", root.name, skip_invalid,
+                    "Fix or remove them")
+    frame = pd.DataFrame(rows, columns=["id", "path", "text"])
+    texts = frame["text"].tolist()
+    return Items("text", frame, texts, [_digest(t.encode("utf-8", "surrogatepass"))
+                                        for t in texts], "text", str(root), "id", bad)

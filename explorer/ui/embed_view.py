@@ -16,7 +16,7 @@ from explorer.errors import ExplorerError
 from . import data as uidata
 from . import state
 
-KINDS = ("a text column", "an image column", "a folder of images")
+KINDS = ("a text column", "an image column", "a folder of texts", "a folder of images")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -53,11 +53,13 @@ def embed_source(sb) -> None:
     """The widgets of the source, the Embed button and its progress bar. A finished run
     stores the data key of its output under ``embedded_key``; an error stays on screen."""
     kind = state.remembered(sb.radio, "Embed", "embed_kind", options=KINDS)
-    text = kind == KINDS[0]
+    text = kind in (KINDS[0], KINDS[2])
     column = id_column = table = folder = None
-    if kind == KINDS[2]:
-        folder = state.remembered(sb.text_input, "Folder of images", "embed_dir", default="",
-                                  placeholder="/data/photos")
+    if kind in (KINDS[2], KINDS[3]):
+        folder = state.remembered(sb.text_input, f"Folder of {kind.split()[-1]}", "embed_dir",
+                                  default="", placeholder="/data/notes" if text else
+                                  "/data/photos", help="Every .txt / .md / .rst file (texts) "
+                                  "or image file below it is a row; ids are relative paths.")
     else:
         table = state.remembered(sb.text_input, "Table (.csv, .parquet, .jsonl)",
                                  "embed_table", default="", placeholder="/data/notes.csv",
@@ -104,9 +106,10 @@ def run(kind, table, column, id_column, folder, model, progress) -> None:
     if model:
         model = str(_checked(model, "model folder", folder=True))
     if folder:
-        source = _checked(folder, "folder of images", folder=True)
-        out = output_path(source, model)
-        embed(image_dir=source, model=model, out=out, force=True, progress=progress)
+        source = _checked(folder, f"folder of {kind.split()[-1]}", folder=True)
+        out = output_path(source, kind, model)
+        where = {"text_dir": source} if kind == KINDS[2] else {"image_dir": source}
+        embed(**where, model=model, out=out, force=True, progress=progress)
         id_column = "id"
     else:
         source = _checked(table, "table")
