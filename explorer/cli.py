@@ -386,6 +386,8 @@ def cmd_select(args) -> int:
         if args.format == "auto":
             output_type(args.out)
             _check_outputs(args, [(args.replay, "--replay")])
+        else:
+            _check_format_output(args)
         doc = read_manifest(args.replay)
         data, sel = replay(doc)
         _write_selection(args, data, sel)
@@ -497,7 +499,7 @@ def _check_format_output(args) -> None:
         if out.suffix.lower() != ".json":
             raise ExplorerError(f"{out.name}: --format label-studio writes a .json file.")
         check_targets([(out, "--out"), (args.manifest, "--manifest")], force=args.force,
-                      inputs=[(args.data, "DATA")])
+                      inputs=[(args.data, "DATA"), (args.replay, "--replay")])
         return
     if not out.parent.is_dir():
         raise ExplorerError(f"{out} (--out): the folder {out.parent} does not exist; create "
@@ -506,7 +508,7 @@ def _check_format_output(args) -> None:
         raise ExplorerError(f"{out} (--out): already exists; not overwritten. Choose another "
                             "name or pass --force.")
     check_targets([(args.manifest, "--manifest")], force=args.force,
-                  inputs=[(args.data, "DATA")])
+                  inputs=[(args.data, "DATA"), (args.replay, "--replay")])
 
 
 def _check_outputs(args, inputs) -> None:

@@ -72,7 +72,7 @@ def _write_shard(path: Path, arr: np.ndarray) -> None:
 
 def embed_items(items: Items, model, *, out, batch_size: int | None = None,
                 shard_rows: int = SHARD_ROWS, cache=None, force: bool = False,
-                progress=None, inputs=()):
+                progress=None):
     """Embed ``items`` with ``model`` (see :mod:`explorer.embed.models`) shard by shard and
     write ``out``; returns the record written."""
     import pyarrow as pa
@@ -149,11 +149,12 @@ def _embed_shard(items: Items, model, start: int, stop: int, batch: int, progres
         except ExplorerError:
             raise
         except Exception as exc:  # noqa: BLE001 - name the rows of a batch that failed
-            first = items.frame.iloc[int(chunk[0])]
-            at = first.get("id", int(chunk[0])) if items.id_column == "id" else int(chunk[0])
-            raise ExplorerError(f"{Path(items.source).name}: embedding failed in the batch "
-                                f"starting at {at} ({len(chunk)} rows): "
-                                f"{type(exc).__name__}: {str(exc)[:160]}") from None
+            first = int(chunk[0])
+            at = (items.frame[items.id_column].iat[first] if items.id_column else
+                  f"row {first}")
+            raise ExplorerError(f"{Path(items.source).name}: embedding failed in the batch of "
+                                f"{len(chunk)} rows starting at {at} ({type(exc).__name__}: "
+                                f"{str(exc)[:160]}).") from None
         out[chunk - start] = vectors
         if progress is not None:
             done = start + b + len(chunk)
@@ -226,7 +227,7 @@ def embed(data=None, *, text_column: str | None = None, image_column: str | None
         progress(0.0, f"loading the {items.kind} model")
     encoder = load_model(items.kind, model, normalize=normalize)
     embed_items(items, encoder, out=out, batch_size=batch_size, shard_rows=shard_rows,
-                cache=cache, force=force, progress=progress, inputs=inputs)
+                cache=cache, force=force, progress=progress)
     return load(out, id_column=items.id_column)
 
 
