@@ -189,7 +189,8 @@ def test_export_page_has_every_download_and_saves_without_overwriting():
     at.switch_page("pages/export.py").run()
     assert not at.exception, [e.value for e in at.exception]
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["CSV", "Parquet", "Indices (.npy)", "Manifest (JSON)"]
+    assert labels == ["CSV", "Parquet", "Indices (.npy)", "Manifest (JSON)", "Rows as CSV",
+                      "Rows as Parquet", "Hugging Face (zip)", "Label Studio tasks"]
     at.text_input(key="ws_name").set_value("my-first").run()
     at.button(key="ws_save").click().run()
     assert "Saved 'my-first'" in texts(at.success)
