@@ -1,0 +1,80 @@
+"""The fast paths of issue 17 against plain-numpy references: the same rows, picks or
+graph quality as the slow, obvious code, on the bundled data and on hypothesis' examples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import explorer
+from explorer.strategies import dedup as dedup_module
+
+SCREENS = ("projected", "products", "auto")
+
+
+def leader_reference(X, order, limit_sq, first):
+    """The leader scan in plain numpy: a row is kept iff no kept row is within the limit
+    (float64 squared differences of the float32 values)."""
+    X = np.asarray(X, dtype=np.float64)
+    kept = [int(r) for r in first]
+    for r in order:
+        if kept and (((X[kept] - X[r]) ** 2).sum(axis=1) <= limit_sq).any():
+            continue
+        kept.append(int(r))
+    return np.asarray(kept, dtype=np.int64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.int8, st.tuples(st.integers(1, 120), st.integers(1, 6)),
+              elements=st.integers(-3, 3)),
+       st.sampled_from([0.1, 1.0, 7.0]), st.floats(0, 4), st.integers(0, 2**16), st.integers(0, 3))
+def test_dedup_screens_keep_the_reference_rows(M, scale, threshold, seed, n_first):
+    X = (M * scale).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(X))
+    first, order = perm[:n_first], perm[n_first:]
+    limit_sq = (threshold * scale) ** 2
+    ref = leader_reference(X, order, limit_sq, first)
+    for screen in SCREENS:
+        got = dedup_module.leader_dedup(X, order, limit_sq, first, method=screen)
+        np.testing.assert_array_equal(got, ref, err_msg=screen)
+
+
+@pytest.mark.parametrize("threshold", [0.005, 0.2, 0.6])
+def test_dedup_screens_on_real_text_keep_the_reference_rows(pydocs, threshold):
+    """Real MiniLM vectors under cosine: every screen keeps the reference's rows, through
+    select() too (pins first, a random scan order)."""
+    X = explorer.space.prepare(pydocs.embeddings, "cosine")
+    order = np.random.default_rng(3).permutation(len(X))
+    ref = leader_reference(X, order, 2 * threshold, [])
+    for screen in SCREENS:
+        got = dedup_module.leader_dedup(X, order, 2 * threshold, [], method=screen)
+        np.testing.assert_array_equal(got, ref, err_msg=screen)
+    sel = explorer.select(pydocs, "dedup", None, metric="cosine", pinned=[5, 900],
+                          params={"threshold": threshold})
+    allowed = np.setdiff1d(np.arange(len(X)), [5, 900])
+    np.testing.assert_array_equal(sel.indices,
+                                  leader_reference(X, allowed, 2 * threshold, [5, 900]))
+
+
+def test_dedup_auto_screen_follows_whether_the_projection_prunes(pydocs):
+    """A small threshold is screened by the projection; one near the typical distance (the
+    projection lets most pairs through) by matrix products; both give the reference."""
+    X = explorer.space.prepare(pydocs.embeddings, "cosine")
+    rows = np.arange(len(X))
+    assert dedup_module._Projection(X, rows, 2 * 0.01).prunes(X, rows, 2 * 0.01)
+    assert not dedup_module._Projection(X, rows, 2 * 0.7).prunes(X, rows, 2 * 0.7)
+
+
+def test_dedup_boundary_pairs_follow_the_exact_rule():
+    """Pairs at exactly the threshold are duplicates; a hair beyond, not (float32 values
+    whose float64 differences are exact)."""
+    X = np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0], [6.0, 8.0 + 2**-10]], dtype=np.float32)
+    for screen in SCREENS:
+        kept = dedup_module.leader_dedup(X, np.arange(4), 25.0, [], method=screen)
+        np.testing.assert_array_equal(kept, [0, 2], err_msg=screen)
+        kept = dedup_module.leader_dedup(X, np.arange(4), 24.999, [], method=screen)
+        np.testing.assert_array_equal(kept, [0, 1, 2], err_msg=screen)
