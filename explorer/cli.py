@@ -7,6 +7,7 @@
     explorer select --replay FILE.json --out OUT
     explorer score DATA --selection OUT [...]
     explorer compare DATA --strategies a,b,c --budgets 50,100 --out TABLE.csv [...]
+    explorer robustness DATA --selection S.json --other FILE2 [...]
 
 Exit status: 0 on success, 2 for bad input (with a one-line message on stderr), 1 for
 anything else. No traceback unless --debug.
@@ -158,6 +159,27 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--seed", type=int, default=0)
     sc.add_argument("--format", choices=("table", "json"), default="table")
     _data_options(sc)
+
+    rb = sub.add_parser("robustness", help="score a selection in a second embedding of the "
+                        "same rows: verdicts side by side, flips flagged, overlap with the "
+                        "same strategy re-run there against random pairs")
+    rb.add_argument("data", metavar="DATA")
+    rb.add_argument("--selection", metavar="S", required=True, help="a manifest (the strategy "
+                    "is re-run in the second space) or what 'select --out' wrote (scored only)")
+    other = rb.add_mutually_exclusive_group(required=True)
+    other.add_argument("--other", metavar="FILE2", help="the same rows in another embedding "
+                       "(any input format; matched by id)")
+    other.add_argument("--other-column", metavar="C", help="a list column of DATA holding the "
+                       "second embedding")
+    rb.add_argument("--other-id-column", metavar="C", help="id column of FILE2 (default: "
+                    "--id-column)")
+    rb.add_argument("--metric", choices=("euclidean", "cosine"))
+    rb.add_argument("--other-metric", choices=("euclidean", "cosine"))
+    rb.add_argument("--label-column", metavar="C")
+    rb.add_argument("--random-draws", metavar="R", type=int, default=30)
+    rb.add_argument("--seed", type=int, default=0)
+    rb.add_argument("--format", choices=("table", "json"), default="table")
+    _data_options(rb)
     return p
 
 
@@ -361,6 +383,26 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_robustness(args) -> int:
+    from .evaluate.robustness import check_in_other_space, other_space
+
+    data = _load(args)
+    rows, doc = _selection_rows(args.selection, data)
+    selection = rows
+    if doc is not None:
+        from .data.export import replay
+
+        selection = replay(doc, data=data)[1]
+    second = other_space(data, args.other, column=args.other_column,
+                         id_column=args.other_id_column)
+    report = check_in_other_space(data, selection, second, metric=args.metric,
+                                  other_metric=args.other_metric,
+                                  label_column=args.label_column,
+                                  random_draws=args.random_draws, seed=args.seed)
+    print(json.dumps(report.to_dict()) if args.format == "json" else report.to_text())
+    return 0
+
+
 def cmd_compare(args) -> int:
     from .data.atomic import atomic_path
     from .evaluate.compare import log_budgets
@@ -480,7 +522,7 @@ def _write_compare_plot(table, path: Path, force: bool) -> None:
 
 
 COMMANDS = {"info": cmd_info, "strategies": cmd_strategies, "select": cmd_select,
-            "score": cmd_score, "compare": cmd_compare}
+            "score": cmd_score, "compare": cmd_compare, "robustness": cmd_robustness}
 
 
 def main(argv=None) -> int:
