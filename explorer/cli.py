@@ -8,6 +8,7 @@
     explorer score DATA --selection OUT [...]
     explorer compare DATA --strategies a,b,c --budgets 50,100 --out TABLE.csv [...]
     explorer robustness DATA --selection S.json --other FILE2 [...]
+    explorer dimensions DATA --k K [--methods a,b] [--choose M --out R.npy] [...]
 
 Exit status: 0 on success, 2 for bad input (with a one-line message on stderr), 1 for
 anything else. No traceback unless --debug.
@@ -180,6 +181,26 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--seed", type=int, default=0)
     rb.add_argument("--format", choices=("table", "json"), default="table")
     _data_options(rb)
+
+    dm = sub.add_parser("dimensions", help="choose k of the D dimensions (variance, "
+                        "pivoted-qr, inf-fs, matryoshka, omp) and measure each choice against "
+                        "random k-dimension subsets")
+    dm.add_argument("data", metavar="DATA")
+    dm.add_argument("--k", type=int, required=True, help="dimensions to keep")
+    dm.add_argument("--methods", metavar="A,B", help="methods to measure (default: all; omp "
+                    "needs --label-column)")
+    dm.add_argument("--label-column", metavar="C", help="labels for the probe and omp")
+    dm.add_argument("--metric", choices=("euclidean", "cosine"), default="euclidean")
+    dm.add_argument("--random-draws", metavar="R", type=int, default=30)
+    dm.add_argument("--seed", type=int, default=0)
+    dm.add_argument("--selection", metavar="S", help="the fixed selection for "
+                    "coverage_agreement (default: k-center at 5%% of the rows)")
+    dm.add_argument("--choose", metavar="METHOD", help="export this method's dimensions")
+    dm.add_argument("--out", metavar="R.npy", help="the reduced matrix (.npy or .parquet)")
+    dm.add_argument("--manifest", metavar="FILE.json", help="the chosen indices")
+    dm.add_argument("--force", action="store_true", help="replace existing output files")
+    dm.add_argument("--format", choices=("table", "json"), default="table")
+    _data_options(dm)
     return p
 
 
@@ -403,6 +424,47 @@ def cmd_robustness(args) -> int:
     return 0
 
 
+def cmd_dimensions(args) -> int:
+    from .dimensions import METHODS, choose_dimensions, dimension_report, export_dimensions
+
+    methods = [m.strip() for m in (args.methods or "").split(",") if m.strip()] or \
+        [m for m, (needs, _) in METHODS.items() if args.label_column or not needs]
+    if args.choose and not args.out:
+        raise _UsageError("explorer dimensions: --choose needs --out R.npy (or .parquet)")
+    if args.out and not args.choose:
+        raise _UsageError("explorer dimensions: --out needs --choose METHOD")
+    if args.out:
+        _check_outputs(args, [(args.data, "DATA"), (args.meta, "--meta")])
+    data = _load(args)
+    rows = _selection_rows(args.selection, data)[0] if args.selection else None
+    report = dimension_report(data, args.k, methods, label_column=args.label_column,
+                              metric=args.metric, random_draws=args.random_draws,
+                              seed=args.seed, selection=rows)
+    frame = report.to_frame()
+    if args.format == "json":
+        print(frame.to_json(orient="records"))
+    else:
+        print(f"{report.k} of {report.dim} dimensions against {report.random_draws} random "
+              f"{report.k}-dimension subsets ({args.metric}; coverage of a fixed selection of "
+              f"{report.selection_size} rows)")
+        print(f"{'method':<12}{'metric':<20}{'value':>8}{'random mean':>13}"
+              f"{'random 5-95%':>18}{'pct':>5}{'p (Holm)':>10}  verdict")
+        for r in frame.itertuples():
+            band = f"{r.random_p05:.3f}..{r.random_p95:.3f}"
+            print(f"{r.method:<12}{r.metric:<20}{r.value:>8.3f}{r.random_mean:>13.3f}"
+                  f"{band:>18}{r.percentile:>5.0f}{r.p_holm:>10.3g}  {r.verdict}")
+        for note in report.notes:
+            print(f"note: {note}", file=sys.stderr)
+    if args.choose:
+        choice = report.choices.get(args.choose) or choose_dimensions(
+            data, args.k, args.choose, label_column=args.label_column, metric=args.metric,
+            seed=args.seed)
+        export_dimensions(data, choice, args.out, manifest=args.manifest, force=args.force)
+        print(f"wrote {args.out}" + (f" and {args.manifest}" if args.manifest else "") +
+              f": {args.choose}'s {choice.k} dimensions", file=sys.stderr)
+    return 0
+
+
 def cmd_compare(args) -> int:
     from .data.atomic import atomic_path
     from .evaluate.compare import log_budgets
@@ -522,7 +584,8 @@ def _write_compare_plot(table, path: Path, force: bool) -> None:
 
 
 COMMANDS = {"info": cmd_info, "strategies": cmd_strategies, "select": cmd_select,
-            "score": cmd_score, "compare": cmd_compare, "robustness": cmd_robustness}
+            "score": cmd_score, "compare": cmd_compare, "robustness": cmd_robustness,
+            "dimensions": cmd_dimensions}
 
 
 def main(argv=None) -> int:

@@ -258,6 +258,80 @@ def _targets(doc):
             yield (*base, "target"), part["target"]
 
 
+# ---------------------------------------------------------------------------- dimensions
+
+def dimensions_schema() -> dict:
+    """The JSON Schema of a dimensions manifest (:mod:`explorer.dimensions`): which k of a
+    dataset's D columns were chosen, and how.
+
+    >>> dimensions_schema()["properties"]["format"]["const"]
+    'subset-explorer-dimensions'
+    """
+    index = {"type": "integer", "minimum": 0, "maximum": MAX_INT,
+             "description": "a column index (an integer >= 0)"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Subset Explorer dimensions manifest",
+        "description": "a Subset Explorer dimensions manifest (a JSON object)",
+        "type": "object", "additionalProperties": False,
+        "required": ["format", "version", "method", "k", "indices", "dataset"],
+        "properties": {
+            "format": {"const": "subset-explorer-dimensions",
+                       "description": "\"subset-explorer-dimensions\""},
+            "version": {"const": 1, "description": "1"},
+            "created": {"type": "string", "maxLength": 64, "description": "a date and time"},
+            "method": {"enum": ["variance", "pivoted-qr", "inf-fs", "matryoshka", "omp"],
+                       "description": "a dimension method such as \"pivoted-qr\""},
+            "k": {"type": "integer", "minimum": 1, "maximum": MAX_INT,
+                  "description": "an integer >= 1"},
+            "indices": {"type": "array", "minItems": 1, "uniqueItems": True, "items": index,
+                        "description": "a list of distinct column indices"},
+            "metric": {"enum": ["euclidean", "cosine"],
+                       "description": "\"euclidean\" or \"cosine\""},
+            "seed": {"type": "integer", "minimum": 0, "maximum": MAX_INT,
+                     "description": "an integer >= 0"},
+            "label_column": _nullable(_NAME, "a column name or null"),
+            "dataset": {"type": "object", "additionalProperties": False,
+                        "required": ["path", "shape", "fingerprint"],
+                        "description": "an object describing the dataset",
+                        "properties": {
+                            "path": _TEXT,
+                            "shape": {"type": "array", "minItems": 2, "maxItems": 2,
+                                      "items": {"type": "integer", "minimum": 0,
+                                                "maximum": MAX_INT},
+                                      "description": "[rows, dimensions]"},
+                            "fingerprint": {"type": "string", "pattern": "^[0-9a-f]{32}$",
+                                            "description": "a 32-digit hexadecimal "
+                                                           "fingerprint"}}},
+            "versions": {"type": "object", "maxProperties": 32,
+                         "additionalProperties": {"type": "string", "maxLength": 200},
+                         "description": "an object of package -> version"},
+        },
+    }
+
+
+def validate_dimensions(doc, where: str = "the dimensions manifest") -> dict:
+    """Check a dimensions manifest: the schema, then k indices inside the recorded width.
+
+    >>> validate_dimensions({"format": "subset-explorer-dimensions", "version": 1,
+    ...     "method": "variance", "k": 2, "indices": [0, 9], "dataset": {"path": "x.npy",
+    ...     "shape": [5, 4], "fingerprint": "0" * 32}}, "d.json")
+    Traceback (most recent call last):
+    ...
+    explorer.errors.ExplorerError: d.json: key 'indices[1]' is 9, outside the 4 dimensions of the dataset.
+    """
+    check(doc, dimensions_schema(), where, "the dimensions manifest")
+    width = doc["dataset"]["shape"][1]
+    for at, value in enumerate(doc["indices"]):
+        if value >= width:
+            raise ExplorerError(f"{where}: key 'indices[{at}]' is {value}, outside the {width} "
+                                "dimensions of the dataset.")
+    if len(doc["indices"]) != doc["k"]:
+        raise ExplorerError(f"{where}: key 'k' is {doc['k']} but 'indices' holds "
+                            f"{len(doc['indices'])} columns.")
+    return doc
+
+
 # ---------------------------------------------------------------------------- metadata
 
 def column_hash(series: pd.Series) -> str:
