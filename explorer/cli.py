@@ -9,6 +9,8 @@
     explorer compare DATA --strategies a,b,c --budgets 50,100 --out TABLE.csv [...]
     explorer robustness DATA --selection S.json --other FILE2 [...]
     explorer dimensions DATA --k K [--methods a,b] [--choose M --out R.npy] [...]
+    explorer lock DATA --label-column C [--fraction F] [--seed S]
+    explorer confirm MANIFEST [--probe logistic|knn] [--random-draws R] [--again]
 
 Exit status: 0 on success, 2 for bad input (with a one-line message on stderr), 1 for
 anything else. No traceback unless --debug.
@@ -201,6 +203,29 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--force", action="store_true", help="replace existing output files")
     dm.add_argument("--format", choices=("table", "json"), default="table")
     _data_options(dm)
+
+    lk = sub.add_parser("lock", help="lock a confirmation split before exploring: no page, "
+                        "comparison or selection touches it until 'explorer confirm'")
+    lk.add_argument("data", metavar="DATA")
+    lk.add_argument("--label-column", metavar="C", help="stratify by this column (and use it "
+                    "for the confirmation's probe)")
+    lk.add_argument("--fraction", type=float, default=0.2, help="share of rows locked "
+                    "(default 0.2)")
+    lk.add_argument("--seed", type=int, help="default: a fresh seed (recorded)")
+    lk.add_argument("--status", action="store_true", help="show the lock and what was tried "
+                    "since, without locking")
+    _data_options(lk)
+
+    cf = sub.add_parser("confirm", help="run a manifest's selection once on the locked split, "
+                        "against random subsets; the result is written into the manifest")
+    cf.add_argument("manifest", metavar="MANIFEST")
+    cf.add_argument("--label-column", metavar="C", help="default: the manifest's, else the "
+                    "lock's")
+    cf.add_argument("--probe", choices=("logistic", "knn"), default="logistic")
+    cf.add_argument("--random-draws", metavar="R", type=int, default=200)
+    cf.add_argument("--seed", type=int, default=0)
+    cf.add_argument("--again", action="store_true", help="run on a split already used (the "
+                    "result is flagged)")
     return p
 
 
@@ -465,6 +490,47 @@ def cmd_dimensions(args) -> int:
     return 0
 
 
+def cmd_lock(args) -> int:
+    from .evaluate.confirm import lock_confirmation, status
+
+    data = _load(args)
+    if not args.status:
+        lock = lock_confirmation(data, args.label_column, args.fraction, args.seed)
+        print(f"locked {lock['n']} of {data.n} rows of {data.name} (seed {lock['seed']}, "
+              f"{args.fraction:g}{', stratified by ' + args.label_column if args.label_column else ''}"
+              "); from now on no selection, comparison or probe touches them until "
+              "'explorer confirm'", file=sys.stderr)
+        return 0
+    found = status(data)
+    if found is None:
+        print(f"{data.name}: no confirmation split locked")
+        return 0
+    ex = found["explorations"]
+    print(f"{data.name}: {found['n']} rows locked on {found['created']} (seed {found['seed']}, "
+          f"fraction {found['fraction']:g}, label column {found['label_column']})")
+    print(f"tried since: {ex['runs']} runs, {ex['strategies']} strategies, {ex['budgets']} "
+          f"budgets, {ex['strategy_budgets']} strategy x budget pairs {ex['by_entry']}")
+    for c in found["confirmations"]:
+        print(f"confirmed {c['confirmed_at']}: {c['strategy']} ({c['budget']} rows), attempt "
+              f"{c['attempt']}{' FLAGGED' if c['flagged'] else ''}")
+    return 0
+
+
+def cmd_confirm(args) -> int:
+    from .evaluate.confirm import confirm_manifest
+
+    result = confirm_manifest(args.manifest, label_column=args.label_column, probe=args.probe,
+                              random_draws=args.random_draws, seed=args.seed,
+                              again=args.again)
+    print(result.summary())
+    for name, m in result.record["metrics"].items():
+        print(f"  {name:<14}{m['value']:>8.3f}  random {m['random_mean']:.3f} "
+              f"[{m['random_p05']:.3f}, {m['random_p95']:.3f}]  p {m['p_value']:.3g}  "
+              f"rank p {m['p_rank']:.3g}  {m['verdict']}")
+    print(f"wrote the confirmation into {args.manifest}", file=sys.stderr)
+    return 0
+
+
 def cmd_compare(args) -> int:
     from .data.atomic import atomic_path
     from .evaluate.compare import log_budgets
@@ -585,7 +651,7 @@ def _write_compare_plot(table, path: Path, force: bool) -> None:
 
 COMMANDS = {"info": cmd_info, "strategies": cmd_strategies, "select": cmd_select,
             "score": cmd_score, "compare": cmd_compare, "robustness": cmd_robustness,
-            "dimensions": cmd_dimensions}
+            "dimensions": cmd_dimensions, "lock": cmd_lock, "confirm": cmd_confirm}
 
 
 def main(argv=None) -> int:

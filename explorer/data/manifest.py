@@ -85,6 +85,62 @@ _STEP = {
                                 "description": "an integer >= 0"}},
 }
 
+def _confirmation_schema() -> dict:
+    """The result of ``explorer confirm`` (:mod:`explorer.evaluate.confirm`)."""
+    count = {"type": "integer", "minimum": 0, "maximum": MAX_INT,
+             "description": "an integer >= 0"}
+    number = {"type": ["number", "null"], "description": "a number or null"}
+    when = {"type": "string", "maxLength": 64, "description": "a date and time"}
+    metric = {"type": "object", "additionalProperties": False,
+              "required": ["value", "random_mean", "p_value", "verdict"],
+              "description": "an object of a probe metric's value, random envelope, p-values "
+                             "and verdict",
+              "properties": {**{k: number for k in ("value", "random_mean", "random_p05",
+                                                     "random_p95", "percentile", "p_value",
+                                                     "p_rank")},
+                             "verdict": {"enum": ["better than random", "worse than random",
+                                                  "within random's spread", "not comparable"],
+                                         "description": "a verdict"}}}
+    return {
+        "type": "object", "additionalProperties": False,
+        "required": ["strategy", "budget", "probe", "label_column", "confirmed_at", "split",
+                     "explorations_before", "metrics", "attempt", "flagged"],
+        "description": "the confirmation on the locked split (an object)",
+        "properties": {
+            "strategy": _COMMON["strategy"], "budget": count,
+            "probe": {"enum": ["logistic", "knn"], "description": "\"logistic\" or \"knn\""},
+            "label_column": _NAME, "random_draws": count, "seed": count,
+            "confirmed_at": when, "attempt": {**count, "minimum": 1,
+                                              "description": "an integer >= 1"},
+            "flagged": {"type": "boolean", "description": "true or false"},
+            "made_before_lock": {"type": "boolean", "description": "true or false"},
+            "split": {"type": "object", "additionalProperties": False,
+                      "required": ["seed", "fraction", "rows", "locked_at", "digest"],
+                      "description": "an object describing the locked split",
+                      "properties": {"seed": count, "rows": count, "locked_at": when,
+                                     "fraction": {"type": "number", "exclusiveMinimum": 0,
+                                                  "exclusiveMaximum": 1,
+                                                  "description": "a fraction in (0, 1)"},
+                                     "label_column": _nullable(_NAME, "a column name or null"),
+                                     "digest": {"type": "string", "pattern": "^[0-9a-f]{16}$",
+                                                "description": "a 16-digit hexadecimal hash"}}},
+            "explorations_before": {
+                "type": "object", "additionalProperties": False,
+                "required": ["runs", "strategies", "budgets", "strategy_budgets", "since"],
+                "description": "an object counting what was tried since the lock",
+                "properties": {"runs": count, "strategies": count, "budgets": count,
+                               "strategy_budgets": count, "since": when,
+                               "by_entry": {"type": "object", "maxProperties": 16,
+                                            "additionalProperties": count,
+                                            "description": "an object of entry point -> "
+                                                           "runs"}}},
+            "metrics": {"type": "object", "maxProperties": 16, "minProperties": 1,
+                        "additionalProperties": metric,
+                        "description": "an object of probe metric -> result"},
+        },
+    }
+
+
 _DEFS = {
     "index": {"type": "integer", "minimum": 0, "maximum": MAX_INT,
               "description": "a row index (an integer >= 0)"},
@@ -121,6 +177,7 @@ _DEFS = {
         "description": "a target record: an object with \"query\", \"indices\", \"path\" or "
                        "\"embeddings\", or null"},
     "filter": FILTER_SCHEMA["$defs"]["filter"],
+    "confirmation": _confirmation_schema(),
 }
 
 
@@ -177,6 +234,7 @@ def manifest_schema() -> dict:
                                        "hash"}}},
             "selection": _rows(["indices", "ids"]),
             "scorecard": _nullable({"type": "object"}, "an object or null"),
+            "confirmation": {"$ref": "#/$defs/confirmation"},
             "versions": {"type": "object", "maxProperties": 32,
                          "additionalProperties": {"type": "string", "maxLength": 200},
                          "description": "an object of package -> version"},
