@@ -508,8 +508,9 @@ def cmd_lock(args) -> int:
     ex = found["explorations"]
     print(f"{data.name}: {found['n']} rows locked on {found['created']} (seed {found['seed']}, "
           f"fraction {found['fraction']:g}, label column {found['label_column']})")
-    print(f"tried since: {ex['runs']} runs, {ex['strategies']} strategies, {ex['budgets']} "
-          f"budgets, {ex['strategy_budgets']} strategy x budget pairs {ex['by_entry']}")
+    print(f"tried since: runs {ex['runs']}, strategies {ex['strategies']}, budgets "
+          f"{ex['budgets']}, strategy x budget pairs {ex['strategy_budgets']}; by entry point "
+          f"{ex['by_entry']}")
     for c in found["confirmations"]:
         print(f"confirmed {c['confirmed_at']}: {c['strategy']} ({c['budget']} rows), attempt "
               f"{c['attempt']}{' FLAGGED' if c['flagged'] else ''}")

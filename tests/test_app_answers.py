@@ -35,10 +35,10 @@ def test_check_in_another_embedding_on_pydocs():
     assert choice.value == "TF-IDF + SVD (128-D), bundled"
     at.button(key="robust_run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert "verdicts hold** in pydocs_tfidf.parquet" in texts(at.markdown)
+    assert "verdicts hold** in TF-IDF + SVD (128-D)" in texts(at.markdown)
     table = at.dataframe[-1].value
     assert {"metric", "change"} <= set(table.columns) and len(table) == 12
-    assert "Re-run in pydocs_tfidf.parquet" in texts(at.caption)
+    assert "Re-run in TF-IDF + SVD (128-D)" in texts(at.caption)
 
 
 def test_dimensions_page_measures_and_offers_the_reduced_matrix():
@@ -72,7 +72,7 @@ def test_export_locks_a_split_and_confirms_once(tmp_path, monkeypatch):
     sel = at.session_state["selection"]
     assert len(sel.indices) == 50 and not np.isin(sel.indices, locked).any()
     at.switch_page("pages/export.py").run()
-    assert "Tried since: **1 strategies**" in texts(at.markdown)
+    assert "Tried since: **1 strategy** and **1 budget**" in texts(at.markdown)
     at.checkbox(key="confirm_sure").check().run()
     at.button(key="confirm_run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]

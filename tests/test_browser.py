@@ -158,3 +158,21 @@ def test_compare_page_and_a_bad_upload(app_url, browser, tmp_path):
                  if "selected" in line or "Budget" in line]
         raise AssertionError(f"the budget changed after the page changes: {found}") from None
     page.close()
+
+
+def test_dimensions_page_draws_its_envelope(app_url, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1600})
+    page.goto(app_url)
+    page.get_by_text("k-center: selected", exact=False).wait_for(timeout=180_000)
+    page.get_by_role("link", name="Dimensions").click()
+    page.get_by_role("button", name="Measure against random dimensions").click()
+    page.get_by_text("16 of 64 dimensions", exact=False).wait_for(timeout=240_000)
+    page.get_by_role("button", name="Chosen indices (JSON)").wait_for(timeout=120_000)
+    # the envelope figure: three panels, the random band drawn as a shape in each
+    figure = page.locator(".stPlotlyChart").first
+    figure.wait_for(timeout=60_000)
+    assert page.locator(".stPlotlyChart .shapelayer path").count() >= 3
+    assert "Traceback" not in page.inner_text("body")
+    page.wait_for_timeout(1000)
+    shot(page, "dimensions")
+    page.close()

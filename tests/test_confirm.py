@@ -197,7 +197,7 @@ def test_cli_lock_confirm_and_a_second_confirm(tmp_path):
     assert done.returncode == 0, done.stderr
     done = run("confirm", "s.json", "--random-draws", "20")
     assert done.returncode == 0, done.stderr
-    assert "1 strategies, 1 budgets" in done.stdout and "accuracy" in done.stdout
+    assert "1 strategy, 1 budget" in done.stdout and "accuracy" in done.stdout
     assert "confirmation" in json.loads((tmp_path / "s.json").read_text())
     done = run("confirm", "s.json")
     assert done.returncode == 2 and done.stderr.count("\n") == 1

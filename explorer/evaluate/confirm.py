@@ -82,6 +82,17 @@ def status(data: Dataset, *, folder=None) -> dict | None:
     return out
 
 
+def plural(count: int, word: str) -> str:
+    """'1 strategy', '3 strategies', '2 budgets'.
+
+    >>> plural(1, "strategy"), plural(3, "strategy"), plural(2, "budget")
+    ('1 strategy', '3 strategies', '2 budgets')
+    """
+    if count == 1:
+        return f"{count} {word}"
+    return f"{count} {word[:-1]}ies" if word.endswith("y") else f"{count} {word}s"
+
+
 def tried(log: pd.DataFrame) -> dict:
     """Counts of an exploration log: runs, distinct strategies, budgets, strategy x budget
     pairs, and runs per entry point.
@@ -120,9 +131,9 @@ class Confirmation:
                 f"{r['split']['rows']} locked rows: {head} {m['value']:.3f} vs random "
                 f"{m['random_mean']:.3f} (5-95 %: {m['random_p05']:.3f}-{m['random_p95']:.3f}; "
                 f"p = {m['p_value']:.3g}, rank p = {m['p_rank']:.3g}): {m['verdict']}. Tried "
-                f"before on this dataset since the lock: {ex['strategies']} strategies, "
-                f"{ex['budgets']} budgets ({ex['strategy_budgets']} strategy x budget pairs, "
-                f"{ex['runs']} runs).")
+                f"before on this dataset since the lock: {plural(ex['strategies'], 'strategy')}"
+                f", {plural(ex['budgets'], 'budget')} ({ex['strategy_budgets']} strategy x "
+                f"budget pairs, {plural(ex['runs'], 'run')}).")
         if self.flagged:
             text += (f" FLAGGED: attempt {r['attempt']} on this split; only the first was a "
                      "confirmation.")

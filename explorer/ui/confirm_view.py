@@ -11,7 +11,7 @@ import streamlit as st
 import explorer
 from explorer.data.export import manifest_dict
 from explorer.data.manifest import validate_manifest
-from explorer.evaluate.confirm import confirm, lock_confirmation, status
+from explorer.evaluate.confirm import confirm, lock_confirmation, plural, status
 
 from . import compute, state
 
@@ -30,9 +30,9 @@ def confirm_section(data, sel) -> None:
     st.markdown(f"**{found['n']:,} rows** of {data.name} are locked (since "
                 f"{found['created'][:19].replace('T', ' ')} UTC, seed {found['seed']}, "
                 f"{found['fraction']:.0%}, stratified by {found['label_column'] or 'nothing'})."
-                f" Tried since: **{ex['strategies']} strategies** and **{ex['budgets']} "
-                f"budgets** ({ex['strategy_budgets']} strategy × budget pairs, {ex['runs']} "
-                "runs).")
+                f" Tried since: **{plural(ex['strategies'], 'strategy')}** and "
+                f"**{plural(ex['budgets'], 'budget')}** ({ex['strategy_budgets']} strategy × "
+                f"budget pairs, {plural(ex['runs'], 'run')}).")
     done = found["confirmations"]
     just = state.get("confirm_result")
     if done:
@@ -107,8 +107,8 @@ def _show(record: dict) -> None:
                                 "rank p": st.column_config.NumberColumn(format="%.3g")})
     ex = record["explorations_before"]
     st.caption(f"{record['random_draws']} random subsets; tried before on this dataset since "
-               f"the lock: {ex['strategies']} strategies, {ex['budgets']} budgets, "
-               f"{ex['runs']} runs.")
+               f"the lock: {plural(ex['strategies'], 'strategy')}, "
+               f"{plural(ex['budgets'], 'budget')}, {plural(ex['runs'], 'run')}.")
 
 
 def _manifest_download(data, sel, record: dict) -> None:

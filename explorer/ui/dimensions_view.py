@@ -101,12 +101,13 @@ def show_report(report) -> None:
     st.plotly_chart(envelope_figure(report), key="dims_figure")
     st.caption("Grey band: where 90 % of the random subsets fall (the line: their mean; the "
                "ticks: each subset). Dots: each method, green when better than every random "
-               "subset but 5 %, red when worse, grey inside the band. Dashed: the full space.")
+               "subset but 5 %, red when worse, grey inside the band. Dashed: the probe in the "
+               "full space (neighbour recall and coverage agreement are 1 there by definition).")
     shown = frame.assign(**{"random 5–95%": [f"{a:.3f} – {b:.3f}" for a, b in
                                             zip(frame["random_p05"], frame["random_p95"])]})
     st.dataframe(shown[["method", "metric", "value", "random_mean", "random 5–95%",
                         "percentile", "p_holm", "verdict", "full_space"]], hide_index=True,
-                 width="stretch",
+                 width="stretch", height=38 + 35 * len(shown),
                  column_config={"value": st.column_config.NumberColumn(format="%.3f"),
                                 "random_mean": st.column_config.NumberColumn(
                                     "random mean", format="%.3f"),
@@ -135,9 +136,6 @@ def envelope_figure(report) -> go.Figure:
     for c, name in enumerate(names, start=1):
         part = frame[frame["metric"] == name].set_index("method")
         first = report.scores[methods[0]][name]
-        fig.add_vrect(x0=first.random_p05, x1=first.random_p95, fillcolor="#dadce0",
-                      opacity=0.6, line_width=0, row=1, col=c)
-        fig.add_vline(x=first.random_mean, line={"color": "#80868b", "width": 1}, row=1, col=c)
         fig.add_trace(go.Scatter(x=first.random_values, y=["random"] * len(first.random_values),
                                  mode="markers", marker={"symbol": "line-ns-open", "size": 12,
                                                          "color": "#80868b"},
@@ -148,10 +146,15 @@ def envelope_figure(report) -> go.Figure:
                                           part["verdict"].reindex(methods)],
                     "line": {"color": "white", "width": 1}},
             showlegend=False, hovertemplate="%{y}: %{x:.3f}<extra></extra>"), row=1, col=c)
-        full = report.full.get(name)
-        if full is not None:
-            fig.add_vline(x=full, line={"color": "#202124", "width": 1, "dash": "dash"},
-                          row=1, col=c)
+        # shapes after the traces: plotly leaves out shapes of subplots without data
+        fig.add_vrect(x0=first.random_p05, x1=first.random_p95, fillcolor="#dadce0",
+                      opacity=0.7, line_width=0, layer="below", row=1, col=c)
+        fig.add_vline(x=first.random_mean, line={"color": "#80868b", "width": 1}, row=1, col=c)
+        if name == "probe_accuracy":  # the others are 1 in the full space by definition
+            fig.add_vline(x=report.full[name], line={"color": "#202124", "width": 1,
+                                                     "dash": "dash"}, row=1, col=c,
+                          annotation_text="full space", annotation_position="top left",
+                          annotation_font_size=11)
     fig.update_yaxes(categoryorder="array", categoryarray=rows[::-1], gridcolor="#eee")
     fig.update_xaxes(gridcolor="#eee")
     fig.update_layout(height=120 + 42 * len(rows), margin={"l": 10, "r": 10, "t": 40, "b": 30},

@@ -3,6 +3,8 @@ of the same rows, verdicts side by side, and the strategy re-run there."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -40,11 +42,12 @@ def space_choices(data) -> dict:
                hash_funcs={explorer.Selection: lambda s: (s.fingerprint, s.indices.tobytes(),
                                                           s.strategy, s.seed, str(s.params),
                                                           s.metric, s.pinned, s.excluded)})
-def _report(data_key, sel, kind: str, value: str, label_column):
+def _report(data_key, sel, kind: str, value: str, label_column, name: str):
     from .data import load_cached
 
     data = load_cached(*data_key)
-    other = other_space(data, value) if kind == "file" else other_space(data, column=value)
+    other = other_space(data, value, name=name) if kind == "file" else \
+        other_space(data, column=value, name=name)
     return check_in_other_space(data, sel, other, label_column=label_column)
 
 
@@ -58,6 +61,7 @@ def check_in_another_embedding(data, sel) -> None:
         pick = state.remembered(st.selectbox, "Second embedding", "robust_space",
                                 options=list(choices))
         kind, value = choices[pick]
+        name = value if kind == "column" else pick.removesuffix(", bundled")
         if kind == "path":
             value = state.remembered(st.text_input, "Path of the second embedding file",
                                      "robust_path", default="",
@@ -71,7 +75,7 @@ def check_in_another_embedding(data, sel) -> None:
             except explorer.ExplorerError as exc:
                 st.error(str(exc))
                 return
-            kind = "file"
+            kind, name = "file", Path(value).name
         request = (state.get("data_key"), kind, value, state.scored_key(sel),
                    state.get("label_column"))
         if st.button("Check in this embedding", key="robust_run"):
@@ -80,7 +84,7 @@ def check_in_another_embedding(data, sel) -> None:
             return
         try:
             report = _report(state.get("data_key"), sel, kind, value,
-                             state.get("label_column"))
+                             state.get("label_column"), name)
         except explorer.ExplorerError as exc:
             st.error(str(exc))
             return
@@ -109,7 +113,8 @@ def show_report(report) -> None:
             row["change"], "")
         return [f"background-color: {colour}" if colour else "" for _ in row]
 
-    st.dataframe(shown.style.apply(highlight, axis=1), hide_index=True, width="stretch")
+    st.dataframe(shown.style.apply(highlight, axis=1), hide_index=True, width="stretch",
+                 height=38 + 35 * len(shown))
     st.caption("Value (percentile among the random subsets) in each embedding. Changed "
                "verdicts: red reversed (better in one, worse in the other), amber lost "
                "(outside random's band only in the first), blue gained (only in the second).")
@@ -138,11 +143,13 @@ def overlap_figure(report) -> go.Figure:
             name=f"{report.strategy} with the next seed, same embedding",
             marker={"symbol": "circle", "size": 13, "color": "#1a73e8",
                     "line": {"color": "white", "width": 1}}))
+    shown = [*r, *(v for v in (report.overlap, report.seed_overlap) if v is not None)]
+    right = min(1.02, max(0.1, 1.15 * max(shown)))
     fig.update_layout(height=230, margin={"l": 10, "r": 10, "t": 40, "b": 40},
                       title={"text": "Rows shared (Jaccard) with the selection", "font":
                              {"size": 14}},
-                      xaxis={"title": "Jaccard overlap", "range": [0, 1.02],
-                             "gridcolor": "#eee"},
+                      xaxis={"title": "Jaccard overlap (1 = the same rows)",
+                             "range": [0, right], "gridcolor": "#eee"},
                       yaxis={"showticklabels": False}, plot_bgcolor="white",
                       legend={"orientation": "h", "y": -0.45})
     return fig
