@@ -91,7 +91,7 @@ def robustness_section(draws: int, L: list) -> None:
              "| random pairs mean [5–95 %] | next seed, same space |")
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in t.itertuples():
-        seed = f"{r.seed_overlap:.2f}" if r.seed_overlap is not None else "—"
+        seed = "— (not randomized)" if pd.isna(r.seed_overlap) else f"{r.seed_overlap:.2f}"
         L.append(f"| {r.strategy} | {r.budget} | {r.kept} of {r.of} | {r.reversed} | {r.lost} "
                  f"| {r.gained} | {r.overlap:.2f} ({r.overlap_verdict}) | {r.random_mean:.3f} "
                  f"[{fmt_band(r.random_p05, r.random_p95, 2)}] | {seed} |")
@@ -102,16 +102,21 @@ def robustness_section(draws: int, L: list) -> None:
     rev = smart[smart["reversed"] > 0]
     L.append("In plain words:")
     L.append("")
-    L.append(f"- **Noise floor.** The `random` strategy itself changes "
-             f"{', '.join(str(int(r.of - r.kept)) for r in control.itertuples())} of 12 "
-             f"verdicts (budgets {', '.join(map(str, control['budget']))}): with a 5–95 % band "
-             "each metric of a random subset lands outside it about one time in ten in each "
-             "space, so one or two changed verdicts per selection are what chance gives.")
-    L.append(f"- **Changed verdicts of the strategies**: {int(smart['kept'].sum())} of "
-             f"{int(smart['of'].sum())} verdicts hold across the two spaces "
-             f"({smart['reversed'].sum()} reversed, {smart['lost'].sum()} lost, "
-             f"{smart['gained'].sum()} gained). The least stable: {worst['strategy']} at "
-             f"{worst['budget']} rows ({worst['kept']} of 12 kept: {worst['flips']}).")
+    noise = float((control["of"] - control["kept"]).mean())
+    changed = float((smart["of"] - smart["kept"]).mean())
+    L.append("- **Noise floor.** The `random` strategy itself changes " + " and ".join(
+             f"{int(r.of - r.kept)} of 12 verdicts at {r.budget} rows"
+             for r in control.itertuples()) + ": each metric of a random subset lands "
+             "outside random's 5–95 % band about one time in ten in each space, so about "
+             f"{noise:.1f} changed verdicts per selection are what chance alone gives.")
+    L.append(f"- **The strategies** change {changed:.1f} verdicts per selection on average: "
+             f"{int(smart['kept'].sum())} of {int(smart['of'].sum())} hold across the two "
+             f"spaces ({smart['reversed'].sum()} reversed, {smart['lost'].sum()} lost, "
+             f"{smart['gained'].sum()} gained). Mostly *lost*: an advantage over random "
+             "measured in the space the selection was made in (MiniLM) is, in "
+             f"{smart['lost'].sum()} cases, not there in the other space. The least stable: "
+             f"{worst['strategy']} at {worst['budget']} rows ({worst['kept']} of 12 kept: "
+             f"{worst['flips']}).")
     if len(rev):
         L.append("- **Reversals** (a claim that turns into its opposite): " + "; ".join(
             f"{r.strategy} at {r.budget} ({', '.join(f.split(' (')[0] for f in r.flips.split(', ') if '(reversed)' in f)})"
@@ -195,16 +200,23 @@ def confirmation_section(draws_confirm: int, L: list) -> None:
             confirm(data, sel, label_column="label", random_draws=10, seed=1)
         except explorer.ExplorerError as exc:
             second = str(exc)
-        notes.append((name, best, m, seconds, second, status(data)["confirmations"]))
+        notes.append((name, best, m, seconds, second, len(acc)))
     L.append("")
-    for name, best, m, seconds, second, done in notes:
+    for name, best, m, seconds, second, cells in notes:
         shrink = (m["value"] - m["random_mean"]) / best["difference"] if best["difference"] \
             else float("nan")
-        L.append(f"- **{name}**: the exploration's winner kept {shrink:.0%} of its gain on the "
-                 f"locked rows ({best['difference']:+.3f} → {m['value'] - m['random_mean']:+.3f}"
-                 f" accuracy); {'it holds' if m['verdict'] == 'better than random' else 'it does not hold: the gain is within what random subsets of that size reach'}"
-                 f". A second `confirm` on the same split was refused ({'yes' if second else 'no'}"
-                 f"; {len(done)} confirmation recorded). {seconds:.0f} s ({load()}).")
+        held = ("it holds" if m["verdict"] == "better than random" else
+                "it does not hold: the gain is within what random subsets of that size reach")
+        curse = ("" if best["p_holm"] < 0.05 else
+                 f" It was the best of {cells} strategy × budget cells, and already without "
+                 f"Holm support there (p {best['p_holm']:.2g}).")
+        L.append(f"- **{name}**: the exploration's winner, {best['strategy']} at "
+                 f"{int(best['budget'])} rows, kept {shrink:.0%} of its gain on the locked rows "
+                 f"({best['difference']:+.3f} → {m['value'] - m['random_mean']:+.3f} "
+                 f"accuracy); {held}.{curse} "
+                 + ("A second `confirm` on the same split was refused, as it should be. "
+                    if second else "A second `confirm` was NOT refused: a bug. ")
+                 + f"{seconds:.0f} s ({load()}).")
     L.append("- The counts come from the ledger (`ledger.sqlite` in the workspace folder): every "
              "`select` on a locked dataset and every strategy × budget of a `probe_sweep` on it "
              "is logged with the time and the entry point (select / compare), and `confirm` "
@@ -214,16 +226,19 @@ def confirmation_section(draws_confirm: int, L: list) -> None:
 
 def dimensions_section(draws: int, L: list) -> None:
     import explorer
+    from explorer.dimensions import DIMENSION_METRICS as DIMENSION_NAMES
     from explorer.dimensions import dimension_report
 
     L.append("### Which dimensions beat random dimensions?")
     L.append("")
+    reports = []
     for name, metric, k in (("pydocs", "cosine", 64), ("digits", "euclidean", 16)):
         start = time.perf_counter()
         data = explorer.load_sample(name)
         report = dimension_report(data, k, label_column="label", metric=metric,
                                   random_draws=draws, seed=0)
         seconds = time.perf_counter() - start
+        reports.append((name, report))
         frame = report.to_frame()
         L.append(f"**{name}** ({data.dim}-D, {metric}), k = {k}, against {draws} random "
                  f"{k}-dimension subsets (`dimension_report`; {seconds:.0f} s, {load()}). "
@@ -262,13 +277,32 @@ def dimensions_section(draws: int, L: list) -> None:
                      f"{', '.join(holm) or 'none'}; do not beat random {', '.join(notb) or 'none'}"
                      + (f" (worse: {', '.join(worse)})" if worse else "") + ".")
         L.append("")
-    L.append("Reading: unsupervised choices that follow the data's spread (variance, pivoted "
-             "QR, Inf-FS) keep more of the neighbourhoods and of the coverage ranking than "
-             "random columns do, but gain little or nothing for a linear probe; only the "
-             "supervised choice (OMP on the labels, fitted on the probe's training rows only) "
-             "buys probe accuracy. Matryoshka truncation is a random-like subset for models "
-             "not trained for it (all-MiniLM-L6-v2 was not) and for pixels, and measures like "
-             "one. Every method at k = 64 stays far below the full space on every measure.")
+    L.append("In plain words:")
+    L.append("")
+    for name, report in reports:
+        wins = {m: [mt for mt in report.scores
+                    if report.scores[mt][m].verdict == "better than random"
+                    and report.p_holm[mt][m] < 0.05] for m in DIMENSION_NAMES}
+        every = [mt for mt in report.scores if all(mt in wins[m] for m in wins)]
+        none = [mt for mt in report.scores if not any(mt in wins[m] for m in wins)]
+        probe = wins["probe_accuracy"]
+        best = max(report.scores, key=lambda mt: report.scores[mt]["probe_accuracy"].value)
+        gap = report.full["probe_accuracy"] - report.scores[best]["probe_accuracy"].value
+        L.append(f"- **{name}, k = {report.k} of {report.dim}**: beat random dimensions on all "
+                 f"three measures (band and Holm): {', '.join(every) or 'none'}; on none: "
+                 f"{', '.join(none) or 'none'}. Probe accuracy: "
+                 + (f"{', '.join(probe)} beat random" if probe else
+                    "no method beats random dimensions")
+                 + f"; the best, {best}, is {gap:.3f} below the full space.")
+        mat = report.scores.get("matryoshka")
+        if mat is not None and mat["knn_recall"].verdict == "worse than random":
+            L.append(f"- {name}: the first {report.k} dimensions are worse than random ones "
+                     "(these are not Matryoshka embeddings: for digits the first columns are "
+                     "the top rows of pixels, mostly blank border).")
+        elif mat is not None:
+            L.append(f"- {name}: the first {report.k} dimensions measure like a random subset "
+                     "(all-MiniLM-L6-v2 was not trained with Matryoshka representation "
+                     "learning, so its prefix is no better than any other columns).")
     L.append("")
 
 

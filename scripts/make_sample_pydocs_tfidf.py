@@ -50,6 +50,7 @@ def tfidf_lsa(texts: list[str], dims: int = DIMS) -> np.ndarray:
 
 
 def main(out=OUT) -> None:
+    """Read sample_data/pydocs.parquet, write ``<out>/pydocs_tfidf.parquet``."""
     source = pd.read_parquet(OUT / "pydocs.parquet", columns=["id", "text"])
     X = tfidf_lsa(source["text"].tolist())
     path = write_parquet(source[["id"]], X, "pydocs_tfidf", folder=out, dictionary=False)

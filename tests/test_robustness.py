@@ -167,3 +167,11 @@ def test_cli_robustness_json_and_errors(tmp_path, pydocs):
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "digits.parquet: 1010 id(s) of pydocs are not in the second embedding" in \
         done.stderr
+
+
+def test_the_script_regenerates_the_tfidf_space_byte_for_byte(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import make_sample_pydocs_tfidf as script
+
+    script.main(out=tmp_path)
+    assert (tmp_path / "pydocs_tfidf.parquet").read_bytes() == TFIDF.read_bytes()
