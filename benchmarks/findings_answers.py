@@ -295,14 +295,15 @@ def dimensions_section(draws: int, L: list) -> None:
                     "no method beats random dimensions")
                  + f"; the best, {best}, is {gap:.3f} below the full space.")
         mat = report.scores.get("matryoshka")
-        if mat is not None and mat["knn_recall"].verdict == "worse than random":
-            L.append(f"- {name}: the first {report.k} dimensions are worse than random ones "
-                     "(these are not Matryoshka embeddings: for digits the first columns are "
-                     "the top rows of pixels, mostly blank border).")
-        elif mat is not None:
-            L.append(f"- {name}: the first {report.k} dimensions measure like a random subset "
-                     "(all-MiniLM-L6-v2 was not trained with Matryoshka representation "
-                     "learning, so its prefix is no better than any other columns).")
+        if mat is not None:
+            why = {"pydocs": "all-MiniLM-L6-v2 was not trained with Matryoshka representation "
+                             "learning, so its first columns have no reason to carry more",
+                   "digits": "pixels are no Matryoshka embedding: the first columns are the "
+                             "top rows of the image, mostly blank border"}.get(name, "")
+            L.append(f"- {name}, Matryoshka truncation (the first {report.k} dimensions): "
+                     + ", ".join(f"{m.replace('_', ' ')} {mat[m].verdict} (percentile "
+                                 f"{mat[m].percentile:.0f})" for m in DIMENSION_NAMES)
+                     + (f"; {why}." if why else "."))
     L.append("")
 
 
