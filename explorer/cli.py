@@ -263,12 +263,23 @@ def cmd_info(args) -> int:
         print("columns:")
         for c in meta.columns:
             col = meta[c]
-            sample = ", ".join(str(v)[:24] for v in col.head(3).tolist())
-            print(f"  {c:<14} {str(col.dtype):<9} {sample}")
-            if col.dtype.kind not in "fc" and 1 < col.nunique() <= 20 and c != args.id_column:
-                counts = col.astype(str).value_counts().sort_index()
+            sample = ", ".join(" ".join(str(v).split())[:24] for v in col.head(3).tolist())
+            print(f"  {str(c):<14} {_column_kind(col):<9} {sample}")
+            if col.dtype.kind in "fc" or c == args.id_column:
+                continue
+            text = col.astype(str)  # any value (a Decimal, a date, ...) counts by its text
+            if 1 < text.nunique() <= 20:
+                counts = text.value_counts().sort_index()
                 print("                 " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
     return 0
+
+
+def _column_kind(col) -> str:
+    """The dtype of a metadata column, or the kind of Python value an object column holds."""
+    if col.dtype != object:
+        return str(col.dtype)
+    first = col.dropna().head(1).tolist()
+    return type(first[0]).__name__.lower() if first else "object"
 
 
 def cmd_strategies(args) -> int:

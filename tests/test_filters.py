@@ -459,5 +459,6 @@ def test_dataframe_eval_and_query_are_gone_from_the_code():
     for path in [*root.joinpath("explorer").rglob("*.py"), *root.joinpath("pages").glob("*.py"),
                  root / "app.py"]:
         text = path.read_text(encoding="utf-8")
-        for banned in (".eval(", ".query(", "pd.eval", "eval(", "exec("):
-            assert banned not in text, f"{path.relative_to(root)} holds {banned}"
+        # ast.literal_eval (the .npy header reader) builds literals only, so it stays allowed
+        for banned in (r"\.eval\(", r"\.query\(", r"(?<![\w.])eval\(", r"(?<![\w.])exec\("):
+            assert not re.search(banned, text), f"{path.relative_to(root)} holds {banned}"

@@ -48,6 +48,8 @@ class Dataset:
     source : where the data came from (a path or a sample name), for provenance.
     dropped_ids : ids removed by ``drop_invalid`` at load time (empty when nothing was dropped).
     options : the loader options that reproduce this dataset (id column, meta file, ...).
+    notes : what the loader changed to make the input usable (rows dropped, columns kept as
+        metadata or as text, a separator guessed), one sentence each; also warned at load.
     """
 
     embeddings: np.ndarray
@@ -57,6 +59,7 @@ class Dataset:
     source: str = ""
     dropped_ids: tuple = ()
     options: dict = field(default_factory=dict)
+    notes: tuple = ()
 
     @property
     def n(self) -> int:

@@ -7,6 +7,7 @@ row / id / column and what to do. Nothing is ever unpickled (``allow_pickle=Fals
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from pathlib import Path
 
@@ -14,7 +15,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ExplorerError, ExplorerWarning, preview
+from .arrays import NpzArchive, read_npy
 from .dataset import Dataset, fingerprint
+from .paths import regular_file
+from .tables import (arrow_to_frame, nested_to_text, not_coordinates, read_arrow, read_csv,
+                     read_json_lines)
 from .validation import describe_bad_rows, invalid_rows, validate_ids, validate_matrix
 
 #: A float32 .npy larger than this is memory-mapped instead of read into memory.
@@ -54,33 +59,33 @@ def load(
     >>> load(SAMPLES["digits"], id_column="id").n
     1797
     """
-    path = Path(path).expanduser()
+    path = regular_file(path, "data file")
     where = path.name
-    if not path.exists():
-        raise ExplorerError(f"{path}: no such file. Check the path (relative paths start at "
-                            f"{Path.cwd()}).")
-    if path.is_dir():
-        raise ExplorerError(f"{path}: is a folder; give the embeddings file inside it.")
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ExplorerError(
             f"{where}: unsupported file type {suffix or '(none)'!r}. Supported: "
             f"{', '.join(FORMATS)}."
         )
+    if meta is not None:  # before the data is read: a FIFO or a device must not wait for it
+        meta = regular_file(meta, "--meta")
+    notes: list = []  # what was changed to make the input usable: warned, and kept
     if suffix == ".npy":
-        X, frame = _read_npy(path), None
+        X, frame = read_npy(path, where, mmap_from_bytes=MMAP_THRESHOLD_BYTES,
+                            float32_copy=True), None
     elif suffix == ".npz":
-        X, frame = _read_npz(path)
+        X, frame = _read_npz(path, where, notes)
     else:
-        table = _read_table(path)
-        X, frame = _split_table(table, embedding_column, id_column, where)
+        table = (read_csv(path, where, notes) if suffix == ".csv" else read_arrow(path, where))
+        X, frame = _split_table(table, embedding_column, id_column, where, notes)
     X = validate_matrix(X, where=where)
     n = X.shape[0]
     if frame is None:
         frame = pd.DataFrame(index=pd.RangeIndex(n))
+    frame = nested_to_text(frame, where, notes)
 
     if meta is not None:
-        frame = _join_meta(frame, Path(meta).expanduser(), id_column, n, where)
+        frame = _join_meta(frame, meta, id_column, n, where, notes)
     ids = _ids(frame, id_column, n, where)
 
     bad = invalid_rows(X, metric=metric)
@@ -92,23 +97,22 @@ def load(
         keep = np.ones(n, dtype=bool)
         keep[bad] = False
         dropped = tuple(ids[bad].tolist())
-        warnings.warn(
+        notes.append(
             f"{where}: dropped {len(bad)} invalid row(s) (NaN, inf"
-            f"{' or all zeros' if metric == 'cosine' else ''}); ids: {preview(dropped)}.",
-            ExplorerWarning,
-            stacklevel=2,
-        )
+            f"{' or all zeros' if metric == 'cosine' else ''}); ids: {preview(dropped)}.")
         X = np.ascontiguousarray(X[keep])
         ids = ids[keep]
         frame = frame.loc[keep].reset_index(drop=True)
 
     options = {
-        "meta": None if meta is None else str(Path(meta).expanduser().resolve()),
+        "meta": None if meta is None else str(meta.resolve()),
         "id_column": id_column,
         "embedding_column": embedding_column,
         "drop_invalid": bool(drop_invalid),
         "metric": metric,
     }
+    for message in notes:
+        warnings.warn(message, ExplorerWarning, stacklevel=2)
     return Dataset(
         embeddings=X,
         ids=ids,
@@ -117,122 +121,170 @@ def load(
         source=str(path.resolve()),
         dropped_ids=dropped,
         options=options,
+        notes=tuple(notes),
     )
 
 
-def _read_npy(path: Path) -> np.ndarray:
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:
-        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
-            raise ExplorerError(
-                f"{path.name}: holds Python objects, which are never unpickled. Save a numeric "
-                "array instead (np.save with a float array)."
-            ) from None
-        raise ExplorerError(f"{path.name}: not a readable .npy file ({exc}).") from None
-    except OSError as exc:
-        raise ExplorerError(f"{path.name}: not a readable .npy file ({exc}).") from None
-    if arr.dtype == np.float32 and arr.ndim == 2 and arr.nbytes > MMAP_THRESHOLD_BYTES:
-        return arr  # memory-mapped, read-only, never copied whole
-    return np.array(arr)
-
-
-def _read_npz(path: Path):
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise ExplorerError(f"{path.name}: not a readable .npz file ({exc}).") from None
-    with archive:
-        arrays = {}
-        for key in archive.files:
-            try:
-                arrays[key] = archive[key]
-            except ValueError:
+def _read_npz(path: Path, where: str, notes: list):
+    """Embeddings and per-row columns of an .npz; every header is checked and the cost of
+    the used arrays measured before any of them is unpacked. Arrays that are not used are
+    never read, and are named in a warning."""
+    with NpzArchive(path, where) as archive:
+        headers = {k: m.header for k, m in archive.members.items()}
+        if "embeddings" in headers:
+            key = "embeddings"
+        else:
+            two_d = [k for k, h in headers.items()
+                     if len(h.shape) == 2 and h.dtype.kind in "fiu"]
+            if len(two_d) != 1:
                 raise ExplorerError(
-                    f"{path.name}: array {key!r} holds Python objects, which are never "
-                    "unpickled. Store numbers or fixed-width strings."
-                ) from None
-    if "embeddings" in arrays:
-        key = "embeddings"
-    else:
-        two_d = [k for k, a in arrays.items() if a.ndim == 2 and a.dtype.kind in "fiu"]
-        if len(two_d) != 1:
-            raise ExplorerError(
-                f"{path.name}: found {len(two_d)} 2-D numeric arrays ({', '.join(two_d) or 'none'})"
-                "; name the embeddings array 'embeddings'."
-            )
-        key = two_d[0]
-    X = arrays.pop(key)
-    n = X.shape[0] if X.ndim >= 1 else 0
-    columns = {k: a for k, a in arrays.items() if a.ndim == 1 and len(a) == n}
-    frame = pd.DataFrame(columns) if columns else None
+                    f"{where}: found {len(two_d)} 2-D numeric arrays "
+                    f"({', '.join(map(repr, two_d)) or 'none'}); name the embeddings array "
+                    "'embeddings'.")
+            key = two_d[0]
+        shape = headers[key].shape
+        n = shape[0] if shape else 0
+        columns, ignored = [], []
+        for k, h in headers.items():
+            if k == key:
+                continue
+            why = _npz_column_problem(h, n)
+            if why:
+                ignored.append(f"{k!r} ({why})")
+            else:
+                columns.append(k)
+        if ignored:
+            notes.append(f"{where}: not read, as they are not one value per row: "
+                         f"{preview(ignored)}.")
+        copy = math.prod(shape) * 4 if headers[key].dtype != np.float32 else 0
+        archive.check_cost([key] + columns, extra_bytes=copy)
+        X = archive.read(key)
+        frame = pd.DataFrame({k: archive.read(k) for k in columns}) if columns else None
     return X, frame
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            return pq.read_table(path)
-        if suffix == ".feather":
-            import pyarrow.feather as feather
-
-            return feather.read_table(path)
-        return pd.read_csv(path)
-    except ExplorerError:
-        raise
-    except Exception as exc:
-        raise ExplorerError(f"{path.name}: could not be read as {suffix} ({exc}).") from None
+def _npz_column_problem(header, n: int) -> str:
+    """Why an .npz array is no per-row metadata column ('' when it is one)."""
+    if len(header.shape) != 1:
+        return f"shape {header.shape}"
+    if header.shape[0] != n:
+        return f"{header.shape[0]} values for {n} rows"
+    if header.dtype.hasobject:
+        return "Python objects, never unpickled"
+    if header.dtype.kind not in "biufcUSMm" or header.dtype.itemsize == 0:
+        return f"dtype {header.dtype}"
+    return ""
 
 
-def _split_table(table, embedding_column, id_column, where):
-    """Matrix and metadata frame from a pyarrow Table (parquet/feather) or a DataFrame (csv)."""
+def _split_table(table, embedding_column, id_column, where, notes: list):
+    """Matrix and metadata frame from a pyarrow Table (parquet/feather) or a DataFrame (csv).
+
+    The vectors are a list column, or else the numeric columns; bool, date, time, timestamp,
+    duration, decimal, categorical and text columns are always metadata."""
     import pyarrow as pa
 
     if isinstance(table, pa.Table):
         names = table.column_names
-        list_cols = [c for c in names if pa.types.is_list(table.schema.field(c).type)
-                     or pa.types.is_fixed_size_list(table.schema.field(c).type)
-                     or pa.types.is_large_list(table.schema.field(c).type)]
+        list_cols = [c for c in names if _numeric_list_type(table.schema.field(c).type)]
         col = _choose_embedding_column(names, list_cols, embedding_column, where)
         if col is not None:
+            kind = table.schema.field(col).type
+            if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)
+                    or pa.types.is_fixed_size_list(kind)):
+                raise ExplorerError(
+                    f"{where}: column {col!r} (--embedding-column) holds {kind} values, not "
+                    "vectors; it must be a list column with one vector per row. Without "
+                    "--embedding-column the numeric columns make the vector.")
             X = _matrix_from_arrow_list(table.column(col), col, where)
-            frame = table.drop([col]).to_pandas()
+            frame = arrow_to_frame(table.drop([col]), where)
             return X, frame
-        frame = table.to_pandas()
+        frame = arrow_to_frame(table, where)
     else:
         frame = table
         names = list(frame.columns)
-        json_cols = [c for c in names if frame[c].dtype == object or str(frame[c].dtype) == "str"]
-        json_cols = [c for c in json_cols
-                     if frame[c].dropna().astype(str).str.lstrip().str.startswith("[").all()
-                     and frame[c].notna().any()]
+        text_cols = [c for c in names if _is_text(frame[c])]
+        json_cols = [c for c in text_cols if _looks_like_vectors(frame[c])]
         col = _choose_embedding_column(names, json_cols, embedding_column, where)
         if col is not None:
+            if col not in text_cols:
+                raise ExplorerError(
+                    f"{where}: column {col!r} (--embedding-column) holds {frame[col].dtype} "
+                    "values, not vectors; it must hold one JSON list of numbers per row. "
+                    "Without --embedding-column the numeric columns make the vector.")
             X = _matrix_from_json(frame[col], col, where)
             return X, frame.drop(columns=[col])
-    # a set of numeric columns
+    # a set of numeric columns (bool is a kind of its own, 'b': never a coordinate)
     skip = {id_column} if id_column else set()
     numeric = [c for c in frame.columns if c not in skip and frame[c].dtype.kind in "fiu"]
+    labels = not_coordinates(frame, numeric)
+    numeric = [c for c in numeric if c not in labels]
     other = [c for c in frame.columns if c not in numeric]
     if not numeric:
+        why = (f"; {preview(map(repr, labels))} look like ids or labels, not coordinates"
+               if labels else "")
         raise ExplorerError(
-            f"{where}: found no embedding column. Give a list column (--embedding-column) or "
-            f"numeric columns; the columns are: {preview(frame.columns, 12)}."
+            f"{where}: found no embedding column{why}. Give a list column (--embedding-column) "
+            f"or numeric columns; the columns are: {preview(frame.columns, 12)}."
         )
-    text_like = [c for c in other if c not in skip]
-    for c in text_like:
+    if labels:
+        notes.append(
+            f"{where}: numeric column(s) {preview(map(repr, labels))} hold whole numbers under "
+            f"a name for ids or labels, so they are kept as metadata, not embedding "
+            f"dimensions ({len(numeric)} dimensions from the other numeric columns); rename "
+            "them (e.g. 'label' to 'label_dim') to use them as dimensions.")
+    for c in other:
+        if c in skip or not _is_text(frame[c]):
+            continue
         converted = pd.to_numeric(frame[c], errors="coerce")
-        if converted.notna().mean() > 0.5:  # a numeric column spoilt by a few bad cells
-            bad = np.flatnonzero(converted.isna() & frame[c].notna())
+        bad = np.flatnonzero((converted.isna() & frame[c].notna()).to_numpy())
+        if len(bad) and converted.notna().mean() > 0.5:  # numbers spoilt by a few bad cells
             raise ExplorerError(
-                f"{where}: column {c!r} has non-numeric value {frame[c].iloc[bad[0]]!r} at row "
-                f"{bad[0]} ({len(bad)} such row(s)). Fix those cells or drop the column."
+                f"{where}: column {c!r} has non-numeric value {str(frame[c].iloc[bad[0]])[:40]!r} "
+                f"at row {bad[0]} ({len(bad)} such row(s)). Fix those cells or drop the column."
             )
-    X = frame[numeric].to_numpy(dtype=np.float32)
+    X = frame[numeric].to_numpy(dtype=np.float32, na_value=np.nan)
     return X, frame[other].copy()
+
+
+def _numeric_list_type(kind) -> bool:
+    """A list type whose values are numbers: a column of vectors."""
+    import pyarrow as pa
+
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)
+            or pa.types.is_fixed_size_list(kind)):
+        return False
+    value = kind.value_type
+    return pa.types.is_floating(value) or pa.types.is_integer(value)
+
+
+def _is_text(series: pd.Series) -> bool:
+    """A column of strings (pandas' str dtype, or objects that are all str or missing)."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return True
+    if series.dtype != object:
+        return False
+    return all(isinstance(v, str) for v in series.dropna())
+
+
+def _looks_like_vectors(series: pd.Series, probe: int = 5) -> bool:
+    """The first non-empty cells of a text column are JSON lists of numbers."""
+    cells = series.dropna().head(probe).tolist()
+    if not cells:
+        return False
+    for cell in cells:
+        if not cell.lstrip().startswith("["):
+            return False
+        try:
+            vec = json.loads(cell)
+        except ValueError:
+            return False
+        if not isinstance(vec, list) or not all(_is_number(v) for v in vec):
+            return False
+    return True
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _choose_embedding_column(names, candidates, embedding_column, where):
@@ -305,27 +357,20 @@ def _matrix_from_json(series: pd.Series, name, where) -> np.ndarray:
     return np.asarray(rows, dtype=np.float32)
 
 
-def _join_meta(frame: pd.DataFrame, meta_path: Path, id_column, n: int, where: str):
-    if not meta_path.exists():
-        raise ExplorerError(f"{meta_path}: no such metadata file.")
-    suffix = meta_path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            meta = pd.read_csv(meta_path)
-        elif suffix == ".parquet":
-            meta = pd.read_parquet(meta_path)
-        elif suffix == ".feather":
-            meta = pd.read_feather(meta_path)
-        elif suffix in (".json", ".jsonl"):
-            meta = pd.read_json(meta_path, lines=True)
-        else:
-            raise ExplorerError(f"{meta_path.name}: unsupported metadata type {suffix!r}. "
-                                f"Supported: {', '.join(META_FORMATS)}.")
-    except ExplorerError:
-        raise
-    except Exception as exc:
-        raise ExplorerError(f"{meta_path.name}: could not be read ({exc}).") from None
+def _join_meta(frame: pd.DataFrame, meta_path: Path, id_column, n: int, where: str,
+               notes: list):
     mname = meta_path.name
+    suffix = meta_path.suffix.lower()
+    if suffix == ".csv":
+        meta = read_csv(meta_path, mname, notes)
+    elif suffix in (".parquet", ".feather"):
+        meta = arrow_to_frame(read_arrow(meta_path, mname), mname)
+    elif suffix in (".json", ".jsonl"):
+        meta = read_json_lines(meta_path, mname)
+    else:
+        raise ExplorerError(f"{mname}: unsupported metadata type {suffix or '(none)'!r}. "
+                            f"Supported: {', '.join(META_FORMATS)}.")
+    meta = nested_to_text(meta, mname, notes)
     if id_column is not None and id_column in frame.columns:
         if id_column not in meta.columns:
             raise ExplorerError(f"{mname}: no id column {id_column!r} to join on. Its columns "
@@ -342,16 +387,37 @@ def _join_meta(frame: pd.DataFrame, meta_path: Path, id_column, n: int, where: s
                                 f"{preview(missing)}.")
         meta = meta.set_index(mkeys).loc[keys.to_numpy()].reset_index(drop=True)
         meta = meta.drop(columns=[id_column])
-        clash = [c for c in meta.columns if c in frame.columns]
-        return pd.concat([frame.reset_index(drop=True), meta.drop(columns=clash)], axis=1)
-    if len(meta) != n:
+    elif len(meta) != n:
         raise ExplorerError(
             f"{mname}: has {len(meta)} rows but {where} has {n} embeddings. Metadata joined by "
             f"row order must match row for row; or join by an id column (--id-column)."
         )
-    clash = [c for c in meta.columns if c in frame.columns]
-    return pd.concat([frame.reset_index(drop=True), meta.drop(columns=clash)
-                      .reset_index(drop=True)], axis=1)
+    frame = frame.reset_index(drop=True)
+    meta = meta.reset_index(drop=True)
+    shared = [c for c in meta.columns if c in frame.columns]
+    for c in shared:
+        _same_column(frame[c], meta[c], c, where, mname)
+    return pd.concat([frame, meta.drop(columns=shared)], axis=1)
+
+
+def _same_column(ours: pd.Series, theirs: pd.Series, name, where: str, mname: str) -> None:
+    """A column in both the data file and the metadata file must hold the same values (then
+    it is kept once); otherwise which one is meant is unknown, so the load is refused."""
+    if ours.dtype.kind in "iufb" and theirs.dtype.kind in "iufb":  # 1 and 1.0 agree
+        a = ours.to_numpy(dtype=np.float64, na_value=np.nan)
+        b = theirs.to_numpy(dtype=np.float64, na_value=np.nan)
+        differs = (a != b) & ~(np.isnan(a) & np.isnan(b))
+    else:
+        a = ours.astype(str).where(ours.notna(), "")
+        b = theirs.astype(str).where(theirs.notna(), "")
+        differs = (a != b).to_numpy()
+    diff = np.flatnonzero(differs)
+    if len(diff):
+        i = int(diff[0])
+        raise ExplorerError(
+            f"{where} and {mname} both have a column {name!r}, with different values (row {i}: "
+            f"{str(ours.iloc[i])[:30]!r} and {str(theirs.iloc[i])[:30]!r}); rename or drop it in "
+            "one of them.")
 
 
 def _ids(frame: pd.DataFrame, id_column, n: int, where: str) -> np.ndarray:

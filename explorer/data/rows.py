@@ -9,34 +9,127 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ExplorerError, preview
+from .arrays import npy_header, read_npy
 from .dataset import Dataset
+from .paths import regular_file
+from .tables import arrow_to_frame, read_arrow, read_csv
 
 
 def rows_from_file(path, data: Dataset, what: str) -> np.ndarray:
     """Row indices from a ``.npy`` of integer row indices, or a ``.csv`` / ``.parquet`` with an
-    ``index`` (row indices) or ``id`` column, or a ``.txt`` of ids one per line."""
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise ExplorerError(f"{p}: no such file for {what}.")
+    ``index`` (row indices) or ``id`` column, or a ``.txt`` of ids one per line.
+
+    Every index must be a whole number in 0..N-1 and every id one of the dataset's, each
+    given once; the first that is not is named with its row, and the file is refused.
+
+    >>> import explorer, tempfile, os
+    >>> data = explorer.load_sample("digits")
+    >>> path = os.path.join(tempfile.mkdtemp(), "pins.csv")
+    >>> _ = open(path, "w").write("index\\n3\\n1.5\\n")
+    >>> rows_from_file(path, data, "--pin")
+    Traceback (most recent call last):
+    ...
+    explorer.errors.ExplorerError: pins.csv (--pin): row 1 (line 3): 1.5 is not a whole row index; give whole numbers 0..1796.
+    """
+    p = regular_file(path, what)
+    where = f"{p.name} ({what})"
     suffix = p.suffix.lower()
     if suffix == ".npy":
-        arr = np.load(p, allow_pickle=False)
-        if arr.dtype.kind not in "iu" or arr.ndim != 1:
-            raise ExplorerError(f"{p.name} ({what}): a .npy must hold a 1-D array of row "
-                                "indices (integers).")
-        return arr.astype(np.int64)
+        arr = read_npy(p, where)
+        if arr.ndim != 1 or arr.dtype.kind not in "iuf":
+            kind = "True/False values" if arr.dtype.kind == "b" else f"{arr.dtype} values"
+            raise ExplorerError(f"{where}: holds a {arr.ndim}-D array of {kind}; a .npy must "
+                                "hold a 1-D array of row indices (integers).")
+        return _checked_indices(pd.Series(arr), data.n, where, "element {i}")
     if suffix in (".csv", ".parquet"):
-        frame = pd.read_parquet(p) if suffix == ".parquet" else pd.read_csv(p)
+        if suffix == ".csv":
+            frame = read_csv(p, where, dtype=str, keep_default_na=False)
+        else:
+            frame = arrow_to_frame(read_arrow(p, where), where)
+        line = "row {i} (line {line})" if suffix == ".csv" else "row {i}"
         if "index" in frame.columns:
-            return frame["index"].to_numpy(dtype=np.int64)
+            return _checked_indices(frame["index"], data.n, where, line)
         if "id" in frame.columns:
-            return data.index_of_ids(frame["id"].tolist(), where=f"{p.name} ({what})")
+            return _checked_ids(frame["id"], data, where, line)
         if suffix == ".parquet" or frame.shape[1] != 1:
-            raise ExplorerError(f"{p.name} ({what}): needs an 'id' or an 'index' column.")
-    ids = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    if ids and ids[0] == "id":
-        ids = ids[1:]
-    return data.index_of_ids(ids, where=f"{p.name} ({what})")
+            raise ExplorerError(f"{where}: needs an 'id' or an 'index' column; its columns are "
+                                f"{preview(frame.columns, 12) or '(none)'}.")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ExplorerError(f"{where}: is not UTF-8 text ({exc.reason} at byte offset "
+                            f"{exc.start}); give one id per line.") from None
+    lines = [(i, ln.strip()) for i, ln in enumerate(text.splitlines(), start=1) if ln.strip()]
+    if lines and lines[0][1] == "id":
+        lines = lines[1:]
+    ids = pd.Series([ln for _, ln in lines], index=[i for i, _ in lines], dtype=object)
+    return _checked_ids(ids, data, where, "line {line}", line_is_index=True)
+
+
+def _place(template: str, i: int, line=None) -> str:
+    """Where the ``i``-th value of a row file sits, e.g. 'row 3 (line 5)' for a CSV, whose
+    line is ``i + 2`` after its header unless ``line`` is known."""
+    return template.format(i=i, line=i + 2 if line is None else line)
+
+
+def _checked_indices(values: pd.Series, n: int, where: str, template: str) -> np.ndarray:
+    """Whole row indices in 0..n-1, each once, from a column of numbers or number text."""
+    values = values.reset_index(drop=True)
+    if len(values) == 0:
+        raise ExplorerError(f"{where}: holds no row indices; give at least one, or leave the "
+                            "option out.")
+    if values.dtype.kind == "b":
+        raise ExplorerError(f"{where}: holds True/False values; give row indices (whole "
+                            f"numbers 0..{n - 1}).")
+    text = values.astype(str).str.strip() if values.dtype.kind not in "iuf" else None
+    numbers = pd.to_numeric(text if text is not None else values, errors="coerce")
+    numbers = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    for i in np.flatnonzero(~np.isfinite(numbers) | (numbers != np.round(numbers)))[:1]:
+        shown = values.iloc[i]
+        what = ("is empty" if text is not None and text.iloc[i] == ""
+                else f"{str(shown)[:30]!r} is not a row index" if not np.isfinite(numbers[i])
+                else f"{shown} is not a whole row index")
+        raise ExplorerError(f"{where}: {_place(template, i)}: {what}; give whole numbers "
+                            f"0..{n - 1}.")
+    out = (numbers < 0) | (numbers >= n)
+    for i in np.flatnonzero(out)[:1]:
+        raise ExplorerError(f"{where}: {_place(template, i)}: index {int(numbers[i])} is "
+                            f"outside 0..{n - 1} ({int(out.sum())} such index(es)); the data "
+                            f"has {n} rows.")
+    rows = numbers.astype(np.int64)
+    _refuse_repeats(rows, where, template, "index")
+    return rows
+
+
+def _checked_ids(values: pd.Series, data: Dataset, where: str, template: str,
+                 line_is_index: bool = False) -> np.ndarray:
+    """Row indices of the dataset's ids listed in ``values``, each once."""
+    labels = list(values.index) if line_is_index else [None] * len(values)
+    values = values.reset_index(drop=True)
+    if len(values) == 0:
+        raise ExplorerError(f"{where}: holds no ids; give at least one, or leave the option "
+                            "out.")
+    missing = np.flatnonzero(values.isna().to_numpy() | (values.astype(str) == "").to_numpy())
+    for i in missing[:1]:
+        raise ExplorerError(f"{where}: {_place(template, i, labels[i])}: the id is empty.")
+    rows = data.index_of_ids(values.astype(str).tolist() if data.ids.dtype.kind in "OUS"
+                             or values.dtype.kind not in "iu" else values.tolist(), where=where)
+    _refuse_repeats(rows, where, template, "id", labels, values)
+    return rows
+
+
+def _refuse_repeats(rows: np.ndarray, where: str, template: str, what: str, labels=None,
+                    values=None) -> None:
+    labels = labels or [None] * len(rows)
+    seen: dict = {}
+    for i, r in enumerate(rows.tolist()):
+        if r in seen:
+            j = seen[r]
+            shown = repr(str(values.iloc[i])[:40]) if values is not None else r
+            raise ExplorerError(f"{where}: {what} {shown} is given twice "
+                                f"({_place(template, j, labels[j])} and "
+                                f"{_place(template, i, labels[i])}); give each row once.")
+        seen[r] = i
 
 
 def query_rows(data: Dataset, expr, what: str = "query") -> np.ndarray:
@@ -67,17 +160,13 @@ def load_target(path, data: Dataset):
     (any format :func:`explorer.load` reads). Returns (indices or (M, D) array, record)."""
     from .loading import load
 
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise ExplorerError(f"{p}: no such target file.")
+    p = regular_file(path, "--target")
     suffix = p.suffix.lower()
-    if suffix == ".npy":
-        head = np.load(p, mmap_mode="r", allow_pickle=False)
-        if head.ndim == 1:
-            rows = rows_from_file(p, data, "--target")
-            return rows, {"indices": rows.tolist(), "path": str(p)}
+    if suffix == ".npy" and len(npy_header(p, f"{p.name} (--target)").shape) == 1:
+        rows = rows_from_file(p, data, "--target")
+        return rows, {"indices": rows.tolist(), "path": str(p)}
     if suffix == ".csv":
-        cols = pd.read_csv(p, nrows=0).columns
+        cols = read_csv(p, f"{p.name} (--target)", nrows=0).columns
         if "index" in cols or ("id" in cols and len(cols) == 1):
             rows = rows_from_file(p, data, "--target")
             return rows, {"indices": rows.tolist(), "path": str(p)}

@@ -348,4 +348,6 @@ def current_data():
     if data is not None:
         st.caption(f"Dataset **{data.name}** · {data.n:,} rows × {data.dim} dims · "
                    f"{state.get('metric')} metric")
+        for note in data.notes:  # what the loader changed (columns kept as metadata, ...)
+            st.warning(note)
     return data
