@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -202,3 +203,29 @@ def test_cli_lock_confirm_and_a_second_confirm(tmp_path):
     done = run("confirm", "s.json")
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "already confirmed" in done.stderr
+
+
+def test_a_manifest_from_before_the_lock_says_why_it_no_longer_replays(digits, tmp_path):
+    before = os.environ["SUBSET_EXPLORER_HOME"]
+    os.environ["SUBSET_EXPLORER_HOME"] = str(tmp_path / "home")
+    try:
+        to_be_locked = lock_confirmation(digits, "label", 0.2, seed=5,
+                                         folder=tmp_path / "elsewhere")["rows"]
+        early = explorer.select(digits, "k-center", 60)
+        explorer.write_manifest(tmp_path / "early.json", digits, early)
+        clean = explorer.select(digits, "k-center", 60, excluded=to_be_locked)
+        explorer.write_manifest(tmp_path / "clean.json", digits, clean)
+        time.sleep(1.1)  # manifests record the second they were written
+        lock_confirmation(digits, "label", 0.2, seed=5)
+        with pytest.raises(ExplorerError, match="confirmation split .* was locked after the "
+                                                "manifest was written"):
+            explorer.replay(tmp_path / "early.json")
+        # k-center's 60 picks reach into the 20 % now locked: confirm refuses to judge them
+        with pytest.raises(ExplorerError, match="holds .* row.* of the locked split"):
+            confirm_manifest(tmp_path / "early.json", data=digits, random_draws=5)
+        # a selection that avoided those rows is confirmed, and flagged as made before the lock
+        result = confirm_manifest(tmp_path / "clean.json", data=digits, random_draws=5)
+    finally:
+        os.environ["SUBSET_EXPLORER_HOME"] = before
+    assert result.record["made_before_lock"] and "made before the split was locked" in \
+        result.summary()

@@ -279,6 +279,15 @@ def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True):
     recorded = [str(v) for v in doc["selection"]["ids"]]
     got = [str(v) for v in data.ids[sel.indices].tolist()]
     if got != recorded:
+        from .ledger import locked_rows
+
+        locked = set(locked_rows(data).tolist())
+        if locked and not locked <= set((doc.get("excluded") or {}).get("indices") or []):
+            raise ExplorerError(
+                f"Replaying {doc['strategy']} gave different rows than recorded: the dataset's "
+                f"confirmation split ({len(locked)} rows) was locked after the manifest was "
+                "written, and locked rows cannot be selected; its recorded rows are in "
+                "selection.indices (explorer confirm reads them).")
         was = (doc.get("versions") or {})
         raise ExplorerError(
             f"Replaying {doc['strategy']} gave different rows than recorded ({len(got)} vs "

@@ -240,11 +240,29 @@ def confirm(data: Dataset, selection, *, label_column: str | None = None,
                   "rows": int(lock["n"]), "label_column": lock["label_column"],
                   "locked_at": lock["created"], "digest": lock["digest"]},
         "explorations_before": dict(tried(log), since=lock["created"]),
-        "made_before_lock": bool(made and made < lock["created"][: len(made)]),
+        "made_before_lock": _earlier(made, lock["created"]),
         "metrics": metrics,
     }
     attempt = ledger.add_confirmation(data.fingerprint, record, again=again)
     return Confirmation(dict(record, attempt=attempt, flagged=attempt > 1))
+
+
+def _earlier(made: str | None, locked: str) -> bool:
+    """Whether ``made`` (a manifest's time, to the second) is in a second before ``locked``;
+    False when unknown or unreadable.
+
+    >>> _earlier("2026-01-01T10:00:00+00:00", "2026-01-01T10:00:00.5+00:00")
+    False
+    >>> _earlier("2026-01-01T09:59:59+00:00", "2026-01-01T10:00:00.5+00:00")
+    True
+    """
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(made) < datetime.fromisoformat(locked).replace(
+            microsecond=0)
+    except (TypeError, ValueError):
+        return False
 
 
 def confirm_manifest(path, *, label_column: str | None = None, probe: str = "logistic",
