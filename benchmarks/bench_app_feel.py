@@ -63,6 +63,7 @@ def main() -> None:
     print(f"{what} {data.n:,} x {data.dim}; UMAP layout computed and cached in "
           f"{time.perf_counter() - t:.0f} s")
 
+    env["SUBSET_EXPLORER_DATA_ROOTS"] = str(path.parent)  # the app opens files only there
     proc, url = start_app(env)
     shots = Path(args.shots)
     shots.mkdir(parents=True, exist_ok=True)

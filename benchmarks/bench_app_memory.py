@@ -72,6 +72,7 @@ def main() -> None:
           f"target < 600 s at 1M)")
     del data
 
+    env["SUBSET_EXPLORER_DATA_ROOTS"] = str(path.parent)  # the app opens files only there
     proc, url = start_app(env)
     shots = Path(args.shots)
     shots.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,17 @@ os.environ.setdefault("SUBSET_EXPLORER_CACHE", os.path.join(_TMP, "cache"))
 os.environ.setdefault("SUBSET_EXPLORER_HOME", os.path.join(_TMP, "home"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def allowed_roots(tmp_path_factory):
+    """The app may open files below the tests' temporary folders and the repository (the
+    bundled samples), as a server started with SUBSET_EXPLORER_DATA_ROOTS would; anything
+    else (``/etc``, another temporary folder) stays outside."""
+    roots = [str(tmp_path_factory.getbasetemp()), _TMP, os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))]
+    os.environ["SUBSET_EXPLORER_DATA_ROOTS"] = os.pathsep.join(roots)
+    return roots
+
+
 @pytest.fixture(scope="session")
 def digits():
     """The bundled digits sample (a frozen Dataset, shared by every test)."""

@@ -3,6 +3,8 @@ overlap between strategies and stability across seeds."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -15,6 +17,7 @@ from explorer.evaluate.probes import probe_sweep
 from explorer.strategies import REGISTRY
 
 from . import compute, figures, panels, state
+from .heavy import heavy_turn
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -94,8 +97,10 @@ def controls_and_results(data) -> None:
             st.caption("Press Compare to run every strategy at every budget.")
             return
     st.session_state["cmp_done"] = True
+    est = estimate_sweep(names, data.n, data.dim, budgets, random_draws=int(draws), probe=probe)
     try:
-        table, sels, notes = cached_sweep(*args)
+        with heavy_turn("this comparison", ("sweep",) + args) if est.heavy else nullcontext():
+            table, sels, notes = cached_sweep(*args)
     except explorer.ExplorerError as exc:
         st.error(str(exc))
         return

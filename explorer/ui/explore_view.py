@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import streamlit as st
 
@@ -9,6 +11,7 @@ import explorer
 from explorer.cost import estimate_score
 
 from . import compute, figures, filter_view, live_charts, panels, robustness_view, state
+from .heavy import heavy_turn
 
 
 def _selection_args(data, spec, params, where=None):
@@ -44,7 +47,8 @@ def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False,
         budget = None  # deduplication keeps every representative
         args["budget"] = budget
     try:
-        with st.spinner(f"Running {spec.name} ..."):
+        with heavy_turn(f"{spec.name}") if est.heavy else nullcontext(), \
+                st.spinner(f"Running {spec.name} ..."):
             sel = compute.cached_selection(**args)
         state.put("selection", sel)
         state.put("selection_error", None)
@@ -219,7 +223,9 @@ def scorecard_section(data, sel) -> None:
         if not st.button("Score against random", key="score_run"):
             return
         state.allow_scoring(sel)
-    card = compute.scorecard(state.get("data_key"), sel, sel.metric, state.get("label_column"))
+    with heavy_turn("scoring", state.scored_key(sel)) if est.heavy else nullcontext():
+        card = compute.scorecard(state.get("data_key"), sel, sel.metric,
+                                 state.get("label_column"))
     panels.scorecard_view(card, data, sel.strategy)
     robustness_view.check_in_another_embedding(data, sel)
 

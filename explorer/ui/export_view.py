@@ -61,6 +61,16 @@ def downloads(data, sel) -> None:
     st.code(f"explorer select --replay {stem}.json --out {stem}.csv", language="bash")
 
 
+def _allowed_folder(text: str) -> Path:
+    """The workspace folder a visitor typed, when it is the server's default one or lies below
+    the allowed folders (checked before anything is created)."""
+    from .data import checked_folder
+
+    if Path(text).expanduser() == default_folder():
+        return default_folder()
+    return checked_folder(text, "Workspace folder")
+
+
 def workspace(data, sel) -> None:
     st.subheader("Workspace")
     folder = st.text_input("Workspace folder", value=str(default_folder()), key="ws_folder",
@@ -72,7 +82,7 @@ def workspace(data, sel) -> None:
                    "here.")
         state.put("workspace_moved", None)
     try:
-        saved_selections(Workspace(folder), data, sel)
+        saved_selections(Workspace(_allowed_folder(folder)), data, sel)
     except CorruptWorkspace as exc:
         st.error(str(exc))
         if st.button("Move it aside and start a new workspace", key="ws_move_aside",

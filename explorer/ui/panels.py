@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import explorer
+from explorer.data.provenance import describe
 from explorer.params import Boolean, Interval, Options, Text
 from explorer.strategies import INPUTS, list_strategies
 
@@ -16,6 +17,8 @@ from . import state
 from .compute import column_levels
 
 UPLOAD_TYPES = ["npy", "npz", "parquet", "feather", "csv"]
+META_TYPES = ["csv", "parquet", "feather", "jsonl"]
+EMBED_SOURCE = "Embed text or images"
 
 
 def sidebar_data():
@@ -24,10 +27,12 @@ def sidebar_data():
     Returns the loaded Dataset (the previous one stays loaded when a new file is bad).
     """
     state.init()
+    uidata.sweep_now_and_then()  # upload folders of sessions that have ended
     sb = st.sidebar
     sb.header("Data")
     source = state.remembered(sb.radio, "Where is the data?", "source",
-                              options=["Bundled sample", "Upload a file", "Path on disk"],
+                              options=["Bundled sample", "Upload a file", "Path on disk",
+                                       EMBED_SOURCE],
                               help="Samples ship with the app; a path on disk is "
                               "memory-mapped, so large files are not copied.")
     if source == "Bundled sample":
@@ -35,13 +40,20 @@ def sidebar_data():
                          format_func=lambda s: f"{s} — {uidata.DESCRIPTIONS[s]}")
     elif source == "Upload a file":
         limit = st.get_option("server.maxUploadSize")
-        sb.file_uploader(f"Embeddings file (up to {limit} MB)", type=UPLOAD_TYPES,
-                         key="upload", help="Limit set by server.maxUploadSize in "
-                         ".streamlit/config.toml. Larger files: use 'Path on disk'.")
-        sb.file_uploader("Metadata file (optional)", type=["csv", "parquet", "feather",
-                                                           "jsonl"], key="upload_meta")
+        # no ``type=``: Streamlit would refuse an odd name (a NUL byte) with an exception of
+        # its own before this script runs; the name is cleaned and its type checked here
+        sb.file_uploader(f"Embeddings file ({', '.join('.' + t for t in UPLOAD_TYPES)}; up to "
+                         f"{limit} MB)", key="upload", help="Limit set by "
+                         "server.maxUploadSize in .streamlit/config.toml. Larger files: use "
+                         "'Path on disk'.")
+        sb.file_uploader(f"Metadata file, optional ({', '.join('.' + t for t in META_TYPES)})",
+                         key="upload_meta")
         sb.text_input("Id column (optional)", key="upload_id")
         sb.checkbox("Drop rows with NaN / inf / zeros", key="upload_drop")
+    elif source == EMBED_SOURCE:
+        from .embed_view import embed_source
+
+        embed_source(sb)
     else:
         state.remembered(sb.text_input, "Path to the embeddings file", "disk_path", default="",
                          placeholder="/data/vectors.npy", help="Press Enter to load.")
@@ -55,11 +67,12 @@ def sidebar_data():
     if key is None:  # the empty state: open on the first sample
         key = uidata.key_for_sample("digits")
         state.put("data_key", key)
-    data, error = uidata.try_load(key)
+    data, error = _try_load(key)
     if error:
         sb.error(error)
         return None
-    sb.caption(f"**{data.name}**: {data.n:,} rows × {data.dim} dims")
+    sb.caption(f"**{data.name}**: {data.n:,} rows × {data.dim} dims"
+               + (f" · {describe(data.embedding)}" if data.embedding else ""))
 
     sb.header("Selection")
     state.remembered(sb.selectbox, "Metric", "metric", options=explorer.METRICS,
@@ -96,7 +109,10 @@ def sidebar_data():
 
 
 def _requested_key():
-    """The dataset the data widgets ask for, from their session-state keys (or None)."""
+    """The dataset the data widgets ask for, from their session-state keys (or None).
+
+    Raises ExplorerError for a path outside the allowed folders, a file that is not a regular
+    file, an empty upload, and other input the app refuses before loading."""
     ss = st.session_state
     source = ss.get("source", "Bundled sample")
     if source == "Bundled sample":
@@ -106,10 +122,16 @@ def _requested_key():
         if up is None:
             return None
         meta_up = ss.get("upload_meta")
-        path = uidata.save_upload(up)
-        meta = str(uidata.save_upload(meta_up)) if meta_up is not None else None
-        return uidata.key_for_path(str(path), meta, ss.get("upload_id") or None, None,
-                                   bool(ss.get("upload_drop")))
+        key = uidata.key_for_upload(up, meta_up, ss.get("upload_id") or None,
+                                    bool(ss.get("upload_drop")), UPLOAD_TYPES, META_TYPES)
+        names = dict(state.get("upload_names"))
+        names[key[1]] = uidata.display_name(up.name)
+        if meta_up is not None:
+            names[key[2]] = uidata.display_name(meta_up.name)
+        state.put("upload_names", names)
+        return key
+    if source == EMBED_SOURCE:
+        return ss.get("embedded_key")
     path = ss.get("disk_path")
     if not path:
         return None
@@ -117,17 +139,29 @@ def _requested_key():
                                ss.get("disk_emb") or None, bool(ss.get("disk_drop")))
 
 
+def _try_load(key):
+    return uidata.try_load(key, state.get("upload_names"))
+
+
 def sync_dataset() -> None:
     """Load what the data widgets ask for; on failure keep the previous dataset and record
     the message (shown on the page)."""
     state.init()
-    new_key = _requested_key()
+    try:
+        new_key = _requested_key()
+    except explorer.ExplorerError as exc:
+        state.put("load_error", uidata.user_words(str(exc), state.get("upload_names")))
+        return
+    except Exception as exc:  # noqa: BLE001 - e.g. a full disk: said, never a traceback
+        state.put("load_error", f"Could not read this input: {type(exc).__name__}: "
+                  f"{uidata.user_words(str(exc), state.get('upload_names'))}")
+        return
     if new_key == state.get("data_key"):
         state.put("load_error", None)  # back on the loaded dataset: nothing to report
         return
     if new_key is None or new_key == state.get("failed_key"):
         return
-    data, error = uidata.try_load(new_key)
+    data, error = _try_load(new_key)
     if error:
         state.put("load_error", error)
         state.put("failed_key", new_key)
@@ -339,7 +373,7 @@ def current_data():
     key = state.get("data_key")
     data = None
     if key is not None:
-        data, _ = uidata.try_load(key)
+        data, _ = _try_load(key)
     if state.get("load_error"):
         st.error(state.get("load_error"))
         if data is not None:

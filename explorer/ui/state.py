@@ -10,6 +10,7 @@ DEFAULTS = {
     "data_key": None,               # (kind, path, options) of the loaded dataset
     "load_error": None,             # the last loading error, shown on top of the page
     "failed_key": None,             # the data key that failed (not retried until it changes)
+    "upload_names": {},             # stored upload path -> the name the user gave (messages)
     "metric": "euclidean",
     "budget_mode": "count",         # "count" or "percent"
     "budget_count": 50,
@@ -44,6 +45,10 @@ DEFAULTS = {
     "dims_export": None,            # ... the method whose dimensions are downloaded
     "confirm_fraction": 0.2,        # Export page: share of rows a new lock holds
     "confirm_result": None,         # ... the confirmation just made (a dict)
+    "heavy_done": set(),            # heavy runs this session finished (cached: no queue again)
+    "embed_error": None,            # the last error of the sidebar's Embed button
+    "embedded_key": None,           # the data key of the last embedded output
+    "filter_json": None,            # the Explore filter's JSON text (Export offers its rows)
 }
 
 
@@ -54,8 +59,8 @@ COLUMN_KEYS = ("label_column", "group_column", "score_column")
 def init() -> None:
     for key, value in DEFAULTS.items():
         if key not in st.session_state:
-            st.session_state[key] = (type(value)(value) if isinstance(value, (list, dict))
-                                     else value)
+            fresh = isinstance(value, (list, dict, set))  # a copy of its own per session
+            st.session_state[key] = type(value)(value) if fresh else value
 
 
 def get(key):
@@ -92,6 +97,7 @@ def reset_for_new_data() -> None:
     for key in COLUMN_KEYS:  # the guesses apply again on the new data
         st.session_state.pop(column_choice_key(key), None)
     put("filter_count", 0)  # the filter named the old data's columns
+    put("filter_json", None)
     for key in [k for k in st.session_state if str(k).startswith(("filter:", "w:filter:"))]:
         st.session_state.pop(key, None)
     put("map_drawn", None)
