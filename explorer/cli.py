@@ -11,6 +11,7 @@
     explorer dimensions DATA --k K [--methods a,b] [--choose M --out R.npy] [...]
     explorer lock DATA --label-column C [--fraction F] [--seed S]
     explorer confirm MANIFEST [--probe logistic|knn] [--random-draws R] [--again]
+    explorer advise DATA --label-column C --strategies random,k-means [--eps 1] [...]
     explorer embed DATA --text-column C | --image-column C --out OUT.parquet
     explorer embed --text-dir DIR | --image-dir DIR --out OUT.parquet
     explorer --version
@@ -328,6 +329,28 @@ def build_parser() -> argparse.ArgumentParser:
     cf.add_argument("--seed", type=int, default=0)
     cf.add_argument("--again", action="store_true", help="run on a split already used (the "
                     "result is flagged)")
+
+    ad = sub.add_parser("advise", help="how many rows: fit learning curves (a - b n^-c) of a "
+                        "probe for each strategy and for random, and say at what budget each "
+                        "comes within --eps points of the probe trained on the whole pool")
+    ad.add_argument("data", metavar="DATA")
+    ad.add_argument("--label-column", metavar="C", required=True, help="the class column the "
+                    "probe predicts")
+    ad.add_argument("--strategies", metavar="A,B", required=True, help="strategies to advise "
+                    "on ('random' is the baseline and always measured)")
+    ad.add_argument("--eps", type=float, default=1.0, help="accuracy points below the "
+                    "full-pool probe that count as reached (default 1)")
+    ad.add_argument("--budgets", metavar="B1,B2", help="the measured budgets (default: 8 "
+                    "log-spaced from 2%% to half of the pool)")
+    ad.add_argument("--probe", choices=("logistic", "knn"), default="logistic")
+    ad.add_argument("--metric", choices=("euclidean", "cosine"), default="euclidean")
+    ad.add_argument("--seeds", type=int, default=3, help="seeds per randomized strategy")
+    ad.add_argument("--random-draws", metavar="R", type=int, default=30)
+    ad.add_argument("--bootstrap", metavar="B", type=int, default=200, help="bootstrap "
+                    "replicates for the intervals")
+    ad.add_argument("--seed", type=int, default=0)
+    ad.add_argument("--format", choices=("text", "json"), default="text")
+    _data_options(ad)
 
     em = sub.add_parser("embed", help="embed a text column, an image column or a folder of "
                         "images with a local model (the [embed] extra)")
@@ -689,6 +712,36 @@ def cmd_robustness(args) -> int:
     return 0
 
 
+def cmd_advise(args) -> int:
+    from .evaluate.advisor import advise
+
+    try:
+        budgets = [int(b) for b in args.budgets.split(",") if b.strip()] if args.budgets \
+            else None
+    except ValueError:
+        raise _UsageError(f"explorer advise: --budgets must be whole numbers separated by "
+                          f"commas; got {args.budgets!r}") from None
+    data = _load(args)
+    bar = Progress("advise", args.quiet)
+    try:
+        advice = advise(data, args.strategies, label_column=args.label_column, eps=args.eps,
+                        budgets=budgets, probe=args.probe, seeds=args.seeds,
+                        random_draws=args.random_draws, seed=args.seed,
+                        space_metric=args.metric, boot=args.bootstrap, progress=bar)
+    finally:
+        bar.close()
+    if args.format == "json":
+        print(json.dumps(advice.to_dict()))
+        return 0
+    for line in advice.sentences():
+        print(line)
+    print(f"(full-pool {args.probe} {advice.metric} {advice.full_value:.3f}, target "
+          f"{advice.target:.3f}; curves a - b * n^(-c) fitted on "
+          f"budgets {', '.join(map(str, advice.random.budgets))}; intervals: 5-95 % of "
+          f"{args.bootstrap} bootstrap fits)")
+    return 0
+
+
 def cmd_dimensions(args) -> int:
     from .dimensions import METHODS, choose_dimensions, dimension_report, export_dimensions
 
@@ -910,7 +963,7 @@ def cmd_embed(args) -> int:
 COMMANDS = {"info": cmd_info, "strategies": cmd_strategies, "select": cmd_select,
             "score": cmd_score, "compare": cmd_compare, "embed": cmd_embed,
             "robustness": cmd_robustness, "dimensions": cmd_dimensions, "lock": cmd_lock,
-            "confirm": cmd_confirm}
+            "confirm": cmd_confirm, "advise": cmd_advise}
 
 
 #: Exit status when the reader of stdout has gone (``explorer info DATA | head``): 128 +

@@ -583,7 +583,9 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
         as given); ``seeds > 1`` adds the strategy's own seed-to-seed spread and switches the
         p-value to a permutation test. ``attrs`` holds 'pool_rows',
         'eval_rows', 'selections' ((strategy, budget) -> row indices into ``data``, first
-        seed), 'notes' and the settings.
+        seed), 'measured' ((strategy, budget) -> metric -> the value of each distinct run),
+        'envelopes' (size -> metric -> the value of each random draw), 'notes' and the
+        settings.
 
     Examples
     --------
@@ -774,7 +776,13 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
                          f"support a claim after Holm over {comparisons} comparisons; "
                          f"random_draws >= {draws_needed(comparisons, alpha)} would let them.")
     first = {key: pool_rows[v[0][0]] for key, v in runs.items()}
+    # the per-run and per-draw values behind each row, for resampling (the budget advisor)
+    measured = {key: {m: [float(cached_measure(i, w)[m]) for i, w in v] for m in direction}
+                for key, v in runs.items()}
+    draws_by_size = {size: {m: env[m].astype(float).tolist() for m in direction}
+                     for size, env in envelopes.items()}
     table.attrs.update({"pool_rows": pool_rows, "eval_rows": eval_rows, "selections": first,
+                        "measured": measured, "envelopes": draws_by_size,
                         "notes": notes, "probes": probe_names, "random_draws": random_draws,
                         "seed": seed, "metric": metric, "alpha": alpha,
                         "holdout": holdout if probe_names else 0.0,
