@@ -82,3 +82,22 @@ def test_export_locks_a_split_and_confirms_once(tmp_path, monkeypatch):
     done = [b for b in at.get("download_button") if b.proto.id.endswith("confirm_dl")] or \
         at.get("download_button")
     assert done
+
+
+def test_compare_page_advises_how_many_rows():
+    at = opened()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.multiselect(key="w:adv_strategies").set_value(["k-center"])
+    at.number_input(key="w:adv_eps").set_value(3.0)
+    at.radio(key="w:adv_probe").set_value("knn").run()
+    assert "Fit learning curves" in [b.label for b in at.button]
+    at.button(key="adv_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.exception]
+    advice = texts(at.markdown)
+    assert "within 3 points of the full-data accuracy" in advice
+    assert "random needs ~" in advice or "random: cannot say" in advice
+    fits = at.dataframe[-1].value
+    assert list(fits["curve"]) == ["random", "k-center"]
+    assert {"a (level)", "c (rate)", "rows needed", "5–95 %"} <= set(fits.columns)
+    assert any(c.proto.spec and "whole pool" in c.proto.spec for c in at.get("plotly_chart"))
