@@ -35,17 +35,16 @@ def cached_advice(data_key, strategies, eps, probe, seeds, draws, seed, metric, 
 
 
 def advice_figure(advice: Advice) -> go.Figure:
-    """Measured points, fitted curves (dashed past the largest budget), random's 5-95 % band,
-    the full-pool value and the target, and each budget with its interval on the target."""
-    fig = go.Figure()
+    """Measured points, fitted curves (dotted past the largest budget), random's 5-95 % band,
+    the full-pool value and the target, and each budget with its interval on the target:
+    the whole curves on the left, the region around the target enlarged on the right."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.07,
+                        subplot_titles=["the learning curves",
+                                        "around the target (the budgets and their 5–95 %)"])
     band = sorted(advice.band.items())
     xs = [b for b, _ in band]
-    fig.add_trace(go.Scatter(x=xs, y=[hi for _, (lo, hi) in band], mode="lines",
-                             line=dict(width=0), showlegend=False, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=xs, y=[lo for _, (lo, hi) in band], mode="lines",
-                             line=dict(width=0), fill="tonexty",
-                             fillcolor="rgba(150,150,150,0.3)", name="random 5–95%",
-                             hoverinfo="skip"))
     curves = [("random", advice.random, "#555")] + [
         (name, adv, figures.PALETTE[j % len(figures.PALETTE)])
         for j, (name, adv) in enumerate(advice.strategies.items())]
@@ -55,45 +54,65 @@ def advice_figure(advice: Advice) -> go.Figure:
             right = max(right, min(adv.high if np.isfinite(adv.high) else adv.budget,
                                    3 * advice.largest))
     right *= 1.15
-    for name, adv, color in curves:
-        fig.add_trace(go.Scatter(x=adv.budgets, y=adv.means, mode="markers", name=name,
-                                 legendgroup=name, marker=dict(color=color, size=8),
-                                 hovertemplate=f"{name}: %{{y:.3f}} at %{{x}} rows"
-                                 "<extra></extra>"))
-        if not adv.fit.ok:
-            continue
-        low = min(adv.budgets) / 1.3
-        inside = np.geomspace(low, advice.largest, 80)
-        beyond = np.geomspace(advice.largest, right, 40)
-        fig.add_trace(go.Scatter(x=inside, y=adv.fit.predict(inside), mode="lines",
-                                 line=dict(color=color, width=2), legendgroup=name,
-                                 showlegend=False, hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=beyond, y=adv.fit.predict(beyond), mode="lines",
-                                 line=dict(color=color, width=2, dash="dot"),
-                                 legendgroup=name, showlegend=False, hoverinfo="skip"))
-        if adv.status == "ok" or (adv.status == "no saving" and np.isfinite(adv.high)):
-            fig.add_trace(go.Scatter(
-                x=[adv.budget], y=[advice.target], mode="markers", legendgroup=name,
-                showlegend=False, marker=dict(color=color, size=13, symbol="diamond",
-                                              line=dict(color="white", width=1)),
-                error_x=dict(type="data", symmetric=False, color=color, thickness=2,
-                             array=[adv.high - adv.budget], arrayminus=[adv.budget - adv.low]),
-                hovertemplate=f"{name}: ~{rows(adv.budget)} rows [{rows(adv.low)}, "
-                f"{rows(adv.high)}]<extra></extra>"))
-    fig.add_hline(y=advice.full_value, line=dict(color="#222", width=1),
-                  annotation_text=f"whole pool {advice.full_value:.3f}",
-                  annotation_position="bottom right")
-    fig.add_hline(y=advice.target, line=dict(color=figures.SELECTED, width=1, dash="dash"),
-                  annotation_text=f"target: {advice.eps:g} point below",
-                  annotation_position="bottom left")
+    for col in (1, 2):
+        first = col == 1
+        fig.add_trace(go.Scatter(x=xs, y=[hi for _, (lo, hi) in band], mode="lines",
+                                 line=dict(width=0), showlegend=False, hoverinfo="skip"),
+                      row=1, col=col)
+        fig.add_trace(go.Scatter(x=xs, y=[lo for _, (lo, hi) in band], mode="lines",
+                                 line=dict(width=0), fill="tonexty",
+                                 fillcolor="rgba(150,150,150,0.3)", name="random 5–95%",
+                                 legendgroup="band", showlegend=first, hoverinfo="skip"),
+                      row=1, col=col)
+        for name, adv, color in curves:
+            fig.add_trace(go.Scatter(x=adv.budgets, y=adv.means, mode="markers", name=name,
+                                     legendgroup=name, showlegend=first,
+                                     marker=dict(color=color, size=8),
+                                     hovertemplate=f"{name}: %{{y:.3f}} at %{{x}} rows"
+                                     "<extra></extra>"), row=1, col=col)
+            if not adv.fit.ok:
+                continue
+            inside = np.geomspace(min(adv.budgets) / 1.3, advice.largest, 80)
+            beyond = np.geomspace(advice.largest, right, 40)
+            fig.add_trace(go.Scatter(x=inside, y=adv.fit.predict(inside), mode="lines",
+                                     line=dict(color=color, width=2), legendgroup=name,
+                                     showlegend=False, hoverinfo="skip"), row=1, col=col)
+            fig.add_trace(go.Scatter(x=beyond, y=adv.fit.predict(beyond), mode="lines",
+                                     line=dict(color=color, width=2, dash="dot"),
+                                     legendgroup=name, showlegend=False, hoverinfo="skip"),
+                          row=1, col=col)
+            if np.isfinite(adv.budget) and np.isfinite(adv.low) and np.isfinite(adv.high):
+                fig.add_trace(go.Scatter(
+                    x=[adv.budget], y=[advice.target], mode="markers", legendgroup=name,
+                    showlegend=False, marker=dict(color=color, size=13, symbol="diamond",
+                                                  line=dict(color="white", width=1)),
+                    error_x=dict(type="data", symmetric=False, color=color, thickness=2,
+                                 width=6, array=[adv.high - adv.budget],
+                                 arrayminus=[adv.budget - adv.low]),
+                    hovertemplate=f"{name}: ~{rows(adv.budget)} rows [{rows(adv.low)}, "
+                    f"{rows(adv.high)}]<extra></extra>"), row=1, col=col)
+        words = {} if first else {
+            "full": dict(annotation_text=f"whole pool {advice.full_value:.3f}",
+                         annotation_position="top left"),
+            "target": dict(annotation_text=f"target: {advice.eps:g} point"
+                           f"{'s' if advice.eps != 1 else ''} below",
+                           annotation_position="bottom left")}
+        fig.add_hline(y=advice.full_value, line=dict(color="#222", width=1), row=1, col=col,
+                      **words.get("full", {}))
+        fig.add_hline(y=advice.target, line=dict(color=figures.SELECTED, width=1, dash="dash"),
+                      row=1, col=col, **words.get("target", {}))
     lowest = min(min(a.means) for _, a, _ in curves if a.means)
-    fig.update_layout(
-        height=460, margin=dict(l=10, r=10, t=40, b=40), plot_bgcolor="white",
-        xaxis=dict(title="budget (rows); dotted: the fit beyond the largest budget measured",
-                   type="log", gridcolor="#eee"),
-        yaxis=dict(title=f"{advice.metric} of the probe on held-out rows", gridcolor="#eee",
-                   range=[max(0.0, lowest - 0.03), min(1.0, advice.full_value + 0.02)]),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    fig.update_xaxes(type="log", gridcolor="#eee", title="budget (rows); dotted: the fit "
+                     "beyond the largest budget measured")
+    fig.update_xaxes(range=[np.log10(advice.largest / 5), np.log10(right)], row=1, col=2)
+    fig.update_yaxes(gridcolor="#eee")
+    fig.update_yaxes(title=f"{advice.metric} of the probe on held-out rows", row=1, col=1,
+                     range=[max(0.0, lowest - 0.03), min(1.0, advice.full_value + 0.02)])
+    span = max(0.01, advice.eps / 100)
+    fig.update_yaxes(range=[advice.target - 2.5 * span, advice.full_value + span], row=1,
+                     col=2)
+    fig.update_layout(height=480, margin=dict(l=10, r=10, t=60, b=40), plot_bgcolor="white",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.08, x=0))
     return fig
 
 
