@@ -5,9 +5,12 @@ keeps that block when it rewrites the page):
 1. would a verdict hold in another embedding? pydocs in MiniLM space and in the TF-IDF + SVD
    space of the same paragraphs (sample_data/pydocs_tfidf.parquet);
 2. is the exploration's winner real? a locked confirmation split on digits and pydocs;
-3. which dimension choices beat random dimensions? pydocs (384-D) at k = 64, digits at 16.
+3. which dimension choices beat random dimensions? pydocs (384-D) at k = 64, digits at 16;
+4. how many rows? the budget advisor's learning curves on digits and pydocs, and on digits
+   the predicted budget checked against a run measured there afterwards.
 
     python benchmarks/findings_answers.py [--draws 200] [--out docs/findings.md]
+    python benchmarks/findings_answers.py --only advisor   # rewrite that section alone
 
 Every number in the block comes from this run; the prose around them is written from the
 numbers. Runs with a temporary workspace folder (the locks are made there).
@@ -28,6 +31,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 BEGIN, END = "<!-- answers:begin -->", "<!-- answers:end -->"
+ADVISOR_BEGIN, ADVISOR_END = "<!-- advisor:begin -->", "<!-- advisor:end -->"
 
 
 def load() -> str:
@@ -329,23 +333,124 @@ def dimensions_section(draws: int, L: list) -> str:
     return "**Dimensions**: " + "; ".join(parts) + "."
 
 
+def advisor_section(draws: int, L: list) -> str:
+    """How many rows: explorer.evaluate.advisor.advise on digits and pydocs (logistic probe,
+    eps = 1 point, the default grid), and on digits random's predicted budget measured
+    afterwards with fresh draws."""
+    import explorer
+    from explorer.evaluate.advisor import LAW, advise, rows
+    from explorer.evaluate.probes import make_probe, random_envelope, take_rows
+
+    L.append(ADVISOR_BEGIN)
+    L.append("### How many rows do I need? (the budget advisor)")
+    L.append("")
+    L.append(f"`advise` (and `explorer advise`) runs one `probe_sweep` on 8 log-spaced budgets "
+             f"(2 % to half of the pool), fits `{LAW}` to each strategy's curve and to "
+             f"random's, and gives the smallest budget within 1 accuracy point of the logistic "
+             f"probe trained on the whole pool, with a 5–95 % bootstrap interval (random's "
+             f"{draws} draws and the strategies' 3 seeds resampled per budget; residuals for "
+             "deterministic strategies). Seed 0.")
+    L.append("")
+    L.append("| data | curve | a (level) | c (rate) | rows needed [5–95 %] | × fewer than "
+             "random | answer |")
+    L.append("|---|---|---:|---:|---:|---:|---|")
+    shorts, notes = [], []
+    for name, metric, strategies in [("digits", "euclidean", ["k-means", "k-center"]),
+                                     ("pydocs", "cosine", ["k-means", "k-center"])]:
+        data = explorer.load_sample(name)
+        start = time.perf_counter()
+        advice = advise(data, strategies, label_column="label", eps=1.0, seeds=3,
+                        random_draws=draws, space_metric=metric, boot=200)
+        took = time.perf_counter() - start
+        for curve, adv in [("random", advice.random), *advice.strategies.items()]:
+            ratio = advice.ratios.get(curve)
+            needed = (f"~{rows(adv.budget)} [{rows(adv.low)}, {rows(adv.high)}]"
+                      if np.isfinite(adv.budget) and np.isfinite(adv.low) else "—")
+            L.append(f"| {name} | {curve} | {adv.fit.a:.3f} | {adv.fit.c:.2f} | {needed} | "
+                     f"{f'{ratio[0]:.1f} [{ratio[1]:.1f}, {ratio[2]:.1f}]' if ratio else '—'}"
+                     f" | {adv.status if adv.status != 'ok' else 'a budget'} |")
+        notes.append(f"- **{name}** (pool {len(advice.pool_rows):,} rows, budgets "
+                     f"{', '.join(map(str, advice.random.budgets))}; whole-pool accuracy "
+                     f"{advice.full_value:.3f}, target {advice.target:.3f}; {took:.0f} s, "
+                     f"{load()}): " + " ".join(advice.sentences()))
+        if name == "digits" and advice.random.status == "ok":
+            probe = make_probe(data, "logistic", advice.pool_rows, advice.eval_rows,
+                               label_column="label")
+            n = int(round(advice.random.budget))
+            got = random_envelope(probe, n, draws=draws, seed=1)["accuracy"]
+            lo, hi = advice.random.band_at(n)
+            notes.append(f"- digits, checked afterwards: {draws} fresh random subsets of the "
+                         f"predicted {n} rows reach {got.mean():.3f} (std {got.std():.3f}) "
+                         f"against the target {advice.target:.3f}; the fitted curves' 5–95 % "
+                         f"band there is {lo:.3f}–{hi:.3f}"
+                         + (": confirmed." if lo <= got.mean() <= hi else ": NOT confirmed."))
+            pool = take_rows(data, advice.pool_rows)
+            for curve, adv in advice.strategies.items():
+                if adv.status != "ok":
+                    continue
+                m = int(round(adv.budget))
+                acc = probe.run(explorer.select(pool, curve, m, metric=metric).indices)
+                notes.append(f"- digits, {curve} selected at its predicted {m} rows (seed 0) "
+                             f"reaches {acc['accuracy']:.3f} (target {advice.target:.3f}).")
+        for curve, adv in advice.strategies.items():
+            if adv.status == "ok" and curve in advice.ratios:
+                shorts.append(f"{name}: {curve} ~{rows(adv.budget)} rows vs random "
+                              f"~{rows(advice.random.budget)} "
+                              f"({advice.ratios[curve][0]:.1f}x fewer)")
+            else:
+                shorts.append(f"{name}: {curve} {adv.status}")
+    L.append("")
+    L.extend(notes)
+    L.append("")
+    L.append("*No saving* is the answer when a strategy's measured curve stays inside "
+             "random's 5–95 % band at every budget, or when it needs as many rows as random; "
+             "*cannot say* when the fit fails, levels off below the target, reaches it only "
+             "beyond twice the largest budget measured, or when more than 5 % of the "
+             "bootstrap fits never reach it.")
+    L.append("")
+    L.append(ADVISOR_END)
+    L.append("")
+    return "**How many rows** (within 1 point of the whole pool): " + "; ".join(shorts) + "."
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--draws", type=int, default=200, help="random draws for envelopes")
     ap.add_argument("--confirm-draws", type=int, default=1000)
     ap.add_argument("--out", default=str(ROOT / "docs" / "findings.md"))
+    ap.add_argument("--only", choices=("advisor",), help="rewrite this section alone, between "
+                    "its markers inside the block")
     args = ap.parse_args()
     os.environ.setdefault("SUBSET_EXPLORER_HOME", tempfile.mkdtemp(prefix="answers-home-"))
     import explorer
 
     start = time.perf_counter()
+    out = Path(args.out)
+    if args.only == "advisor":
+        from explorer.data.atomic import atomic_path
+
+        L = []
+        advisor_section(min(args.draws, 30), L)
+        text = out.read_text(encoding="utf-8")
+        part = "\n".join(L).rstrip("\n") + "\n"
+        if ADVISOR_BEGIN in text:
+            text = (text[: text.index(ADVISOR_BEGIN)] + part
+                    + text[text.index(ADVISOR_END) + len(ADVISOR_END) + 1:])
+        else:
+            text = text.replace(END, part + "\n" + END)
+        with atomic_path(out, True, "--out") as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        print(part)
+        return
     L = [BEGIN, "", "## Answers no other tool gives: which embedding, is the winner real, "
          "which dimensions", "",
          f"Generated by `benchmarks/findings_answers.py` (explorer {explorer.__version__}); "
-         "every number below comes from that run. How many rows, and at what cost, are issue "
-         "15's other two questions (not here yet).", ""]
+         "every number below comes from that run (the advisor's section may come from a later "
+         "run of its own, `--only advisor`). At what cost is issue 15's other question (not "
+         "here yet).", ""]
     short = [robustness_section(min(args.draws, 100), L),
-             confirmation_section(args.confirm_draws, L), dimensions_section(args.draws, L)]
+             confirmation_section(args.confirm_draws, L), dimensions_section(args.draws, L),
+             advisor_section(min(args.draws, 30), L)]
     at = L.index("### Would the verdict hold in another embedding? (pydocs: MiniLM vs TF-IDF + "
                  "SVD)")
     L[at:at] = ["In short:", ""] + [f"- {line}" for line in short] + [""]
@@ -354,7 +459,6 @@ def main() -> None:
     L.append("")
     L.append(END)
     block = "\n".join(L) + "\n"
-    out = Path(args.out)
     text = out.read_text(encoding="utf-8") if out.exists() else ""
     if BEGIN in text and END in text:
         text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) + 1:]
