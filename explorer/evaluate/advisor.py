@@ -262,6 +262,9 @@ class Advice:
                     out.append(head + ": no ratio without random's budget.")
                 elif ratio[0] <= 1:
                     out.append(head + f": no saving ({ratio[0]:.1f}x random's rows).")
+                elif not ratio[1] > 1:
+                    out.append(head + f": {ratio[0]:.1f}x fewer rows [{ratio[1]:.1f}, "
+                               f"{ratio[2]:.1f}], an interval that includes no saving.")
                 else:
                     out.append(head + f": {ratio[0]:.1f}x fewer rows [{ratio[1]:.1f}, "
                                f"{ratio[2]:.1f}].")
