@@ -11,6 +11,7 @@ compute.stop_background_work()  # work done while the page was idle stops for th
 pages = [
     st.Page("pages/explore.py", title="Explore", default=True),
     st.Page("pages/compare.py", title="Compare"),
+    st.Page("pages/dimensions.py", title="Dimensions"),
     st.Page("pages/export.py", title="Export"),
 ]
 nav = st.navigation(pages, position="top")

@@ -7,6 +7,11 @@
     explorer select --replay FILE.json --out OUT
     explorer score DATA --selection OUT [...]
     explorer compare DATA --strategies a,b,c --budgets 50,100 --out TABLE.csv [...]
+    explorer robustness DATA --selection S.json --other FILE2 [...]
+    explorer dimensions DATA --k K [--methods a,b] [--choose M --out R.npy] [...]
+    explorer lock DATA --label-column C [--fraction F] [--seed S]
+    explorer confirm MANIFEST [--probe logistic|knn] [--random-draws R] [--again]
+    explorer advise DATA --label-column C --strategies random,k-means [--eps 1] [...]
     explorer embed DATA --text-column C | --image-column C --out OUT.parquet
     explorer embed --text-dir DIR | --image-dir DIR --out OUT.parquet
     explorer --version
@@ -260,6 +265,92 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--seed", type=int, default=0)
     sc.add_argument("--format", choices=("table", "json"), default="table")
     _data_options(sc)
+
+    rb = sub.add_parser("robustness", help="score a selection in a second embedding of the "
+                        "same rows: verdicts side by side, flips flagged, overlap with the "
+                        "same strategy re-run there against random pairs")
+    rb.add_argument("data", metavar="DATA")
+    rb.add_argument("--selection", metavar="S", required=True, help="a manifest (the strategy "
+                    "is re-run in the second space) or what 'select --out' wrote (scored only)")
+    other = rb.add_mutually_exclusive_group(required=True)
+    other.add_argument("--other", metavar="FILE2", help="the same rows in another embedding "
+                       "(any input format; matched by id)")
+    other.add_argument("--other-column", metavar="C", help="a list column of DATA holding the "
+                       "second embedding")
+    rb.add_argument("--other-id-column", metavar="C", help="id column of FILE2 (default: "
+                    "--id-column)")
+    rb.add_argument("--metric", choices=("euclidean", "cosine"))
+    rb.add_argument("--other-metric", choices=("euclidean", "cosine"))
+    rb.add_argument("--label-column", metavar="C")
+    rb.add_argument("--random-draws", metavar="R", type=int, default=30)
+    rb.add_argument("--seed", type=int, default=0)
+    rb.add_argument("--format", choices=("table", "json"), default="table")
+    _data_options(rb)
+
+    dm = sub.add_parser("dimensions", help="choose k of the D dimensions (variance, "
+                        "pivoted-qr, inf-fs, matryoshka, omp) and measure each choice against "
+                        "random k-dimension subsets")
+    dm.add_argument("data", metavar="DATA")
+    dm.add_argument("--k", type=int, required=True, help="dimensions to keep")
+    dm.add_argument("--methods", metavar="A,B", help="methods to measure (default: all; omp "
+                    "needs --label-column)")
+    dm.add_argument("--label-column", metavar="C", help="labels for the probe and omp")
+    dm.add_argument("--metric", choices=("euclidean", "cosine"), default="euclidean")
+    dm.add_argument("--random-draws", metavar="R", type=int, default=30)
+    dm.add_argument("--seed", type=int, default=0)
+    dm.add_argument("--selection", metavar="S", help="the fixed selection for "
+                    "coverage_agreement (default: k-center at 5%% of the rows)")
+    dm.add_argument("--choose", metavar="METHOD", help="export this method's dimensions")
+    dm.add_argument("--out", metavar="R.npy", help="the reduced matrix (.npy or .parquet)")
+    dm.add_argument("--manifest", metavar="FILE.json", help="the chosen indices")
+    dm.add_argument("--force", action="store_true", help="replace existing output files")
+    dm.add_argument("--format", choices=("table", "json"), default="table")
+    _data_options(dm)
+
+    lk = sub.add_parser("lock", help="lock a confirmation split before exploring: no page, "
+                        "comparison or selection touches it until 'explorer confirm'")
+    lk.add_argument("data", metavar="DATA")
+    lk.add_argument("--label-column", metavar="C", help="stratify by this column (and use it "
+                    "for the confirmation's probe)")
+    lk.add_argument("--fraction", type=float, default=0.2, help="share of rows locked "
+                    "(default 0.2)")
+    lk.add_argument("--seed", type=int, help="default: a fresh seed (recorded)")
+    lk.add_argument("--status", action="store_true", help="show the lock and what was tried "
+                    "since, without locking")
+    _data_options(lk)
+
+    cf = sub.add_parser("confirm", help="run a manifest's selection once on the locked split, "
+                        "against random subsets; the result is written into the manifest")
+    cf.add_argument("manifest", metavar="MANIFEST")
+    cf.add_argument("--label-column", metavar="C", help="default: the manifest's, else the "
+                    "lock's")
+    cf.add_argument("--probe", choices=("logistic", "knn"), default="logistic")
+    cf.add_argument("--random-draws", metavar="R", type=int, default=200)
+    cf.add_argument("--seed", type=int, default=0)
+    cf.add_argument("--again", action="store_true", help="run on a split already used (the "
+                    "result is flagged)")
+
+    ad = sub.add_parser("advise", help="how many rows: fit learning curves (a - b n^-c) of a "
+                        "probe for each strategy and for random, and say at what budget each "
+                        "comes within --eps points of the probe trained on the whole pool")
+    ad.add_argument("data", metavar="DATA")
+    ad.add_argument("--label-column", metavar="C", required=True, help="the class column the "
+                    "probe predicts")
+    ad.add_argument("--strategies", metavar="A,B", required=True, help="strategies to advise "
+                    "on ('random' is the baseline and always measured)")
+    ad.add_argument("--eps", type=float, default=1.0, help="accuracy points below the "
+                    "full-pool probe that count as reached (default 1)")
+    ad.add_argument("--budgets", metavar="B1,B2", help="the measured budgets (default: 8 "
+                    "log-spaced from 2%% to half of the pool)")
+    ad.add_argument("--probe", choices=("logistic", "knn"), default="logistic")
+    ad.add_argument("--metric", choices=("euclidean", "cosine"), default="euclidean")
+    ad.add_argument("--seeds", type=int, default=3, help="seeds per randomized strategy")
+    ad.add_argument("--random-draws", metavar="R", type=int, default=30)
+    ad.add_argument("--bootstrap", metavar="B", type=int, default=200, help="bootstrap "
+                    "replicates for the intervals")
+    ad.add_argument("--seed", type=int, default=0)
+    ad.add_argument("--format", choices=("text", "json"), default="text")
+    _data_options(ad)
 
     em = sub.add_parser("embed", help="embed a text column, an image column or a folder of "
                         "images with a local model (the [embed] extra)")
@@ -601,6 +692,139 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_robustness(args) -> int:
+    from .evaluate.robustness import check_in_other_space, other_space
+
+    data = _load(args)
+    rows, doc = _selection_rows(args.selection, data)
+    selection = rows
+    if doc is not None:
+        from .data.export import replay
+
+        selection = replay(doc, data=data)[1]
+    second = other_space(data, args.other, column=args.other_column,
+                         id_column=args.other_id_column)
+    report = check_in_other_space(data, selection, second, metric=args.metric,
+                                  other_metric=args.other_metric,
+                                  label_column=args.label_column,
+                                  random_draws=args.random_draws, seed=args.seed)
+    print(json.dumps(report.to_dict()) if args.format == "json" else report.to_text())
+    return 0
+
+
+def cmd_advise(args) -> int:
+    from .evaluate.advisor import advise
+
+    try:
+        budgets = [int(b) for b in args.budgets.split(",") if b.strip()] if args.budgets \
+            else None
+    except ValueError:
+        raise _UsageError(f"explorer advise: --budgets must be whole numbers separated by "
+                          f"commas; got {args.budgets!r}") from None
+    data = _load(args)
+    bar = Progress("advise", args.quiet)
+    try:
+        advice = advise(data, args.strategies, label_column=args.label_column, eps=args.eps,
+                        budgets=budgets, probe=args.probe, seeds=args.seeds,
+                        random_draws=args.random_draws, seed=args.seed,
+                        space_metric=args.metric, boot=args.bootstrap, progress=bar)
+    finally:
+        bar.close()
+    if args.format == "json":
+        print(json.dumps(advice.to_dict()))
+        return 0
+    for line in advice.sentences():
+        print(line)
+    print(f"(full-pool {args.probe} {advice.metric} {advice.full_value:.3f}, target "
+          f"{advice.target:.3f}; curves a - b * n^(-c) fitted on "
+          f"budgets {', '.join(map(str, advice.random.budgets))}; intervals: 5-95 % of "
+          f"{args.bootstrap} bootstrap fits)")
+    return 0
+
+
+def cmd_dimensions(args) -> int:
+    from .dimensions import METHODS, choose_dimensions, dimension_report, export_dimensions
+
+    methods = [m.strip() for m in (args.methods or "").split(",") if m.strip()] or \
+        [m for m, (needs, _) in METHODS.items() if args.label_column or not needs]
+    if args.choose and not args.out:
+        raise _UsageError("explorer dimensions: --choose needs --out R.npy (or .parquet)")
+    if args.out and not args.choose:
+        raise _UsageError("explorer dimensions: --out needs --choose METHOD")
+    if args.out:
+        _check_outputs(args, [(args.data, "DATA"), (args.meta, "--meta")])
+    data = _load(args)
+    rows = _selection_rows(args.selection, data)[0] if args.selection else None
+    report = dimension_report(data, args.k, methods, label_column=args.label_column,
+                              metric=args.metric, random_draws=args.random_draws,
+                              seed=args.seed, selection=rows)
+    frame = report.to_frame()
+    if args.format == "json":
+        print(frame.to_json(orient="records"))
+    else:
+        print(f"{report.k} of {report.dim} dimensions against {report.random_draws} random "
+              f"{report.k}-dimension subsets ({args.metric}; coverage of a fixed selection of "
+              f"{report.selection_size} rows)")
+        print(f"{'method':<12}{'metric':<20}{'value':>8}{'random mean':>13}"
+              f"{'random 5-95%':>18}{'pct':>5}{'p (Holm)':>10}  verdict")
+        for r in frame.itertuples():
+            band = f"{r.random_p05:.3f}..{r.random_p95:.3f}"
+            print(f"{r.method:<12}{r.metric:<20}{r.value:>8.3f}{r.random_mean:>13.3f}"
+                  f"{band:>18}{r.percentile:>5.0f}{r.p_holm:>10.3g}  {r.verdict}")
+        for note in report.notes:
+            print(f"note: {note}", file=sys.stderr)
+    if args.choose:
+        choice = report.choices.get(args.choose) or choose_dimensions(
+            data, args.k, args.choose, label_column=args.label_column, metric=args.metric,
+            seed=args.seed)
+        export_dimensions(data, choice, args.out, manifest=args.manifest, force=args.force)
+        print(f"wrote {args.out}" + (f" and {args.manifest}" if args.manifest else "") +
+              f": {args.choose}'s {choice.k} dimensions", file=sys.stderr)
+    return 0
+
+
+def cmd_lock(args) -> int:
+    from .evaluate.confirm import lock_confirmation, status
+
+    data = _load(args)
+    if not args.status:
+        lock = lock_confirmation(data, args.label_column, args.fraction, args.seed)
+        print(f"locked {lock['n']} of {data.n} rows of {data.name} (seed {lock['seed']}, "
+              f"{args.fraction:g}{', stratified by ' + args.label_column if args.label_column else ''}"
+              "); from now on no selection, comparison or probe touches them until "
+              "'explorer confirm'", file=sys.stderr)
+        return 0
+    found = status(data)
+    if found is None:
+        print(f"{data.name}: no confirmation split locked")
+        return 0
+    ex = found["explorations"]
+    print(f"{data.name}: {found['n']} rows locked on {found['created']} (seed {found['seed']}, "
+          f"fraction {found['fraction']:g}, label column {found['label_column']})")
+    print(f"tried since: runs {ex['runs']}, strategies {ex['strategies']}, budgets "
+          f"{ex['budgets']}, strategy x budget pairs {ex['strategy_budgets']}; by entry point "
+          f"{ex['by_entry']}")
+    for c in found["confirmations"]:
+        print(f"confirmed {c['confirmed_at']}: {c['strategy']} ({c['budget']} rows), attempt "
+              f"{c['attempt']}{' FLAGGED' if c['flagged'] else ''}")
+    return 0
+
+
+def cmd_confirm(args) -> int:
+    from .evaluate.confirm import confirm_manifest
+
+    result = confirm_manifest(args.manifest, label_column=args.label_column, probe=args.probe,
+                              random_draws=args.random_draws, seed=args.seed,
+                              again=args.again)
+    print(result.summary())
+    for name, m in result.record["metrics"].items():
+        print(f"  {name:<14}{m['value']:>8.3f}  random {m['random_mean']:.3f} "
+              f"[{m['random_p05']:.3f}, {m['random_p95']:.3f}]  p {m['p_value']:.3g}  "
+              f"rank p {m['p_rank']:.3g}  {m['verdict']}")
+    print(f"wrote the confirmation into {args.manifest}", file=sys.stderr)
+    return 0
+
+
 def cmd_compare(args) -> int:
     from .data.atomic import atomic_path
     from .evaluate.compare import log_budgets
@@ -737,7 +961,9 @@ def cmd_embed(args) -> int:
 
 
 COMMANDS = {"info": cmd_info, "strategies": cmd_strategies, "select": cmd_select,
-            "score": cmd_score, "compare": cmd_compare, "embed": cmd_embed}
+            "score": cmd_score, "compare": cmd_compare, "embed": cmd_embed,
+            "robustness": cmd_robustness, "dimensions": cmd_dimensions, "lock": cmd_lock,
+            "confirm": cmd_confirm, "advise": cmd_advise}
 
 
 #: Exit status when the reader of stdout has gone (``explorer info DATA | head``): 128 +

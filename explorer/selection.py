@@ -233,6 +233,16 @@ def select(
 
     pins = _as_indices(pinned, n, "pinned", data)
     excl = _as_indices(excluded, n, "excluded", data)
+    from .data.ledger import locked_rows, note_exploration
+
+    locked = locked_rows(data)  # a locked confirmation split is never selectable
+    if len(locked):
+        inside = np.intersect1d(pins, locked)
+        if len(inside):
+            raise ExplorerError(f"{len(inside)} pinned row(s) are in the locked confirmation "
+                                f"split (ids {preview(data.ids[inside])}); they cannot be "
+                                "selected while exploring.")
+        excl = np.concatenate([excl, np.setdiff1d(locked, excl)])
     clash = np.intersect1d(pins, excl)
     if len(clash):
         raise ExplorerError(
@@ -306,6 +316,8 @@ def select(
     picks = spec.func(problem, **resolved)
     seconds = time.perf_counter() - start
     _check_picks(spec, problem, picks)
+    if len(locked):
+        note_exploration(data, "select", [(strategy, k)])
     columns = {k2: v for k2, v in (("label_column", label_column), ("group_column", group_column),
                                    ("score_column", score_column)) if v is not None}
     return Selection(
@@ -320,7 +332,7 @@ def select(
         pinned=tuple(int(i) for i in pins),
         excluded=tuple(int(i) for i in excl),
         columns=columns,
-        info=dict(picks.info),
+        info=dict(picks.info, **({"locked_rows": len(locked)} if len(locked) else {})),
         fingerprint=data.fingerprint,
         seconds=seconds,
         steps=steps,

@@ -27,9 +27,12 @@ def out_of_fold_difficulty(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
     return -np.log(p_true), float((proba.argmax(axis=1) == y).mean())
 
 
-def write_parquet(frame: pd.DataFrame, X: np.ndarray, name: str) -> Path:
-    """Write ``sample_data/<name>.parquet`` atomically (temp file, then rename): the frame's
-    columns with ``embedding`` (fixed-size list of float32) inserted after ``id``."""
+def write_parquet(frame: pd.DataFrame, X: np.ndarray, name: str, folder: Path = OUT,
+                  dictionary: bool = True) -> Path:
+    """Write ``<folder>/<name>.parquet`` (default sample_data/) atomically (temp file, then
+    rename): the frame's columns with ``embedding`` (fixed-size list of float32) inserted
+    after ``id``. ``dictionary=False`` stores the floats plainly (dictionary encoding of
+    float vectors with few repeats only adds a dictionary page)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -37,10 +40,12 @@ def write_parquet(frame: pd.DataFrame, X: np.ndarray, name: str) -> Path:
     table = table.add_column(1, "embedding", embedding_column(X))
     from explorer.data.atomic import atomic_path
 
-    OUT.mkdir(exist_ok=True)
-    target = OUT / f"{name}.parquet"
+    folder = Path(folder)
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{name}.parquet"
     with atomic_path(target, force=True) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd",
+                       use_dictionary=True if dictionary else ["id"])
     return target
 
 

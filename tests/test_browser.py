@@ -160,6 +160,24 @@ def test_compare_page_and_a_bad_upload(app_url, browser, tmp_path):
     page.close()
 
 
+def test_dimensions_page_draws_its_envelope(app_url, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1600})
+    page.goto(app_url)
+    page.get_by_text("k-center: selected", exact=False).wait_for(timeout=180_000)
+    page.get_by_role("link", name="Dimensions").click()
+    page.get_by_role("button", name="Measure against random dimensions").click()
+    page.get_by_text("16 of 64 dimensions", exact=False).wait_for(timeout=240_000)
+    page.get_by_role("button", name="Chosen indices (JSON)").wait_for(timeout=120_000)
+    # the envelope figure: three panels, the random band drawn as a shape in each
+    figure = page.locator(".stPlotlyChart").first
+    figure.wait_for(timeout=60_000)
+    assert page.locator(".stPlotlyChart .shapelayer path").count() >= 3
+    assert "Traceback" not in page.inner_text("body")
+    page.wait_for_timeout(1000)
+    shot(page, "dimensions")
+    page.close()
+
+
 def test_odd_upload_names_load_and_the_upload_folder_goes_with_the_session(app_url, browser):
     import explorer.ui.data as uidata
 
@@ -189,6 +207,8 @@ def test_odd_upload_names_load_and_the_upload_folder_goes_with_the_session(app_u
     while stored[0].parent.parent.exists() and time.time() < deadline:
         time.sleep(0.5)
     assert not stored[0].parent.parent.exists()
+
+
 def test_embed_a_text_column_in_the_sidebar(app_url, browser):
     """Embed 60 short texts with the real MiniLM from the sidebar; the app then runs on them."""
     folder = ROOT / "artifacts" / "embed-input"  # below the app's working folder: allowed

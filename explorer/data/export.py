@@ -222,29 +222,13 @@ def _target_args(record, data: Dataset, allow_paths: bool = True, key: str = "ta
                         "replayed. Save the target embeddings to a file and select with it.")
 
 
-def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True):
-    """Re-run a manifest's selection; returns (Dataset, Selection) with identical ids.
-
-    ``manifest`` is a path or a dict (a workspace entry); either is checked first
-    (:func:`explorer.data.manifest.validate_manifest`: schema, indices, filters). ``data``
-    is the dataset to replay on (else the recorded path is loaded). With ``allow_paths=False``
-    nothing is read from a path the manifest names (the app passes its loaded data and this,
-    since the manifest may come from someone else). Refused, naming the cause, when the
-    data's fingerprint or a metadata column the selection used changed.
-    """
-    from ..selection import select
+def recorded_data(doc: dict, data: Dataset | None = None) -> Dataset:
+    """The dataset a (checked) manifest was made on: ``data`` when given, else loaded from
+    the recorded path and options; refused, naming both, when its fingerprint differs."""
     from .loading import load
-    from .manifest import check_metadata, validate_manifest
 
-    if isinstance(manifest, dict):
-        doc = validate_manifest(manifest)
-    else:
-        doc = read_manifest(manifest)
     ds = doc["dataset"]
     if data is None:
-        if not allow_paths:
-            raise ExplorerError("replay(allow_paths=False) needs the data: load the dataset "
-                                "and pass data=.")
         opts = dict(ds.get("options") or {})
         data = load(ds["path"], meta=opts.get("meta"), id_column=opts.get("id_column"),
                     embedding_column=opts.get("embedding_column"),
@@ -256,6 +240,30 @@ def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True):
             f"fingerprint {data.fingerprint} (shape {data.n} x {data.dim}); the manifest "
             f"recorded {ds['fingerprint']} (shape {ds['shape'][0]} x {ds['shape'][1]})."
         )
+    return data
+
+
+def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True):
+    """Re-run a manifest's selection; returns (Dataset, Selection) with identical ids.
+
+    ``manifest`` is a path or a dict (a workspace entry); either is checked first
+    (:func:`explorer.data.manifest.validate_manifest`: schema, indices, filters). ``data``
+    is the dataset to replay on (else the recorded path is loaded). With ``allow_paths=False``
+    nothing is read from a path the manifest names (the app passes its loaded data and this,
+    since the manifest may come from someone else). Refused, naming the cause, when the
+    data's fingerprint or a metadata column the selection used changed.
+    """
+    from ..selection import select
+    from .manifest import check_metadata, validate_manifest
+
+    if isinstance(manifest, dict):
+        doc = validate_manifest(manifest)
+    else:
+        doc = read_manifest(manifest)
+    if data is None and not allow_paths:
+        raise ExplorerError("replay(allow_paths=False) needs the data: load the dataset "
+                            "and pass data=.")
+    data = recorded_data(doc, data)
     check_metadata(data, doc)
     targets = [_target_args(step.get("target"), data, allow_paths, f"steps[{i}].target")
                for i, step in enumerate(doc.get("steps") or [])]
@@ -279,6 +287,15 @@ def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True):
     recorded = [str(v) for v in doc["selection"]["ids"]]
     got = [str(v) for v in data.ids[sel.indices].tolist()]
     if got != recorded:
+        from .ledger import locked_rows
+
+        locked = set(locked_rows(data).tolist())
+        if locked and not locked <= set((doc.get("excluded") or {}).get("indices") or []):
+            raise ExplorerError(
+                f"Replaying {doc['strategy']} gave different rows than recorded: the dataset's "
+                f"confirmation split ({len(locked)} rows) was locked after the manifest was "
+                "written, and locked rows cannot be selected; its recorded rows are in "
+                "selection.indices (explorer confirm reads them).")
         was = (doc.get("versions") or {})
         raise ExplorerError(
             f"Replaying {doc['strategy']} gave different rows than recorded ({len(got)} vs "

@@ -109,7 +109,7 @@ def _numeric_target(data: Dataset, column: str) -> np.ndarray:
 
 
 def holdout_split(data: Dataset, label_column: str | None = None, fraction: float = 0.2,
-                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                  seed: int = 0, *, locked=None) -> tuple[np.ndarray, np.ndarray]:
     """Split the rows into a selection pool and a held-out evaluation set.
 
     With a label column the split is stratified: each class gives ``fraction`` of its rows
@@ -122,10 +122,16 @@ def holdout_split(data: Dataset, label_column: str | None = None, fraction: floa
     label_column : the class column to stratify by, or None.
     fraction : share of rows held out, in (0, 1) (default 0.2).
     seed : the same seed gives the same split.
+    locked : rows left out of both parts (default: the dataset's locked confirmation split,
+        :func:`explorer.data.ledger.locked_rows`; ``()`` splits every row).
+
+    Rows of the dataset's locked confirmation split (:mod:`explorer.evaluate.confirm`) are
+    in neither part: the split is made over the other rows, as if they were the dataset.
 
     Returns
     -------
-    (pool_rows, eval_rows) : sorted int64 row indices into ``data``; disjoint, covering all.
+    (pool_rows, eval_rows) : sorted int64 row indices into ``data``; disjoint, covering all
+        rows outside a locked confirmation split.
 
     Examples
     --------
@@ -139,6 +145,15 @@ def holdout_split(data: Dataset, label_column: str | None = None, fraction: floa
     if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
         raise ExplorerError(f"The 'seed' parameter of holdout_split must be an int in [0, inf)."
                             f" Got {seed!r}.")
+    if locked is None:
+        from ..data.ledger import locked_rows
+
+        locked = locked_rows(data)
+    if len(locked):  # split the other rows
+        rest = np.setdiff1d(np.arange(data.n), np.asarray(locked, dtype=np.int64))
+        pool, held = holdout_split(take_rows(data, rest), label_column, fraction, seed,
+                                   locked=())
+        return rest[pool], rest[held]
     n = data.n
     rng = np.random.default_rng(int(seed))
     if label_column is None:
@@ -568,7 +583,9 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
         as given); ``seeds > 1`` adds the strategy's own seed-to-seed spread and switches the
         p-value to a permutation test. ``attrs`` holds 'pool_rows',
         'eval_rows', 'selections' ((strategy, budget) -> row indices into ``data``, first
-        seed), 'notes' and the settings.
+        seed), 'measured' ((strategy, budget) -> metric -> the value of each distinct run),
+        'envelopes' (size -> metric -> the value of each random draw), 'notes' and the
+        settings.
 
     Examples
     --------
@@ -620,9 +637,16 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
                                              _fraction(holdout, "probe_sweep"), seed)
         pool = take_rows(data, pool_rows)
     else:
-        pool_rows, eval_rows, pool = np.arange(data.n, dtype=np.int64), \
-            np.zeros(0, np.int64), data
+        from ..data.ledger import locked_rows
+
+        locked = locked_rows(data)  # a locked confirmation split stays out of the pool
+        pool_rows = np.setdiff1d(np.arange(data.n, dtype=np.int64), locked)
+        eval_rows, pool = np.zeros(0, np.int64), take_rows(data, pool_rows) if len(locked) \
+            else data
     sizes = _resolve_budgets(budgets, pool.n, data.n, len(eval_rows))
+    from ..data.ledger import note_exploration
+
+    note_exploration(data, "compare", [(s, b) for s in strategies for b in sizes])
     probes = [make_probe(data, p, pool_rows, eval_rows, label_column=label_column,
                          target_column=target_column, metric=metric) for p in probe_names]
     ctx = ScoringContext.build(pool, metric=metric, label_column=label_column, seed=seed) \
@@ -752,7 +776,13 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
                          f"support a claim after Holm over {comparisons} comparisons; "
                          f"random_draws >= {draws_needed(comparisons, alpha)} would let them.")
     first = {key: pool_rows[v[0][0]] for key, v in runs.items()}
+    # the per-run and per-draw values behind each row, for resampling (the budget advisor)
+    measured = {key: {m: [float(cached_measure(i, w)[m]) for i, w in v] for m in direction}
+                for key, v in runs.items()}
+    draws_by_size = {size: {m: env[m].astype(float).tolist() for m in direction}
+                     for size, env in envelopes.items()}
     table.attrs.update({"pool_rows": pool_rows, "eval_rows": eval_rows, "selections": first,
+                        "measured": measured, "envelopes": draws_by_size,
                         "notes": notes, "probes": probe_names, "random_draws": random_draws,
                         "seed": seed, "metric": metric, "alpha": alpha,
                         "holdout": holdout if probe_names else 0.0,

@@ -493,6 +493,11 @@ def score(data: Dataset, selection, *, metric: str | None = None,
             ctx.label_column != label_column or ctx.seed != seed:
         ctx = ScoringContext.build(data, metric=metric, label_column=label_column,
                                    n_clusters=n_clusters, space_mode=space, seed=seed)
+    from ..data.ledger import locked_rows
+
+    locked = np.setdiff1d(locked_rows(data), idx)
+    if len(locked):  # random subsets never hold a row of a locked confirmation split
+        excluded = tuple(int(i) for i in np.union1d(np.asarray(excluded, np.int64), locked))
     k = len(idx)
     target_metrics = _target_scorer(data, ctx, target, seed) if target is not None else None
     value = ctx.subset_metrics(idx)

@@ -69,9 +69,18 @@ def run_selection(data_key, strategy, budget, seed, metric, params, pinned, excl
                            where=None if where is None else json.loads(where))
 
 
+def lock_digest(data_key) -> str:
+    """The digest of the dataset's locked confirmation split ('' without one): part of the
+    cache keys of selections and comparisons, so none made before a lock is shown after."""
+    from explorer.data.ledger import Ledger
+
+    lock = Ledger().locked(_data(data_key).fingerprint)
+    return "" if lock is None else lock["digest"]
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_selection(data_key, strategy, budget, seed, metric, params_items, pinned, excluded,
-                     label_column, group_column, score_column, target, where=None):
+                     label_column, group_column, score_column, target, where=None, lock=""):
     sel = run_selection(data_key, strategy, budget, seed, metric, dict(params_items),
                         list(pinned), list(excluded), label_column, group_column,
                         score_column, list(target), where=where)

@@ -10,7 +10,7 @@ import streamlit as st
 import explorer
 from explorer.cost import estimate_score
 
-from . import compute, figures, filter_view, live_charts, panels, state
+from . import compute, figures, filter_view, live_charts, panels, robustness_view, state
 from .heavy import heavy_turn
 
 
@@ -21,7 +21,8 @@ def _selection_args(data, spec, params, where=None):
         params_items=tuple(sorted(params.items())), pinned=tuple(state.get("pinned")),
         excluded=tuple(state.get("excluded")), label_column=state.get("label_column"),
         group_column=state.get("group_column"), score_column=state.get("score_column"),
-        target=tuple(state.get("target")), where=filter_view.where_json(where))
+        target=tuple(state.get("target")), where=filter_view.where_json(where),
+        lock=compute.lock_digest(state.get("data_key")))
 
 
 def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False,
@@ -226,6 +227,7 @@ def scorecard_section(data, sel) -> None:
         card = compute.scorecard(state.get("data_key"), sel, sel.metric,
                                  state.get("label_column"))
     panels.scorecard_view(card, data, sel.strategy)
+    robustness_view.check_in_another_embedding(data, sel)
 
 
 EPS_STEPS = (0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)

@@ -35,6 +35,16 @@ DEFAULTS = {
     "filter_count": 0,              # conditions in the Explore page's filter builder
     "filter_join": "all conditions hold (and)",  # how the builder joins its conditions
     # each condition's widgets remember their values under "filter:<i>:..." (filter_view)
+    "robust_space": None,           # the scorecard's "check in another embedding" choice
+    "robust_path": "",              # ... when it is a file on disk
+    "robust_request": None,         # the check last asked for (shown until the input changes)
+    "dims_k": None,                 # Dimensions page: k (None: a default from the width)
+    "dims_methods": None,           # ... the methods measured (None: all that apply)
+    "dims_draws": 30,               # ... random k-dimension subsets
+    "dims_request": None,           # ... the measurement last asked for
+    "dims_export": None,            # ... the method whose dimensions are downloaded
+    "confirm_fraction": 0.2,        # Export page: share of rows a new lock holds
+    "confirm_result": None,         # ... the confirmation just made (a dict)
     "heavy_done": set(),            # heavy runs this session finished (cached: no queue again)
     "embed_error": None,            # the last error of the sidebar's Embed button
     "embedded_key": None,           # the data key of the last embedded output
