@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -437,32 +438,45 @@ def select(
     )
 
 
-#: Runs of a "set" strategy under a cost budget: when its picks leave enough unspent for
-#: another row, it runs again for more rows, at most this many times in all.
-SET_RUNS = 3
+def _next_count(rule: str, run: int, count: int, k_max: int, n_available: int,
+                left: float, mean_cost: float) -> int:
+    """The count a strategy runs for again when its kept picks left room for another row:
+    a "set" strategy first for more rows by what is left at the mean cost, then for the most
+    rows that could fit; then (any rule) four times that, then every row it may pick."""
+    if rule == "set" and run == 1:
+        return min(k_max, count + max(1, math.ceil(left / mean_cost)))
+    if count < k_max:
+        return k_max
+    return n_available if count >= 4 * k_max else min(n_available, 4 * k_max)
 
 
 def _fit_picks_to_cost(spec, problem: Problem, picks: Picks, resolved: dict, k_max: int
                        ) -> tuple[Picks, float]:
     """Picks that fit the cost budget, and their cost: the knapsack greedy's as they are;
     any other strategy's pick order through :func:`keep_what_fits` (pinned rows first,
-    always kept). A "set" strategy whose kept picks leave room for another row runs again
-    for more rows (by what is left at the mean cost), up to ``SET_RUNS`` runs; the run that
-    spends most is kept."""
+    always kept). While the kept picks leave a row's mean cost unspent (or keep no row) and a
+    row the strategy did not pick would fit, it runs again for more rows
+    (:func:`_next_count`), up to every row it may pick; the run that spends most is kept.
+    The budget left is then less than the dearest row: less than the mean cost, or a walk
+    over at least the most rows that could fit, which either keeps them all (they cost more
+    than the budget less the next cheapest row) or skips one that no longer fits."""
     costs, pins = problem.costs, len(problem.pinned)
     pin_cost = float(costs[problem.pinned].sum())
     candidates = np.flatnonzero(problem.allowed)
+    n_available = pins + len(candidates)
     mean_cost = float(costs[candidates].mean()) if len(candidates) else 1.0
     best: tuple[Picks, float] | None = None
-    for run in range(SET_RUNS if spec.cost_rule == "set" else 1):
+    for run in itertools.count():
         if run:
             left = problem.cost_budget - best[1]
             unpicked = np.setdiff1d(candidates, best[0].indices)
-            if problem.budget >= k_max or not len(unpicked) or \
+            underspent = left >= mean_cost or len(best[0].indices) == pins
+            if spec.cost_rule == "knapsack" or problem.budget >= n_available or \
+                    not underspent or not len(unpicked) or \
                     float(costs[unpicked].min()) > left * (1.0 + COST_TOLERANCE):
                 break
-            problem = replace(problem, budget=min(k_max, problem.budget +
-                                                  max(1, math.ceil(left / mean_cost))))
+            problem = replace(problem, budget=_next_count(
+                spec.cost_rule, run, problem.budget, k_max, n_available, left, mean_cost))
             picks = spec.func(problem, **resolved)
             _check_picks(spec, problem, picks)
         idx = np.asarray(picks.indices, dtype=np.int64)
