@@ -323,3 +323,29 @@ def test_cli_compare_at_a_cost(capsys, tmp_path, tokens_file):
     # random's own run and its envelope agree on the count a budget buys
     rand = table[table["strategy"] == "random"].groupby("budget").first()
     assert np.allclose(rand["size"], rand["random_size"], rtol=0.25)
+
+
+def test_app_budget_as_a_total_cost():
+    """The sidebar's 'total cost' budget: a numeric cost column (digits' difficulty here, the
+    one numeric column of the sample) and a total; the selection spends at most that and the
+    scorecard says random was drawn at the same total cost, with the spend and the count."""
+    from test_app import fresh, texts
+
+    at = fresh()
+    assert "total cost" in at.radio(key="w:budget_mode").options
+    digits = explorer.load_sample("digits")
+    # the sidebar's values as its widgets remember them (as test_app sets the percent mode)
+    at.session_state["budget_mode"] = "total cost"
+    at.session_state["cost_column"] = "difficulty"
+    at.session_state["budget_cost"] = 12.5
+    at.session_state["cost_for"] = (digits.fingerprint, "difficulty")
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    sel = at.session_state["selection"]
+    difficulty = digits.metadata["difficulty"].to_numpy()
+    assert sel.cost_budget == 12.5 and difficulty[sel.indices].sum() <= 12.5
+    assert "spending" in texts(at.success) and "of 12.5 difficulty" in texts(at.success)
+    shown = texts(at.markdown)
+    assert "random subsets of the same total difficulty" in shown and "**Spend:**" in shown
+    at.selectbox(key="w:strategy").set_value("dedup").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
