@@ -86,7 +86,7 @@ def scorecard(data_key, selection, metric, label_column, draws: int = 30):
     return _scorecard(data_key, selection, metric, label_column, draws, ctx)
 
 
-@st.cache_data(show_spinner="Scoring against random subsets of the same size ...",
+@st.cache_data(show_spinner="Scoring against random subsets ...",
                max_entries=64,
                hash_funcs={ScoringContext: lambda c: (c.fingerprint, c.metric, c.label_column),
                            explorer.Selection: lambda s: (s.fingerprint, s.indices.tobytes(),
