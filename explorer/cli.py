@@ -368,6 +368,7 @@ def strategies_json() -> list:
     return [{"name": s.name, "family": s.family, "summary": s.summary, "paper": s.paper,
              "needs": [{"input": n, "description": INPUTS[n]} for n in s.needs],
              "greedy": bool(s.greedy), "exact_budget": bool(s.exact_budget),
+             "cost_rule": s.cost_rule,
              "parameters": [{"name": p.name, "default": p.default, "constraint": p.describe(),
                              "optional": bool(p.optional), "help": p.help}
                             for p in s.params.params]}
