@@ -349,3 +349,14 @@ def test_app_budget_as_a_total_cost():
     assert "random subsets of the same total difficulty" in shown and "**Spend:**" in shown
     at.selectbox(key="w:strategy").set_value("dedup").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
+
+
+def test_compare_sweep_at_a_cost(digits_ink):
+    from explorer.evaluate.compare import sweep
+
+    ink = digits_ink.metadata["ink"].to_numpy()
+    table, selections = sweep(digits_ink, ["k-center", "random"], [400.0, 900.0],
+                              random_draws=5, cost_column="ink")
+    assert set(table["budget"]) == {400.0, 900.0}
+    for (name, b), idx in selections.items():
+        assert ink[idx].sum() <= b and b - ink[idx].sum() < ink.max()
