@@ -3,6 +3,7 @@
     explorer info DATA
     explorer strategies
     explorer select DATA --strategy NAME --budget B --out OUT [...]
+    explorer select DATA --strategy NAME --cost-column C --budget TOTAL --out OUT [...]
     explorer select DATA --strategy dedup --then k-center --budget B --out OUT [...]
     explorer select --replay FILE.json --out OUT
     explorer score DATA --selection OUT [...]
@@ -187,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("data", metavar="DATA", nargs="?")
     sel.add_argument("--strategy", metavar="NAME")
     sel.add_argument("--budget", metavar="B", type=_budget,
-                     help="a count, or a fraction in (0, 1) of the rows")
+                     help="a count, or a fraction in (0, 1) of the rows; with --cost-column "
+                     "the total cost")
     sel.add_argument("--out", metavar="OUT", required=True,
                      help=".csv, .parquet (rank, index, id, metadata) or .npy (indices); a "
                      "folder with --format hf; a .json with --format label-studio")
@@ -204,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--label-column", metavar="C")
     sel.add_argument("--group-column", metavar="C")
     sel.add_argument("--score-column", metavar="C")
+    sel.add_argument("--cost-column", metavar="C", help="per-row costs (tokens, labelling "
+                     "seconds, bytes; finite, > 0): --budget becomes the total cost the "
+                     "selection may spend, and the scorecard's random subsets are drawn at "
+                     "the same total cost (with --then: the --then strategy's budget)")
     sel.add_argument("--param", metavar="KEY=VALUE", action="append", default=[],
                      help="a strategy parameter (repeatable); see 'explorer strategies'")
     sel.add_argument("--where", metavar="EXPR", help="only rows where this metadata filter "
@@ -239,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--target-column", metavar="C", help="numeric column for the ridge probe")
     cp.add_argument("--group-column", metavar="C")
     cp.add_argument("--score-column", metavar="C")
+    cp.add_argument("--cost-column", metavar="C", help="per-row costs (finite, > 0): "
+                    "--budgets are total costs, and random is drawn at the same total cost")
     cp.add_argument("--probe", default="auto", metavar="P", help="logistic, knn, ridge, none "
                     "or a comma list (default: logistic with a label column, ridge with a "
                     "target column, else none)")
@@ -261,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--metric", choices=("euclidean", "cosine"))
     sc.add_argument("--label-column", metavar="C")
     sc.add_argument("--random-draws", metavar="R", type=int, default=30)
+    sc.add_argument("--cost-column", metavar="C", help="draw the random subsets at the same "
+                    "total cost of this column (default: the manifest's cost column)")
+    sc.add_argument("--cost-budget", metavar="X", type=float, help="the total cost the random "
+                    "subsets may spend (default: the manifest's budget, else the selection's "
+                    "cost)")
     _target_options(sc, "adds target_mmd and target_ot to the scorecard")
     sc.add_argument("--seed", type=int, default=0)
     sc.add_argument("--format", choices=("table", "json"), default="table")
@@ -446,6 +459,7 @@ def strategies_json() -> list:
     return [{"name": s.name, "family": s.family, "summary": s.summary, "paper": s.paper,
              "needs": [{"input": n, "description": INPUTS[n]} for n in s.needs],
              "greedy": bool(s.greedy), "exact_budget": bool(s.exact_budget),
+             "cost_rule": s.cost_rule,
              "parameters": [{"name": p.name, "default": p.default, "constraint": p.describe(),
                              "optional": bool(p.optional), "help": p.help}
                             for p in s.params.params]}
@@ -523,16 +537,23 @@ def cmd_select(args) -> int:
     target = _target_kwargs(args)
     columns = dict(label_column=args.label_column, group_column=args.group_column,
                    score_column=args.score_column)
-    _say_if_heavy(args.strategy, data, args.budget if then is None else args.first_budget,
+    # the cost budget belongs to the last strategy; the heavy-run note wants its count
+    cost = dict(cost_column=args.cost_column) if args.cost_column else {}
+    last_budget = args.budget
+    if args.cost_column and args.budget is not None:
+        from .selection import cost_array
+
+        last_budget = max(1, int(args.budget / float(cost_array(data, args.cost_column).mean())))
+    _say_if_heavy(args.strategy, data, last_budget if then is None else args.first_budget,
                   params, args)
     if then is not None:
-        _say_if_heavy(args.then, data, args.budget, then_params, args)
+        _say_if_heavy(args.then, data, last_budget, then_params, args)
     bar = Progress(args.strategy, args.quiet)
     try:
         if then is None:
             sel = select(data, args.strategy, args.budget, seed=args.seed, metric=args.metric,
                          params=params, pinned=pinned, excluded=excluded, where=args.where,
-                         progress=bar, **target, **columns)
+                         progress=bar, **target, **columns, **cost)
         else:
             first = select(data, args.strategy, args.first_budget, seed=args.seed,
                            metric=args.metric, params=params, pinned=pinned, excluded=excluded,
@@ -546,13 +567,15 @@ def cmd_select(args) -> int:
             bar = Progress(args.then, args.quiet)
             sel = select(data, args.then, args.budget, seed=args.seed, metric=args.metric,
                          params=then_params, pinned=pinned, after=first, progress=bar,
-                         **(target if "target" in then.needs else {}), **columns)
+                         **(target if "target" in then.needs else {}), **columns, **cost)
     finally:
         bar.close()
     _write_selection(args, data, sel)
     extra = f" and {args.manifest}" if args.manifest else ""
-    _say(args, f"{sel.strategy}: selected {len(sel)} of {data.n} rows in {sel.seconds:.2f} s; "
-               f"wrote {args.out}{extra}")
+    spent = "" if sel.cost is None else \
+        f", spending {sel.spend:,.6g} of {sel.cost_budget:,.6g} {args.cost_column}"
+    _say(args, f"{sel.strategy}: selected {len(sel)} of {data.n} rows{spent} in "
+               f"{sel.seconds:.2f} s; wrote {args.out}{extra}")
     return 0
 
 
@@ -673,17 +696,26 @@ def cmd_score(args) -> int:
                    f"{args.random_draws} random subsets will take {est.describe()}")
     bar = Progress("score", args.quiet)
     try:
+        recorded = (doc or {}).get("cost") or {}
+        cost_column = args.cost_column or ((doc or {}).get("columns") or {}).get("cost_column")
+        cost_budget = args.cost_budget if args.cost_budget is not None else \
+            (recorded.get("budget") if cost_column else None)
+        if cost_budget is not None and cost_column is None:
+            raise _UsageError("explorer score: --cost-budget needs --cost-column C")
         card = score(data, rows, metric=metric, label_column=args.label_column,
                      random_draws=args.random_draws, seed=args.seed, target=target,
-                     progress=bar)
+                     progress=bar, cost_column=cost_column, cost_budget=cost_budget)
     finally:
         bar.close()
     if args.format == "json":
         print(json.dumps(card.to_dict()))
         return 0
     frame = card.to_frame()
+    same = "size" if card.cost is None else f"total {card.cost['column']}"
     print(f"{card.budget} rows scored against {card.random_draws} random subsets of the same "
-          f"size ({card.metric}, {card.space}, {card.n_clusters} k-means clusters)")
+          f"{same} ({card.metric}, {card.space}, {card.n_clusters} k-means clusters)")
+    if card.cost is not None:
+        print(card.describe_cost())
     print(f"{'metric':<24}{'value':>10}{'random mean':>13}{'random 5-95%':>22}{'pct':>6}  verdict")
     for r in frame.itertuples():
         band = f"{r.random_p05:.4g} .. {r.random_p95:.4g}"
@@ -845,6 +877,8 @@ def cmd_compare(args) -> int:
     _check_outputs(args, [(args.data, "DATA"), (args.meta, "--meta"),
                           (args.target, "--target")])
     data = _load(args)
+    if args.cost_column and not args.budgets:
+        raise _UsageError("explorer compare: --cost-column needs --budgets (total costs)")
     budgets = ([_budget(b.strip()) for b in args.budgets.split(",") if b.strip()]
                if args.budgets else log_budgets(data.n))
     probe = args.probe.split(",") if "," in args.probe else args.probe
@@ -856,9 +890,15 @@ def cmd_compare(args) -> int:
     first_probe = probe if isinstance(probe, str) else probe[0]
     if first_probe == "auto":
         first_probe = "logistic" if args.label_column else "none"
-    est = estimate_sweep(names, data.n, data.dim,
-                         [b if b >= 1 else max(1, round(b * data.n)) for b in budgets],
-                         random_draws=args.random_draws, probe=first_probe)
+    if args.cost_column:
+        from .selection import cost_array
+
+        mean_cost = float(cost_array(data, args.cost_column).mean())
+        counts = [max(1, min(data.n, round(b / mean_cost))) for b in budgets]
+    else:
+        counts = [b if b >= 1 else max(1, round(b * data.n)) for b in budgets]
+    est = estimate_sweep(names, data.n, data.dim, counts, random_draws=args.random_draws,
+                         probe=first_probe)
     if est.heavy:
         _say(args, f"note: comparing {', '.join(names)} at {len(budgets)} budgets on "
                    f"{data.n:,} x {data.dim} will take {est.describe()}")
@@ -871,7 +911,8 @@ def cmd_compare(args) -> int:
                                 seeds=args.seeds, random_draws=args.random_draws,
                                 seed=args.seed, metric=args.metric, holdout=args.holdout,
                                 group_column=args.group_column,
-                                score_column=args.score_column, target=target, progress=bar)
+                                score_column=args.score_column, target=target, progress=bar,
+                                cost_column=args.cost_column)
         finally:
             bar.close()
     for w in caught:

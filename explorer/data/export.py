@@ -137,6 +137,7 @@ def manifest_dict(data: Dataset, selection, scorecard=None) -> dict:
         "budget": selection.budget,
         "metric": selection.metric,
         "columns": selection.columns,
+        "cost": getattr(selection, "cost", None),
         "steps": list(getattr(selection, "steps", ()) or ()),
         "where": getattr(selection, "where", None),
         "target": getattr(selection, "target", None),
@@ -222,6 +223,12 @@ def _target_args(record, data: Dataset, allow_paths: bool = True, key: str = "ta
                         "replayed. Save the target embeddings to a file and select with it.")
 
 
+def _replay_budget(step: dict):
+    """The budget a recorded step ran with: its total cost under a cost column, else its
+    count."""
+    return (step.get("cost") or {}).get("budget", step["budget"])
+
+
 def recorded_data(doc: dict, data: Dataset | None = None) -> Dataset:
     """The dataset a (checked) manifest was made on: ``data`` when given, else loaded from
     the recorded path and options; refused, naming both, when its fingerprint differs."""
@@ -270,7 +277,7 @@ def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True):
     final_target = _target_args(doc.get("target"), data, allow_paths)
     previous = None
     for step, target in zip(doc.get("steps") or [], targets):
-        previous = select(data, step["strategy"], step["budget"], seed=step["seed"],
+        previous = select(data, step["strategy"], _replay_budget(step), seed=step["seed"],
                           metric=step["metric"], params=step["params"],
                           pinned=step.get("pinned") or None,
                           excluded=step.get("excluded") or None, where=step.get("where"),
@@ -280,7 +287,8 @@ def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True):
                                 f"{len(previous)} rows; the manifest recorded "
                                 f"{step.get('selected')}.")
     cols = doc.get("columns") or {}
-    sel = select(data, doc["strategy"], doc["budget"], seed=doc["seed"], metric=doc["metric"],
+    sel = select(data, doc["strategy"], _replay_budget(doc), seed=doc["seed"],
+                 metric=doc["metric"],
                  params=doc["params"], pinned=(doc.get("pinned") or {}).get("indices"),
                  excluded=(doc.get("excluded") or {}).get("indices"), where=doc.get("where"),
                  after=previous, **final_target, **cols)

@@ -69,8 +69,20 @@ _COMMON = {
                "description": "an integer >= 1 or a fraction in (0, 1)"},
     "columns": {"type": "object", "additionalProperties": False,
                 "properties": {"label_column": _NAME, "group_column": _NAME,
-                               "score_column": _NAME},
-                "description": "an object with label_column, group_column, score_column"},
+                               "score_column": _NAME, "cost_column": _NAME},
+                "description": "an object with label_column, group_column, score_column, "
+                               "cost_column"},
+    # with a cost column the selection spent at most "budget" of it ("budget" above is then
+    # the count of rows selected); replay passes this budget with the column
+    "cost": _nullable({"type": "object", "additionalProperties": False,
+                       "required": ["budget", "spend"],
+                       "properties": {"budget": {"type": "number", "exclusiveMinimum": 0,
+                                                 "description": "a number > 0"},
+                                      "spend": {"type": "number", "minimum": 0,
+                                                "description": "a number >= 0"}},
+                       "description": "an object with \"budget\" (the total cost allowed) "
+                                      "and \"spend\" (the cost of the rows selected)"},
+                      "a cost record or null"),
     "where": {"$ref": "#/$defs/where"},
     "target": {"$ref": "#/$defs/target"},
 }

@@ -58,7 +58,8 @@ def scoring_context(data_key, metric: str, label_column: str | None):
 
 
 def run_selection(data_key, strategy, budget, seed, metric, params, pinned, excluded,
-                  label_column, group_column, score_column, target, progress=None, where=None):
+                  label_column, group_column, score_column, target, progress=None, where=None,
+                  cost_column=None):
     """``where`` is a filter's JSON text (from the filter builder), read by
     :func:`explorer.data.filters.from_json`: JSON, never Python."""
     data = _data(data_key)
@@ -66,7 +67,8 @@ def run_selection(data_key, strategy, budget, seed, metric, params, pinned, excl
                            pinned=pinned or None, excluded=excluded or None,
                            label_column=label_column, group_column=group_column,
                            score_column=score_column, target=target or None, progress=progress,
-                           where=None if where is None else json.loads(where))
+                           where=None if where is None else json.loads(where),
+                           cost_column=cost_column)
 
 
 def lock_digest(data_key) -> str:
@@ -80,10 +82,11 @@ def lock_digest(data_key) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_selection(data_key, strategy, budget, seed, metric, params_items, pinned, excluded,
-                     label_column, group_column, score_column, target, where=None, lock=""):
+                     label_column, group_column, score_column, target, where=None, lock="",
+                     cost_column=None):
     sel = run_selection(data_key, strategy, budget, seed, metric, dict(params_items),
                         list(pinned), list(excluded), label_column, group_column,
-                        score_column, list(target), where=where)
+                        score_column, list(target), where=where, cost_column=cost_column)
     return sel
 
 
@@ -92,11 +95,13 @@ def scorecard(data_key, selection, metric, label_column, draws: int = 30):
     return _scorecard(data_key, selection, metric, label_column, draws, ctx)
 
 
-@st.cache_data(show_spinner="Scoring against random subsets of the same size ...",
+@st.cache_data(show_spinner="Scoring against random subsets ...",
                max_entries=64,
                hash_funcs={ScoringContext: lambda c: (c.fingerprint, c.metric, c.label_column),
                            explorer.Selection: lambda s: (s.fingerprint, s.indices.tobytes(),
-                                                          s.pinned, s.excluded, s.metric)})
+                                                          s.pinned, s.excluded, s.metric,
+                                                          s.cost_budget,
+                                                          s.columns.get("cost_column"))})
 def _scorecard(data_key, selection, metric, label_column, draws, ctx):
     return explorer.score(_data(data_key), selection, metric=metric,
                           label_column=label_column, random_draws=draws, context=ctx)

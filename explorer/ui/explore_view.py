@@ -22,7 +22,7 @@ def _selection_args(data, spec, params, where=None):
         excluded=tuple(state.get("excluded")), label_column=state.get("label_column"),
         group_column=state.get("group_column"), score_column=state.get("score_column"),
         target=tuple(state.get("target")), where=filter_view.where_json(where),
-        lock=compute.lock_digest(state.get("data_key")))
+        lock=compute.lock_digest(state.get("data_key")), cost_column=panels.cost_column())
 
 
 def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False,
@@ -37,7 +37,12 @@ def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False,
     args = _selection_args(data, spec, params, where)
     from explorer.cost import estimate
 
-    est = estimate(spec.name, data.n, data.dim, args["budget"], params)
+    count = args["budget"]
+    if args["cost_column"] is not None:  # the estimate wants the count the cost buys
+        values = data.metadata[args["cost_column"]].to_numpy(dtype=float)
+        mean = float(np.nanmean(values)) if np.isfinite(values).any() else 1.0
+        count = max(1, min(data.n, int(count / mean))) if mean > 0 else data.n
+    est = estimate(spec.name, data.n, data.dim, count, params)
     if est.heavy and not pressed:
         st.warning(f"{spec.name} at this size would take {est.describe()} Press **Run** to "
                    "start it anyway.")
@@ -46,6 +51,7 @@ def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False,
     if spec.name in panels.BUDGET_FREE:
         budget = None  # deduplication keeps every representative
         args["budget"] = budget
+        args["cost_column"] = None  # and sets its own size: a cost budget does not apply
     try:
         with heavy_turn(f"{spec.name}") if est.heavy else nullcontext(), \
                 st.spinner(f"Running {spec.name} ..."):
@@ -240,7 +246,10 @@ def strategy_insights(data, spec, params) -> None:
             _semdedup_report(data, params)
     elif spec.name == "quality-diversity" and state.get("score_column"):
         with st.expander("Quality against coverage, over the weight", expanded=False):
-            front = compute.quality_front(state.get("data_key"), panels.budget_value(data),
+            # a count: under a cost budget the front is drawn at the sidebar's row count
+            count = panels.budget_value(data) if panels.cost_column() is None else \
+                int(state.get("budget_count"))
+            front = compute.quality_front(state.get("data_key"), count,
                                           state.get("score_column"), state.get("metric"),
                                           bool(params.get("higher_is_better", True)),
                                           int(state.get("seed")))

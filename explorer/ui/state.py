@@ -12,9 +12,12 @@ DEFAULTS = {
     "failed_key": None,             # the data key that failed (not retried until it changes)
     "upload_names": {},             # stored upload path -> the name the user gave (messages)
     "metric": "euclidean",
-    "budget_mode": "count",         # "count" or "percent"
+    "budget_mode": "count",         # "count", "percent" or "total cost"
     "budget_count": 50,
     "budget_percent": 5.0,
+    "budget_cost": None,            # the total cost (None: 50 rows at the mean cost)
+    "cost_column": None,            # the numeric column the total cost is counted in
+    "cost_for": None,               # (fingerprint, column) the default total cost was set for
     "seed": 0,
     "label_column": None,
     "group_column": None,
