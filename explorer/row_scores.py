@@ -250,10 +250,14 @@ def with_selection(scores: RowScores, data, selected, metric: str) -> RowScores:
     return RowScores(frame, records)
 
 
-def with_scores(data, scores: RowScores):
-    """``data`` with the score columns added to its metadata (same embeddings, ids and
-    fingerprint), so filters, ``score_column=`` and exports see them. A metadata column of
-    the same name is an error: rename it, or leave the scores out."""
+def with_scores(data, scores: RowScores, columns=None):
+    """``data`` with the score columns (all, or those named in ``columns``) added to its
+    metadata (same embeddings, ids and fingerprint), so filters, ``score_column=`` and
+    exports see them. A metadata column of the same name is an error: rename it, or leave
+    the scores out."""
+    if columns is not None:
+        scores = RowScores(scores.frame[list(columns)],
+                           {c: scores.records[c] for c in columns})
     clash = [c for c in scores.frame.columns if c in data.metadata.columns]
     if clash:
         raise ExplorerError(f"The metadata of {data.name} already has a column named "
