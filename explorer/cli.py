@@ -201,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "(the app's UMAP layout, cached on disk)")
     sel.add_argument("--with-clusters", metavar="K", type=int, help="add a 'cluster' column: "
                      "k-means with K clusters (seed --seed)")
+    sel.add_argument("--with-scores", action="store_true", help="compute the per-row scores "
+                     "(uniqueness, typicality, duplicate_group, duplicate_similarity, cluster, "
+                     "distance_to_selected; see explorer/row_scores.py) before selecting, so "
+                     "--score-column and --where can name them, and write them as columns")
+    sel.add_argument("--scores-k", metavar="K", type=int, default=10, help="neighbours of the "
+                     "uniqueness and typicality scores (default 10)")
     sel.add_argument("--seed", type=int, default=0)
     sel.add_argument("--metric", choices=("euclidean", "cosine"), default="euclidean")
     sel.add_argument("--label-column", metavar="C")
@@ -506,7 +512,8 @@ def cmd_select(args) -> int:
             _check_format_output(args)
         doc = read_manifest(args.replay)
         data, sel = replay(doc)
-        _write_selection(args, data, sel)
+        scores = _row_scores(args, data, sel.metric) if args.with_scores else None
+        _write_selection(args, data, sel, scores)
         _say(args, f"replayed {sel.strategy}: {len(sel)} rows, identical ids; wrote {args.out}")
         return 0
     if not args.data:
@@ -532,6 +539,12 @@ def cmd_select(args) -> int:
     else:
         _check_format_output(args)
     data = _load(args)
+    scores = None
+    if args.with_scores:
+        from .row_scores import with_scores
+
+        scores = _row_scores(args, data, args.metric)
+        data = with_scores(data, scores)
     pinned = rows_from_file(args.pin, data, "--pin") if args.pin else None
     excluded = rows_from_file(args.exclude, data, "--exclude") if args.exclude else None
     target = _target_kwargs(args)
@@ -570,7 +583,7 @@ def cmd_select(args) -> int:
                          **(target if "target" in then.needs else {}), **columns, **cost)
     finally:
         bar.close()
-    _write_selection(args, data, sel)
+    _write_selection(args, data, sel, scores)
     extra = f" and {args.manifest}" if args.manifest else ""
     spent = "" if sel.cost is None else \
         f", spending {sel.spend:,.6g} of {sel.cost_budget:,.6g} {args.cost_column}"
@@ -579,8 +592,23 @@ def cmd_select(args) -> int:
     return 0
 
 
-def _write_selection(args, data, sel) -> None:
-    """Write ``sel`` as --format asks, with the --with-map / --with-clusters columns."""
+def _row_scores(args, data, metric: str):
+    """The per-row scores --with-scores asks for (k = --scores-k, clusters = --with-clusters
+    or 20, the dedup strategy's default threshold), with a progress bar."""
+    from .row_scores import row_scores
+
+    bar = Progress("per-row scores", args.quiet)
+    try:
+        return row_scores(data, k=min(args.scores_k, data.n - 1), metric=metric,
+                          n_clusters=min(args.with_clusters or 20, data.n), seed=args.seed,
+                          progress=bar)
+    finally:
+        bar.close()
+
+
+def _write_selection(args, data, sel, scores=None) -> None:
+    """Write ``sel`` as --format asks, with the --with-map / --with-clusters columns and the
+    per-row scores (``scores``, their distance to the selection measured here)."""
     from .data.export import export
     from .data.interchange import export_as, extra_columns
 
@@ -602,16 +630,21 @@ def _write_selection(args, data, sel) -> None:
         X = prepare(data.embeddings, args.metric, ids=data.ids)
         clusters = kmeans_of(X, min(args.with_clusters, data.n), args.seed, data.fingerprint,
                              args.metric).labels
+    if scores is not None:
+        from .row_scores import with_selection
+
+        scores = with_selection(scores, data, sel.indices, sel.metric)
     if args.format == "auto":
         export(data, sel, args.out, force=args.force, manifest=args.manifest,
-               columns=extra_columns(data, sel, layout=layout, clusters=clusters))
+               columns=extra_columns(data, sel, layout=layout, clusters=clusters,
+                                     scores=scores))
         return
     if args.manifest:
         from .data.export import write_manifest
 
         write_manifest(args.manifest, data, sel, force=args.force)
     export_as(data, sel, args.out, args.format, force=args.force, layout=layout,
-              clusters=clusters, label_column=args.label_column)
+              clusters=clusters, label_column=args.label_column, scores=scores)
 
 
 def _check_format_output(args) -> None:

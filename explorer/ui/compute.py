@@ -152,3 +152,52 @@ def prefetch_after(sel) -> None:
 def stop_background_work() -> None:
     """Called first in every run: the run gets the machine to itself."""
     kcenter.stop_prefetch()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def search_matches(data_key, column: str, text: str):
+    """Rows whose ``column`` contains ``text`` (literal, any case)."""
+    from explorer.search import text_matches
+
+    return text_matches(_data(data_key), column, text)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def row_neighbours(data_key, row: int, k: int, metric: str):
+    from explorer.search import neighbours_of_row
+
+    return neighbours_of_row(_data(data_key), row, k, metric)
+
+
+@st.cache_resource(show_spinner="Loading the text model that embedded this dataset ...",
+                   max_entries=2)
+def query_model(data_key):
+    """The dataset's own text model (loaded once per dataset, offline)."""
+    from explorer.search import query_model as load
+
+    return load(_data(data_key))
+
+
+@st.cache_data(show_spinner="Embedding the sentence ...", max_entries=64)
+def text_neighbours(data_key, text: str, k: int, metric: str):
+    from explorer.search import neighbours_of_text
+
+    return neighbours_of_text(_data(data_key), query_model(data_key), text, k, metric)
+
+
+def row_scores(data_key):
+    """The per-row scores the data key asks for (cached with the dataset), or None."""
+    from .data import base_key, cached_row_scores, score_settings
+
+    settings = score_settings(data_key)
+    return None if settings is None else cached_row_scores(base_key(data_key), settings)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def selection_distances(data_key, indices: tuple, metric: str):
+    """Distance of every row to the nearest selected row (the row scores' own measure)."""
+    from explorer.row_scores import distance_to_selected
+
+    data = _data(data_key)
+    X = space.prepare(data.embeddings, metric, ids=data.ids)
+    return distance_to_selected(X, np.asarray(indices, dtype=np.int64), metric)

@@ -10,7 +10,7 @@ import streamlit as st
 import explorer
 from explorer.cost import estimate_score
 
-from . import compute, figures, filter_view, live_charts, panels, robustness_view, state
+from . import compute, curate_view, figures, filter_view, live_charts, panels, robustness_view, state
 from .heavy import heavy_turn
 
 
@@ -98,6 +98,9 @@ def map_section(data) -> None:
     sel = state.get("selection")
     selected = sel.indices if sel is not None and sel.fingerprint == data.fingerprint else None
     colour, name, continuous = _colour(data, key, colour_by, selected, metric)
+    scores = compute.row_scores(key)
+    if scores is not None and colour_by in scores.records:
+        st.caption(f"Colour: {scores.caption(colour_by)}")
     meta = data.metadata
 
     def details(r: int) -> str:  # hover line of a highlighted row (escaped by the chart)
@@ -108,10 +111,16 @@ def map_section(data) -> None:
             parts.append(str(meta["text"].iloc[r])[:80])
         return " · ".join(parts)
 
+    try:
+        near = curate_view.neighbours(data)
+    except explorer.ExplorerError:
+        near = None  # said in the neighbours panel below the map
     chart = live_charts.map_chart(xy, data.ids, colour=colour, colour_name=name,
                                   continuous=continuous, selected=selected,
                                   pinned=state.get("pinned"), excluded=state.get("excluded"),
-                                  target=state.get("target"), details=details)
+                                  target=state.get("target"), details=details,
+                                  found=curate_view.matches(data),
+                                  neighbours=() if near is None else near.indices)
     # A keyed chart keeps its identity, so a new selection redraws the canvas in place. The
     # lasso arrives on the run after it was drawn: read it against the chart then on screen.
     drawn = state.get("map_drawn")
@@ -201,6 +210,8 @@ def lasso_actions(data) -> None:
     if focus is not None and focus < data.n:
         with st.container(border=True):
             panels.detail_panel(data, focus)
+    with st.container(border=True):
+        curate_view.neighbours_panel(data, _apply)
 
 
 def _apply(kind: str, rows) -> None:

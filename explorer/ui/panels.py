@@ -163,7 +163,7 @@ def sync_dataset() -> None:
         state.put("load_error", f"Could not read this input: {type(exc).__name__}: "
                   f"{uidata.user_words(str(exc), state.get('upload_names'))}")
         return
-    if new_key == state.get("data_key"):
+    if new_key == uidata.base_key(state.get("data_key")):
         state.put("load_error", None)  # back on the loaded dataset: nothing to report
         return
     if new_key is None or new_key == state.get("failed_key"):

@@ -52,6 +52,14 @@ DEFAULTS = {
     "embed_error": None,            # the last error of the sidebar's Embed button
     "embedded_key": None,           # the data key of the last embedded output
     "filter_json": None,            # the Explore filter's JSON text (Export offers its rows)
+    "search_column": None,          # the text column the Explore search looks in
+    "search_text": "",              # the Explore search's literal text
+    "neighbour_k": 10,              # how many nearest neighbours the Explore page lists
+    "neighbour_text": "",           # a typed sentence whose neighbours are listed
+    "score_k": 10,                  # per-row scores: neighbours of uniqueness / typicality
+    "score_clusters": 20,           # per-row scores: k-means clusters
+    "score_threshold": 0.05,        # per-row scores: near-duplicate threshold
+    "scores_error": None,           # the last error of the per-row scores' button
 }
 
 
@@ -99,6 +107,10 @@ def reset_for_new_data() -> None:
         put(key, None)
     for key in COLUMN_KEYS:  # the guesses apply again on the new data
         st.session_state.pop(column_choice_key(key), None)
+    put("search_column", None)  # the search and the neighbours named the old data's rows
+    put("search_text", "")
+    put("neighbour_text", "")
+    put("scores_error", None)
     put("filter_count", 0)  # the filter named the old data's columns
     put("filter_json", None)
     for key in [k for k in st.session_state if str(k).startswith(("filter:", "w:filter:"))]:
