@@ -1,9 +1,11 @@
-"""The first page of a fresh install: the bundled sample's map needs no UMAP."""
+"""The first page of a fresh install: the bundled sample's map needs no UMAP, and when the
+map does wait for UMAP, the selection and its scorecard are drawn before UMAP starts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -44,3 +46,20 @@ def test_the_sample_opens_on_its_shipped_map_without_umap(umap_stops_the_page):
     assert not at.get("progress")
     assert umap_stops_the_page == []
 
+
+def test_the_scorecard_is_drawn_before_the_maps_umap_starts(umap_stops_the_page, digits,
+                                                            tmp_path):
+    path = tmp_path / "no_layout.npy"  # no layout columns: the map needs UMAP
+    np.save(path, digits.embeddings[:400])
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    at.session_state["source"] = "Path on disk"
+    at.session_state["disk_path"] = str(path)
+    at.run()
+    # the run stopped where UMAP started, with the PCA map, the selection and its scorecard
+    # already drawn and UMAP's progress bar waiting above the map
+    assert umap_stops_the_page == [400] and len(at.exception) == 1  # (its text is redacted)
+    assert "k-center: selected **50** of 400" in texts(at.success)
+    assert "**Scorecard of k-center** — 50 rows against 30 random subsets" in texts(at.markdown)
+    bars = " ".join(bar.proto.text for bar in at.get("progress"))
+    assert "PCA layout shown while UMAP computes" in bars

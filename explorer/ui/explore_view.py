@@ -84,14 +84,17 @@ def map_section(data) -> None:
     own = compute.given_layout(key)
     if own.problem:
         st.warning(own.problem)
-    note = None
+    state.put("layout_pending", None)
     if method == "UMAP" and own.xy is not None:
         xy = own.xy
         c3.caption(f"The data's own layout (columns {', '.join(own.columns)}).")
     elif method == "UMAP" and not compute.cached_umap(key, nn, md, metric):
         xy = compute.layout(key, "pca", 15, 0.1, metric)
-        note = st.empty()  # UMAP's progress bar, above the map, once the PCA map is drawn
+        # UMAP's progress bar, above the map; UMAP itself runs after the page's selection and
+        # scorecard are drawn (finish_layout)
+        note = st.empty()
         note.progress(0.0, text=f"{UMAP_LEAD} ...")
+        state.put("layout_pending", (key, nn, md, metric, note))
     else:
         xy = compute.layout(key, method.lower(), nn, md, metric)
     sel = state.get("selection")
@@ -121,12 +124,22 @@ def map_section(data) -> None:
     state.put("map_drawn", live_charts.MapChart({}, chart.series_rows))
     _take_lasso(event, drawn if drawn is not None else chart)
     lasso_actions(data)
-    if note is not None:
-        compute.compute_umap(key, nn, md, metric,
-                             lambda f, m: note.progress(min(1.0, max(0.0, f)),
-                                                        text=f"{UMAP_LEAD}: {m}"))
-        note.empty()
-        st.rerun()
+
+
+def finish_layout() -> None:
+    """Compute the UMAP the map is waiting for (if any), showing its progress above the map,
+    then redraw the page with it. Called last, so the selection and its scorecard are on
+    screen before UMAP starts."""
+    pending = state.get("layout_pending")
+    if pending is None:
+        return
+    key, nn, md, metric, note = pending
+    state.put("layout_pending", None)
+    compute.compute_umap(key, nn, md, metric,
+                         lambda f, m: note.progress(min(1.0, max(0.0, f)),
+                                                    text=f"{UMAP_LEAD}: {m}"))
+    note.empty()
+    st.rerun()
 
 
 def _take_lasso(event, drawn) -> None:
