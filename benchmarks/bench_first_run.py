@@ -2,7 +2,7 @@
 first scorecard on screen in Chromium, the same for a second start, and the first
 ``explorer select`` (k-center, 50 of the digits sample).
 
-    python benchmarks/bench_first_run.py [--rev REV] [--keep]
+    python benchmarks/bench_first_run.py [--rev REV] [--keep] [--install-warm-up]
 
 Each measurement starts from a fresh ``git clone`` of this checkout at ``REV`` (default HEAD,
 committed work only) with empty caches:
@@ -156,6 +156,9 @@ def main() -> None:
     ap.add_argument("--rev", default="HEAD")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folders")
     ap.add_argument("--shots", default=str(ROOT / "artifacts" / "screenshots"))
+    ap.add_argument("--install-warm-up", action="store_true",
+                    help="also: a fresh clone whose caches ./run's install step warmed "
+                    "(python -m explorer.warmup), then its first start")
     args = ap.parse_args()
     rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.rev],
                          check=True, capture_output=True, text=True).stdout.strip()
@@ -181,6 +184,26 @@ def main() -> None:
               "map was UMAP  UMAP pending at scorecard")
         for label, r in runs.items():
             print(f"  {label:7} {r['server']:7.1f} {r['map']:7.1f} {r['scorecard']:10.1f} "
+                  f"{r['umap']:10.1f}  {str(r['map_was_umap']):12}  "
+                  f"{str(r['umap_pending_at_scorecard']):5}  ({r['load']})")
+        if args.install_warm_up:
+            warm_dir = tmp / "warm"
+            warm_dir.mkdir()
+            clone = fresh_clone(rev, warm_dir)
+            env = empty_caches(warm_dir, thin_venv(clone, warm_dir))
+            t0 = time.perf_counter()
+            subprocess.run([str(Path(env["EXPLORER_VENV"]) / "bin" / "python"), "-W",
+                            "ignore", "-m", "explorer.warmup"], cwd=clone, env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+            print(f"  (install warm-up {time.perf_counter() - t0:.1f} s, {load()})")
+            with sync_playwright() as p:
+                browser = launch_chromium(p)
+                try:
+                    r = measure_app(browser, clone, env, "after-install-warm-up",
+                                    Path(args.shots))
+                finally:
+                    browser.close()
+            print(f"  {'warmed':7} {r['server']:7.1f} {r['map']:7.1f} {r['scorecard']:10.1f} "
                   f"{r['umap']:10.1f}  {str(r['map_was_umap']):12}  "
                   f"{str(r['umap_pending_at_scorecard']):5}  ({r['load']})")
         print("  targets: map < 5 s, scorecard < 10 s; the second start faster still")
