@@ -3,6 +3,7 @@ sidebar) so they persist across pages; each page is a short script in pages/."""
 
 import streamlit as st
 
+from explorer import warmup
 from explorer.ui import compute, panels
 
 st.set_page_config(page_title="Subset Explorer", layout="wide")
@@ -17,3 +18,4 @@ pages = [
 nav = st.navigation(pages, position="top")
 panels.sidebar_data()
 nav.run()
+warmup.warm_in_background()  # numba's first compiles, once the first page is drawn

@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from . import space
+from .errors import ExplorerWarning
+from .given_layout import given_layout
 
 CACHE_VERSION = 1
 #: Above this many rows, UMAP is fitted on a sample and the other rows are placed among
@@ -49,6 +52,14 @@ def cache_key(fingerprint: str, method: str, params: dict) -> str:
     blob = json.dumps({"fp": fingerprint, "method": method, "params": params,
                        "versions": _versions(method)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def layout_record(data, method: str = "umap", **given) -> dict:
+    """What a layout of ``data`` was made with: the method, its parameters, the library
+    versions and the cache key they give (recorded next to a shipped layout)."""
+    params = _params(data, method, given)
+    return {"method": method, "params": params, "versions": _versions(method),
+            "cache_key": cache_key(data.fingerprint, method, params)}
 
 
 def _read(path: Path):
@@ -90,19 +101,24 @@ def _params(data, method, given):
 
 def layout(data, method: str = "umap", *, n_neighbors: int = 15, min_dist: float = 0.1,
            metric: str = "euclidean", seed: int = 0, use_cache: bool = True,
-           progress=None) -> np.ndarray:
+           progress=None, given: bool = True) -> np.ndarray:
     """A 2-D layout (N, 2) float32 of ``data``: 'umap' (McInnes, Healy & Melville, 2018) or
     'pca'. Cached on disk by fingerprint, parameters and library versions. ``progress``
     (fraction, message) hears UMAP's stages: neighbours, each layout epoch, placing.
 
-    Datasets with ``x`` and ``y`` metadata columns are laid out by those columns as they are.
+    With ``given`` (the default), a 'umap' layout of data that carries its own layout
+    (``x`` / ``y``, ``umap_x`` / ``umap_y``, ``umap_1`` / ``umap_2`` or a 2-wide ``layout``
+    column, see :mod:`explorer.given_layout`) is that layout, as it is; an unusable one is
+    warned about (:class:`~explorer.errors.ExplorerWarning`) and UMAP computed instead.
     Above ``UMAP_FIT_LIMIT`` rows UMAP runs on a 64-d PCA: it is fitted on a seeded sample and
     every other row is placed among its nearest fitted rows (see :func:`_place`).
     """
-    meta = data.metadata
-    if "x" in meta.columns and "y" in meta.columns and meta["x"].dtype.kind in "fiu" \
-            and meta["y"].dtype.kind in "fiu":
-        return np.column_stack([meta["x"], meta["y"]]).astype(np.float32)
+    if given and method == "umap":
+        own = given_layout(data)
+        if own.xy is not None:
+            return own.xy
+        if own.problem:
+            warnings.warn(own.problem, ExplorerWarning, stacklevel=2)
     if method not in ("umap", "pca"):
         raise ValueError(f"unknown layout method {method!r}")
     params = _params(data, method, {"n_neighbors": n_neighbors, "min_dist": min_dist,

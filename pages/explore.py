@@ -38,3 +38,4 @@ elif state.get("selection_error"):
 else:
     st.info("Choose a strategy and a budget, then press **Run** to see which rows it picks "
             "and how they compare with random subsets of the same size.")
+explore_view.finish_layout()  # the map's UMAP, once the selection and scorecard are drawn

@@ -14,7 +14,8 @@ from explorer import projection
 def test_layout_above_the_fit_limit_places_transformed_rows_among_their_own_kind(monkeypatch):
     data = explorer.load_sample("digits")
     monkeypatch.setattr(projection, "UMAP_FIT_LIMIT", 600)
-    xy = projection.layout(data, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean")
+    xy = projection.layout(data, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean",
+                           given=False)  # not the sample's shipped map: compute one
     assert xy.shape == (data.n, 2) and np.isfinite(xy).all()
     # rows the fit never saw land next to rows of the same digit: 5-NN label vote in 2-D
     labels = data.metadata["label"].to_numpy()
@@ -23,7 +24,8 @@ def test_layout_above_the_fit_limit_places_transformed_rows_among_their_own_kind
     nn = np.argsort(d, axis=1)[:, :5]
     agree = (labels[nn] == labels[:, None]).mean()
     assert agree > 0.85
-    again = projection.layout(data, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean")
+    again = projection.layout(data, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean",
+                              given=False)
     assert np.array_equal(xy, again)  # from the disk cache
 
 
@@ -35,7 +37,8 @@ def test_layout_above_the_fit_limit_on_wide_embeddings_goes_through_a_pca(monkey
                         lambda X, k, seed=0: calls.append(k) or real_pca(X, k, seed=seed))
     heard = []
     xy = projection.layout(pydocs, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean",
-                           use_cache=False, progress=lambda f, m: heard.append((f, m)))
+                           use_cache=False, progress=lambda f, m: heard.append((f, m)),
+                           given=False)
     assert calls == [projection.UMAP_PCA_DIMS]  # 384 dims -> 64 before UMAP
     # the app's progress bar: neighbours, then every few epochs of UMAP's own loop (read
     # from its progress bar), then placing the rest; never backwards, ending at 1

@@ -34,6 +34,14 @@ def layout(data_key, method: str, n_neighbors: int, min_dist: float, metric: str
                              metric=metric)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def given_layout(data_key):
+    """The layout the data carries (:func:`explorer.given_layout.given_layout`)."""
+    from explorer.given_layout import given_layout as own
+
+    return own(_data(data_key))
+
+
 def compute_umap(data_key, n_neighbors, min_dist, metric, progress) -> None:
     """Compute the UMAP layout onto the disk cache, telling ``progress`` (fraction, message);
     the next run reads it through :func:`layout`."""

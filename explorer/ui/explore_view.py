@@ -76,10 +76,10 @@ def map_section(data) -> None:
                               help="For looking only: every metric is computed in the "
                               "embedding space, never on this map.")
     levels = compute.column_levels(state.get("data_key"))
-    extra = [c for c in data.metadata.columns if c not in ("label", "group", "id")
-             and data.metadata[c].dtype.kind in "fiub" or
-             (c not in ("label", "group", "id", "text", "image")
-              and levels[c] <= 40)]
+    layout_columns = compute.given_layout(state.get("data_key")).columns
+    extra = [c for c in data.metadata.columns if c not in layout_columns and (
+             c not in ("label", "group", "id") and data.metadata[c].dtype.kind in "fiub" or
+             (c not in ("label", "group", "id", "text", "image") and levels[c] <= 40))]
     choices = [c for c in COLOUR_CHOICES if c not in ("label", "group")
                or c in data.metadata.columns] + extra
     colour_by = state.remembered(c2.selectbox, "Colour by", "colour_by", options=choices)
@@ -88,13 +88,22 @@ def map_section(data) -> None:
         md = state.remembered(st.slider, "min_dist", "umap_md", 0.0, 0.99, default=0.1)
     metric = state.get("metric")
     key = state.get("data_key")
-    if method == "UMAP" and not compute.cached_umap(key, nn, md, metric):
+    own = compute.given_layout(key)
+    if own.problem:
+        st.warning(own.problem)
+    state.put("layout_pending", None)
+    if method == "UMAP" and own.xy is not None:
+        xy = own.xy
+        c3.caption(f"The data's own layout (columns {', '.join(own.columns)}).")
+    elif method == "UMAP" and not compute.cached_umap(key, nn, md, metric):
         xy = compute.layout(key, "pca", 15, 0.1, metric)
-        note = st.empty()  # UMAP's progress bar, above the map, once the PCA map is drawn
+        # UMAP's progress bar, above the map; UMAP itself runs after the page's selection and
+        # scorecard are drawn (finish_layout)
+        note = st.empty()
         note.progress(0.0, text=f"{UMAP_LEAD} ...")
+        state.put("layout_pending", (key, nn, md, metric, note))
     else:
         xy = compute.layout(key, method.lower(), nn, md, metric)
-        note = None
     sel = state.get("selection")
     selected = sel.indices if sel is not None and sel.fingerprint == data.fingerprint else None
     colour, name, continuous = _colour(data, key, colour_by, selected, metric)
@@ -131,12 +140,22 @@ def map_section(data) -> None:
     state.put("map_drawn", live_charts.MapChart({}, chart.series_rows))
     _take_lasso(event, drawn if drawn is not None else chart)
     lasso_actions(data)
-    if note is not None:
-        compute.compute_umap(key, nn, md, metric,
-                             lambda f, m: note.progress(min(1.0, max(0.0, f)),
-                                                        text=f"{UMAP_LEAD}: {m}"))
-        note.empty()
-        st.rerun()
+
+
+def finish_layout() -> None:
+    """Compute the UMAP the map is waiting for (if any), showing its progress above the map,
+    then redraw the page with it. Called last, so the selection and its scorecard are on
+    screen before UMAP starts."""
+    pending = state.get("layout_pending")
+    if pending is None:
+        return
+    key, nn, md, metric, note = pending
+    state.put("layout_pending", None)
+    compute.compute_umap(key, nn, md, metric,
+                         lambda f, m: note.progress(min(1.0, max(0.0, f)),
+                                                    text=f"{UMAP_LEAD}: {m}"))
+    note.empty()
+    st.rerun()
 
 
 def _take_lasso(event, drawn) -> None:
