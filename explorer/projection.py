@@ -106,9 +106,9 @@ def layout(data, method: str = "umap", *, n_neighbors: int | None = None,
     ``n_neighbors`` defaults to 15 for UMAP and 10 for PaCMAP (each library's own default);
     ``min_dist`` is UMAP's only.
 
-    At 100,000 real docstring vectors (384-D) PaCMAP took about half of UMAP's time at a
-    higher trustworthiness (``benchmarks/bench_peers.py``; docs/bench_peers.md). PaCMAP fits
-    every row (no fit limit).
+    PaCMAP took about half of UMAP's time at 100,000 x 384 with a higher trustworthiness
+    (``benchmarks/bench_peers.py``, figures in docs/bench_peers.md). It fits every row (no
+    fit limit).
 
     Datasets with ``x`` and ``y`` metadata columns are laid out by those columns as they are.
     Above ``UMAP_FIT_LIMIT`` rows UMAP runs on a 64-d PCA: it is fitted on a seeded sample and
