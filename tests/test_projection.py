@@ -52,3 +52,31 @@ def test_layout_above_the_fit_limit_on_wide_embeddings_goes_through_a_pca(monkey
     # placed rows sit inside the map the fit drew, not at its edge or origin
     lo, hi = np.percentile(xy, 1, axis=0), np.percentile(xy, 99, axis=0)
     assert ((xy >= lo - (hi - lo)) & (xy <= hi + (hi - lo))).all()
+
+
+def test_pacmap_layout_keeps_digits_apart_is_seeded_and_cached(tmp_path, monkeypatch):
+    """PaCMAP (the ``[layouts]`` extra): the same seed gives the same map; rows of one digit
+    are each other's neighbours on it; the second call is read from the disk cache."""
+    from sklearn.manifold import trustworthiness
+
+    monkeypatch.setenv("SUBSET_EXPLORER_CACHE", str(tmp_path))
+    digits = explorer.load_sample("digits")
+    data = explorer.Dataset.from_arrays(digits.embeddings[:600],
+                                        metadata=digits.metadata.iloc[:600].reset_index(drop=True))
+    xy = projection.layout(data, "pacmap")
+    assert xy.shape == (data.n, 2) and xy.dtype == np.float32 and np.isfinite(xy).all()
+    assert np.array_equal(xy, projection.layout(data, "pacmap", use_cache=False))
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    labels = data.metadata["label"].to_numpy()
+    d = ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    agree = (labels[np.argsort(d, axis=1)[:, :5]] == labels[:, None]).mean()
+    assert agree > 0.9
+    assert trustworthiness(data.embeddings, xy, n_neighbors=10) > 0.95
+    # the parameters key the cache: another neighbour count is another map
+    assert projection.cache_key(data.fingerprint, "pacmap",
+                                projection._params(data, "pacmap", {})) != \
+        projection.cache_key(data.fingerprint, "pacmap",
+                             projection._params(data, "pacmap", {"n_neighbors": 20}))
+    small = explorer.Dataset.from_arrays(data.embeddings[:6])
+    assert projection.layout(small, "pacmap", use_cache=False).shape == (6, 2)
