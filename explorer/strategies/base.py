@@ -10,11 +10,14 @@ calls the function and checks its picks (budget met, pins first, exclusions abse
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from ..params import Param, ParamSet
+
+if TYPE_CHECKING:
+    from ..cost import CostModel
 
 #: Inputs a strategy may need beyond the embeddings, and the option that supplies each.
 INPUTS = {
@@ -87,6 +90,15 @@ class Picks:
 
 
 @dataclass(frozen=True)
+class Nested:
+    """A strategy that runs another: the parameter naming the inner strategy and the one
+    holding the inner strategy's parameters as ``'k=v; k=v'``."""
+
+    strategy: str
+    params: str
+
+
+@dataclass(frozen=True)
 class Strategy:
     """A registered strategy. See :func:`register`."""
 
@@ -100,6 +112,25 @@ class Strategy:
     greedy: bool = False
     exact_budget: bool = True
     randomized: bool = True
+    cost: CostModel | None = None
+    sets_size: bool = False
+    nested: Nested | None = None
+
+    def inner(self, params: dict) -> tuple[Strategy, dict] | None:
+        """For a strategy that runs another: the inner strategy named in ``params`` and its
+        parameters parsed from their ``'k=v; k=v'`` text (defaults not filled in); None when
+        this strategy runs no other or ``params`` names no registered one."""
+        if self.nested is None:
+            return None
+        spec = REGISTRY.get(params.get(self.nested.strategy))
+        if spec is None:
+            return None
+        text = params.get(self.nested.params) or ""
+        return spec, spec.params.parse_cli([p.strip() for p in text.split(";") if p.strip()])
+
+    def inner_choices(self) -> list[str]:
+        """The strategies this one may run inside: every other one that meets its budget."""
+        return sorted(n for n, s in REGISTRY.items() if s.exact_budget and n != self.name)
 
     def missing_inputs(self, available: set[str]) -> list[str]:
         """Human-readable list of inputs this strategy needs that are not available."""
@@ -132,6 +163,9 @@ def register(
     greedy: bool = False,
     exact_budget: bool = True,
     randomized: bool = True,
+    cost: CostModel | None = None,
+    sets_size: bool = False,
+    nested: Nested | None = None,
 ):
     """Register ``func(problem, **params) -> Picks`` under ``name``.
 
@@ -139,6 +173,11 @@ def register(
     ``exact_budget=False`` lets a strategy return fewer rows than the budget (dedup, or a
     target-driven method that proposes its own budget). ``randomized=False`` means the seed
     only matters for tie-breaking or a start point.
+    ``cost`` is the strategy's :class:`explorer.cost.CostModel` (time and memory from N, D, k
+    and the parameters), which :func:`explorer.estimate` reads before a run; every strategy
+    needs one (tests/test_registry_conformance.py). ``sets_size`` means the strategy decides
+    how many rows it keeps and ignores the budget (deduplication). ``nested`` names the
+    parameters of a strategy that runs another (:class:`Nested`).
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; use one of {FAMILIES}")
@@ -160,6 +199,9 @@ def register(
             greedy=greedy,
             exact_budget=exact_budget,
             randomized=randomized,
+            cost=cost,
+            sets_size=sets_size,
+            nested=nested,
         )
         return func
 

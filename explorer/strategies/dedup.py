@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cost import CostModel
 from ..params import Interval, Options, Param
 from .base import Picks, Problem, register
 
@@ -209,7 +210,14 @@ def leader_dedup(X: np.ndarray, order: np.ndarray, limit_sq: float, kept_first: 
               "Which point of a duplicate group stays: the first row, or a seeded random one."),
     ),
     exact_budget=False,
+    sets_size=True,
     randomized=False,
+    cost=CostModel(
+        seconds=lambda s: s.product(s.n, min(s.n, 30_000)) + s.k * s.n * 8 / s.bandwidth,
+        # the principal-coordinates fit in float64, the screened blocks and the kept rows'
+        # copies grow with the matrix (tracemalloc: 12-14 bytes per element), plus fixed blocks
+        memory=lambda s: 16 * s.matrix / 4 + (4 << 20),
+        advice="Select from a sample, or deduplicate with a smaller threshold first."),
 )
 def dedup(problem: Problem, threshold: float, keep: str) -> Picks:
     """Near-duplicate removal by a greedy leader scan.

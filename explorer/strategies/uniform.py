@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cost import linear
 from .base import Picks, Problem, register
 
 
@@ -18,6 +19,7 @@ def random_order(problem: Problem) -> np.ndarray:
     summary="Picks rows uniformly at random, without replacement: the baseline to beat.",
     family="baseline",
     paper="Simple random sampling without replacement (e.g. Cochran, Sampling Techniques, 1977).",
+    cost=linear(),
 )
 def random_selection(problem: Problem) -> Picks:
     """Uniform random sample without replacement.

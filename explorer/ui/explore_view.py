@@ -42,8 +42,8 @@ def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False,
                    "start it anyway.")
         return
     budget = args["budget"]
-    if spec.name in panels.BUDGET_FREE:
-        budget = None  # deduplication keeps every representative
+    if spec.sets_size:
+        budget = None  # the strategy decides how many rows it keeps
         args["budget"] = budget
     try:
         with heavy_turn(f"{spec.name}") if est.heavy else nullcontext(), \
