@@ -13,7 +13,7 @@ from .base import Picks, Problem, register
 from .kmeans import pick_within, ranked_by_cluster, round_robin
 
 
-def _cluster_pool(problem: Problem, n_clusters: int):
+def cluster_pool(problem: Problem, n_clusters: int):
     """k-means on the allowed + pinned rows: (rows, clustering)."""
     pool = problem.allowed.copy()
     pool[problem.pinned] = True
@@ -64,7 +64,7 @@ def sensitivity(problem: Problem, n_clusters: int, alpha: float) -> Picks:
     and M. Wunder, "Data-Efficient Learning via Clustering-Based Sensitivity Sampling:
     Foundation Models and Beyond", ICML 2024.
     """
-    rows, cl = _cluster_pool(problem, n_clusters)
+    rows, cl = cluster_pool(problem, n_clusters)
     d2 = np.empty(len(rows), dtype=np.float64)
     for c in range(cl.k):
         m = cl.labels == c
@@ -122,7 +122,7 @@ def cluster_complexity(problem: Problem, n_clusters: int, temperature: float,
     A. Abbas, E. Rusak, K. Tirumala, W. Brendel, K. Chaudhuri and A. S. Morcos, "Effective
     pruning of web-scale datasets based on complexity of concept clusters", ICLR 2024.
     """
-    rows, cl = _cluster_pool(problem, n_clusters)
+    rows, cl = cluster_pool(problem, n_clusters)
     intra = np.zeros(cl.k)
     for c in range(cl.k):
         m = cl.labels == c
@@ -206,7 +206,7 @@ def k_means_kmq(problem: Problem, n_clusters: int, allocation: str, pick: str,
     S. Yu et al., "Diversify and Conquer: Diversity-Centric Data Selection with Iterative
     Refinement", arXiv:2409.11378, 2024 (ICLR 2025).
     """
-    rows, cl = _cluster_pool(problem, n_clusters)
+    rows, cl = cluster_pool(problem, n_clusters)
     allowed_local = problem.allowed[rows]
     pinned_local = np.searchsorted(rows, problem.pinned)
     taken = np.zeros(len(rows), dtype=bool)
