@@ -536,12 +536,9 @@ def _say_if_heavy(strategy: str, data, budget, params, args=None) -> None:
     """Before a long or memory-hungry run, say so with an estimate and the faster variant."""
     from .cost import estimate
 
-    if budget is None:
-        b = data.n
-    elif isinstance(budget, float) and budget < 1:
-        b = max(1, int(round(budget * data.n)))
-    else:
-        b = int(budget)
+    from .params import budget_count
+
+    b = data.n if budget is None else budget_count(budget, data.n)
     est = estimate(strategy, data.n, data.dim, b, params)
     if est.heavy:
         _say(args, f"note: {strategy} on {data.n:,} x {data.dim} with budget {b:,} will take "
@@ -632,8 +629,9 @@ def cmd_compare(args) -> int:
     first_probe = probe if isinstance(probe, str) else probe[0]
     if first_probe == "auto":
         first_probe = "logistic" if args.label_column else "none"
-    est = estimate_sweep(names, data.n, data.dim,
-                         [b if b >= 1 else max(1, round(b * data.n)) for b in budgets],
+    from .params import budget_count
+
+    est = estimate_sweep(names, data.n, data.dim, [budget_count(b, data.n) for b in budgets],
                          random_draws=args.random_draws, probe=first_probe)
     if est.heavy:
         _say(args, f"note: comparing {', '.join(names)} at {len(budgets)} budgets on "

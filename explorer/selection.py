@@ -12,7 +12,7 @@ import numpy as np
 from . import space
 from .data.dataset import Dataset
 from .errors import ExplorerError, preview
-from .params import parameter_error
+from .params import budget_count, parameter_error
 from .strategies import get_strategy
 from .strategies.base import Picks, Problem
 
@@ -110,7 +110,7 @@ def resolve_budget(budget, n_available: int, n_total: int, owner: str = "select"
         if not 0 < budget < 1:
             raise parameter_error("budget", owner, "an int in [1, inf) or a float in (0, 1)",
                                   budget)
-        k = max(1, int(round(budget * n_total)))
+        k = budget_count(budget, n_total)
     if k > n_available:
         left = "rows" if n_available == n_total else "rows left after exclusions"
         raise ExplorerError(f"budget {k} exceeds the {n_available} {left}.")

@@ -25,7 +25,8 @@ import pandas as pd
 from ..errors import ExplorerError
 from .atomic import atomic_folder, atomic_path
 from .dataset import Dataset
-from .export import _inputs, _json_safe, _manifest_text, selection_frame
+from .export import _inputs, _manifest_text, selection_frame
+from .json_values import json_safe
 
 FORMATS = ("hf", "label-studio")
 MANIFEST_NAME = "subset-explorer-manifest.json"
@@ -173,7 +174,7 @@ def label_studio_tasks(data: Dataset, rows, *, text_column: str | None = None,
         task.update({"row_id": data.ids[i], "row_index": i, "rank": rank})
         if label_column is not None:
             task["label"] = data.column(label_column, "the label").iat[i]
-        tasks.append({"data": _json_safe(task)})
+        tasks.append({"data": json_safe(task)})
     return tasks
 
 

@@ -44,6 +44,7 @@ import pandas as pd
 from .. import space
 from ..data.dataset import Dataset, fingerprint
 from ..errors import ExplorerError, preview
+from ..params import budget_count
 from . import metrics as M
 from .scorecard import METRICS as SCORECARD_METRICS
 from .scorecard import ScoringContext, random_subsets
@@ -475,7 +476,7 @@ def _resolve_budgets(budgets, n_pool: int, n_total: int, held: int) -> list[int]
                 (not isinstance(b, Integral) and b >= 1 and not float(b).is_integer()):
             raise ExplorerError(f"The 'budgets' parameter of probe_sweep must hold ints >= 1 "
                                 f"or fractions in (0, 1). Got {b!r}.")
-        k = int(b) if b >= 1 else max(1, int(round(b * n_pool)))
+        k = budget_count(b, n_pool)
         if k > n_pool:
             where = (f"the {n_pool} rows of the pool ({n_total} rows minus {held} held out "
                      "for evaluation); lower the budget or the holdout fraction"

@@ -9,7 +9,7 @@ import streamlit as st
 
 import explorer
 from explorer.data.provenance import describe
-from explorer.params import Boolean, Interval, Options, Text
+from explorer.params import Boolean, Interval, Options, Text, budget_count
 from explorer.strategies import INPUTS, REGISTRY, list_strategies
 
 from . import data as uidata
@@ -192,7 +192,7 @@ def budget_value(data):
     if state.get("budget_mode") == "count":
         return int(min(state.get("budget_count"), data.n))
     pct = float(state.get("budget_percent"))
-    return max(1, int(round(pct / 100 * data.n)))
+    return data.n if pct >= 100 else budget_count(pct / 100, data.n)
 
 
 def available_inputs() -> set:
