@@ -683,7 +683,7 @@ def _write_compare_plot(table, path: Path, force: bool) -> None:
     from plotly.subplots import make_subplots
 
     from .data.atomic import atomic_path
-    from .ui.figures import budget_axis, curves_figure
+    from .figures import budget_axis, curves_figure
 
     metrics = list(dict.fromkeys(table.loc[table["kind"] == "probe", "metric"]))[:3] + \
         [m for m in ("coverage_max", "coverage_mean", "cluster_js") if m in set(table["metric"])]

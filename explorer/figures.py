@@ -1,5 +1,7 @@
-"""Plotly figures for the app (the Explore page draws ECharts options: live_charts.py).
-Figures take arrays and frames; they compute no metric."""
+"""Plotly figures the app and the command line's ``--plot`` share (the Explore page draws
+ECharts options: ui/live_charts.py), and the colours every view uses. Figures take arrays and
+frames; they compute no metric. Below both the app and the command line, so the command line
+never imports :mod:`explorer.ui`."""
 
 from __future__ import annotations
 

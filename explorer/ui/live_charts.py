@@ -18,7 +18,7 @@ import pandas as pd
 
 from explorer.data.json_values import json_safe
 
-from .figures import EXCLUDED, GREY, PALETTE, PINNED, SELECTED, TARGET
+from explorer.figures import EXCLUDED, GREY, PALETTE, PINNED, SELECTED, TARGET
 
 #: Above this many points the map shows every selected point and a uniform (so
 #: density-preserving) sample of the others.
