@@ -85,6 +85,13 @@ def clusters(s: Size, default: int | None = None) -> int:
     return max(1, int(s.params.get("n_clusters") or default or s.k))
 
 
+#: k-means of the rows into ``n_clusters`` (else budget) clusters, then a pick per cluster.
+KMEANS_COST = CostModel(
+    seconds=lambda s: kmeans_seconds(s, clusters(s)),
+    memory=lambda s: kmeans_memory(s, clusters(s)),
+    advice="Use fewer clusters, or a smaller budget with several picks per cluster.")
+
+
 def linear(bytes_per_row: float = 16, passes: float = 1.0,
            advice: str = "") -> CostModel:
     """A strategy that reads the matrix ``passes`` times and keeps ``bytes_per_row``."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import space
-from ..cost import CostModel, clusters, kmeans_memory, kmeans_seconds
+from ..cost import KMEANS_COST
 from ..params import Interval, Options, Param
 from ._allocation import allocate
 from .base import Picks, Problem, register
@@ -44,10 +44,7 @@ def gumbel_top_k(log_w: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
         Param("alpha", Interval("float", 0, None), 1.0,
               "Weight of the distance-to-centre term against the cluster-size term."),
     ),
-    cost=CostModel(
-        seconds=lambda s: kmeans_seconds(s, clusters(s)),
-        memory=lambda s: kmeans_memory(s, clusters(s)),
-        advice="Use fewer clusters, or a smaller budget with several picks per cluster."),
+    cost=KMEANS_COST,
 )
 def sensitivity(problem: Problem, n_clusters: int, alpha: float) -> Picks:
     """Clustering-based sensitivity sampling.
@@ -103,10 +100,7 @@ def sensitivity(problem: Problem, n_clusters: int, alpha: float) -> Picks:
         Param("min_per_cluster", Interval("int", 0, None), 1,
               "Every cluster gets at least this many picks (when the budget allows)."),
     ),
-    cost=CostModel(
-        seconds=lambda s: kmeans_seconds(s, clusters(s)),
-        memory=lambda s: kmeans_memory(s, clusters(s)),
-        advice="Use fewer clusters, or a smaller budget with several picks per cluster."),
+    cost=KMEANS_COST,
 )
 def cluster_complexity(problem: Problem, n_clusters: int, temperature: float,
                        min_per_cluster: int) -> Picks:
@@ -185,10 +179,7 @@ def cluster_complexity(problem: Problem, n_clusters: int, temperature: float,
         Param("prefer", Options(("high", "low")), "high",
               "With a score column: whether clusters with high or low scores get more."),
     ),
-    cost=CostModel(
-        seconds=lambda s: kmeans_seconds(s, clusters(s)),
-        memory=lambda s: kmeans_memory(s, clusters(s)),
-        advice="Use fewer clusters, or a smaller budget with several picks per cluster."),
+    cost=KMEANS_COST,
 )
 def k_means_kmq(problem: Problem, n_clusters: int, allocation: str, pick: str,
                 iterations: int, prefer: str) -> Picks:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .. import space
 from ..cost import CostModel
 from ..params import Interval, Options, Param
 from .base import Picks, Problem, register
-from .kcenter import farthest_point_order
+from .kcenter import TRAVERSAL_COST, farthest_point_order
 
 
 @register(
@@ -25,14 +27,8 @@ from .kcenter import farthest_point_order
               "seeded random row."),
     ),
     greedy=True,
-    cost=CostModel(
-        # one pass over the matrix per pick at most; the triangle-inequality skips cut the
-        # distance work to a fraction on clustered data, so the typical cost is a quarter
-        # the farthest-from-mean start reads the matrix once in float64
-        seconds=lambda s: 0.25 * s.k * s.one_pass, memory=lambda s: 24 * s.n + 2 * s.matrix,
-        bound=lambda s: s.k * s.one_pass,
-        advice="Choose a smaller budget, run k-center on a random sample first (pin its "
-        "result), or use k-means, whose cost does not grow with the budget."),
+    # the farthest-from-mean start reads the matrix once in float64
+    cost=replace(TRAVERSAL_COST, memory=lambda s: 24 * s.n + 2 * s.matrix),
 )
 def max_min(problem: Problem, start: str) -> Picks:
     """Greedy max-min diversity (the Max-Min Dispersion Problem DivPrune solves).

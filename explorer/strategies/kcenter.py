@@ -118,6 +118,16 @@ def _traversal(problem: Problem, start: np.ndarray) -> FarthestPointTraversal:
     return walk
 
 
+#: A farthest-point traversal: one pass over the matrix per pick at most; the
+#: triangle-inequality skips cut the distance work to a fraction on clustered data, so the
+#: typical cost is a quarter of that bound.
+TRAVERSAL_COST = CostModel(
+    seconds=lambda s: 0.25 * s.k * s.one_pass, memory=lambda s: 24 * s.n,
+    bound=lambda s: s.k * s.one_pass,
+    advice="Choose a smaller budget, run k-center on a random sample first (pin its result), "
+    "or use k-means, whose cost does not grow with the budget.")
+
+
 @register(
     "k-center",
     summary="Spreads picks over the whole space: each new pick is the point farthest from "
@@ -127,13 +137,7 @@ def _traversal(problem: Problem, start: np.ndarray) -> FarthestPointTraversal:
     "Approach, ICLR 2018; Gonzalez, Clustering to minimize the maximum intercluster "
     "distance, 1985.",
     greedy=True,
-    cost=CostModel(
-        # one pass over the matrix per pick at most; the triangle-inequality skips cut the
-        # distance work to a fraction on clustered data, so the typical cost is a quarter
-        seconds=lambda s: 0.25 * s.k * s.one_pass, memory=lambda s: 24 * s.n,
-        bound=lambda s: s.k * s.one_pass,
-        advice="Choose a smaller budget, run k-center on a random sample first (pin its "
-        "result), or use k-means, whose cost does not grow with the budget."),
+    cost=TRAVERSAL_COST,
 )
 def k_center(problem: Problem) -> Picks:
     """Greedy k-center: minimise the largest distance from any point to its nearest pick.

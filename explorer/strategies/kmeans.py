@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cost import CostModel, clusters, kmeans_memory, kmeans_seconds
+from ..cost import KMEANS_COST
 from ..params import Interval, Options, Param
 from ._allocation import allocate
 from .base import Picks, Problem, register
@@ -62,10 +62,7 @@ def round_robin(groups: list[np.ndarray], sizes: np.ndarray) -> np.ndarray:
         Param("allocation", Options(("proportional", "equal")), "proportional",
               "With fewer clusters than picks: picks per cluster by cluster size, or equal."),
     ),
-    cost=CostModel(
-        seconds=lambda s: kmeans_seconds(s, clusters(s)),
-        memory=lambda s: kmeans_memory(s, clusters(s)),
-        advice="Use fewer clusters, or a smaller budget with several picks per cluster."),
+    cost=KMEANS_COST,
 )
 def k_means(problem: Problem, n_clusters: int | None, pick: str, allocation: str) -> Picks:
     """k-means cluster sampling.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cost import CostModel, clusters, kmeans_memory, kmeans_seconds
+from ..cost import KMEANS_COST
 from ..params import Interval, Options, Param
 from .base import Picks, Problem, fill_from_allowed, register
 from .cluster_diverse import cluster_pool
@@ -25,12 +25,7 @@ from .cluster_diverse import cluster_pool
               "remains); easy: the nearest (its choice when little remains)."),
     ),
     greedy=True,
-    cost=CostModel(
-        # k-means, then one sort of the rows' distances to their own centre
-        seconds=lambda s: kmeans_seconds(s, clusters(s)) + 8.0 * s.n * np.log2(max(s.n, 2))
-        / s.bandwidth,
-        memory=lambda s: kmeans_memory(s, clusters(s)) + 16 * s.n,
-        advice="Use fewer clusters."),
+    cost=KMEANS_COST,  # the sort of the distances is a small part
 )
 def prototype_distance(problem: Problem, n_clusters: int, keep: str) -> Picks:
     """Self-supervised prototype metric (Sorscher et al., section 5).

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cost import CostModel
 from ..params import Boolean, Interval, Param
 from ._kernels import kcenter_add
 from .base import Picks, Problem, register
+from .kcenter import TRAVERSAL_COST
 
 
 def rank_scale(values: np.ndarray) -> np.ndarray:
@@ -42,13 +42,7 @@ def rank_scale(values: np.ndarray) -> np.ndarray:
     needs=("scores",),
     greedy=True,
     randomized=False,
-    cost=CostModel(
-        # one pass over the matrix per pick at most; the triangle-inequality skips cut the
-        # distance work to a fraction on clustered data, so the typical cost is a quarter
-        seconds=lambda s: 0.25 * s.k * s.one_pass, memory=lambda s: 24 * s.n,
-        bound=lambda s: s.k * s.one_pass,
-        advice="Choose a smaller budget, run k-center on a random sample first (pin its "
-        "result), or use k-means, whose cost does not grow with the budget."),
+    cost=TRAVERSAL_COST,
 )
 def quality_diversity(problem: Problem, weight: float, higher_is_better: bool) -> Picks:
     """Greedy quality-diversity trade-off.
