@@ -258,7 +258,7 @@ def injection_payloads(c: str) -> list[str]:
         f"label.str.__class__.__init__.__globals__['os'].system('touch {c}') == 0",
         "label == 'x' * 1000000000",
         "(" * 500 + "label == '3'" + ")" * 500,
-        " or ".join(["label == '3'"] * 20000),
+        " or ".join(["label == '3'"] * 6000),  # below Linux's 128 KiB per argument
         f"label.str.contains('3', regex=__import__('os').system('touch {c}'))",
     ]
 
