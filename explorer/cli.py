@@ -683,12 +683,9 @@ def _say_if_heavy(strategy: str, data, budget, params, args=None) -> None:
     """Before a long or memory-hungry run, say so with an estimate and the faster variant."""
     from .cost import estimate
 
-    if budget is None:
-        b = data.n
-    elif isinstance(budget, float) and budget < 1:
-        b = max(1, int(round(budget * data.n)))
-    else:
-        b = int(budget)
+    from .params import budget_count
+
+    b = data.n if budget is None else budget_count(budget, data.n)
     est = estimate(strategy, data.n, data.dim, b, params)
     if est.heavy:
         _say(args, f"note: {strategy} on {data.n:,} x {data.dim} with budget {b:,} will take "
@@ -929,7 +926,9 @@ def cmd_compare(args) -> int:
         mean_cost = float(cost_array(data, args.cost_column).mean())
         counts = [max(1, min(data.n, round(b / mean_cost))) for b in budgets]
     else:
-        counts = [b if b >= 1 else max(1, round(b * data.n)) for b in budgets]
+        from .params import budget_count
+
+        counts = [budget_count(b, data.n) for b in budgets]
     est = estimate_sweep(names, data.n, data.dim, counts, random_draws=args.random_draws,
                          probe=first_probe)
     if est.heavy:
@@ -983,7 +982,7 @@ def _write_compare_plot(table, path: Path, force: bool) -> None:
     from plotly.subplots import make_subplots
 
     from .data.atomic import atomic_path
-    from .ui.figures import budget_axis, curves_figure
+    from .figures import budget_axis, curves_figure
 
     metrics = list(dict.fromkeys(table.loc[table["kind"] == "probe", "metric"]))[:3] + \
         [m for m in ("coverage_max", "coverage_mean", "cluster_js") if m in set(table["metric"])]

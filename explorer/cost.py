@@ -1,17 +1,20 @@
 """Before a long run: how long and how much memory, and what to do instead.
 
-Rough cost models per strategy from the data size, calibrated once per process by measuring
-this machine's float32 matrix-product speed and read bandwidth (a few hundred ms). The app
-and the command line call :func:`estimate` before running and show its advice when a run
-would take long or not fit in memory. Estimates are upper bounds in spirit (k-center's
-triangle-inequality skips, for example, often make it several times faster than its bound).
+Each strategy registers its own :class:`CostModel` (time and peak extra memory as functions
+of the data size N x D, the budget k and its parameters); this module holds the machine
+calibration those models share (this machine's float32 matrix-product speed and read
+bandwidth, measured once per process in a few hundred ms), the common terms they are built
+from, and :func:`estimate`, which the app and the command line call before running to show
+advice when a run would take long or not fit in memory. ``tests/test_cost_models.py`` checks
+every model against a small measured run.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
@@ -19,6 +22,81 @@ from .clustering import MIN_SAMPLE, MINIBATCH_ABOVE, SAMPLE_PER_CLUSTER
 
 #: A run longer than this many seconds gets a warning and the faster variant.
 SLOW_SECONDS = 30.0
+
+#: Seconds every run spends outside the model's terms (validation, the problem, the result).
+RUN_OVERHEAD = 0.001
+
+
+@dataclass(frozen=True)
+class Size:
+    """What a cost model reads: the data's N x D, the budget k, the strategy's parameters
+    (defaults filled in) and this machine's speed."""
+
+    n: int
+    dim: int
+    k: int
+    params: dict = field(default_factory=dict)
+    flops: float = 1e10
+    bandwidth: float = 1e10
+
+    @property
+    def matrix(self) -> float:
+        """Bytes of the float32 N x D matrix."""
+        return 4.0 * self.n * self.dim
+
+    @property
+    def one_pass(self) -> float:
+        """Seconds to read the matrix once."""
+        return self.matrix / self.bandwidth
+
+    def product(self, rows: float, cols: float, dim: float | None = None) -> float:
+        """Seconds of a float32 ``rows x dim`` by ``dim x cols`` matrix product."""
+        return 2.0 * rows * cols * (self.dim if dim is None else dim) / self.flops
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """A strategy's expected cost: ``seconds(size)`` of wall time and ``memory(size)`` bytes
+    of peak extra memory; ``bound(size)``, when the cost depends on the data, its worst case;
+    ``advice`` names the faster variant shown when a run is heavy."""
+
+    seconds: Callable[[Size], float]
+    memory: Callable[[Size], float]
+    advice: str = ""
+    bound: Callable[[Size], float] | None = None
+
+
+def kmeans_seconds(s: Size, k: int) -> float:
+    """k-means of N rows into ``k`` clusters (Lloyd on all rows, or mini-batch on a sample
+    above :data:`~explorer.clustering.MINIBATCH_ABOVE`) and one assignment pass."""
+    sample = s.n if s.n <= MINIBATCH_ABOVE else min(s.n, max(MIN_SAMPLE, SAMPLE_PER_CLUSTER * k))
+    return 25 * s.product(sample, k) + s.product(s.n, k) + k * sample * s.dim * 4 / s.bandwidth
+
+
+def kmeans_memory(s: Size, k: int) -> float:
+    """Peak extra bytes of :func:`kmeans_seconds`'s run: distances to every centre in blocks,
+    labels, and a copy of a part of the matrix."""
+    return 8 * s.n * min(k, 256) + 0.1 * s.matrix
+
+
+def clusters(s: Size, default: int | None = None) -> int:
+    """The cluster count a strategy uses: its ``n_clusters`` parameter, else ``default``,
+    else the budget."""
+    return max(1, int(s.params.get("n_clusters") or default or s.k))
+
+
+#: k-means of the rows into ``n_clusters`` (else budget) clusters, then a pick per cluster.
+KMEANS_COST = CostModel(
+    seconds=lambda s: kmeans_seconds(s, clusters(s)),
+    memory=lambda s: kmeans_memory(s, clusters(s)),
+    advice="Use fewer clusters, or a smaller budget with several picks per cluster.")
+
+
+def linear(bytes_per_row: float = 16, passes: float = 1.0,
+           advice: str = "") -> CostModel:
+    """A strategy that reads the matrix ``passes`` times and keeps ``bytes_per_row``."""
+    return CostModel(seconds=lambda s: passes * s.one_pass + 1e-7 * s.n,
+                     memory=lambda s: bytes_per_row * s.n, advice=advice)
 
 
 @dataclass(frozen=True)
@@ -53,27 +131,37 @@ class Estimate:
 
 @lru_cache(maxsize=1)
 def machine_speed() -> tuple[float, float]:
-    """(float32 matrix-product FLOP/s, read bandwidth in bytes/s) of this machine, measured."""
+    """(float32 matrix-product FLOP/s, read bandwidth in bytes/s) of this machine, measured
+    once per process in wall time."""
+    return calibrate(time.perf_counter)
+
+
+def calibrate(clock) -> tuple[float, float]:
+    """(FLOP/s, bytes/s) measured with ``clock``: ``time.perf_counter`` for wall time, or
+    ``time.process_time`` for the CPU time of this process (which other processes' load does
+    not inflate; the cost-model test compares CPU time with CPU time)."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((2000, 384), dtype=np.float32)
     b = rng.standard_normal((500, 384), dtype=np.float32)
     a @ b.T
-    t = time.perf_counter()
+    t = clock()
     for _ in range(3):
         a @ b.T
-    flops = 3 * 2 * 2000 * 500 * 384 / max(time.perf_counter() - t, 1e-6)
+    flops = 3 * 2 * 2000 * 500 * 384 / max(clock() - t, 1e-6)
     big = np.ones(16 << 20, dtype=np.float32)  # 64 MiB
     big.sum()
-    t = time.perf_counter()
+    t = clock()
     for _ in range(3):
         big.sum()
-    bandwidth = 3 * big.nbytes / max(time.perf_counter() - t, 1e-6)
+    bandwidth = 3 * big.nbytes / max(clock() - t, 1e-6)
     return flops, bandwidth
 
 
-def estimate(strategy: str, n: int, dim: int, budget: int, params: dict | None = None
-             ) -> Estimate:
-    """Expected cost of ``select(data, strategy, budget, params=params)`` on N x D data.
+def estimate(strategy: str, n: int, dim: int, budget: int, params: dict | None = None,
+             speed: tuple[float, float] | None = None) -> Estimate:
+    """Expected cost of ``select(data, strategy, budget, params=params)`` on N x D data, from
+    the strategy's registered :class:`CostModel` (and its inner strategy's, for a strategy
+    that runs another). ``speed`` is (FLOP/s, bytes/s), by default :func:`machine_speed`.
 
     >>> e = estimate("k-center", 1_000_000, 384, 100_000)
     >>> e.heavy, "smaller budget" in e.advice
@@ -81,70 +169,37 @@ def estimate(strategy: str, n: int, dim: int, budget: int, params: dict | None =
     >>> estimate("random", 1_000_000, 384, 1000).heavy
     False
     """
-    flops, bw = machine_speed()
-    params = params or {}
-    matrix = 4.0 * n * dim
-    budget = max(1, int(budget or n))
-    advice = ""
-    bound = None
-    if strategy in ("k-center", "max-min", "quality-diversity"):
-        # one pass over the matrix per pick at most; the triangle-inequality skips cut the
-        # distance work to 5-30 % on clustered data (benchmarks/bench_select.py), so the
-        # typical cost is taken as a quarter of the bound
-        bound = budget * matrix / bw
-        seconds = 0.25 * bound
-        memory = 24 * n
-        advice = ("Choose a smaller budget, run k-center on a random sample first (pin its "
-                  "result), or use k-means, whose cost does not grow with the budget.")
-    elif strategy == "facility-location":
-        from .strategies.facility import choose_kernel, dense_bytes
+    from .strategies import get_strategy
 
-        kernel = params.get("kernel", "auto")
-        try:
-            kernel = choose_kernel(n, kernel)
-        except Exception:
-            kernel = "dense"
-        if kernel == "dense":
-            seconds = 2.0 * n * n * dim / flops + budget * n * n * 0.05 / bw * 4
-            memory = dense_bytes(n) + 24 * n
-            advice = "Use kernel=sparse (each row's nearest neighbours only)."
-        else:
-            k = int(params.get("neighbors", 64))
-            # exact kNN graph up to 10,000 rows; above, the inverted file compares ~3 % of
-            # pairs (measured: 100,000 x 384 in 9-15 s on 2 cores, bench_facility.py)
-            seconds = (2.0 * n * n * dim / flops if n <= 10_000
-                       else 0.3 * n * n * dim / flops) + 1e-4 * budget
-            memory = 12 * n * k + 4 * n * dim
-            advice = "Lower 'neighbors', or select from a sample."
-    elif strategy in ("k-means", "k-means-kmq", "cluster-complexity", "sensitivity",
-                      "stratified", "semdedup", "group-quota"):
-        k = int(params.get("n_clusters") or (budget if strategy == "k-means" else 50))
-        sample = n if n <= MINIBATCH_ABOVE else min(n, max(MIN_SAMPLE, SAMPLE_PER_CLUSTER * k))
-        seconds = (25 * 2.0 * sample * k * dim + 2.0 * n * k * dim) / flops + \
-            k * sample * dim * 4 / bw
-        memory = 8 * n * min(k, 256) + matrix * 0.1
-        if strategy == "semdedup":
-            per = n / max(k, 1)
-            seconds += 2.0 * n * per * dim / flops
-            memory += 4 * min(per, 4096) * per
-        advice = "Use fewer clusters, or a smaller budget with several picks per cluster."
-    elif strategy in ("dpp", "dpp-map", "herding"):
-        m = int(params.get("n_features", 1024))
-        if strategy == "dpp" and n <= 4000:
-            seconds = 10.0 * n ** 3 / flops
-            memory = 16 * n * n
-        else:
-            seconds = (2.0 * n * dim * m + 2.0 * budget * n * m) / flops
-            memory = 4 * n * m
-        advice = "Use fewer random features (n_features) or a smaller budget."
-    elif strategy in ("vote-k", "dedup"):
-        seconds = 2.0 * n * min(n, 30_000) * dim / flops + budget * n * 8 / bw
-        memory = 16 * n * 16
-        advice = "Select from a sample, or deduplicate with a smaller threshold first."
-    else:
-        seconds = matrix / bw + 1e-6 * n
-        memory = 16 * n
+    spec = get_strategy(strategy)
+    size = size_for(spec, n, dim, budget, params, speed)
+    model = spec.cost
+    if model is None:  # never silently cheap: a strategy without a model is taken as O(N^2)
+        return Estimate(RUN_OVERHEAD + size.product(n, n), int(size.matrix + 8 * n),
+                        f"{strategy} registers no cost model; this is a quadratic guess.")
+    seconds = RUN_OVERHEAD + float(model.seconds(size))
+    memory = float(model.memory(size))
+    bound = None if model.bound is None else RUN_OVERHEAD + float(model.bound(size))
+    advice = model.advice
+    inner = spec.inner(size.params)
+    if inner is not None:
+        inner_spec, inner_params = inner
+        e = estimate(inner_spec.name, n, dim, budget, inner_params, speed)
+        seconds += e.seconds
+        memory = max(memory, e.memory_bytes)
+        bound = None if bound is None or e.upper_bound is None else bound + e.upper_bound
+        advice = advice or e.advice
     return Estimate(float(seconds), int(memory), advice, bound)
+
+
+def size_for(spec, n: int, dim: int, budget, params: dict | None = None,
+             speed: tuple[float, float] | None = None) -> Size:
+    """The :class:`Size` a cost model of ``spec`` reads: its defaults overlaid by ``params``
+    (unknown or malformed values are left to :func:`explorer.select` to refuse)."""
+    flops, bw = speed or machine_speed()
+    full = {p.name: p.default for p in spec.params.params}
+    full.update(params or {})
+    return Size(int(n), int(dim), max(1, int(budget or n)), full, flops, bw)
 
 
 #: Seconds per subset pair of the scorecard's compiled pairwise pass, in units of 1 / FLOP/s

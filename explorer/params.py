@@ -193,3 +193,16 @@ class ParamSet:
             else:
                 out[key] = p.constraint.parse(text.strip())
         return out
+
+
+def budget_count(budget, n: int) -> int:
+    """The rule for every budget given as a count or a fraction: a number in (0, 1) is that
+    fraction of ``n`` rows, rounded, at least 1; anything else is a count. Validation is the
+    caller's (each names its own parameter).
+
+    >>> budget_count(0.1, 1797), budget_count(0.0001, 1797), budget_count(40, 1797)
+    (180, 1, 40)
+    """
+    if 0 < budget < 1:
+        return max(1, int(round(budget * n)))
+    return int(budget)

@@ -14,7 +14,8 @@ import numpy as np
 from . import space
 from .data.dataset import Dataset
 from .errors import ExplorerError, preview
-from .params import parameter_error
+from .data.rows import row_indices
+from .params import budget_count, parameter_error
 from .strategies import get_strategy
 from .strategies.base import (COST_TOLERANCE, Picks, Problem, keep_what_fits,
                               most_rows_that_fit)
@@ -128,7 +129,7 @@ def resolve_budget(budget, n_available: int, n_total: int, owner: str = "select"
         if not 0 < budget < 1:
             raise parameter_error("budget", owner, "an int in [1, inf) or a float in (0, 1)",
                                   budget)
-        k = max(1, int(round(budget * n_total)))
+        k = budget_count(budget, n_total)
     if k > n_available:
         left = "rows" if n_available == n_total else "rows left after exclusions"
         raise ExplorerError(f"budget {k} exceeds the {n_available} {left}.")
@@ -138,26 +139,7 @@ def resolve_budget(budget, n_available: int, n_total: int, owner: str = "select"
 def _as_indices(values, n: int, name: str, data: Dataset | None) -> np.ndarray:
     if values is None:
         return np.zeros(0, dtype=np.int64)
-    arr = np.asarray(values)
-    if arr.dtype == bool:
-        if arr.shape != (n,):
-            raise ExplorerError(f"{name}: a boolean mask must have {n} entries, got {arr.shape}.")
-        return np.flatnonzero(arr).astype(np.int64)
-    if arr.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if arr.dtype.kind not in "iu":
-        if arr.dtype.kind == "f" and np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int64)
-        else:
-            raise ExplorerError(f"{name}: expected row indices (integers), got dtype {arr.dtype}.")
-    arr = arr.astype(np.int64).ravel()
-    bad = arr[(arr < 0) | (arr >= n)]
-    if len(bad):
-        raise ExplorerError(
-            f"{name}: {len(bad)} index(es) outside 0..{n - 1}: {preview(bad.tolist())}."
-        )
-    _, first = np.unique(arr, return_index=True)
-    return arr[np.sort(first)]
+    return row_indices(values, n, name, repeats="drop", allow_empty=True)
 
 
 def cost_array(data: Dataset, column: str) -> np.ndarray:

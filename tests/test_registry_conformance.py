@@ -76,6 +76,30 @@ def test_spec_is_complete(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_spec_carries_a_cost_model_and_its_nested_parameters(name):
+    """A strategy without a cost model would be estimated as quadratic, never silently
+    cheap; its model is checked against a measured run in tests/test_cost_models.py."""
+    from explorer.cost import CostModel, Size, estimate
+
+    spec = REGISTRY[name]
+    assert isinstance(spec.cost, CostModel), (
+        f"{name}: register(..., cost=CostModel(seconds=..., memory=...)) is missing")
+    defaults = {p.name: p.default for p in spec.params.params}
+    for n in (1_000, 100_000):
+        size = Size(n, 64, 100, defaults, 1e10, 1e10)
+        assert np.isfinite(spec.cost.seconds(size)) and spec.cost.seconds(size) >= 0
+        assert np.isfinite(spec.cost.memory(size)) and spec.cost.memory(size) >= 0
+    assert estimate(name, 1_000, 64, 100).seconds > 0
+    if spec.sets_size:
+        assert not spec.exact_budget, f"{name} sets its own size, so it cannot meet a budget"
+    if spec.nested is not None:
+        names = {p.name for p in spec.params.params}
+        assert {spec.nested.strategy, spec.nested.params} <= names
+        inner, parsed = spec.inner({spec.nested.strategy: spec.inner_choices()[0]})
+        assert inner.name in spec.inner_choices() and parsed == {}
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_invalid_parameter_values_get_the_formatted_error(name, digits):
     spec = REGISTRY[name]
     kw = inputs_for(spec, digits)

@@ -8,7 +8,6 @@ device never; a subset and its manifest are committed together.
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ import pandas as pd
 from ..errors import ExplorerError
 from .atomic import atomic_path, write_together  # noqa: F401  (atomic_path: public here too)
 from .dataset import Dataset
+from .json_values import json_safe
 
 MANIFEST_FORMAT = "subset-explorer-manifest"
 MANIFEST_VERSION = 1
@@ -94,22 +94,6 @@ def export(data: Dataset, selection, path, *, force: bool = False, scorecard=Non
     return path
 
 
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_json_safe(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        return _json_safe(value.item())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
 def versions() -> dict:
     import sklearn
 
@@ -127,7 +111,7 @@ def manifest_dict(data: Dataset, selection, scorecard=None) -> dict:
     idx = np.asarray(selection.indices, dtype=np.int64)
     pinned = np.asarray(selection.pinned, dtype=np.int64)
     excluded = np.asarray(selection.excluded, dtype=np.int64)
-    doc = _json_safe({
+    doc = json_safe({
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -25,7 +25,9 @@ import pandas as pd
 from ..errors import ExplorerError
 from .atomic import atomic_folder, atomic_path
 from .dataset import Dataset
-from .export import _inputs, _json_safe, _manifest_text, selection_frame
+from .export import _inputs, _manifest_text, selection_frame
+from .json_values import json_safe
+from .rows import row_indices
 
 FORMATS = ("hf", "label-studio")
 MANIFEST_NAME = "subset-explorer-manifest.json"
@@ -43,18 +45,9 @@ class Rows:
 
 def as_rows(rows, data: Dataset, how: str = "rows") -> Rows:
     """Row indices (or a boolean mask of length N) as :class:`Rows`, checked."""
-    arr = np.asarray(rows)
-    if arr.dtype == bool:
-        if arr.shape != (data.n,):
-            raise ExplorerError(f"A row mask must have one entry per row ({data.n}); got "
-                                f"{arr.shape[0] if arr.ndim else 0}.")
-        arr = np.flatnonzero(arr)
-    arr = arr.astype(np.int64).reshape(-1)
+    arr = row_indices(rows, data.n, f"the {how}", repeats="keep", allow_empty=True)
     if len(arr) == 0:
         raise ExplorerError(f"Nothing to export: the {how} holds no rows.")
-    if arr.min() < 0 or arr.max() >= data.n:
-        bad = int(arr[(arr < 0) | (arr >= data.n)][0])
-        raise ExplorerError(f"Row {bad} of the {how} is outside the {data.n} rows.")
     return Rows(arr, how=how)
 
 
@@ -184,7 +177,7 @@ def label_studio_tasks(data: Dataset, rows, *, text_column: str | None = None,
         task.update({"row_id": data.ids[i], "row_index": i, "rank": rank})
         if label_column is not None:
             task["label"] = data.column(label_column, "the label").iat[i]
-        tasks.append({"data": _json_safe(task)})
+        tasks.append({"data": json_safe(task)})
     return tasks
 
 

@@ -15,6 +15,49 @@ from .paths import regular_file
 from .tables import arrow_to_frame, read_arrow, read_csv
 
 
+def row_indices(values, n: int, what: str, *, repeats: str = "refuse",
+                allow_empty: bool = False) -> np.ndarray:
+    """The one reader of row indices given in memory: a boolean mask of ``n`` entries, or whole
+    numbers in 0..n-1 (integers, or floats holding whole numbers), as int64 in the order given.
+    ``repeats``: "refuse" them, "drop" all but the first, or "keep" them. Errors name ``what``
+    (files of indices or ids go through :func:`rows_from_file`).
+
+    >>> row_indices([3, 1, 3], 5, "pins", repeats="drop")
+    array([3, 1])
+    >>> row_indices(np.array([True, False, True]), 3, "mask")
+    array([0, 2])
+    """
+    arr = np.asarray(values)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            raise ExplorerError(f"{what}: a row mask must have one entry per row ({n}); got "
+                                f"shape {arr.shape}.")
+        arr = np.flatnonzero(arr)
+    if arr.ndim > 1:
+        raise ExplorerError(f"{what}: expected a 1-D array of row indices, got shape "
+                            f"{arr.shape}.")
+    if arr.size == 0:
+        if allow_empty:
+            return np.zeros(0, dtype=np.int64)
+        raise ExplorerError(f"{what}: holds no rows; give at least one.")
+    if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
+        raise ExplorerError(f"{what}: expected row indices (whole numbers), got dtype "
+                            f"{arr.dtype}.")
+    arr = arr.astype(np.int64).reshape(-1)
+    bad = arr[(arr < 0) | (arr >= n)]
+    if len(bad):
+        raise ExplorerError(f"{what}: {len(bad)} index(es) outside 0..{n - 1} (the data has "
+                            f"{n} rows): {preview(bad.tolist())}.")
+    if repeats != "keep":
+        _, first = np.unique(arr, return_index=True)
+        if len(first) != len(arr):
+            if repeats == "refuse":
+                raise ExplorerError(f"{what}: holds repeated rows (the row indices hold "
+                                    "repeats); give each row once.")
+            arr = arr[np.sort(first)]
+    return arr
+
+
 def rows_from_file(path, data: Dataset, what: str) -> np.ndarray:
     """Row indices from a ``.npy`` of integer row indices, or a ``.csv`` / ``.parquet`` with an
     ``index`` (row indices) or ``id`` column, or a ``.txt`` of ids one per line.

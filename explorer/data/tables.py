@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..errors import ExplorerError, ExplorerWarning, preview
 from .arrays import check_fits_in_memory, human_bytes
+from .json_values import json_safe
 
 #: Bytes looked at to find a CSV's separator and decimal mark.
 _SNIFF_BYTES = 1 << 16
@@ -257,20 +258,8 @@ def _is_missing(value) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
-def _plain(value):
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _json_text(value) -> str:
-    return json.dumps(_plain(value), ensure_ascii=False, default=str)
+    return json.dumps(json_safe(value), ensure_ascii=False)
 
 
 def not_coordinates(frame: pd.DataFrame, numeric: list) -> list:

@@ -43,7 +43,9 @@ import pandas as pd
 
 from .. import space
 from ..data.dataset import Dataset, fingerprint
+from ..data.rows import row_indices
 from ..errors import ExplorerError, preview
+from ..params import budget_count
 from . import metrics as M
 from .scorecard import METRICS as SCORECARD_METRICS
 from .scorecard import ScoringContext, random_subsets, random_subsets_at_cost
@@ -195,24 +197,7 @@ def take_rows(data: Dataset, rows) -> Dataset:
     >>> pool.n, pool.ids.tolist()
     (3, ['digit-0005', 'digit-0002', 'digit-0009'])
     """
-    rows = np.asarray(rows)
-    if rows.dtype == bool:
-        if rows.shape != (data.n,):
-            raise ExplorerError(f"take_rows: a boolean mask must have {data.n} entries, got "
-                                f"{rows.shape}.")
-        rows = np.flatnonzero(rows)
-    if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
-        raise ExplorerError(f"take_rows: expected a 1-D array of row indices, got shape "
-                            f"{rows.shape} and dtype {rows.dtype}.")
-    rows = rows.astype(np.int64)
-    if len(rows) == 0:
-        raise ExplorerError("take_rows: no rows given; a dataset needs at least one row.")
-    if rows.min() < 0 or rows.max() >= data.n:
-        bad = rows[(rows < 0) | (rows >= data.n)]
-        raise ExplorerError(f"take_rows: {len(bad)} index(es) outside 0..{data.n - 1}: "
-                            f"{preview(bad.tolist())}.")
-    if len(np.unique(rows)) != len(rows):
-        raise ExplorerError("take_rows: the row indices hold repeats; give each row once.")
+    rows = row_indices(rows, data.n, "take_rows")
     X = np.ascontiguousarray(data.embeddings[rows], dtype=np.float32)
     ids = np.asarray(data.ids)[rows]
     meta = data.metadata.iloc[rows].reset_index(drop=True)
@@ -229,7 +214,7 @@ def _one_thread():
     machine threaded BLAS makes them ~30x slower, and one thread keeps results identical."""
     if not _CONTROLLER:
         import sklearn.linear_model  # noqa: F401  (load the BLAS / OpenMP libraries first)
-        from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
+        from threadpoolctl import ThreadpoolController
 
         _CONTROLLER.append(ThreadpoolController())
     return _CONTROLLER[0].limit(limits=1)
@@ -490,7 +475,7 @@ def _resolve_budgets(budgets, n_pool: int, n_total: int, held: int) -> list[int]
                 (not isinstance(b, Integral) and b >= 1 and not float(b).is_integer()):
             raise ExplorerError(f"The 'budgets' parameter of probe_sweep must hold ints >= 1 "
                                 f"or fractions in (0, 1). Got {b!r}.")
-        k = int(b) if b >= 1 else max(1, int(round(b * n_pool)))
+        k = budget_count(b, n_pool)
         if k > n_pool:
             where = (f"the {n_pool} rows of the pool ({n_total} rows minus {held} held out "
                      "for evaluation); lower the budget or the holdout fraction"
@@ -530,13 +515,9 @@ def _pool_target(target, pool_rows, n_total: int):
     arr = np.asarray(target)
     if arr.ndim == 2:
         return arr
-    if arr.dtype == bool:
-        arr = np.flatnonzero(arr)
-    arr = arr.astype(np.int64)
+    arr = row_indices(arr, n_total, "target", repeats="keep", allow_empty=True)
     pos = np.full(n_total, -1, dtype=np.int64)
     pos[pool_rows] = np.arange(len(pool_rows))
-    if arr.min(initial=0) < 0 or arr.max(initial=0) >= n_total:
-        raise ExplorerError(f"target: row indices must lie in 0..{n_total - 1}.")
     mapped = pos[arr]
     if (mapped < 0).any():
         raise ExplorerError(f"target: {int((mapped < 0).sum())} target row(s) are in the "

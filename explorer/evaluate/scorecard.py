@@ -20,6 +20,7 @@ import pandas as pd
 from .. import space
 from ..clustering import kmeans
 from ..data.dataset import Dataset
+from ..data.rows import row_indices
 from ..errors import ExplorerError
 from ..transport import sinkhorn_cost
 from . import metrics as M
@@ -547,17 +548,8 @@ def score(data: Dataset, selection, *, metric: str | None = None,
             cost_budget = selection.cost_budget if cost_budget is None else cost_budget
     else:
         idx = np.asarray(selection)
-        if idx.dtype.kind not in "iu":
-            raise ExplorerError(f"score: the selection must be row indices, got {idx.dtype}.")
-        idx = idx.astype(np.int64)
     metric = metric or "euclidean"
-    if len(idx) == 0:
-        raise ExplorerError("score: the selection is empty.")
-    if len(np.unique(idx)) != len(idx):
-        raise ExplorerError("score: the selection holds repeated rows.")
-    if idx.min() < 0 or idx.max() >= data.n:
-        raise ExplorerError(f"score: the selection has rows outside 0..{data.n - 1}; was it "
-                            "made on another dataset?")
+    idx = row_indices(idx, data.n, "score: the selection")
     if isinstance(random_draws, bool) or not isinstance(random_draws, (int, np.integer)) or \
             random_draws < 2:
         raise ExplorerError(f"The 'random_draws' parameter of score must be an int in [2, inf)."

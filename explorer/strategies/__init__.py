@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 from ..errors import ExplorerError
-from .base import FAMILIES, INPUTS, REGISTRY, Picks, Problem, Strategy, register
+from .base import FAMILIES, INPUTS, REGISTRY, Nested, Picks, Problem, Strategy, register
 
 def _strategy_modules() -> list[str]:
     """Every public module of this package except ``base`` holds strategies; helpers that
@@ -43,5 +43,5 @@ def list_strategies() -> list[Strategy]:
     return sorted(REGISTRY.values(), key=lambda s: (order[s.family], s.name))
 
 
-__all__ = ["REGISTRY", "FAMILIES", "INPUTS", "Picks", "Problem", "Strategy", "register",
+__all__ = ["REGISTRY", "FAMILIES", "INPUTS", "Nested", "Picks", "Problem", "Strategy", "register",
            "get_strategy", "list_strategies"]

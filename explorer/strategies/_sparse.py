@@ -153,7 +153,7 @@ def _in_pool(func, units, done_rows, progress):
     compared; ``done_rows(unit)`` the rows it finished, passed summed to ``progress``."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+    from threadpoolctl import threadpool_limits
 
     pool = ThreadPoolExecutor(max(1, numba.get_num_threads()))
     total = 0

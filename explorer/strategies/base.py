@@ -10,11 +10,14 @@ calls the function and checks its picks (budget met, pins first, exclusions abse
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from ..params import Param, ParamSet
+
+if TYPE_CHECKING:
+    from ..cost import CostModel
 
 #: Inputs a strategy may need beyond the embeddings, and the option that supplies each.
 INPUTS = {
@@ -91,6 +94,15 @@ class Picks:
 
 
 @dataclass(frozen=True)
+class Nested:
+    """A strategy that runs another: the parameter naming the inner strategy and the one
+    holding the inner strategy's parameters as ``'k=v; k=v'``."""
+
+    strategy: str
+    params: str
+
+
+@dataclass(frozen=True)
 class Strategy:
     """A registered strategy. See :func:`register`."""
 
@@ -105,6 +117,25 @@ class Strategy:
     exact_budget: bool = True
     randomized: bool = True
     cost_rule: str = "set"
+    cost: CostModel | None = None
+    sets_size: bool = False
+    nested: Nested | None = None
+
+    def inner(self, params: dict) -> tuple[Strategy, dict] | None:
+        """For a strategy that runs another: the inner strategy named in ``params`` and its
+        parameters parsed from their ``'k=v; k=v'`` text (defaults not filled in); None when
+        this strategy runs no other or ``params`` names no registered one."""
+        if self.nested is None:
+            return None
+        spec = REGISTRY.get(params.get(self.nested.strategy))
+        if spec is None:
+            return None
+        text = params.get(self.nested.params) or ""
+        return spec, spec.params.parse_cli([p.strip() for p in text.split(";") if p.strip()])
+
+    def inner_choices(self) -> list[str]:
+        """The strategies this one may run inside: every other one that meets its budget."""
+        return sorted(n for n, s in REGISTRY.items() if s.exact_budget and n != self.name)
 
     def missing_inputs(self, available: set[str]) -> list[str]:
         """Human-readable list of inputs this strategy needs that are not available."""
@@ -153,6 +184,9 @@ def register(
     exact_budget: bool = True,
     randomized: bool = True,
     cost_rule: str | None = None,
+    cost: CostModel | None = None,
+    sets_size: bool = False,
+    nested: Nested | None = None,
 ):
     """Register ``func(problem, **params) -> Picks`` under ``name``.
 
@@ -161,9 +195,14 @@ def register(
     target-driven method that proposes its own budget). ``randomized=False`` means the seed
     only matters for tie-breaking or a start point. ``cost_rule`` (one of
     :data:`COST_RULES`; default "ranking" for greedy strategies, else "set") says how a cost
-    budget is met.
+    budget is met (dedup-like strategies that set their own size: 'own-size').
+    ``cost`` is the strategy's :class:`explorer.cost.CostModel` (time and memory from N, D, k
+    and the parameters), which :func:`explorer.estimate` reads before a run; every strategy
+    needs one (tests/test_registry_conformance.py). ``sets_size`` means the strategy decides
+    how many rows it keeps and ignores the budget (deduplication). ``nested`` names the
+    parameters of a strategy that runs another (:class:`Nested`).
     """
-    cost_rule = cost_rule or ("ranking" if greedy else "set")
+    cost_rule = cost_rule or ("own-size" if sets_size else "ranking" if greedy else "set")
     if cost_rule not in COST_RULES:
         raise ValueError(f"unknown cost rule {cost_rule!r}; use one of {tuple(COST_RULES)}")
     if family not in FAMILIES:
@@ -187,6 +226,9 @@ def register(
             exact_budget=exact_budget,
             randomized=randomized,
             cost_rule=cost_rule,
+            cost=cost,
+            sets_size=sets_size,
+            nested=nested,
         )
         return func
 

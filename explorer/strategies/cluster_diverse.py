@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from .. import space
+from ..cost import KMEANS_COST
 from ..params import Interval, Options, Param
 from ._allocation import allocate
 from .base import Picks, Problem, register
 from .kmeans import pick_within, ranked_by_cluster, round_robin
 
 
-def _cluster_pool(problem: Problem, n_clusters: int):
+def cluster_pool(problem: Problem, n_clusters: int):
     """k-means on the allowed + pinned rows: (rows, clustering)."""
     pool = problem.allowed.copy()
     pool[problem.pinned] = True
@@ -43,6 +44,7 @@ def gumbel_top_k(log_w: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
         Param("alpha", Interval("float", 0, None), 1.0,
               "Weight of the distance-to-centre term against the cluster-size term."),
     ),
+    cost=KMEANS_COST,
 )
 def sensitivity(problem: Problem, n_clusters: int, alpha: float) -> Picks:
     """Clustering-based sensitivity sampling.
@@ -59,7 +61,7 @@ def sensitivity(problem: Problem, n_clusters: int, alpha: float) -> Picks:
     and M. Wunder, "Data-Efficient Learning via Clustering-Based Sensitivity Sampling:
     Foundation Models and Beyond", ICML 2024.
     """
-    rows, cl = _cluster_pool(problem, n_clusters)
+    rows, cl = cluster_pool(problem, n_clusters)
     d2 = np.empty(len(rows), dtype=np.float64)
     for c in range(cl.k):
         m = cl.labels == c
@@ -98,6 +100,7 @@ def sensitivity(problem: Problem, n_clusters: int, alpha: float) -> Picks:
         Param("min_per_cluster", Interval("int", 0, None), 1,
               "Every cluster gets at least this many picks (when the budget allows)."),
     ),
+    cost=KMEANS_COST,
 )
 def cluster_complexity(problem: Problem, n_clusters: int, temperature: float,
                        min_per_cluster: int) -> Picks:
@@ -113,7 +116,7 @@ def cluster_complexity(problem: Problem, n_clusters: int, temperature: float,
     A. Abbas, E. Rusak, K. Tirumala, W. Brendel, K. Chaudhuri and A. S. Morcos, "Effective
     pruning of web-scale datasets based on complexity of concept clusters", ICLR 2024.
     """
-    rows, cl = _cluster_pool(problem, n_clusters)
+    rows, cl = cluster_pool(problem, n_clusters)
     intra = np.zeros(cl.k)
     for c in range(cl.k):
         m = cl.labels == c
@@ -176,6 +179,7 @@ def cluster_complexity(problem: Problem, n_clusters: int, temperature: float,
         Param("prefer", Options(("high", "low")), "high",
               "With a score column: whether clusters with high or low scores get more."),
     ),
+    cost=KMEANS_COST,
 )
 def k_means_kmq(problem: Problem, n_clusters: int, allocation: str, pick: str,
                 iterations: int, prefer: str) -> Picks:
@@ -193,7 +197,7 @@ def k_means_kmq(problem: Problem, n_clusters: int, allocation: str, pick: str,
     S. Yu et al., "Diversify and Conquer: Diversity-Centric Data Selection with Iterative
     Refinement", arXiv:2409.11378, 2024 (ICLR 2025).
     """
-    rows, cl = _cluster_pool(problem, n_clusters)
+    rows, cl = cluster_pool(problem, n_clusters)
     allowed_local = problem.allowed[rows]
     pinned_local = np.searchsorted(rows, problem.pinned)
     taken = np.zeros(len(rows), dtype=bool)

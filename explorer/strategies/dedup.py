@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cost import CostModel
 from ..params import Interval, Options, Param
 from .base import Picks, Problem, register
 
@@ -209,8 +210,18 @@ def leader_dedup(X: np.ndarray, order: np.ndarray, limit_sq: float, kept_first: 
               "Which point of a duplicate group stays: the first row, or a seeded random one."),
     ),
     exact_budget=False,
-    cost_rule="own-size",
+    sets_size=True,
     randomized=False,
+    cost=CostModel(
+        # the principal-coordinates screen leaves few pairs to compare when duplicates and
+        # far rows separate well (clustered data: near a few passes); on real embeddings with
+        # many close non-duplicates it compares many more, up to every pair: the bound
+        seconds=lambda s: 20 * s.one_pass + s.product(s.n, 16) + s.k * s.n * 8 / s.bandwidth,
+        bound=lambda s: s.product(s.n, s.n),
+        # the principal-coordinates fit in float64, the screened blocks and the kept rows'
+        # copies grow with the matrix (tracemalloc: 12-14 bytes per element), plus fixed blocks
+        memory=lambda s: 16 * s.matrix / 4 + (4 << 20),
+        advice="Select from a sample, or deduplicate with a smaller threshold first."),
 )
 def dedup(problem: Problem, threshold: float, keep: str) -> Picks:
     """Near-duplicate removal by a greedy leader scan.

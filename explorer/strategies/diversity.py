@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .. import space
+from ..cost import CostModel
 from ..params import Interval, Options, Param
 from .base import Picks, Problem, register
-from .kcenter import farthest_point_order
+from .kcenter import TRAVERSAL_COST, farthest_point_order
 
 
 @register(
@@ -24,6 +27,8 @@ from .kcenter import farthest_point_order
               "seeded random row."),
     ),
     greedy=True,
+    # the farthest-from-mean start reads the matrix once in float64
+    cost=replace(TRAVERSAL_COST, memory=lambda s: 24 * s.n + 2 * s.matrix),
 )
 def max_min(problem: Problem, start: str) -> Picks:
     """Greedy max-min diversity (the Max-Min Dispersion Problem DivPrune solves).
@@ -108,6 +113,12 @@ def median_gamma(X: np.ndarray, rng: np.random.Generator, sample: int = 1000) ->
               "RBF length scale; empty: the median distance between rows.", optional=True),
     ),
     greedy=True,
+    cost=CostModel(
+        # the features, then each pick reads all of them (float64): bandwidth-bound
+        seconds=lambda s: s.product(s.n, s.params["n_features"]) + s.k * 8 * s.n * s.params[
+            "n_features"] / s.bandwidth,
+        memory=lambda s: 12 * s.n * s.params["n_features"],
+        advice="Use fewer random features (n_features) or a smaller budget."),
 )
 def herding(problem: Problem, n_features: int, bandwidth: float | None) -> Picks:
     """Kernel herding: greedily minimise the MMD between the picks and the data.

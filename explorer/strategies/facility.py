@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from ..cost import CostModel
 from ..errors import ExplorerError
 from ..params import Interval, Options, Param
 from . import _facility_kernels as K
@@ -161,6 +162,32 @@ class FacilityLocationObjective:
         return order, picked
 
 
+def _kernel_for(s) -> str:
+    try:
+        return choose_kernel(s.n, s.params.get("kernel", "auto"))
+    except Exception:  # an unknown kernel: select() refuses it; estimate the dense one
+        return "dense"
+
+
+def _seconds(s) -> float:
+    """The dense kernel: the N x N product, then a pass over it per pick; the sparse one:
+    the exact kNN graph up to 10,000 rows, above it the inverted file compares a few per
+    cent of the pairs."""
+    if _kernel_for(s) == "dense":
+        return s.product(s.n, s.n) + s.k * s.n * s.n * 0.2 / s.bandwidth
+    return (s.product(s.n, s.n) if s.n <= 10_000 else 0.15 * s.product(s.n, s.n)) + 1e-4 * s.k
+
+
+def _memory(s) -> float:
+    if _kernel_for(s) == "dense":
+        return dense_bytes(s.n) + 24 * s.n
+    return 12 * s.n * int(s.params.get("neighbors") or 64) + s.matrix
+
+
+def _advice(s=None) -> str:
+    return "Use kernel=sparse (each row's nearest neighbours only), or select from a sample."
+
+
 @register(
     "facility-location",
     summary="Picks representatives: every point should have a picked point very similar "
@@ -187,6 +214,7 @@ class FacilityLocationObjective:
     ),
     greedy=True,
     cost_rule="knapsack",
+    cost=CostModel(seconds=_seconds, memory=_memory, advice=_advice()),
 )
 def facility_location(problem: Problem, optimizer: str, epsilon: float, kernel: str,
                       neighbors: int, graph_search: int) -> Picks:

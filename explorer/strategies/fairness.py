@@ -6,10 +6,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..cost import CostModel
 from ..errors import ExplorerError
 from ..params import Interval, Options, Param, Text
 from ._allocation import allocate
-from .base import REGISTRY, Picks, Problem, register
+from .base import REGISTRY, Nested, Picks, Problem, register
 
 
 def _parse_quotas(text: str, names: np.ndarray) -> dict:
@@ -119,6 +120,9 @@ def equitable_quotas(curves, capacity, total, minimum):
               optional=True),
     ),
     needs=("groups",),
+    nested=Nested(strategy="inner", params="inner_params"),
+    cost=CostModel(  # its inner strategy's model is added to this
+        seconds=lambda s: s.one_pass, memory=lambda s: 48 * s.n),
 )
 def group_quota(problem: Problem, inner: str, allocation: str, minimum: int,
                 quotas: str | None, inner_params: str | None) -> Picks:
@@ -144,14 +148,13 @@ def group_quota(problem: Problem, inner: str, allocation: str, minimum: int,
     W. Cai, R. Encarnacion, B. Chern, S. Corbett-Davies, M. Bogen, S. Bergman and S. Goel,
     "Adaptive Sampling Strategies to Construct Equitable Training Datasets", FAccT 2022.
     """
-    spec = REGISTRY.get(inner)
-    usable = sorted(n for n, s in REGISTRY.items() if s.exact_budget and n != "group-quota")
-    if spec is None or not spec.exact_budget or inner == "group-quota":
+    this = REGISTRY["group-quota"]
+    usable = this.inner_choices()
+    if inner not in usable:
         raise ExplorerError(f"group-quota: inner strategy {inner!r} cannot run per group; use "
                             f"one of {', '.join(usable)}.")
-    inner_resolved = spec.params.parse_cli(
-        [p.strip() for p in (inner_params or "").split(";") if p.strip()])
-    inner_resolved = spec.params.resolve(inner_resolved)
+    spec, inner_parsed = this.inner({"inner": inner, "inner_params": inner_params})
+    inner_resolved = spec.params.resolve(inner_parsed)
     needs = {"labels": problem.labels, "scores": problem.scores, "target": problem.target,
              "groups": problem.groups}
     lacking = [k for k in spec.needs if needs[k] is None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cost import CostModel
 from ..params import Interval, Param
 from . import _sparse
 from .base import Picks, Problem, register
@@ -29,6 +30,12 @@ from .base import Picks, Problem, register
     ),
     greedy=True,
     randomized=False,
+    cost=CostModel(
+        seconds=lambda s: s.product(s.n, min(s.n, 30_000)) + s.k * s.n * 8 / s.bandwidth,
+        # distance blocks of up to 64 MiB while the kNN graph is built, then the graph
+        memory=lambda s: min(2.0 * s.n * s.n, 48 << 20) + 16 * s.n * s.params["neighbors"]
+        + s.matrix,
+        advice="Select from a sample."),
 )
 def vote_k(problem: Problem, neighbors: int, discount: float, graph_search: int) -> Picks:
     """Fast vote-k (graph-based selective annotation).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cost import KMEANS_COST
 from ..params import Interval, Options, Param
 from ._allocation import allocate
 from .base import Picks, Problem, register
@@ -61,6 +62,7 @@ def round_robin(groups: list[np.ndarray], sizes: np.ndarray) -> np.ndarray:
         Param("allocation", Options(("proportional", "equal")), "proportional",
               "With fewer clusters than picks: picks per cluster by cluster size, or equal."),
     ),
+    cost=KMEANS_COST,
 )
 def k_means(problem: Problem, n_clusters: int | None, pick: str, allocation: str) -> Picks:
     """k-means cluster sampling.

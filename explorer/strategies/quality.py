@@ -7,6 +7,7 @@ import numpy as np
 from ..params import Boolean, Interval, Param
 from ._kernels import kcenter_add
 from .base import Picks, Problem, register
+from .kcenter import TRAVERSAL_COST
 
 
 def rank_scale(values: np.ndarray) -> np.ndarray:
@@ -41,6 +42,7 @@ def rank_scale(values: np.ndarray) -> np.ndarray:
     needs=("scores",),
     greedy=True,
     randomized=False,
+    cost=TRAVERSAL_COST,
 )
 def quality_diversity(problem: Problem, weight: float, higher_is_better: bool) -> Picks:
     """Greedy quality-diversity trade-off.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cost import linear
 from ..params import Boolean, Interval, Param
 from .base import Picks, Problem, register
 
@@ -24,6 +25,7 @@ def _by_score(problem: Problem, descending: bool) -> np.ndarray:
     needs=("scores",),
     greedy=True,
     randomized=False,
+    cost=linear(32),
 )
 def top_score(problem: Problem) -> Picks:
     """The highest-scoring allowed rows, in descending score order (ties: lowest index).
@@ -48,6 +50,7 @@ def top_score(problem: Problem) -> Picks:
     needs=("scores",),
     greedy=True,
     randomized=False,
+    cost=linear(32),
 )
 def bottom_score(problem: Problem) -> Picks:
     """The lowest-scoring allowed rows, in ascending score order (ties: lowest index).
@@ -106,6 +109,7 @@ def ccs_allocation(counts: np.ndarray, budget: int) -> np.ndarray:
               "Whether a higher score means a harder row."),
     ),
     needs=("scores",),
+    cost=linear(48),
 )
 def ccs(problem: Problem, beta: float, n_strata: int, higher_is_harder: bool) -> Picks:
     """Coverage-centric coreset selection (CCS).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..clustering import kmeans
+from ..cost import CostModel, clusters, kmeans_memory, kmeans_seconds
 from ..params import Interval, Param
 from .base import Picks, Problem, register
 from .kmeans import round_robin
@@ -101,7 +102,14 @@ def semdedup_profile(X: np.ndarray, n_clusters: int, seed: int) -> dict:
         Param("n_clusters", Interval("int", 1, None), 20, "Number of k-means clusters."),
     ),
     exact_budget=False,
-    cost_rule="own-size",
+    sets_size=True,
+    cost=CostModel(
+        # k-means, then every pair inside each cluster
+        seconds=lambda s: kmeans_seconds(s, clusters(s)) + s.product(
+            s.n, s.n / clusters(s)),
+        memory=lambda s: kmeans_memory(s, clusters(s)) + 4 * min(
+            s.n / clusters(s), 4096) * s.n / clusters(s),
+        advice="Use more clusters (each compares its own pairs), or select from a sample."),
 )
 def semdedup(problem: Problem, eps: float, n_clusters: int) -> Picks:
     """SemDeDup.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cost import CostModel, clusters, kmeans_memory, kmeans_seconds
 from ..params import Interval, Options, Param
 from ._allocation import allocate
 from .base import Picks, Problem, register
@@ -64,6 +65,11 @@ def sample_by_quota(problem: Problem, strata: np.ndarray, mode: str) -> np.ndarr
         Param("n_clusters", Interval("int", 1, None), 10,
               "Number of k-means clusters when the strata are clusters."),
     ),
+    cost=CostModel(
+        seconds=lambda s: kmeans_seconds(s, clusters(s)) if s.params["by"] in (
+            "auto", "clusters") else s.one_pass,
+        memory=lambda s: kmeans_memory(s, clusters(s)),
+        advice="Stratify by a label or group column instead of clusters."),
 )
 def stratified(problem: Problem, by: str, allocation: str, n_clusters: int) -> Picks:
     """Stratified random sample; budget met exactly by largest-remainder rounding.

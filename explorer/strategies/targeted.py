@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import space
+from ..cost import CostModel
 from ..params import Interval, Options, Param
 from ..transport import sinkhorn_cost
 from .base import Picks, Problem, register
@@ -65,6 +66,10 @@ def gaussian_kl(m0, c0, m1, c1) -> float:
               "Covariance regularisation (a share of the mean variance), for small targets."),
     ),
     needs=("target",),
+    # hashed features of every row, in float64 (tracemalloc: 12-13 bytes per element)
+    # the PCA fit, both densities and the Gumbel keys: a few products and ~150 passes
+    cost=CostModel(seconds=lambda s: 150 * s.one_pass + 4 * s.product(s.n, s.dim),
+                   memory=lambda s: 3.0 * s.matrix),
 )
 def dsir(problem: Problem, dims: int, ridge: float) -> Picks:
     """Data Selection with Importance Resampling on embeddings.
@@ -113,6 +118,9 @@ def dsir(problem: Problem, dims: int, ridge: float) -> Picks:
     ),
     needs=("target",),
     exact_budget=False,
+    # the whitened coordinates and the transport plan's blocks, per row and dimension
+    cost=CostModel(seconds=lambda s: 300 * s.one_pass + s.product(s.n, s.params["dims"]),
+                   memory=lambda s: 60.0 * s.n * s.params["dims"]),
 )
 def ot_target(problem: Problem, mode: str, dims: int, checkpoints: int) -> Picks:
     """Targeted selection by optimal transport (TAROT's greedy, simplified).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cost import linear
 from .base import Picks, Problem, register
 
 
@@ -19,6 +20,7 @@ def random_order(problem: Problem) -> np.ndarray:
     family="baseline",
     paper="Simple random sampling without replacement (e.g. Cochran, Sampling Techniques, 1977).",
     cost_rule="draw",
+    cost=linear(),
 )
 def random_selection(problem: Problem) -> Picks:
     """Uniform random sample without replacement.

@@ -48,8 +48,8 @@ def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False,
                    "start it anyway.")
         return
     budget = args["budget"]
-    if spec.name in panels.BUDGET_FREE:
-        budget = None  # deduplication keeps every representative
+    if spec.sets_size:
+        budget = None  # the strategy decides how many rows it keeps
         args["budget"] = budget
         args["cost_column"] = None  # and sets its own size: a cost budget does not apply
     try:

@@ -145,7 +145,7 @@ def saved_selections(ws: Workspace, data, sel) -> None:
         chosen = st.multiselect("Compare saved selections (overlap)", here, default=here[:4],
                                 key="ws_compare")
         if len(chosen) >= 2:
-            from .figures import jaccard_figure
+            from explorer.figures import jaccard_figure
 
             try:
                 m = jaccard({n: ws.indices(n, data) for n in chosen})

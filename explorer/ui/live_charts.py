@@ -11,13 +11,14 @@ metric: they take coordinates, colours, row sets and scorecard frames.
 from __future__ import annotations
 
 import html
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .figures import EXCLUDED, GREY, PALETTE, PINNED, SELECTED, TARGET
+from explorer.data.json_values import json_safe
+
+from explorer.figures import EXCLUDED, GREY, PALETTE, PINNED, SELECTED, TARGET
 
 #: Above this many points the map shows every selected point and a uniform (so
 #: density-preserving) sample of the others.
@@ -290,18 +291,3 @@ def balance_chart(frame: pd.DataFrame, title: str, max_groups: int = 30) -> dict
                       for g, a_, h, m in zip(groups, lo, hi, mean)]},
         ],
     })
-
-
-def json_safe(value):
-    """``value`` with every non-finite float (and numpy scalar) made JSON-safe: NaN and
-    infinities become None, which ECharts draws as a missing value (st.echarts_chart refuses
-    NaN outright)."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value

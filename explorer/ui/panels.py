@@ -9,8 +9,8 @@ import streamlit as st
 
 import explorer
 from explorer.data.provenance import describe
-from explorer.params import Boolean, Interval, Options, Text
-from explorer.strategies import INPUTS, list_strategies
+from explorer.params import Boolean, Interval, Options, Text, budget_count
+from explorer.strategies import INPUTS, REGISTRY, list_strategies
 
 from . import data as uidata
 from . import state
@@ -79,9 +79,8 @@ def sidebar_data():
                      help="Distances for strategies and metrics: euclidean, or cosine (1 − cos).")
     # the strategy widget (drawn later, on Explore) holds this run's choice
     strategy = st.session_state.get(state.widget_key("strategy"), state.get("strategy"))
-    free = strategy in BUDGET_FREE
-    why = (f"{strategy} keeps one row of every group of "
-           "near-duplicates, so it sets its own size: the budget does not apply."
+    free = sets_own_size(strategy)
+    why = (f"{strategy} decides how many rows it keeps, so the budget does not apply."
            if free else None)
     numeric_columns = [c for c in data.metadata.columns if data.metadata[c].dtype.kind in "fiu"]
     modes = ["count", "percent"] + (["total cost"] if numeric_columns else [])
@@ -211,8 +210,11 @@ def _column_select(sb, label, key, options, guess):
     state.put(key, None if choice == "(none)" else choice)
 
 
-#: Strategies that decide their own size (deduplication keeps every representative).
-BUDGET_FREE = ("dedup", "semdedup")
+def sets_own_size(name) -> bool:
+    """Whether the registered strategy ``name`` decides its own size (the budget does not
+    apply); False for an unknown name."""
+    spec = REGISTRY.get(name) if isinstance(name, str) else None
+    return spec is not None and spec.sets_size
 
 
 def budget_value(data):
@@ -221,7 +223,7 @@ def budget_value(data):
     if state.get("budget_mode") == "count":
         return int(min(state.get("budget_count"), data.n))
     pct = float(state.get("budget_percent"))
-    return max(1, int(round(pct / 100 * data.n)))
+    return data.n if pct >= 100 else budget_count(pct / 100, data.n)
 
 
 def available_inputs() -> set:
@@ -297,11 +299,9 @@ def param_widgets(spec, key: str) -> dict:
                 params[p.name] = float(state.remembered(
                     st.number_input, label, wkey, min_value=lo, max_value=hi,
                     default=float(default), help=p.help, format="%.4g"))
-        elif isinstance(c, Text) and p.name == "inner":  # a strategy run by a wrapper
-            from explorer.strategies import REGISTRY
-
-            names = [n for n, s in REGISTRY.items() if s.exact_budget and n != spec.name]
-            params[p.name] = state.remembered(st.selectbox, label, wkey, options=names,
+        elif spec.nested is not None and p.name == spec.nested.strategy:  # runs another
+            params[p.name] = state.remembered(st.selectbox, label, wkey,
+                                              options=spec.inner_choices(),
                                               default=p.default, help=p.help)
         elif isinstance(c, Text):
             params[p.name] = state.remembered(st.text_input, label, wkey,
