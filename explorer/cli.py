@@ -62,6 +62,44 @@ def _target_kwargs(args) -> dict:
     return {}
 
 
+def _engine_options(p: argparse.ArgumentParser, modes: bool = False) -> None:
+    g = p.add_argument_group("engine options (a folder or glob of shards as DATA, or "
+                             "--engine dask)")
+    g.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="local: this process (default); dask: a Dask cluster (the distributed "
+                   "forms of the strategies; pip install 'subset-explorer[dask]')")
+    g.add_argument("--scheduler", metavar="ADDR", help="the Dask scheduler, e.g. "
+                   "tcp://HOST:8786 (default: $DASK_SCHEDULER_ADDRESS, else a local cluster "
+                   "sized to this machine)")
+    g.add_argument("--workers", metavar="N", type=int, help="workers of the local cluster")
+    g.add_argument("--memory-limit", metavar="SIZE", help="memory per worker of the local "
+                   "cluster, e.g. 4GiB")
+    if modes:
+        g.add_argument("--mode", choices=("exact", "coreset", "greedi"),
+                       help="the distributed form's mode (k-center: exact or coreset)")
+
+
+def _open_engine(args, data=None):
+    """The engine a command runs on, or None for the single-process strategies (one file
+    and --engine local)."""
+    from .data.shards import ShardedDataset
+    from .engine import get_engine
+
+    if args.engine == "local" and (args.scheduler or args.workers or args.memory_limit):
+        raise _UsageError("--scheduler, --workers and --memory-limit need --engine dask")
+    if args.engine == "local" and not isinstance(data, ShardedDataset):
+        return None
+    return get_engine(args.engine, scheduler=args.scheduler, workers=args.workers,
+                      memory_limit=args.memory_limit)
+
+
+def _say_engine(engine) -> None:
+    if engine is not None and engine.name == "dask":
+        link = engine.dashboard
+        print(f"dask: {engine.workers} worker(s)" + (f"; dashboard {link}" if link else ""),
+              file=sys.stderr, flush=True)
+
+
 def _budget(text: str):
     try:
         return int(text)
@@ -122,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--replay", metavar="FILE.json", help="re-run the selection of a manifest")
     sel.add_argument("--force", action="store_true", help="replace existing output files")
     _data_options(sel)
+    _engine_options(sel, modes=True)
 
     cp = sub.add_parser("compare", help="strategies x budgets against random: scorecard "
                         "metrics and downstream probes, with corrected p-values")
@@ -148,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--force", action="store_true", help="replace existing output files")
     _target_options(cp)
     _data_options(cp)
+    _engine_options(cp)
 
     sc = sub.add_parser("score", help="score a selection against random subsets")
     sc.add_argument("data", metavar="DATA")
@@ -160,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--seed", type=int, default=0)
     sc.add_argument("--format", choices=("table", "json"), default="table")
     _data_options(sc)
+    _engine_options(sc)
     return p
 
 
@@ -178,6 +219,16 @@ def cmd_info(args) -> int:
     from .data.validation import invalid_rows
 
     data = _load(args)
+    if hasattr(data, "shards"):
+        empty = sum(1 for s in data.shards if s.rows == 0)
+        print(f"shards       {len(data.shards)} in {data.source}"
+              + (f" ({empty} empty)" if empty else ""))
+        print(f"rows         {data.n}")
+        print(f"dimensions   {data.dim}")
+        print(f"embeddings   column {data.embedding_column!r}")
+        print(f"ids          {'column ' + repr(data.id_column) if data.id_column else 'row numbers'}")
+        print(f"columns      {', '.join(data.columns) or '(none)'}")
+        return 0
     X = data.embeddings
     mapped = isinstance(X, np.memmap) or (getattr(X, "base", None) is not None
                                           and isinstance(X.base, np.memmap))
@@ -249,9 +300,20 @@ def cmd_select(args) -> int:
         output_type(args.out)
         _check_outputs(args, [(args.replay, "--replay")])
         doc = read_manifest(args.replay)
-        data, sel = replay(doc)
-        export(data, sel, args.out, force=args.force,
-               manifest=args.manifest)
+        on_engine = bool(doc.get("engine")) or args.engine == "dask"
+        engine = _open_engine(args, data=None) if args.engine == "dask" else None
+        try:
+            _say_engine(engine)
+            if on_engine and engine is None:
+                from .engine import get_engine
+
+                engine = get_engine("local")
+            data, sel = replay(doc, engine=engine) if on_engine else replay(doc)
+            export(data, sel, args.out, force=args.force, manifest=args.manifest,
+                   engine=engine)
+        finally:
+            if engine is not None:
+                engine.close()
         print(f"replayed {sel.strategy}: {len(sel)} rows, identical ids; wrote {args.out}",
               file=sys.stderr)
         return 0
@@ -280,6 +342,27 @@ def cmd_select(args) -> int:
     target = _target_kwargs(args)
     columns = dict(label_column=args.label_column, group_column=args.group_column,
                    score_column=args.score_column)
+    engine = _open_engine(args, data)
+    if engine is not None:
+        try:
+            _say_engine(engine)
+            if then is not None or pinned is not None or excluded is not None:
+                raise ExplorerError("--then, --pin and --exclude are not available on an engine "
+                                    "or a sharded dataset yet.")
+            sel = select(data, args.strategy, args.budget, seed=args.seed, metric=args.metric,
+                         params=params, where=args.where, engine=engine, mode=args.mode,
+                         progress=_progress_printer(), **target, **columns)
+            export(data, sel, args.out, force=args.force, manifest=args.manifest,
+                   engine=engine)
+        finally:
+            engine.close()
+        extra = f" and {args.manifest}" if args.manifest else ""
+        print(f"{sel.strategy} ({engine.name} engine, {sel.engine['partitions']} partitions, "
+              f"{sel.engine['mode']}): selected {len(sel)} of {data.n} rows in "
+              f"{sel.seconds:.2f} s; wrote {args.out}{extra}", file=sys.stderr)
+        return 0
+    if args.mode:
+        raise _UsageError("--mode is for runs on an engine (--engine dask or shards as DATA)")
     _say_if_heavy(args.strategy, data, args.budget if then is None else args.first_budget,
                   params)
     if then is not None:
@@ -332,6 +415,19 @@ def _say_if_heavy(strategy: str, data, budget, params) -> None:
               f"{est.describe()}", file=sys.stderr, flush=True)
 
 
+def _progress_printer():
+    last = [-1.0]
+
+    def progress(fraction, message):
+        if sys.stderr.isatty():
+            print(f"\r{fraction:4.0%}  {message[:70]:<70}", end="", file=sys.stderr, flush=True)
+        elif fraction - last[0] >= 0.1 or fraction >= 1.0 or fraction < last[0]:
+            print(f"{fraction:4.0%}  {message}", file=sys.stderr, flush=True)
+            last[0] = fraction
+
+    return progress
+
+
 def _selection_rows(path: str, data):
     import numpy as np
 
@@ -347,7 +443,30 @@ def _selection_rows(path: str, data):
                                 f"{doc['dataset']['fingerprint']}, DATA has "
                                 f"{data.fingerprint}).")
         return np.asarray(doc["selection"]["indices"], dtype=np.int64), doc
+    if hasattr(data, "shards"):  # a sharded dataset: the global row indices of the export
+        from .data.tables import read_arrow, read_csv
+
+        p = regular_file_of(p)
+        if p.suffix.lower() == ".npy":
+            from .data.arrays import read_npy
+
+            return np.asarray(read_npy(p, p.name), dtype=np.int64).ravel(), None
+        table = read_csv(p, p.name) if p.suffix.lower() == ".csv" else read_arrow(p, p.name)
+        names = list(table.columns) if hasattr(table, "columns") and not hasattr(
+            table, "column_names") else table.column_names
+        if "index" not in names:
+            raise ExplorerError(f"{p.name}: needs an 'index' column of row indices (what "
+                                "'select --out' writes) to score a sharded dataset.")
+        col = table["index"]
+        return np.asarray(col.to_numpy() if hasattr(col, "to_numpy") else col,
+                          dtype=np.int64), None
     return rows_from_file(path, data, "--selection"), None
+
+
+def regular_file_of(p):
+    from .data.paths import regular_file
+
+    return regular_file(p, "--selection")
 
 
 def cmd_score(args) -> int:
@@ -356,11 +475,31 @@ def cmd_score(args) -> int:
     data = _load(args)
     rows, doc = _selection_rows(args.selection, data)
     metric = args.metric or (doc or {}).get("metric") or "euclidean"
+    engine = _open_engine(args, data)
+    if engine is not None:
+        from .engine.drivers import score as score_on_engine
+
+        if args.target or args.target_query or args.label_column:
+            engine.close()
+            raise ExplorerError("--target, --target-query and --label-column are not scored "
+                                "on an engine yet.")
+        try:
+            _say_engine(engine)
+            card = score_on_engine(data, rows, engine=engine, metric=metric,
+                                   random_draws=args.random_draws, seed=args.seed,
+                                   progress=_progress_printer())
+        finally:
+            engine.close()
+        return _print_card(card, args.format)
     target = select_target(data, **_target_kwargs(args)) if (args.target or
                                                               args.target_query) else None
     card = score(data, rows, metric=metric, label_column=args.label_column,
                  random_draws=args.random_draws, seed=args.seed, target=target)
-    if args.format == "json":
+    return _print_card(card, args.format)
+
+
+def _print_card(card, fmt: str) -> int:
+    if fmt == "json":
         print(json.dumps(card.to_dict()))
         return 0
     frame = card.to_frame()

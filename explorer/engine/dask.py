@@ -93,7 +93,7 @@ class DaskEngine:
         handles = list(handles)
         if progress is not None and handles:
             done = 0
-            for _ in distributed.as_completed(handles):
+            for _ in distributed.as_completed(handles, loop=self.client.loop):
                 done += 1
                 progress(done / len(handles), what)
         try:

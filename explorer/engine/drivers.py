@@ -188,18 +188,18 @@ class Run:
         found = self.map(tasks.smallest_keys, [seed], k, vectors)
         return tasks.merge_smallest([f[0] for f in found], k)
 
-    def rows(self, index: np.ndarray, columns=()) -> dict:
-        """Vectors (prepared), ids and metadata ``columns`` of the global rows ``index``,
-        in the order given."""
+    def rows(self, index: np.ndarray, columns=(), vectors: bool = True) -> dict:
+        """Vectors (prepared; None without ``vectors``), ids and metadata ``columns`` of the
+        global rows ``index``, in the order given."""
         index = np.asarray(index, dtype=np.int64)
         want = np.unique(index)
         starts = np.array([p.offset for p in self.parts])
         holders = sorted(set(np.searchsorted(starts, want, side="right") - 1))
         parts = [self.parts[i] for i in holders if self.parts[i].rows]
-        found = self.map(tasks.take_rows, want, tuple(columns), parts=parts)
+        found = self.map(tasks.take_rows, want, tuple(columns), vectors, parts=parts)
         got_index = np.concatenate([f["index"] for f in found]) if found else np.zeros(0, int)
         pos = np.searchsorted(got_index, index)
-        X = np.concatenate([f["X"] for f in found])[pos]
+        X = np.concatenate([f["X"] for f in found])[pos] if vectors else None
         ids = np.concatenate([np.asarray(f["ids"]) for f in found])[pos]
         cols = {c: np.concatenate([f["columns"][c] for f in found])[pos] for c in columns}
         return {"X": X, "ids": ids, "columns": cols}
@@ -593,6 +593,30 @@ def _dsir(run: Run, k: int, seed: int, dims: int, ridge: float, target_rows=None
         "kl_target_pool": gaussian_kl(mt, ct, mean, cov), "target_rows": int(len(T))}
 
 
+def selection_rows(data, selection, engine=None) -> "pd.DataFrame":
+    """rank, index, id, [gain], then the metadata of the selected rows of a sharded dataset,
+    read shard by shard (no vectors)."""
+    import pandas as pd
+
+    from . import get_engine
+
+    idx = np.asarray(selection.indices, dtype=np.int64)
+    owned = not hasattr(engine, "submit")
+    eng = get_engine(engine)
+    try:
+        got = Run(data, eng, "euclidean").rows(idx, columns=data.columns, vectors=False)
+    finally:
+        if owned:
+            eng.close()
+    frame = pd.DataFrame({"rank": np.arange(len(idx)), "index": idx, "id": got["ids"]})
+    if selection.gains is not None:
+        frame["gain"] = selection.gains
+    for c, v in got["columns"].items():
+        if c not in frame.columns:
+            frame[c] = v
+    return frame
+
+
 def rows_where(data, query, engine=None, metric: str = "euclidean") -> np.ndarray:
     """Global indices of the rows where the metadata filter ``query`` holds, read shard by
     shard (the filter is data: :mod:`explorer.data.filters`)."""
@@ -673,6 +697,112 @@ def select(data, strategy: str, budget, *, engine=None, seed: int = 0,
                         columns=columns, info=dict(info), fingerprint=fp, seconds=seconds,
                         engine=record, row_ids=np.asarray(ids))
         return sel
+    finally:
+        if owned:
+            eng.close()
+
+
+# --- scorecard -------------------------------------------------------------------------
+
+#: Random Fourier features of the MMD's kernel (Rahimi & Recht, NIPS 2007).
+MMD_FEATURES = 1024
+
+
+def score(data, selection, *, engine=None, metric: str | None = None, random_draws: int = 10,
+          seed: int = 0, n_clusters: int = 30, progress=None):
+    """A :class:`~explorer.evaluate.scorecard.Scorecard` computed partition by partition:
+    coverage over every row (largest and mean distance to the nearest subset row), cluster
+    balance (k-means fitted on a uniform sample, every row assigned), the MMD by random
+    Fourier features (bandwidth: median heuristic on a sample) and the subset's own
+    diversity; next to ``random_draws`` random subsets of the same size (keys from
+    hash(seed_r, row id)). Exact over all rows; no metric is sampled but the fit of the
+    clusters and the MMD's bandwidth.
+    """
+    from ..evaluate import metrics as M
+    from ..evaluate.scorecard import MetricScore, Scorecard
+    from . import get_engine
+
+    indices = np.asarray(getattr(selection, "indices", selection), dtype=np.int64)
+    metric = metric or getattr(selection, "metric", None) or "euclidean"
+    owned = not hasattr(engine, "submit")
+    eng = get_engine(engine)
+    start = time.perf_counter()
+    try:
+        run = Run(data, eng, metric, progress)
+        run.fingerprint()
+        k = len(indices)
+        if k == 0 or indices.min() < 0 or indices.max() >= run.n:
+            raise ExplorerError(f"The selection's row indices must lie in 0..{run.n - 1}.")
+        seeds = [int(s.generate_state(1)[0]) for s in
+                 np.random.SeedSequence(seed).spawn(random_draws)]
+        own = run.rows(indices)["X"]
+        drawn = run.map(tasks.smallest_keys, seeds, k, True, what="scorecard: random draws")
+        draws = [tasks.merge_smallest([f[r] for f in drawn], k)[3] for r in range(random_draws)]
+        subsets = [np.asarray(own, np.float32)] + [np.asarray(d, np.float32) for d in draws]
+        cov = run.map(tasks.coverage, subsets, what="scorecard: coverage over every row")
+        n = sum(c[1] for c in cov)
+        cmax = np.array([max(c[0][s][0] for c in cov) for s in range(len(subsets))])
+        cmean = np.array([sum(c[0][s][1] for c in cov) / n for s in range(len(subsets))])
+        centres = _fit_centres(run, n_clusters, seed, unit=False, draw=False)
+        how = ("centres", centres, False)
+        pop = np.sum(run.map(tasks.group_counts, how, what="scorecard: clusters"), axis=0)
+        sub_counts = [np.bincount(space.nearest(S, centres, "euclidean")[1],
+                                  minlength=len(centres)) for S in subsets]
+        _, sample = run.sample(seed, min(run.n, 2000))
+        d2 = space.sq_distances(sample[:1000], sample[1000:2000] if len(sample) > 1000
+                                else sample)
+        gamma = 1.0 / max(float(np.median(d2[d2 > 0])) if (d2 > 0).any() else 1.0, 1e-12)
+        rng = np.random.default_rng(seed)
+        W = rng.normal(scale=math.sqrt(2 * gamma), size=(data.dim, MMD_FEATURES))
+        b = rng.uniform(0, 2 * np.pi, MMD_FEATURES)
+        sums = run.map(tasks.feature_sum, W, b, what="scorecard: MMD features")
+        mu = sum(s[0] for s in sums) / n
+
+        def mmd(S):
+            f = np.cos(S.astype(np.float64) @ W + b) * math.sqrt(2.0 / MMD_FEATURES)
+            return float(np.linalg.norm(mu - f.mean(axis=0)))
+
+        values = {
+            "coverage_max": (cmax, False, "largest distance from any row to its nearest pick"),
+            "coverage_mean": (cmean, False, "mean distance from a row to its nearest pick"),
+            "cluster_kl": (np.array([M.kl_divergence(c + 1e-12, pop) for c in sub_counts]),
+                           False, "KL(subset || population) over k-means clusters"),
+            "cluster_js": (np.array([M.js_divergence(c, pop) for c in sub_counts]), False,
+                           "Jensen-Shannon divergence over k-means clusters"),
+            "clusters_hit": (np.array([np.count_nonzero(c) for c in sub_counts], float), True,
+                             "clusters with at least one pick"),
+            "mmd": (np.array([mmd(S) for S in subsets]), False,
+                    f"MMD to the population ({MMD_FEATURES} random Fourier features)"),
+        }
+        pair = [M.pairwise_summary(S, metric, gamma) for S in subsets]
+        values["mean_pairwise_distance"] = (np.array([p[0] for p in pair]), True,
+                                            "mean distance between picks")
+        values["min_pairwise_distance"] = (np.array([p[1] for p in pair]), True,
+                                           "smallest distance between two picks")
+        values["vendi"] = (np.array([M.vendi_score(S) for S in subsets]), True,
+                           "Vendi score of the picks (cosine kernel)")
+        scores = {}
+        for name, (v, higher, description) in values.items():
+            rnd = v[1:]
+            scores[name] = MetricScore(
+                name=name, value=float(v[0]), random_mean=float(rnd.mean()),
+                random_std=float(rnd.std()), random_p05=float(np.percentile(rnd, 5)),
+                random_p95=float(np.percentile(rnd, 95)),
+                percentile=M.percentile_of(float(v[0]), rnd), higher_is_better=higher,
+                random_values=rnd, description=description)
+        import pandas as pd
+
+        rnd_counts = np.array(sub_counts[1:])
+        clusters = pd.DataFrame({"cluster": np.arange(len(centres)), "population": pop,
+                                 "subset": sub_counts[0],
+                                 "random_mean": rnd_counts.mean(axis=0),
+                                 "random_p05": np.percentile(rnd_counts, 5, axis=0),
+                                 "random_p95": np.percentile(rnd_counts, 95, axis=0)})
+        return Scorecard(budget=k, metric=metric, metrics=scores, random_draws=random_draws,
+                         seed=seed, space=f"full embedding space ({data.dim} dims), every row "
+                         f"on the {eng.name} engine", n_clusters=len(centres),
+                         label_counts=None, cluster_counts=clusters,
+                         seconds=time.perf_counter() - start)
     finally:
         if owned:
             eng.close()

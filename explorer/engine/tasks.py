@@ -128,12 +128,14 @@ def merge_smallest(pieces, k: int):
     return tuple(c[order] for c in cols)
 
 
-def take_rows(part: Part, metric: str, index: np.ndarray, columns=()) -> dict:
+def take_rows(part: Part, metric: str, index: np.ndarray, columns=(), vectors: bool = True
+              ) -> dict:
     """Rows of this partition whose global index is in ``index`` (sorted): their index, id,
-    prepared vector and the metadata ``columns``."""
+    prepared vector (unless ``vectors`` is False) and the metadata ``columns``."""
     block = load(part, metric, columns)
     pos = np.flatnonzero(np.isin(block.index, index))
-    return {"index": block.index[pos], "ids": block.ids[pos], "X": block.X[pos],
+    return {"index": block.index[pos], "ids": block.ids[pos],
+            "X": block.X[pos] if vectors else None,
             "columns": {c: v[pos] for c, v in block.columns.items()}}
 
 
