@@ -31,13 +31,48 @@ from .selection import METRICS, Selection, select
 from .strategies import get_strategy, list_strategies
 
 
+def load(path, **options) -> Dataset:
+    """Load a dataset: a file (see :func:`explorer.data.loading.load` for the formats and
+    ``options``), or an in-memory 2-D array (then :meth:`Dataset.from_arrays`).
+
+    >>> import numpy as np
+    >>> load(np.eye(3, dtype=np.float32)).n
+    3
+    >>> load([[1.0, 2.0]])
+    Traceback (most recent call last):
+    ...
+    explorer.errors.ExplorerError: explorer.load takes a file path or a 2-D numpy array; got a list. For arrays with ids or metadata use explorer.Dataset.from_arrays(embeddings, ids=..., metadata=...).
+    """
+    import numpy as np
+
+    if isinstance(path, np.ndarray):
+        unknown = set(options) - {"ids", "metadata", "source"}
+        if unknown:
+            raise ExplorerError(f"explorer.load(array) takes ids=, metadata= and source=; "
+                                f"{', '.join(sorted(unknown))} apply to files. Or use "
+                                "explorer.Dataset.from_arrays.")
+        return Dataset.from_arrays(path, **options)
+    import os
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise ExplorerError(f"explorer.load takes a file path or a 2-D numpy array; got a "
+                            f"{type(path).__name__}. For arrays with ids or metadata use "
+                            "explorer.Dataset.from_arrays(embeddings, ids=..., metadata=...).")
+    from .data.loading import load as load_file
+
+    return load_file(path, **options)
+
+
 def __getattr__(name):
     # Heavier parts are imported on first use so `import explorer` stays quick for the CLI.
-    if name in ("load", "load_sample", "SAMPLES"):
-        from .data import loading, samples
+    if name in ("load_sample", "SAMPLES"):
+        from .data import samples
 
-        return {"load": loading.load, "load_sample": samples.load_sample,
-                "SAMPLES": samples.SAMPLES}[name]
+        return {"load_sample": samples.load_sample, "SAMPLES": samples.SAMPLES}[name]
+    if name == "SubsetSelector":
+        from .estimator import SubsetSelector
+
+        return SubsetSelector
     if name in ("export", "replay", "write_manifest", "read_manifest"):
         from .data import export as _export
 
@@ -60,4 +95,4 @@ def __getattr__(name):
 __all__ = ["Dataset", "ExplorerError", "METRICS", "Selection", "fingerprint", "select",
            "get_strategy", "list_strategies", "load", "load_sample", "SAMPLES", "export",
            "replay", "write_manifest", "read_manifest", "score", "Scorecard", "probe_sweep",
-           "holdout_split", "estimate", "__version__"]
+           "holdout_split", "estimate", "SubsetSelector", "__version__"]

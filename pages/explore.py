@@ -16,6 +16,7 @@ with right:
     spec, params, missing = panels.strategy_picker()
     explore_view.strategy_insights(data, spec, params)
     where = filter_view.filter_builder(data)
+    state.put("filter_json", filter_view.where_json(where))
     auto = state.remembered(st.toggle, "Update as I change settings", "auto_run",
                             default=data.n <= 200_000,
                             help="Off: press Run. Results are cached, so going back is instant.")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import export_view, panels, state
+from explorer.ui import export_view, interchange_view, panels, state
 
 data = panels.current_data()
 st.title("Export")
@@ -15,4 +15,5 @@ if sel is None or sel.fingerprint != data.fingerprint:
             "downloaded here and saved to your workspace.")
 else:
     export_view.downloads(data, sel)
+interchange_view.rows_export(data, sel)
 export_view.workspace(data, sel)

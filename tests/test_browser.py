@@ -189,3 +189,67 @@ def test_odd_upload_names_load_and_the_upload_folder_goes_with_the_session(app_u
     while stored[0].parent.parent.exists() and time.time() < deadline:
         time.sleep(0.5)
     assert not stored[0].parent.parent.exists()
+def test_embed_a_text_column_in_the_sidebar(app_url, browser):
+    """Embed 60 short texts with the real MiniLM from the sidebar; the app then runs on them."""
+    folder = ROOT / "artifacts" / "embed-input"  # below the app's working folder: allowed
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = pd.read_parquet(ROOT / "sample_data" / "pydocs.parquet",
+                            columns=["id", "text", "label"]).head(60)
+    frame["text"] = [" ".join(t.split()[:8]) for t in frame["text"]]
+    table = folder / "notes.csv"
+    frame.to_csv(table, index=False)
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.goto(app_url)
+    page.get_by_text("Dataset digits", exact=False).first.wait_for(timeout=180_000)
+    page.get_by_text("Embed text or images").click()
+    box = page.get_by_role("textbox", name="Table (.csv, .parquet, .jsonl)")
+    box.fill(str(table))
+    box.press("Enter")
+    page.get_by_text("Column to embed").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Embed", exact=True).click()
+    page.get_by_text("Dataset notes ·", exact=False).first.wait_for(timeout=240_000)
+    page.get_by_text("text by all-MiniLM-L6-v2 (384 dims, mean pooling, L2-normalised)",
+                     exact=False).first.wait_for(timeout=60_000)
+    page.get_by_text("k-center: selected 50 of 60 rows", exact=False).wait_for(timeout=180_000)
+    body = page.inner_text("body")
+    assert "Traceback" not in body and "60 rows × 384 dims" in body
+    page.wait_for_timeout(1500)
+    shot(page, "embed-text-column")
+    page.close()
+
+
+def test_export_the_lasso_with_map_xy(app_url, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000}, accept_downloads=True)
+    page.goto(app_url)
+    page.get_by_text("k-center: selected 50 of 1,797 rows", exact=False).wait_for(
+        timeout=180_000)
+    canvas = page.locator(".st-key-map-1 canvas").first.bounding_box()
+    page.mouse.click(canvas["x"] + canvas["width"] - 94, canvas["y"] + 55)  # the box tool
+    x0, y0 = canvas["x"] + canvas["width"] * 0.35, canvas["y"] + canvas["height"] * 0.35
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + 140, y0 + 140, steps=10)
+    page.mouse.up()
+    page.get_by_role("button", name="Pin lassoed").and_(
+        page.locator("button:not([disabled])")).wait_for(timeout=60_000)
+    lassoed = int(page.get_by_text("in the current lasso", exact=False).inner_text()
+                  .split("(")[1].split(" in the current lasso")[0])
+    assert 0 < lassoed < 1797
+    page.get_by_role("link", name="Export").click()
+    page.get_by_text("Export rows for other tools").wait_for(timeout=60_000)
+    page.get_by_text(f"the current lasso ({lassoed:,} rows)").click()
+    page.get_by_text("Add the map's x / y").click()
+    page.get_by_text("x / y of the", exact=False).wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    with page.expect_download(timeout=60_000) as dl:
+        page.get_by_role("button", name="Rows as CSV").click()
+    frame = pd.read_csv(io.BytesIO(Path(dl.value.path()).read_bytes()))
+    assert len(frame) == lassoed and {"x", "y", "index", "id", "label"} <= set(frame.columns)
+    with page.expect_download(timeout=60_000) as dl:
+        page.get_by_role("button", name="Label Studio tasks").click()
+    import json
+
+    tasks = json.loads(Path(dl.value.path()).read_text())
+    assert [t["data"]["row_index"] for t in tasks] == frame["index"].tolist()
+    shot(page, "export-lasso")
+    page.close()

@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import socket
 import stat
 import time
@@ -428,3 +429,87 @@ def _recover(journal: Path) -> None:
             _remove(tmp)
     _remove(journal)
     _sync_folder(journal.parent)
+
+
+# --------------------------------------------------------------------------- folders
+
+FOLDER_SUFFIX = ".tmpdir"
+
+
+@contextlib.contextmanager
+def atomic_folder(path, force: bool = False, what: str = "", *, inputs=(), looks_ours=None):
+    """Yield a temp folder beside ``path``; when the block ends without error it is renamed
+    to ``path`` (a folder output, such as a Hugging Face dataset). On error it is removed.
+
+    An existing ``path`` is replaced only with ``force``, only when it is a folder and, with
+    ``looks_ours(path)``, only when that says it is an output of the same kind (so --force
+    never deletes an unrelated folder); the old folder is renamed aside first and removed
+    after the new one is in place. Temp folders of dead writers (``.NAME.PID-HOST.RANDOM
+    .tmpdir``) are removed first.
+
+    >>> import tempfile
+    >>> base = Path(tempfile.mkdtemp())
+    >>> with atomic_folder(base / "out") as tmp:
+    ...     _ = (tmp / "a.txt").write_text("hi")
+    >>> sorted(p.name for p in base.iterdir()), (base / "out" / "a.txt").read_text()
+    (['out'], 'hi')
+    """
+    target = Path(path).expanduser()
+    here = _label(target, what)
+    folder = target.parent
+    if not folder.is_dir():
+        raise ExplorerError(f"{here}: the folder {folder} does not exist; create it or write "
+                            "somewhere else.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ExplorerError(f"{here}: the folder {folder} is not writable; write somewhere "
+                            "else.")
+    for source, source_what in inputs:
+        if source is not None and Path(source).expanduser().exists() and \
+                _identity(target) == _identity(Path(source).expanduser()):
+            raise ExplorerError(f"{here}: is the input {_label(Path(source), source_what)}; an "
+                                "output never replaces an input. Choose another name.")
+    now = time.time()
+    prefix = f".{target.name}."
+    for name in _listing(folder):
+        if name.startswith(prefix) and name.endswith(FOLDER_SUFFIX):
+            tag = name[len(prefix):-len(FOLDER_SUFFIX)].partition(".")[0]
+            if _is_stale(folder / name, tag, now):
+                shutil.rmtree(folder / name, ignore_errors=True)
+
+    def check_existing() -> bool:
+        if not os.path.lexists(target):
+            return False
+        if not force:
+            raise ExplorerError(f"{here}: already exists; not overwritten. Choose another name "
+                                "or pass --force (force=True) to replace it.")
+        if target.is_symlink() or not target.is_dir():
+            raise ExplorerError(f"{here}: exists and is not a folder; give a new name.")
+        if looks_ours is not None and not looks_ours(target):
+            raise ExplorerError(f"{here}: is a folder that is not an earlier export of this "
+                                "kind; --force replaces only those. Give a new name.")
+        return True
+
+    check_existing()
+    tmp = folder / f"{prefix}{_writer_tag()}.{secrets.token_hex(4)}{FOLDER_SUFFIX}"
+    os.mkdir(tmp, 0o700)
+    try:
+        yield tmp
+        for root, _, names in os.walk(tmp):
+            for name in names:
+                _seal(Path(root) / name)
+        os.chmod(tmp, 0o755)
+        if check_existing():
+            old = folder / f"{prefix}{_writer_tag()}.{secrets.token_hex(4)}.old{FOLDER_SUFFIX}"
+            os.rename(target, old)
+            os.rename(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            try:
+                os.rename(tmp, target)
+            except OSError:  # the name appeared (as a non-empty folder) meanwhile
+                raise ExplorerError(f"{here}: already exists (written by someone else just "
+                                    "now); not overwritten.") from None
+        _sync_folder(folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -50,6 +50,8 @@ class Dataset:
     options : the loader options that reproduce this dataset (id column, meta file, ...).
     notes : what the loader changed to make the input usable (rows dropped, columns kept as
         metadata or as text, a separator guessed), one sentence each; also warned at load.
+    embedding : the record of the model that made the embeddings, when known (written by
+        ``explorer embed``; see :mod:`explorer.data.provenance`), else None.
     """
 
     embeddings: np.ndarray
@@ -60,6 +62,7 @@ class Dataset:
     dropped_ids: tuple = ()
     options: dict = field(default_factory=dict)
     notes: tuple = ()
+    embedding: dict | None = None
 
     @property
     def n(self) -> int:

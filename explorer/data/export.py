@@ -70,24 +70,31 @@ def _inputs(data: Dataset) -> list:
 
 
 def export(data: Dataset, selection, path, *, force: bool = False, scorecard=None,
-           manifest=None, engine=None) -> Path:
+           manifest=None, columns: dict | None = None, engine=None) -> Path:
     """Write the selection to ``path`` (.csv / .parquet with rank, index, id and metadata, or
     .npy of int64 indices); with ``manifest``, also write the JSON manifest there.
+    ``columns`` adds columns (name -> one value per selected row) to a .csv / .parquet, such
+    as the map's x / y (:func:`explorer.data.interchange.extra_columns`).
 
     Both targets are checked before either is written, and the two are committed together
     (:func:`explorer.data.atomic.write_together`): never a subset without its manifest.
     """
     path = Path(path).expanduser()
     suffix = output_type(path)
+    if columns and suffix == ".npy":
+        raise ExplorerError(f"{path.name}: a .npy holds only the row indices; write .csv or "
+                            ".parquet to add columns.")
 
     def write_subset(tmp: Path) -> None:
         if suffix == ".npy":
             with open(tmp, "wb") as fh:
                 np.save(fh, np.asarray(selection.indices, dtype=np.int64), allow_pickle=False)
-        elif suffix == ".csv":
-            selection_frame(data, selection, engine).to_csv(tmp, index=False)
+            return
+        frame = selection_frame(data, selection, engine).assign(**(columns or {}))
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False)
         else:
-            selection_frame(data, selection, engine).to_parquet(tmp, index=False)
+            frame.to_parquet(tmp, index=False)
 
     writes = [(path, "output", write_subset)]
     if manifest is not None:
@@ -154,7 +161,8 @@ def manifest_dict(data: Dataset, selection, scorecard=None) -> dict:
         "seconds": selection.seconds,
         "dataset": {"path": data.source, "options": data.options,
                     "shape": [data.n, data.dim], "fingerprint": data.fingerprint,
-                    "dropped_ids": list(getattr(data, "dropped_ids", ()))},
+                    "dropped_ids": list(getattr(data, "dropped_ids", ())),
+                    "embedding": getattr(data, "embedding", None)},  # + metadata_columns, below
         "selection": {"indices": idx, "ids": selection.ids(data)},
         "scorecard": scorecard.to_dict() if scorecard is not None else None,
         "versions": versions(),

@@ -20,6 +20,7 @@ from .dataset import Dataset, fingerprint
 from .paths import regular_file
 from .tables import (arrow_to_frame, nested_to_text, not_coordinates, read_arrow, read_csv,
                      read_json_lines)
+from .provenance import read_record
 from .validation import describe_bad_rows, invalid_rows, validate_ids, validate_matrix
 
 #: A float32 .npy larger than this is memory-mapped instead of read into memory.
@@ -132,6 +133,7 @@ def load(
         dropped_ids=dropped,
         options=options,
         notes=tuple(notes),
+        embedding=read_record(path) if suffix == ".parquet" else None,
     )
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 from ..errors import ExplorerError, preview
 from .export import MANIFEST_FORMAT, MANIFEST_VERSION
 from .filters import FILTER_SCHEMA, MAX_TEXT, as_filter
+from .provenance import EMBEDDING_SCHEMA
 from .schema_check import MAX_INT, check, key_path
 
 #: Most pipeline steps a manifest may hold.
@@ -170,6 +171,9 @@ def manifest_schema() -> dict:
                                     "description": "a 32-digit hexadecimal fingerprint"},
                     "dropped_ids": {"type": "array", "items": {"$ref": "#/$defs/id"},
                                     "description": "a list of row ids"},
+                    # which model made the space (explorer embed), or null
+                    "embedding": {"anyOf": [{"type": "null"}, EMBEDDING_SCHEMA],
+                                  "description": "an embedding record or null"},
                     "metadata_columns": {
                         "type": "object", "maxProperties": 64,
                         "additionalProperties": {"type": "string", "pattern": "^[0-9a-f]{16}$"},

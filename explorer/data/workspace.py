@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import sqlite3
 import stat
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,6 +37,10 @@ COLUMNS = ("name", "saved", "strategy", "budget", "rows", "dataset", "fingerprin
 BUSY_SECONDS = 10
 SQLITE_MAGIC = b"SQLite format 3\x00"
 NAME_LIMIT = 200
+
+
+class WorkspaceBusy(ExplorerError):
+    """Another process held the workspace file longer than :data:`BUSY_SECONDS`."""
 
 
 def default_folder() -> Path:
@@ -140,7 +146,7 @@ class Workspace:
         text = str(exc)
         if isinstance(exc, sqlite3.OperationalError):
             if "locked" in text or "busy" in text:
-                return ExplorerError(f"{self.path}: busy: another process kept it locked for "
+                return WorkspaceBusy(f"{self.path}: busy: another process kept it locked for "
                                      f"{BUSY_SECONDS} s; try again.")
             if "unable to open" in text or "readonly" in text or "read-only" in text:
                 return ExplorerError(f"{self.path}: cannot be opened for writing ({text}); "
@@ -174,6 +180,19 @@ class Workspace:
             db.close()
 
     def _open(self) -> None:
+        """:meth:`_open_once`, tried again while another process holds the file. SQLite answers
+        'locked' at once, without waiting, when two processes switch a new file to WAL at the
+        same moment (each holds a read lock the other's switch needs), so the wait is ours."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            try:
+                return self._open_once()
+            except WorkspaceBusy:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.01, 0.1))
+
+    def _open_once(self) -> None:
         """WAL mode; create the table, or check it and migrate it to :data:`SCHEMA_VERSION`."""
         with self._session() as db:
             if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":

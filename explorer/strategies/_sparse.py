@@ -31,6 +31,10 @@ LLOYD_ITERATIONS = 4
 LLOYD_SAMPLE = 32  # rows per cell (at least 20,000) for the Lloyd iterations
 PROBE_CELLS = 8
 PROBE_ROWS_PER_NEIGHBOUR = 32
+#: The recall knob of the inverted file (``search``): each cell is compared with at least
+#: ``search x k`` rows and ``search / 4`` cells. More finds more of the true neighbours,
+#: in proportion more time. Its default is chosen in benchmarks/bench_peers.py.
+SEARCH_DEFAULT = 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,10 +266,13 @@ def ivf_knn(Xc, sq, k: int, n_cells: int | None = None, probe_cells: int = PROBE
     return KnnGraph(out_idx.astype(np.int32), out_d, "inverted-file", searched)
 
 
-def knn_graph(Xc, sq, k: int, method: str = "auto", report=None) -> KnnGraph:
+def knn_graph(Xc, sq, k: int, method: str = "auto", report=None,
+              search: int = SEARCH_DEFAULT) -> KnnGraph:
     """The k-nearest-neighbour graph of the rows of ``Xc`` (see :func:`centred`), itself
     included; ``method``: "exact", "inverted-file" or "auto" (exact up to
-    ``EXACT_MAX_ROWS`` rows)."""
+    ``EXACT_MAX_ROWS`` rows). ``search`` is the inverted file's recall knob: every cell is
+    compared with at least ``search x k`` rows and ``search / 4`` cells (recall@10 of a
+    64-NN graph: see benchmarks/bench_peers.py)."""
     n = len(Xc)
     k = int(min(k, n))
     if method == "auto":
@@ -273,7 +280,8 @@ def knn_graph(Xc, sq, k: int, method: str = "auto", report=None) -> KnnGraph:
     if method == "exact":
         return exact_knn(Xc, sq, k, report)
     if method == "inverted-file":
-        return ivf_knn(Xc, sq, k, report=report)
+        return ivf_knn(Xc, sq, k, probe_cells=max(1, int(search) // 4),
+                       probe_rows=int(search) * k, report=report)
     raise ValueError(f"unknown kNN method {method!r}; use 'auto', 'exact' or 'inverted-file'")
 
 

@@ -180,11 +180,15 @@ class FacilityLocationObjective:
         Param("neighbors", Interval("int", 2, None), 64,
               "For the sparse kernel: nearest rows kept per row (more is closer to dense, "
               "slower)."),
+        Param("graph_search", Interval("int", 4, None), _sparse.SEARCH_DEFAULT,
+              "For the sparse kernel above 10,000 rows, where the neighbour graph is "
+              "approximate: rows searched per neighbour (more finds more of the true "
+              "neighbours, slower)."),
     ),
     greedy=True,
 )
 def facility_location(problem: Problem, optimizer: str, epsilon: float, kernel: str,
-                      neighbors: int) -> Picks:
+                      neighbors: int, graph_search: int) -> Picks:
     """Greedy facility location: maximise sum over all rows of the similarity to their most
     similar pick.
 
@@ -200,7 +204,8 @@ def facility_location(problem: Problem, optimizer: str, epsilon: float, kernel: 
     each row's ``neighbors`` nearest rows (itself included; exact search up to 10,000 rows,
     an inverted file above) and counts every other pair as similarity 0; under euclidean the
     largest squared distance is then the largest one in the graph (apricot's convention for
-    a nearest-neighbour graph). With ``neighbors >= N`` it is the dense objective. ``auto``
+    a nearest-neighbour graph). With ``neighbors >= N`` it is the dense objective.
+    ``graph_search`` is the approximate graph's recall knob (``_sparse.knn_graph``). ``auto``
     takes dense up to 20,000 rows when the matrix needs at most a quarter of the available
     memory. ``info`` reports the kernel, the objective and, for sparse, the graph.
 
@@ -240,7 +245,7 @@ def facility_location(problem: Problem, optimizer: str, epsilon: float, kernel: 
         def graph_report(fraction, message):
             problem.report(0.8 * fraction, message)
 
-        graph = _sparse.knn_graph(Xc, sq, k, report=graph_report)
+        graph = _sparse.knn_graph(Xc, sq, k, report=graph_report, search=graph_search)
         del Xc
         scale, cap = _scale_and_cap(problem.metric)
         vals = graph.sqdist if scale == 1.0 else np.minimum(graph.sqdist * np.float32(scale),

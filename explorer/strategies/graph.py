@@ -23,11 +23,14 @@ from .base import Picks, Problem, register
         Param("discount", Interval("float", 1, None, closed="neither"), 10.0,
               "How much a vote loses per picked point already in the voter's neighbourhood "
               "(rho in the paper)."),
+        Param("graph_search", Interval("int", 4, None), _sparse.SEARCH_DEFAULT,
+              "Above 10,000 rows, where the neighbour graph is approximate: rows searched "
+              "per neighbour (more finds more of the true neighbours, slower)."),
     ),
     greedy=True,
     randomized=False,
 )
-def vote_k(problem: Problem, neighbors: int, discount: float) -> Picks:
+def vote_k(problem: Problem, neighbors: int, discount: float, graph_search: int) -> Picks:
     """Fast vote-k (graph-based selective annotation).
 
     Every point v votes for its ``neighbors`` nearest points N(v). A vote of v weighs
@@ -36,7 +39,8 @@ def vote_k(problem: Problem, neighbors: int, discount: float) -> Picks:
     unpicked points voting for it (ties: lowest index) and updates the weights locally
     (O(k^2) per pick). Pinned rows are picked first and discount their neighbourhoods.
     ``gains`` holds each pick's score at pick time. The graph is the one facility location
-    uses (exact up to 10,000 rows, an inverted file above).
+    uses (exact up to 10,000 rows, an inverted file above, whose recall ``graph_search``
+    sets).
 
     References
     ----------
@@ -57,7 +61,7 @@ def vote_k(problem: Problem, neighbors: int, discount: float) -> Picks:
     k = int(min(neighbors, n - 1))
     problem.report(0.0, "vote-k: building the neighbour graph")
     Xc, sq = _sparse.centred(problem.X)
-    graph = _sparse.knn_graph(Xc, sq, k + 1)  # row i itself comes first: drop it
+    graph = _sparse.knn_graph(Xc, sq, k + 1, search=graph_search)  # row i itself first
     nbr = np.ascontiguousarray(graph.neighbors[:, 1:], dtype=np.int64)
     # voters[u]: the points v with u in N(v) (the graph transposed, as CSR)
     flat = nbr.ravel()

@@ -96,6 +96,13 @@ def key_for_path(path: str, meta: str | None, id_column: str | None,
     return ("path", str(p), m, id_column, embedding_column, drop_invalid, p.stat().st_mtime)
 
 
+def key_for_app_output(path, id_column: str | None) -> tuple:
+    """The cache key of a file the app wrote itself (an embedding in the cache folder): not a
+    path a visitor typed, so it is not held to the allowed folders."""
+    p = regular_file(path, "embedded output")
+    return ("path", str(p), None, id_column, None, False, p.stat().st_mtime)
+
+
 def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in text)
 
@@ -304,6 +311,6 @@ def try_load(key: tuple, names: dict | None = None):
                                 names or {})
 
 
-__all__ = ["DESCRIPTIONS", "SAMPLES", "checked_folder", "checked_path", "display_name", "key_for_path",
+__all__ = ["DESCRIPTIONS", "SAMPLES", "checked_folder", "checked_path", "display_name", "key_for_app_output", "key_for_path",
            "key_for_sample", "key_for_upload", "load_cached", "safe_name", "save_upload",
            "session_folder", "sweep_now_and_then", "sweep_uploads", "try_load", "user_words"]

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import explorer
+from explorer.data.provenance import describe
 from explorer.params import Boolean, Interval, Options, Text
 from explorer.strategies import INPUTS, list_strategies
 
@@ -17,6 +18,7 @@ from .compute import column_levels
 
 UPLOAD_TYPES = ["npy", "npz", "parquet", "feather", "csv"]
 META_TYPES = ["csv", "parquet", "feather", "jsonl"]
+EMBED_SOURCE = "Embed text or images"
 
 
 def sidebar_data():
@@ -29,7 +31,8 @@ def sidebar_data():
     sb = st.sidebar
     sb.header("Data")
     source = state.remembered(sb.radio, "Where is the data?", "source",
-                              options=["Bundled sample", "Upload a file", "Path on disk"],
+                              options=["Bundled sample", "Upload a file", "Path on disk",
+                                       EMBED_SOURCE],
                               help="Samples ship with the app; a path on disk is "
                               "memory-mapped, so large files are not copied.")
     if source == "Bundled sample":
@@ -47,6 +50,10 @@ def sidebar_data():
                          key="upload_meta")
         sb.text_input("Id column (optional)", key="upload_id")
         sb.checkbox("Drop rows with NaN / inf / zeros", key="upload_drop")
+    elif source == EMBED_SOURCE:
+        from .embed_view import embed_source
+
+        embed_source(sb)
     else:
         state.remembered(sb.text_input, "Path to the embeddings file", "disk_path", default="",
                          placeholder="/data/vectors.npy", help="Press Enter to load.")
@@ -64,7 +71,8 @@ def sidebar_data():
     if error:
         sb.error(error)
         return None
-    sb.caption(f"**{data.name}**: {data.n:,} rows × {data.dim} dims")
+    sb.caption(f"**{data.name}**: {data.n:,} rows × {data.dim} dims"
+               + (f" · {describe(data.embedding)}" if data.embedding else ""))
 
     sb.header("Selection")
     state.remembered(sb.selectbox, "Metric", "metric", options=explorer.METRICS,
@@ -122,6 +130,8 @@ def _requested_key():
             names[key[2]] = uidata.display_name(meta_up.name)
         state.put("upload_names", names)
         return key
+    if source == EMBED_SOURCE:
+        return ss.get("embedded_key")
     path = ss.get("disk_path")
     if not path:
         return None

@@ -36,6 +36,9 @@ DEFAULTS = {
     "filter_join": "all conditions hold (and)",  # how the builder joins its conditions
     # each condition's widgets remember their values under "filter:<i>:..." (filter_view)
     "heavy_done": set(),            # heavy runs this session finished (cached: no queue again)
+    "embed_error": None,            # the last error of the sidebar's Embed button
+    "embedded_key": None,           # the data key of the last embedded output
+    "filter_json": None,            # the Explore filter's JSON text (Export offers its rows)
 }
 
 
@@ -84,6 +87,7 @@ def reset_for_new_data() -> None:
     for key in COLUMN_KEYS:  # the guesses apply again on the new data
         st.session_state.pop(column_choice_key(key), None)
     put("filter_count", 0)  # the filter named the old data's columns
+    put("filter_json", None)
     for key in [k for k in st.session_state if str(k).startswith(("filter:", "w:filter:"))]:
         st.session_state.pop(key, None)
     put("map_drawn", None)

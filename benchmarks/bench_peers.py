@@ -1,0 +1,556 @@
+"""Subset Explorer against the libraries a user would pick instead, side by side in one run.
+
+    python benchmarks/bench_peers.py --real /tmp/docstrings-100k.parquet       # REAL first
+    python benchmarks/bench_peers.py --tiled 100000 --synthetic 100000         # labelled apart
+    python benchmarks/bench_peers.py --tiled 20000 --repeats 1 --only dedup,kcenter  # smoke
+
+Needs the ``bench`` extra (faiss-cpu, pacmap, openTSNE; pynndescent and umap-learn come with
+the project, apricot-select with ``test``). Every row runs ours and the peer interleaved
+(ours, peer, ours, peer, ...) in this process, after a small warm-up run of each (numba
+compilation is not timed), and prints medians, the ratio ours / best peer, a quality column,
+and the 1-minute load average at the start of every timed run (the machine is shared: a
+figure taken at a high load is disturbed, and ours and the peer's neighbouring runs saw
+about the same load).
+
+Rows (every vector L2-normalised, cosine geometry; 384-D MiniLM for real data):
+
+* dedup: cosine distance <= 0.005, leader scan in row order. Peers: faiss exact
+  (IndexFlatIP range search) and faiss IVF (IndexIVFFlat, nlist 1024, nprobe 16, range
+  search), each followed by the same leader pass over its neighbour lists. Quality: rows kept,
+  and whether they are the same rows as ours.
+* k-center, budget 2,000, from the same first row. Peer: the plain numpy float32
+  matrix-vector loop (one pass over the matrix per pick; the bound ours must stay near).
+  Quality: picks equal to ours.
+* k-means k = 200, 1,000, 5,000. Peer: faiss.Kmeans (niter 25, its defaults: up to 256
+  training rows per centre, random seeds) plus its assignment search. Quality: inertia over
+  every row, ours / faiss.
+* 64-NN graph, recall@10 against the exact neighbours of 500 seeded rows. Ours at several
+  ``graph_search`` values (the curve); peers: faiss IVFFlat (nprobe sweep), faiss HNSW
+  (M 32, efSearch sweep), pynndescent (default). Also: the graph-dependent strategies at the
+  default against the exact graph on a 20,000-row sample (sparse facility location's mean
+  distance to the nearest pick; vote-k's overlap of picks).
+* 2-D layout: ours (explorer.projection.layout, umap-learn) against PaCMAP and openTSNE
+  (FFT); trustworthiness (k = 10) on a seeded 5,000-row sample.
+* facility location, budget 1,000: 10,000 rows dense against apricot-select (lazy; identical
+  picks?), and all rows sparse against apricot's sparse nearest-neighbour kernel
+  (``--slow-peers``: apricot took about 5 minutes at 100,000 rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import explorer  # noqa: E402  (sets OpenBLAS's thread timeout before numpy's BLAS loads)
+
+ROWS = ("dedup", "kcenter", "kmeans", "knn", "layout", "facility")
+
+
+def load_avg() -> float:
+    return os.getloadavg()[0]
+
+
+def timed(fn):
+    """(seconds, load average at the start, result)."""
+    load = load_avg()
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, load, out
+
+
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    return np.ascontiguousarray(X / np.linalg.norm(X, axis=1, keepdims=True), dtype=np.float32)
+
+
+def read_vectors(path: str) -> np.ndarray:
+    if path.endswith(".npy"):
+        return np.load(path)
+    import pandas as pd
+
+    col = pd.read_parquet(path, columns=["embedding"])["embedding"].to_numpy()
+    return np.stack(col).astype(np.float32)
+
+
+class Table:
+    """Collects the rows and prints them as they come and at the end."""
+
+    def __init__(self, out: Path | None):
+        self.rows: list[dict] = []
+        self.out = out
+
+    def add(self, **row) -> None:
+        self.rows.append(row)
+        print("  ->", json.dumps(row, default=str), flush=True)
+        if self.out is not None:
+            with open(self.out, "a") as fh:
+                fh.write(json.dumps(row, default=str) + "\n")
+
+    def render(self) -> str:
+        head = ("| data | task | ours (median, load) | best peer (median, load) | ratio | "
+                "quality |\n|---|---|---|---|---|---|\n")
+        lines = []
+        for r in self.rows:
+            lines.append(f"| {r['data']} | {r['task']} | {r['ours']} | {r['peer']} | "
+                         f"{r['ratio']} | {r['quality']} |")
+        return head + "\n".join(lines)
+
+
+def med(runs) -> tuple[float, float]:
+    """Median seconds and the median load of the runs."""
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def fmt(runs) -> str:
+    t, load = med(runs)
+    every = ", ".join(f"{r[0]:.1f}" for r in runs)
+    return f"{t:.1f} s (load {load:.1f}; runs {every})"
+
+
+def interleave(fns: dict, repeats: int) -> dict:
+    """Run each named function ``repeats`` times, in turn (a, b, a, b, ...)."""
+    runs = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            runs[name].append(timed(fn))
+            print(f"    {name}: {runs[name][-1][0]:.2f} s at load {runs[name][-1][1]:.1f}",
+                  flush=True)
+    return runs
+
+
+# ----------------------------------------------------------------------------- dedup
+
+def _leader_over_lists(lims, idx, n):
+    from numba import njit
+
+    @njit(cache=True)
+    def leader(lims, idx, n):
+        kept = np.zeros(n, dtype=np.bool_)
+        for i in range(n):
+            dup = False
+            for t in range(lims[i], lims[i + 1]):
+                j = idx[t]
+                if j != i and kept[j]:
+                    dup = True
+                    break
+            kept[i] = not dup
+        return np.flatnonzero(kept)
+
+    return leader(lims.astype(np.int64), idx.astype(np.int64), n)
+
+
+def faiss_dedup(X: np.ndarray, threshold: float, ivf: bool) -> np.ndarray:
+    """Rows kept by a leader scan in row order over faiss's range search at similarity
+    >= 1 - threshold (exact flat index, or an inverted file)."""
+    import faiss
+
+    d = X.shape[1]
+    if ivf:
+        quantizer = faiss.IndexFlatIP(d)
+        index = faiss.IndexIVFFlat(quantizer, d, 1024, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(0)
+        index.train(X[rng.choice(len(X), min(len(X), 50_000), replace=False)])
+        index.nprobe = 16
+    else:
+        index = faiss.IndexFlatIP(d)
+    index.add(X)
+    # faiss returns similarities above the radius: nudge it so equality counts, as ours
+    lims, _, idx = index.range_search(X, float(np.nextafter(np.float32(1.0 - threshold),
+                                                            np.float32(-1))))
+    return _leader_over_lists(lims, idx, len(X))
+
+
+def row_dedup(X, label, table, repeats, threshold=0.005):
+    data = explorer.Dataset.from_arrays(X)
+
+    def ours():
+        return explorer.select(data, "dedup", None, metric="cosine",
+                               params={"threshold": threshold}).indices
+
+    small = explorer.Dataset.from_arrays(X[:3000])
+    explorer.select(small, "dedup", None, metric="cosine", params={"threshold": threshold})
+    faiss_dedup(X[:3000], threshold, False)
+    runs = interleave({"ours": ours, "faiss exact": lambda: faiss_dedup(X, threshold, False),
+                       "faiss IVF": lambda: faiss_dedup(X, threshold, True)}, repeats)
+    kept = runs["ours"][-1][2]
+    quality = [f"ours keeps {len(kept):,}"]
+    for peer in ("faiss exact", "faiss IVF"):
+        theirs = runs[peer][-1][2]
+        same = len(theirs) == len(kept) and bool(np.array_equal(np.sort(theirs),
+                                                                 np.sort(kept)))
+        quality.append(f"{peer} {len(theirs):,} ({'identical rows' if same else 'rows differ: ' + str(len(np.setxor1d(theirs, kept)))})")
+    best = min(("faiss exact", "faiss IVF"), key=lambda p: med(runs[p])[0])
+    table.add(data=label, task=f"near-duplicate removal (cosine {threshold})",
+              ours=fmt(runs["ours"]),
+              peer=f"{best} {fmt(runs[best])}; "
+                   + "; ".join(f"{p} {fmt(runs[p])}" for p in runs if p not in ("ours", best)),
+              ratio=f"{med(runs['ours'])[0] / med(runs[best])[0]:.2f}x",
+              quality="; ".join(quality))
+
+
+# ----------------------------------------------------------------------------- k-center
+
+def numpy_kcenter(X: np.ndarray, first: int, budget: int) -> np.ndarray:
+    """Farthest-point traversal by a float32 matrix-vector product per pick."""
+    x_sq = np.einsum("ij,ij->i", X, X)
+    d = np.full(len(X), np.inf, dtype=np.float32)
+    picks = [first]
+    c = first
+    for _ in range(budget - 1):
+        np.minimum(d, x_sq + x_sq[c] - 2.0 * (X @ X[c]), out=d)
+        d[c] = -1.0
+        c = int(np.argmax(d))
+        picks.append(c)
+    return np.asarray(picks)
+
+
+def row_kcenter(X, label, table, repeats, budget=2000):
+    from explorer.strategies import kcenter
+
+    data = explorer.Dataset.from_arrays(X)
+
+    def ours():
+        kcenter._memo.clear()  # every run a new traversal
+        return explorer.select(data, "k-center", budget, seed=0, metric="cosine").indices
+
+    first = int(ours()[0])
+    runs = interleave({"ours": ours, "numpy gemv loop": lambda: numpy_kcenter(X, first, budget)},
+                      repeats)
+    a, b = runs["ours"][-1][2], runs["numpy gemv loop"][-1][2]
+    same = int(np.argmin(np.r_[a == b, False])) if len(a) == len(b) else 0
+    ratio = med(runs["ours"])[0] / med(runs["numpy gemv loop"])[0]
+    table.add(data=label, task=f"k-center, budget {budget:,}", ours=fmt(runs["ours"]),
+              peer=f"plain numpy float32 gemv loop {fmt(runs['numpy gemv loop'])}",
+              ratio=f"{ratio:.2f}x (target <= 1.3x)",
+              quality=f"first {same:,} of {budget:,} picks identical")
+
+
+# ----------------------------------------------------------------------------- k-means
+
+def faiss_kmeans(X: np.ndarray, k: int, seed: int = 0) -> float:
+    import faiss
+
+    km = faiss.Kmeans(X.shape[1], k, niter=25, seed=1234 + seed, verbose=False)
+    km.train(X)
+    D, _ = km.index.search(X, 1)
+    return float(D.astype(np.float64).sum())
+
+
+def row_kmeans(X, label, table, repeats, ks=(200, 1000, 5000)):
+    from explorer.clustering import kmeans
+
+    kmeans(X[:60_000], 5, seed=0)
+    faiss_kmeans(X[:5000], 5)
+    for k in ks:
+        reps = repeats if k <= 1000 else 1
+
+        def ours(k=k):
+            cl = kmeans(X, k, seed=0)
+            return float(np.dot(cl.distances, cl.distances))
+
+        runs = interleave({"ours": ours, "faiss": lambda k=k: faiss_kmeans(X, k)}, reps)
+        ratio = med(runs["ours"])[0] / med(runs["faiss"])[0]
+        inertia = statistics.median(r[2] for r in runs["ours"]) / \
+            statistics.median(r[2] for r in runs["faiss"])
+        table.add(data=label, task=f"k-means k = {k:,}", ours=fmt(runs["ours"]),
+                  peer=f"faiss.Kmeans {fmt(runs['faiss'])}", ratio=f"{ratio:.2f}x",
+                  quality=f"inertia {inertia:.4f}x faiss's")
+
+
+# ----------------------------------------------------------------------------- kNN graph
+
+def true_neighbours(X: np.ndarray, queries: np.ndarray, at: int = 10) -> np.ndarray:
+    d = -(X[queries] @ X.T)
+    d[np.arange(len(queries)), queries] = np.inf
+    return np.argsort(d, axis=1, kind="stable")[:, :at]
+
+
+def recall_at(neighbors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> float:
+    """Share of each query's true 10 nearest (itself left out) among its first 10 found."""
+    at = truth.shape[1]
+    hits = 0
+    for r, q in enumerate(queries):
+        found = [j for j in neighbors[r] if j != q][:at]
+        hits += len(np.intersect1d(found, truth[r]))
+    return hits / (len(queries) * at)
+
+
+def row_knn(X, label, table, searches=(32, 64, 96), k=64):
+    import faiss
+    import pynndescent
+
+    from explorer.strategies import _sparse
+
+    queries = np.sort(np.random.default_rng(0).choice(len(X), 500, replace=False))
+    truth = true_neighbours(X, queries)
+    curve = []
+
+    def ours(search):
+        Xc, sq = _sparse.centred(X)
+        return _sparse.knn_graph(Xc, sq, k, search=search).neighbors
+
+    built = {}
+
+    def built_once(name, make):
+        """An index built once; its build time is added to every setting that uses it."""
+        if name not in built:
+            t = time.perf_counter()
+            built[name] = (make(), time.perf_counter() - t)
+        return built[name]
+
+    def make_ivf():
+        index = faiss.IndexIVFFlat(faiss.IndexFlatL2(X.shape[1]), X.shape[1], 1024)
+        index.train(X[np.random.default_rng(0).choice(len(X), min(len(X), 50_000),
+                                                      replace=False)])
+        index.add(X)
+        return index
+
+    def make_hnsw():
+        index = faiss.IndexHNSWFlat(X.shape[1], 32)
+        index.add(X)
+        return index
+
+    def faiss_ivf(nprobe):
+        index, build = built_once("ivf", make_ivf)
+        index.nprobe = nprobe
+        return index.search(X, k)[1], build
+
+    def faiss_hnsw(ef):
+        index, build = built_once("hnsw", make_hnsw)
+        index.hnsw.efSearch = ef
+        return index.search(X, k)[1], build
+
+    def nndescent():
+        return pynndescent.NNDescent(X, n_neighbors=k, random_state=0,
+                                     n_jobs=-1).neighbor_graph[0]
+
+    _sparse.knn_graph(*_sparse.centred(X[:20_000]), 8, method="inverted-file")
+    pynndescent.NNDescent(X[:3000], n_neighbors=10, random_state=0)
+    settings = [("ours", f"graph_search={s}", lambda s=s: ours(s)) for s in searches]
+    settings += [("faiss IVFFlat", f"nprobe={p}", lambda p=p: faiss_ivf(p)) for p in (8, 16, 32)]
+    settings += [("faiss HNSW", f"M=32 efSearch={e}", lambda e=e: faiss_hnsw(e)) for e in (64, 128)]
+    settings += [("pynndescent", "default", nndescent)]
+    # interleaved: ours, peers, ours, peers ... (one run per setting: each is long)
+    order = []
+    peers = [s for s in settings if s[0] != "ours"]
+    mine = [s for s in settings if s[0] == "ours"]
+    while peers or mine:
+        if mine:
+            order.append(mine.pop(0))
+        if peers:
+            order.append(peers.pop(0))
+        if peers and not mine:
+            order.append(peers.pop(0))
+    for who, setting, fn in order:
+        seconds, load, nbrs = timed(fn)
+        if isinstance(nbrs, tuple):  # a faiss index: its one-off build counts for each
+            nbrs, build = nbrs
+            seconds += build
+        rec = recall_at(np.asarray(nbrs)[queries], queries, truth)
+        curve.append((who, setting, seconds, load, rec))
+        print(f"    {who} {setting}: {seconds:.1f} s at load {load:.1f}, recall@10 {rec:.4f}",
+              flush=True)
+    default = [c for c in curve if c[0] == "ours" and c[1] == f"graph_search={_sparse.SEARCH_DEFAULT}"]
+    at97 = [c for c in curve if c[0] != "ours" and c[4] >= 0.97]
+    best = min(at97, key=lambda c: c[2]) if at97 else None
+    text = "; ".join(f"{c[0]} {c[1]}: {c[2]:.1f} s (load {c[3]:.1f}) recall {c[4]:.4f}"
+                     for c in curve)
+    if default:
+        d = default[0]
+        table.add(data=label, task=f"{k}-NN graph (default graph_search={_sparse.SEARCH_DEFAULT})",
+                  ours=f"{d[2]:.1f} s (load {d[3]:.1f})",
+                  peer=(f"fastest peer at recall >= 0.97: {best[0]} {best[1]} {best[2]:.1f} s "
+                        f"(load {best[3]:.1f})") if best else "no peer reached 0.97",
+                  ratio=f"{d[2] / best[2]:.2f}x" if best else "-",
+                  quality=f"recall@10 {d[4]:.4f}; curve: {text}")
+    return curve
+
+
+def row_graph_results(X, label, table, n=20_000, budget=500):
+    """Sparse facility location and vote-k at the default graph against the exact graph."""
+    from explorer import space
+    from explorer.strategies import _sparse
+
+    Xs = X[np.sort(np.random.default_rng(1).choice(len(X), min(n, len(X)), replace=False))]
+    data = explorer.Dataset.from_arrays(Xs)
+    out = {}
+    for method in ("inverted-file", "exact"):
+        saved = _sparse.EXACT_MAX_ROWS
+        _sparse.EXACT_MAX_ROWS = 0 if method == "inverted-file" else 1 << 40
+        try:
+            fl = explorer.select(data, "facility-location", budget, metric="cosine",
+                                 params={"kernel": "sparse"})
+            vk = explorer.select(data, "vote-k", budget, metric="cosine")
+        finally:
+            _sparse.EXACT_MAX_ROWS = saved
+        d, _ = space.nearest(Xs, Xs[fl.indices], "euclidean")
+        out[method] = (float(d.mean()), vk.indices)
+    overlap = len(np.intersect1d(out["inverted-file"][1], out["exact"][1])) / budget
+    table.add(data=label, task=f"graph-dependent results at the default, {len(Xs):,} rows, "
+              f"budget {budget}", ours="-", peer="exact graph", ratio="-",
+              quality=f"facility location mean distance to nearest pick "
+                      f"{out['inverted-file'][0] / out['exact'][0]:.4f}x the exact graph's; "
+                      f"vote-k picks shared with the exact graph's {overlap:.1%}")
+
+
+# ----------------------------------------------------------------------------- layout
+
+def row_layout(X, label, table, sample=5000):
+    from sklearn.manifold import trustworthiness
+
+    from explorer import projection
+
+    data = explorer.Dataset.from_arrays(X)
+
+    def ours():
+        return projection.layout(data, "umap", use_cache=False)
+
+    def pacmap_layout():
+        import pacmap
+
+        return pacmap.PaCMAP(n_components=2, random_state=0).fit_transform(X)
+
+    def tsne_layout():
+        import openTSNE
+
+        return np.asarray(openTSNE.TSNE(n_jobs=2, negative_gradient_method="fft",
+                                        random_state=0).fit(X))
+
+    projection.layout(explorer.Dataset.from_arrays(X[:2000]), "umap", use_cache=False)
+    rows = np.sort(np.random.default_rng(0).choice(len(X), min(sample, len(X)), replace=False))
+    runs = interleave({"ours (umap-learn)": ours, "PaCMAP": pacmap_layout,
+                       "openTSNE FFT": tsne_layout}, 1)
+    trust = {name: trustworthiness(X[rows], np.asarray(r[-1][2])[rows], n_neighbors=10)
+             for name, r in runs.items()}
+    best = max((p for p in runs if p != "ours (umap-learn)"), key=lambda p: trust[p])
+    table.add(data=label, task=f"2-D layout, {len(X):,} rows",
+              ours=f"umap-learn {fmt(runs['ours (umap-learn)'])}",
+              peer="; ".join(f"{p} {fmt(runs[p])}" for p in runs if p != "ours (umap-learn)"),
+              ratio=f"{med(runs['ours (umap-learn)'])[0] / med(runs[best])[0]:.2f}x vs {best}",
+              quality="trustworthiness@10 on 5,000 rows: "
+                      + ", ".join(f"{p} {v:.4f}" for p, v in trust.items()))
+
+
+# ----------------------------------------------------------------------------- facility
+
+def row_facility(X, label, table, repeats, slow_peers, budget=1000, dense_rows=10_000):
+    from apricot import FacilityLocationSelection
+
+    from explorer import space
+
+    Xd = X[:dense_rows]
+    small = explorer.Dataset.from_arrays(Xd)
+
+    def ours_dense():
+        return explorer.select(small, "facility-location", budget).indices
+
+    def apricot_dense():
+        return FacilityLocationSelection(budget, metric="euclidean", optimizer="lazy").fit(
+            Xd.astype(np.float64)).ranking
+
+    FacilityLocationSelection(5, metric="euclidean", optimizer="lazy").fit(
+        Xd[:300].astype(np.float64))
+    runs = interleave({"ours": ours_dense, "apricot": apricot_dense}, repeats)
+    a, b = runs["ours"][-1][2], runs["apricot"][-1][2]
+    table.add(data=label, task=f"facility location {len(Xd):,} rows dense, budget {budget:,}",
+              ours=fmt(runs["ours"]), peer=f"apricot lazy {fmt(runs['apricot'])}",
+              ratio=f"{med(runs['ours'])[0] / med(runs['apricot'])[0]:.2f}x",
+              quality="identical picks" if np.array_equal(a, b) else
+              f"picks differ ({len(np.setxor1d(a, b))} rows)")
+    data = explorer.Dataset.from_arrays(X)
+
+    def ours_sparse():
+        return explorer.select(data, "facility-location", budget, metric="cosine",
+                               params={"kernel": "sparse"}).indices
+
+    fns = {"ours": ours_sparse}
+    if slow_peers:
+        def apricot_sparse():
+            return FacilityLocationSelection(budget, metric="euclidean", optimizer="lazy",
+                                             n_neighbors=64).fit(X.astype(np.float64)).ranking
+
+        fns["apricot sparse"] = apricot_sparse
+    runs = interleave(fns, 1)
+    mean_d = {n: float(space.nearest(X, X[r[-1][2]], "euclidean")[0].mean())
+              for n, r in runs.items()}
+    table.add(data=label, task=f"facility location {len(X):,} rows sparse, budget {budget:,}",
+              ours=fmt(runs["ours"]),
+              peer=f"apricot sparse (64 neighbours) {fmt(runs['apricot sparse'])}"
+              if "apricot sparse" in runs else "apricot sparse not run (--slow-peers)",
+              ratio=f"{med(runs['ours'])[0] / med(runs['apricot sparse'])[0]:.2f}x"
+              if "apricot sparse" in runs else "-",
+              quality=f"mean distance to nearest pick: ours {mean_d['ours']:.4f}"
+              + (f", {mean_d['ours'] / mean_d['apricot sparse']:.4f}x apricot's"
+                 if "apricot sparse" in runs else ""))
+
+
+# ----------------------------------------------------------------------------- main
+
+def run_all(X, label, table, args):
+    only = set(args.only.split(",")) if args.only else set(ROWS)
+    print(f"\n=== {label}: {X.shape[0]:,} x {X.shape[1]} (load {load_avg():.1f})", flush=True)
+    if "dedup" in only:
+        row_dedup(X, label, table, args.repeats)
+    if "kcenter" in only:
+        row_kcenter(X, label, table, args.repeats)
+    if "kmeans" in only:
+        row_kmeans(X, label, table, args.repeats,
+                   tuple(int(v) for v in args.kmeans_k.split(",")))
+    if "knn" in only:
+        row_knn(X, label, table)
+        row_graph_results(X, label, table)
+    if "layout" in only:
+        row_layout(X, label, table)
+    if "facility" in only:
+        row_facility(X, label, table, args.repeats, args.slow_peers)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--real", help="REAL vectors: a parquet with an 'embedding' column or .npy")
+    ap.add_argument("--real-label", default="REAL docstrings (all-MiniLM-L6-v2)")
+    ap.add_argument("--tiled", type=int, default=0,
+                    help="also: the bundled pydocs vectors tiled with noise to this many rows")
+    ap.add_argument("--synthetic", type=int, default=0,
+                    help="also: SYNTHETIC clustered Gaussian blobs, this many rows x 384")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--only", default="", help=f"comma-separated rows of {', '.join(ROWS)}")
+    ap.add_argument("--kmeans-k", default="200,1000,5000")
+    ap.add_argument("--slow-peers", action="store_true",
+                    help="also apricot's sparse facility location on every row (minutes)")
+    ap.add_argument("--out", help="append every row as a JSON line to this file")
+    args = ap.parse_args()
+    from datagen import synthetic_clustered, tiled_real
+
+    table = Table(Path(args.out) if args.out else None)
+    sets = []
+    if args.real:
+        sets.append((args.real_label, lambda: read_vectors(args.real)))
+    if args.tiled:
+        sets.append((f"TILED pydocs x noise 0.02 ({args.tiled:,})",
+                     lambda: tiled_real(args.tiled)))
+    if args.synthetic:
+        sets.append((f"SYNTHETIC clusters ({args.synthetic:,})",
+                     lambda: synthetic_clustered(args.synthetic, 384)))
+    if not sets:
+        ap.error("give --real, --tiled or --synthetic")
+    print(f"bench_peers: {os.cpu_count()} cores, load {load_avg():.1f}", flush=True)
+    for label, make in sets:
+        run_all(unit_rows(make()), label, table, args)
+    print("\n" + table.render())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Compiled kernels (numba) for clustering.py, private. The plain-numpy k-means++ in the tests
+is their reference."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+#: Rows per work unit of the seeding pass: fixed, so the per-unit sums (and the draw made
+#: from them) never depend on the thread count.
+SEED_CHUNK = 4096
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def _sq_rows(X, i, c):
+    """|X[i] - X[c]|^2: float32 values differenced and summed in float64."""
+    s = 0.0
+    for j in range(X.shape[1]):
+        d = np.float64(X[i, j]) - np.float64(X[c, j])
+        s += d * d
+    return s
+
+
+#: Below this many work units a seeding pass runs on one thread: a parallel region per centre
+#: costs more than it saves on small samples (and much more on a busy machine).
+PARALLEL_UNITS = 8
+
+
+@njit(cache=True, nogil=True)
+def _seeding_unit(X, c, k, gaps, nearest, owner, u):
+    total = 0.0
+    for i in range(u * SEED_CHUNK, min(X.shape[0], (u + 1) * SEED_CHUNK)):
+        m = nearest[i]
+        # the new centre is no nearer unless it is within twice the current distance of the
+        # row's centre (triangle inequality): only then is the distance computed
+        if m > 0.0 and (owner[i] < 0 or gaps[owner[i]] < 2.0 * m):
+            d = np.sqrt(_sq_rows(X, i, c))
+            if d < m:
+                nearest[i] = d
+                owner[i] = k
+                m = d
+        total += m * m
+    return total
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _seeding_pass(X, c, k, gaps, nearest, owner, unit_sums):
+    for u in prange(len(unit_sums)):
+        unit_sums[u] = _seeding_unit(X, c, k, gaps, nearest, owner, u)
+
+
+@njit(cache=True, nogil=True)
+def seeding_add(X, c, centres, k, nearest, owner, unit_sums, gaps):
+    """Add row ``c`` as the k-th centre: update every row's distance to its nearest centre
+    (``nearest``, ``owner``) and the per-unit sums of squared distances (``unit_sums``), in one
+    pass that skips rows the triangle inequality proves cannot come nearer."""
+    for j in range(k):  # serial: a second parallel region per centre costs more than this
+        gaps[j] = np.sqrt(_sq_rows(X, centres[j], c))
+    centres[k] = c
+    if len(unit_sums) >= PARALLEL_UNITS:
+        _seeding_pass(X, c, k, gaps, nearest, owner, unit_sums)
+    else:
+        for u in range(len(unit_sums)):
+            unit_sums[u] = _seeding_unit(X, c, k, gaps, nearest, owner, u)
+
+
+@njit(cache=True, nogil=True)
+def draw_by_weight(nearest, unit_sums, u):
+    """The row i where the running sum of nearest[i]^2 first exceeds u times the total
+    (units summed in order, then rows of the chosen unit in order); -1 when every row is at a
+    centre."""
+    total = 0.0
+    for v in range(len(unit_sums)):
+        total += unit_sums[v]
+    if total <= 0.0:
+        return -1
+    target = u * total
+    acc = 0.0
+    n = len(nearest)
+    last = -1
+    for v in range(len(unit_sums)):
+        if acc + unit_sums[v] <= target and v < len(unit_sums) - 1:
+            acc += unit_sums[v]
+            continue
+        for i in range(v * SEED_CHUNK, min(n, (v + 1) * SEED_CHUNK)):
+            w = nearest[i] * nearest[i]
+            if w > 0.0:
+                last = i
+                acc += w
+                if acc > target:
+                    return i
+        if last >= 0:  # rounding left the target just above this unit's running sum
+            return last
+    return last
+
+
+@njit(cache=True, nogil=True)
+def centre_sums(X, labels, k):
+    """Sum (float64) and count of the rows of each cluster, in row order."""
+    sums = np.zeros((k, X.shape[1]), dtype=np.float64)
+    counts = np.zeros(k, dtype=np.int64)
+    for i in range(X.shape[0]):
+        c = labels[i]
+        counts[c] += 1
+        for d in range(X.shape[1]):
+            sums[c, d] += X[i, d]
+    return sums, counts

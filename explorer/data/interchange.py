@@ -1,0 +1,205 @@
+"""Exports other tools load: a Hugging Face ``datasets`` folder and a Label Studio task list,
+of a strategy's selection or of any rows (a lasso, a filter), with the map's x / y and
+cluster ids as columns on request.
+
+- ``hf``: a folder that ``datasets.load_from_disk`` opens, holding the rows (rank, index,
+  id, gain / weight, metadata, the extra columns) and an ``embedding`` column (float32, fixed
+  length); a selection's manifest is kept beside the data as ``subset-explorer-manifest.json``.
+- ``label-studio``: the JSON list of tasks Label Studio imports (its "basic JSON format": a
+  list of ``{"data": {...}}``), each with the row's text or image, ``row_id``,
+  ``row_index`` and ``rank``, and its label when there is one, so a labelling config reads
+  ``$text`` or ``$image``.
+
+Both are written through :mod:`explorer.data.atomic` (whole or not at all).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ExplorerError
+from .atomic import atomic_folder, atomic_path
+from .dataset import Dataset
+from .export import _inputs, _json_safe, _manifest_text, selection_frame
+
+FORMATS = ("hf", "label-studio")
+MANIFEST_NAME = "subset-explorer-manifest.json"
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Rows to export that no strategy chose (a lasso, a filter): indices in their order."""
+
+    indices: np.ndarray
+    gains: None = None
+    weights: None = None
+    how: str = "rows"
+
+
+def as_rows(rows, data: Dataset, how: str = "rows") -> Rows:
+    """Row indices (or a boolean mask of length N) as :class:`Rows`, checked."""
+    arr = np.asarray(rows)
+    if arr.dtype == bool:
+        if arr.shape != (data.n,):
+            raise ExplorerError(f"A row mask must have one entry per row ({data.n}); got "
+                                f"{arr.shape[0] if arr.ndim else 0}.")
+        arr = np.flatnonzero(arr)
+    arr = arr.astype(np.int64).reshape(-1)
+    if len(arr) == 0:
+        raise ExplorerError(f"Nothing to export: the {how} holds no rows.")
+    if arr.min() < 0 or arr.max() >= data.n:
+        bad = int(arr[(arr < 0) | (arr >= data.n)][0])
+        raise ExplorerError(f"Row {bad} of the {how} is outside the {data.n} rows.")
+    return Rows(arr, how=how)
+
+
+def extra_columns(data: Dataset, rows, *, layout=None, clusters=None) -> dict:
+    """``x`` / ``y`` from ``layout`` ((N, 2), e.g. the map) and ``cluster`` from ``clusters``
+    ((N,) ids), for the exported rows; empty when neither is given."""
+    idx = np.asarray(rows.indices, dtype=np.int64)
+    out = {}
+    if layout is not None:
+        layout = np.asarray(layout)
+        if layout.shape != (data.n, 2):
+            raise ExplorerError(f"The map layout has shape {layout.shape}; expected "
+                                f"({data.n}, 2).")
+        out["x"] = layout[idx, 0].astype(np.float64)
+        out["y"] = layout[idx, 1].astype(np.float64)
+    if clusters is not None:
+        clusters = np.asarray(clusters)
+        if clusters.shape != (data.n,):
+            raise ExplorerError(f"The cluster ids have shape {clusters.shape}; expected "
+                                f"({data.n},).")
+        out["cluster"] = clusters[idx].astype(np.int64)
+    return out
+
+
+def export_frame(data: Dataset, rows, *, layout=None, clusters=None) -> pd.DataFrame:
+    """What an export holds: :func:`~explorer.data.export.selection_frame` of a selection or
+    of :class:`Rows`, plus :func:`extra_columns`."""
+    return selection_frame(data, rows).assign(**extra_columns(data, rows, layout=layout,
+                                                                clusters=clusters))
+
+
+def _arrow_table(data: Dataset, frame: pd.DataFrame):
+    import pyarrow as pa
+
+    idx = frame["index"].to_numpy(dtype=np.int64)
+    X = np.ascontiguousarray(data.embeddings[idx], dtype=np.float32)
+    table = pa.Table.from_pandas(frame.drop(columns=[c for c in ("embedding",)
+                                                     if c in frame.columns]),
+                                 preserve_index=False)
+    vectors = pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1), pa.float32()),
+                                                data.dim)
+    return table.append_column("embedding", vectors)
+
+
+def write_hf(data: Dataset, rows, folder, *, force: bool = False, layout=None, clusters=None,
+             manifest_text: str | None = None) -> Path:
+    """Write a folder that Hugging Face ``datasets.load_from_disk`` opens (see the module
+    docstring); an existing folder is replaced only with ``force`` and only when it is one
+    (it holds ``state.json``)."""
+    try:
+        import datasets
+    except ImportError:
+        raise ExplorerError("The Hugging Face export needs the datasets package: pip install "
+                            "'subset-explorer[embed]' (or pip install datasets).") from None
+    frame = export_frame(data, rows, layout=layout, clusters=clusters)
+    table = _arrow_table(data, frame)
+    record = getattr(data, "embedding", None)
+    about = (f"{len(frame)} rows of {data.name} chosen with Subset Explorer"
+             f" ({getattr(rows, 'strategy', getattr(rows, 'how', 'rows'))})"
+             + (f"; embeddings: {record['kind']} by {record['model']}" if record else ""))
+    info = datasets.DatasetInfo(description=about)
+    bars_were_on = not datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        with atomic_folder(folder, force, "--out", inputs=_inputs(data),
+                           looks_ours=lambda p: (p / "state.json").is_file()) as tmp:
+            datasets.Dataset(table, info=info).save_to_disk(str(tmp))
+            if manifest_text is not None:
+                (tmp / MANIFEST_NAME).write_text(manifest_text, encoding="utf-8")
+    finally:
+        if bars_were_on:
+            datasets.enable_progress_bars()
+    return Path(folder).expanduser()
+
+
+def _pick_column(data: Dataset, given: str | None, kind: str) -> str | None:
+    if given is not None:
+        data.column(given, f"the Label Studio {kind}")
+        return given
+    record = getattr(data, "embedding", None) or {}
+    if record.get("kind") == kind and record.get("column") in data.metadata.columns:
+        return record["column"]
+    if kind == "image" and record.get("kind") == "image" and "path" in data.metadata.columns:
+        return "path"
+    return kind if kind in data.metadata.columns else None
+
+
+def label_studio_tasks(data: Dataset, rows, *, text_column: str | None = None,
+                       image_column: str | None = None, label_column: str | None = None
+                       ) -> list[dict]:
+    """Label Studio tasks (its basic JSON import format) for ``rows``: ``{"data": {"text" or
+    "image": ..., "row_id", "row_index", "rank", ["label"]}}``. The text / image columns
+    default to the embedded column, else to columns named ``text`` / ``image``.
+
+    >>> import numpy as np, pandas as pd
+    >>> d = Dataset.from_arrays(np.eye(3, dtype=np.float32), ids=["a", "b", "c"],
+    ...                         metadata=pd.DataFrame({"text": ["x", "y", "z"]}))
+    >>> label_studio_tasks(d, as_rows([2, 0], d))
+    [{'data': {'text': 'z', 'row_id': 'c', 'row_index': 2, 'rank': 0}}, {'data': {'text': 'x', 'row_id': 'a', 'row_index': 0, 'rank': 1}}]
+    """
+    text = _pick_column(data, text_column, "text")
+    image = _pick_column(data, image_column, "image")
+    if text is None and image is None:
+        raise ExplorerError(f"A Label Studio task needs the text or the image of each row, and "
+                            f"{data.name} has no 'text' or 'image' column; name one "
+                            "(text_column= / image_column=).")
+    idx = np.asarray(rows.indices, dtype=np.int64)
+    meta = data.metadata
+    tasks = []
+    for rank, i in enumerate(idx.tolist()):
+        task = {}
+        if text is not None:
+            task["text"] = meta[text].iat[i]
+        if image is not None:
+            task["image"] = meta[image].iat[i]
+        task.update({"row_id": data.ids[i], "row_index": i, "rank": rank})
+        if label_column is not None:
+            task["label"] = data.column(label_column, "the label").iat[i]
+        tasks.append({"data": _json_safe(task)})
+    return tasks
+
+
+def write_label_studio(data: Dataset, rows, path, *, force: bool = False, **columns) -> Path:
+    """Write :func:`label_studio_tasks` as a ``.json`` file Label Studio imports."""
+    path = Path(path).expanduser()
+    if path.suffix.lower() != ".json":
+        raise ExplorerError(f"{path.name}: Label Studio tasks are written as .json.")
+    text = json.dumps(label_studio_tasks(data, rows, **columns), ensure_ascii=False) + "\n"
+    with atomic_path(path, force, "--out") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def export_as(data: Dataset, rows, path, fmt: str, *, force: bool = False, layout=None,
+              clusters=None, label_column: str | None = None, with_manifest: bool = True
+              ) -> Path:
+    """Write ``rows`` (a Selection or :class:`Rows`) in ``fmt`` ('hf' or 'label-studio').
+    A selection's manifest goes into the HF folder (``with_manifest``)."""
+    if fmt not in FORMATS:
+        raise ExplorerError(f"Unknown export format {fmt!r}. Known: {', '.join(FORMATS)} (and "
+                            ".csv / .parquet / .npy by the file name).")
+    if fmt == "hf":
+        text = None
+        if with_manifest and hasattr(rows, "strategy") and getattr(rows, "seed", None) is not None:
+            text = _manifest_text(data, rows)
+        return write_hf(data, rows, path, force=force, layout=layout, clusters=clusters,
+                        manifest_text=text)
+    return write_label_studio(data, rows, path, force=force, label_column=label_column)

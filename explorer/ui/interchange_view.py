@@ -1,0 +1,135 @@
+"""The Export page's "Export rows for other tools": the strategy's selection, the current
+lasso or the rows the Explore filter keeps, as CSV, Parquet, a Hugging Face datasets folder
+(zipped) or Label Studio tasks, with the map's x / y and cluster ids on request."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+import explorer
+from explorer.data import interchange
+from explorer.errors import ExplorerError
+
+from . import compute, state
+
+
+def _choices(data, sel) -> dict:
+    """What can be exported now: label -> (how, row indices or a Selection)."""
+    out = {}
+    if sel is not None and sel.fingerprint == data.fingerprint:
+        out[f"the {sel.strategy} selection ({len(sel):,} rows)"] = ("selection", sel)
+    lasso = state.get("lasso")
+    if lasso:
+        out[f"the current lasso ({len(lasso):,} rows)"] = ("lasso", np.asarray(lasso))
+    where = state.get("filter_json")
+    if where:
+        try:
+            rows = compute_filter_rows(state.get("data_key"), where)
+        except ExplorerError as exc:
+            st.caption(f"The Explore filter cannot be exported: {exc}")
+        else:
+            out[f"the rows the Explore filter keeps ({len(rows):,})"] = ("filter", rows)
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def compute_filter_rows(data_key, where_json: str) -> np.ndarray:
+    from explorer.data.rows import query_rows
+
+    return query_rows(compute._data(data_key), json.loads(where_json), "filter")
+
+
+def _map_layout(data_key):
+    """The layout the Explore map shows (UMAP when it is cached, else the PCA shown first)."""
+    method = state.get("layout_method") if "layout_method" in st.session_state else "UMAP"
+    nn = st.session_state.get("umap_nn", 15)
+    md = st.session_state.get("umap_md", 0.1)
+    metric = state.get("metric")
+    if method == "UMAP" and compute.cached_umap(data_key, nn, md, metric):
+        return compute.layout(data_key, "umap", nn, md, metric), "UMAP"
+    return compute.layout(data_key, "pca", 15, 0.1, metric), "PCA"
+
+
+def _zip_folder(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"{folder.name}/{path.relative_to(folder).as_posix()}")
+    return buffer.getvalue()
+
+
+def files_for(data, rows, stem: str, layout=None, clusters=None,
+              label_column: str | None = None) -> dict:
+    """Every format of the export as bytes, written by the library's own writers."""
+    out = {}
+    extra = interchange.extra_columns(data, rows, layout=layout, clusters=clusters)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / stem
+        for suffix in (".csv", ".parquet"):
+            explorer.export(data, rows, base.with_suffix(suffix), columns=extra)
+            out[suffix] = base.with_suffix(suffix).read_bytes()
+        try:
+            folder = interchange.export_as(data, rows, base, "hf", layout=layout,
+                                           clusters=clusters)
+            out["hf"] = _zip_folder(folder)
+            shutil.rmtree(folder)
+        except ExplorerError as exc:
+            out["hf_error"] = str(exc)
+        try:
+            tasks = interchange.label_studio_tasks(data, rows, label_column=label_column)
+            out["label-studio"] = (json.dumps(tasks, ensure_ascii=False) + "\n").encode()
+        except ExplorerError as exc:
+            out["label-studio_error"] = str(exc)
+    return out
+
+
+def rows_export(data, sel) -> None:
+    st.subheader("Export rows for other tools")
+    choices = _choices(data, sel)
+    if not choices:
+        st.info("Run a strategy, draw a lasso on the Explore map or set a filter there; its "
+                "rows can then be exported here.")
+        return
+    label = state.remembered(st.radio, "Rows to export", "export_rows", options=list(choices))
+    how, rows = choices[label]
+    c1, c2 = st.columns(2)
+    add_xy = state.remembered(c1.checkbox, "Add the map's x / y", "export_xy", default=False)
+    add_clusters = state.remembered(c2.checkbox, "Add k-means cluster ids (the map's 20 "
+                                    "clusters)", "export_clusters", default=False)
+    key = state.get("data_key")
+    layout = clusters = None
+    if add_xy:
+        layout, method = _map_layout(key)
+        c1.caption(f"x / y of the {method} map.")
+    if add_clusters:
+        clusters = compute.cluster_labels(key, state.get("metric"))
+    if how != "selection":
+        rows = interchange.as_rows(rows, data, how)
+    stem = f"{data.name}-{how}-{len(rows.indices)}"
+    files = files_for(data, rows, stem, layout, clusters, state.get("label_column"))
+    c = st.columns(4)
+    c[0].download_button("Rows as CSV", files[".csv"], f"{stem}.csv", "text/csv", key="rx_csv",
+                         help="rank, index, id, metadata, and the columns asked for")
+    c[1].download_button("Rows as Parquet", files[".parquet"], f"{stem}.parquet",
+                         "application/octet-stream", key="rx_parquet")
+    c[2].download_button("Hugging Face (zip)", files.get("hf", b""), f"{stem}.zip",
+                         "application/zip", key="rx_hf", disabled="hf" not in files,
+                         help="Unzip, then datasets.load_from_disk('" + stem + "'): the rows, "
+                         "their metadata and an 'embedding' column.")
+    c[3].download_button("Label Studio tasks", files.get("label-studio", b""),
+                         f"{stem}-label-studio.json", "application/json", key="rx_ls",
+                         disabled="label-studio" not in files,
+                         help="Label Studio's task import JSON: text or image, row_id, "
+                         "row_index, rank (and the label column).")
+    for problem in ("hf_error", "label-studio_error"):
+        if problem in files:
+            st.caption(files[problem])
