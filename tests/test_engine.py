@@ -211,3 +211,69 @@ def test_bad_scheduler_address_fails_within_5_s(digits):
     assert time.perf_counter() - start < 6.5
     with pytest.raises(ExplorerError, match="not an address|could not connect"):
         get_engine("dask", scheduler="nonsense://::")
+
+
+# --- bad shards ------------------------------------------------------------------------
+
+
+def _write(folder, name, vectors, ids=None, column="embedding"):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ids = ids if ids is not None else [f"{name}-{i}" for i in range(len(vectors))]
+    cols = {"id": pa.array(ids, pa.string())}
+    if column:
+        cols[column] = pa.array(vectors, pa.list_(pa.float32()))
+    pq.write_table(pa.table(cols), folder / f"{name}.parquet")
+
+
+def _good(n, seed=0, dim=4):
+    return [list(map(float, v)) for v in np.random.default_rng(seed).normal(size=(n, dim))]
+
+
+@pytest.mark.parametrize("bad,message", [
+    (lambda: _good(2) + [[1.0, 2.0]] + _good(2), r"shard b\.parquet.*row 2"),  # ragged
+    (lambda: _good(3) + [None] + _good(1), r"shard b\.parquet.*row 3"),  # null vector
+    (lambda: _good(1) + [[1.0, float("nan"), 0.0, 0.0]], r"shard b\.parquet: row 1 .*NaN"),
+])
+def test_a_bad_row_is_named_by_shard_and_row(tmp_path, bad, message):
+    _write(tmp_path, "a", _good(5))
+    _write(tmp_path, "b", bad())
+    with pytest.raises(ExplorerError, match=message):
+        data = explorer.load(str(tmp_path), id_column="id")
+        explorer.select(data, "random", 3, seed=0)
+
+
+def test_a_bad_row_on_the_cluster_is_named_too(tmp_path, client):
+    _write(tmp_path, "a", _good(5))
+    _write(tmp_path, "b", _good(2) + [[float("inf")] * 4])
+    data = explorer.load(str(tmp_path), id_column="id")
+    with pytest.raises(ExplorerError, match=r"shard b\.parquet: row 2 \(id b-2\) holds NaN"):
+        explorer.select(data, "k-center", 3, seed=0, engine=client)
+
+
+def test_mixed_widths_and_a_missing_column_are_named(tmp_path):
+    (tmp_path / "w").mkdir()
+    _write(tmp_path / "w", "a", _good(3, dim=4))
+    _write(tmp_path / "w", "b", _good(3, dim=5))
+    with pytest.raises(ExplorerError, match=r"shard b\.parquet: vectors of width 5.*a\.parquet"):
+        explorer.load(str(tmp_path / "w"), id_column="id")
+    (tmp_path / "m").mkdir()
+    _write(tmp_path / "m", "a", _good(3))
+    _write(tmp_path / "m", "b", _good(3), column=None)
+    with pytest.raises(ExplorerError, match=r"shard b\.parquet: no column 'embedding'"):
+        explorer.load(str(tmp_path / "m"), id_column="id")
+
+
+def test_empty_and_one_row_shards_are_handled(tmp_path, client):
+    _write(tmp_path, "a", [])
+    _write(tmp_path, "b", _good(1, seed=1))
+    _write(tmp_path, "c", _good(6, seed=2))
+    data = explorer.load(str(tmp_path), id_column="id")
+    assert [s.rows for s in data.shards] == [0, 1, 6]
+    sel = explorer.select(data, "k-center", 7, seed=0, engine=client)
+    assert sorted(sel.indices.tolist()) == list(range(7))
+    (tmp_path / "e").mkdir()
+    _write(tmp_path / "e", "a", [])
+    with pytest.raises(ExplorerError, match="every shard is empty"):
+        explorer.load(str(tmp_path / "e"), id_column="id")

@@ -399,7 +399,9 @@ def _facility(run: Run, k: int, seed: int, **params):
     """RandGreeDi: the one-machine greedy in every partition (2 k picks), then greedy on
     their union, scored on a uniform sample; the better of that and the best partition's
     own picks (Barbosa, Ene, Nguyen & Ward, ICML 2015)."""
-    own = {p: params[p] for p in ("optimizer", "epsilon", "kernel", "neighbors")}
+    from ..strategies import get_strategy
+
+    own = {p.name: params[p.name] for p in get_strategy("facility-location").params.params}
     found = run.map(tasks.local_facility, 2 * k, own, seed,
                     what="facility-location: greedy in each partition")
     _, S = run.sample(seed, min(run.n, FACILITY_SAMPLE))
