@@ -376,10 +376,12 @@ def write_shards(data, folder, cuts, *, embedding_column: str = "embedding",
         flat = pa.array(X.reshape(-1), type=pa.float32())
         emb = pa.FixedSizeListArray.from_arrays(flat, X.shape[1])
         meta = data.metadata.iloc[a:b].reset_index(drop=True)
-        table = pa.Table.from_pandas(meta.drop(columns=[c for c in meta.columns
-                                                        if c == id_column]),
-                                     preserve_index=False)
-        table = table.add_column(0, id_column, pa.array(np.asarray(data.ids[a:b]).tolist()))
+        rest = pa.Table.from_pandas(meta.drop(columns=[c for c in meta.columns
+                                                       if c == id_column]),
+                                    preserve_index=False)
+        table = pa.table({id_column: pa.array(np.asarray(data.ids[a:b]).tolist())})
+        for name, column in zip(rest.column_names, rest.columns):  # none: a table of ids
+            table = table.append_column(name, column)
         table = table.append_column(embedding_column, emb)
         target = folder / f"part-{i:05d}.parquet"
         with atomic_path(target, force=force, what="shard") as tmp:
