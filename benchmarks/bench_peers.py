@@ -286,7 +286,7 @@ def recall_at(neighbors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> 
     return hits / (len(queries) * at)
 
 
-def row_knn(X, label, table, searches=(32, 64, 96), k=64):
+def row_knn(X, label, table, searches=(32, 64, 96, 128), k=64):
     import faiss
     import pynndescent
 

@@ -258,7 +258,7 @@ def injection_payloads(c: str) -> list[str]:
         f"label.str.__class__.__init__.__globals__['os'].system('touch {c}') == 0",
         "label == 'x' * 1000000000",
         "(" * 500 + "label == '3'" + ")" * 500,
-        " or ".join(["label == '3'"] * 20000),
+        " or ".join(["label == '3'"] * 6000),  # below Linux's 128 KiB per argument
         f"label.str.contains('3', regex=__import__('os').system('touch {c}'))",
     ]
 
@@ -394,7 +394,8 @@ def item5_cases(work: Path) -> list[Case]:
         "text file": "open(p, 'w').write('not a database\\n' * 100)",
         "truncated database": "good(); b = open(p, 'rb').read(); open(p, 'wb').write(b[:1500])",
         "header only": "good(); b = open(p, 'rb').read(); open(p, 'wb').write(b[:100])",
-        "flipped bytes": "good(); b = bytearray(open(p, 'rb').read()); b[2000:2100] = os.urandom(100); open(p, 'wb').write(bytes(b))",
+        "flipped bytes in page 1's free space": "good(); b = bytearray(open(p, 'rb').read()); b[2000:2100] = os.urandom(100); open(p, 'wb').write(bytes(b))",
+        "an index changed to another row": "good(); import sqlite3, re; db = sqlite3.connect(p); db.execute('PRAGMA wal_checkpoint(TRUNCATE)'); db.close(); b = bytearray(open(p, 'rb').read()); m = re.search(rb'\"indices\": \[(\d)(\d)', b); b[m.start(2)] = ord('0') if b[m.start(2)] != ord('0') else ord('1'); open(p, 'wb').write(bytes(b))",
         "wrong columns": "import sqlite3; db = sqlite3.connect(p); db.execute('CREATE TABLE selections (x)'); db.commit()",
         "manifest not JSON": "good(); import sqlite3; db = sqlite3.connect(p); db.execute(\"UPDATE selections SET manifest = '{oops'\"); db.commit()",
         "manifest a JSON list": "good(); import sqlite3; db = sqlite3.connect(p); db.execute(\"UPDATE selections SET manifest = '[1, 2]'\"); db.commit()",
@@ -402,8 +403,14 @@ def item5_cases(work: Path) -> list[Case]:
         "a folder in its place": "os.makedirs(p)",
         "future schema version": "good(); import sqlite3; db = sqlite3.connect(p); db.execute('PRAGMA user_version = 999'); db.commit()",
     }
+    # bytes 2000-2100 of this 16 KB file are page 1's unused space (integrity_check says ok):
+    # the selection must come back unchanged; every other variant must be refused
+    intact = {"flipped bytes in page 1's free space"}
     for label, make in variants.items():
-        cases.append(Case(5, f"corrupt workspace: {label}", python=f"""
+        check = "\n            assert list(ws.indices('one', data)) == list(explorer.select(" \
+            "data, 'k-center', 5).indices)" if label in intact else ""
+        cases.append(Case(5, f"corrupt workspace: {label}", expect="ok" if label in intact
+                          else "error", python=f"""
             import os, explorer
             from explorer.data.workspace import Workspace
             folder = os.path.abspath("ws5-{abs(hash(label)) % 10**8}")
@@ -416,7 +423,7 @@ def item5_cases(work: Path) -> list[Case]:
             {make}
             ws = Workspace(folder)
             ws.list()
-            ws.indices("one", data)
+            ws.indices("one", data){check}
         """))
     cases.append(Case(5, "journal mode is WAL", expect="ok", python="""
         import sqlite3, explorer
@@ -575,6 +582,7 @@ def item9_cases(work: Path, files) -> list[Case]:
         "empty.npy": b"",
         "junk.npy": os.urandom(300),
         "floats.npy": None,
+        "fractions.npy": None,
         "negative.npy": None,
         "out_of_range.npy": None,
         "twod.npy": None,
@@ -590,7 +598,7 @@ def item9_cases(work: Path, files) -> list[Case]:
         "huge_index.csv": b"index\n99999999999999999999999\n",
         "nul.txt": b"digit-0001\x00\n",
     }
-    arrays = {"floats.npy": np.array([1.0, 2.0]), "negative.npy": np.array([-1, 3]),
+    arrays = {"floats.npy": np.array([1.0, 2.0]), "fractions.npy": np.array([1.0, 2.5]), "negative.npy": np.array([-1, 3]),
               "out_of_range.npy": np.array([5, 100000]), "twod.npy": np.zeros((2, 2), int)}
     for name, content in garbage.items():
         p = work / f"g_{name}"
@@ -607,9 +615,10 @@ def item9_cases(work: Path, files) -> list[Case]:
                         "--out", f"o9_{name}{opt}.csv"]
             else:
                 argv = ["select", *sel, opt, p.name, "--out", f"o9_{name}{opt}.csv"]
-            # repeated indices are a plausible list (pinned once); every other file is garbage
+            # repeated indices are a plausible list (pinned once), and whole numbers stored as
+            # floats are row numbers; every other file is garbage
             cases.append(Case(9, f"{opt} {name}", argv,
-                              expect="any" if name == "dup.csv" else "error"))
+                              expect="any" if name in ("dup.csv", "floats.npy") else "error"))
     bad_manifests = manifest_variants(json.loads((work / "base.json").read_text()))
     for i, (label, doc) in enumerate(bad_manifests.items()):
         p = work / f"bad_manifest_{i}.json"
@@ -714,6 +723,9 @@ def item10_cases(work: Path, files) -> list[Case]:
     def warns_or_refuses_lengths(res, work):
         return None if "label" in res.err else "the 99-long 'label' went unmentioned"
 
+    def warns_decimal_commas(res, work):  # plausible but ambiguous: read, with a warning
+        return None if "decimal commas" in res.err else "read without a word about the commas"
+
     def clash_said(res, work):
         return None if "d0" in res.err else "the clashing column d0 went unmentioned"
 
@@ -721,7 +733,8 @@ def item10_cases(work: Path, files) -> list[Case]:
     return [
         Case(10, "index 1.5 in a pin file", ["select", *sel, "--pin", "pin15.csv", "--out",
                                             "o10a.csv"]),
-        Case(10, "semicolon CSV with decimal commas", ["info", "semicolon.csv"]),
+        Case(10, "semicolon CSV with decimal commas", ["info", "semicolon.csv"], expect="any",
+             check=warns_decimal_commas),
         Case(10, "numeric id and label columns without --id-column", ["info", "numeric_id.csv"],
              expect="ok", check=numeric_id_kept),
         Case(10, ".npz arrays of the wrong length", ["info", "wronglen.npz"], expect="any",

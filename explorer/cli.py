@@ -3,10 +3,16 @@
     explorer info DATA
     explorer strategies
     explorer select DATA --strategy NAME --budget B --out OUT [...]
+    explorer select DATA --strategy NAME --cost-column C --budget TOTAL --out OUT [...]
     explorer select DATA --strategy dedup --then k-center --budget B --out OUT [...]
     explorer select --replay FILE.json --out OUT
     explorer score DATA --selection OUT [...]
     explorer compare DATA --strategies a,b,c --budgets 50,100 --out TABLE.csv [...]
+    explorer robustness DATA --selection S.json --other FILE2 [...]
+    explorer dimensions DATA --k K [--methods a,b] [--choose M --out R.npy] [...]
+    explorer lock DATA --label-column C [--fraction F] [--seed S]
+    explorer confirm MANIFEST [--probe logistic|knn] [--random-draws R] [--again]
+    explorer advise DATA --label-column C --strategies random,k-means [--eps 1] [...]
     explorer embed DATA --text-column C | --image-column C --out OUT.parquet
     explorer embed --text-dir DIR | --image-dir DIR --out OUT.parquet
     explorer --version
@@ -219,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("data", metavar="DATA", nargs="?")
     sel.add_argument("--strategy", metavar="NAME")
     sel.add_argument("--budget", metavar="B", type=_budget,
-                     help="a count, or a fraction in (0, 1) of the rows")
+                     help="a count, or a fraction in (0, 1) of the rows; with --cost-column "
+                     "the total cost")
     sel.add_argument("--out", metavar="OUT", required=True,
                      help=".csv, .parquet (rank, index, id, metadata) or .npy (indices); a "
                      "folder with --format hf; a .json with --format label-studio")
@@ -231,11 +238,21 @@ def build_parser() -> argparse.ArgumentParser:
                      "(the app's UMAP layout, cached on disk)")
     sel.add_argument("--with-clusters", metavar="K", type=int, help="add a 'cluster' column: "
                      "k-means with K clusters (seed --seed)")
+    sel.add_argument("--with-scores", action="store_true", help="compute the per-row scores "
+                     "(uniqueness, typicality, duplicate_group, duplicate_similarity, cluster, "
+                     "distance_to_selected; see explorer/row_scores.py) before selecting, so "
+                     "--score-column and --where can name them, and write them as columns")
+    sel.add_argument("--scores-k", metavar="K", type=int, default=10, help="neighbours of the "
+                     "uniqueness and typicality scores (default 10)")
     sel.add_argument("--seed", type=int, default=0)
     sel.add_argument("--metric", choices=("euclidean", "cosine"), default="euclidean")
     sel.add_argument("--label-column", metavar="C")
     sel.add_argument("--group-column", metavar="C")
     sel.add_argument("--score-column", metavar="C")
+    sel.add_argument("--cost-column", metavar="C", help="per-row costs (tokens, labelling "
+                     "seconds, bytes; finite, > 0): --budget becomes the total cost the "
+                     "selection may spend, and the scorecard's random subsets are drawn at "
+                     "the same total cost (with --then: the --then strategy's budget)")
     sel.add_argument("--param", metavar="KEY=VALUE", action="append", default=[],
                      help="a strategy parameter (repeatable); see 'explorer strategies'")
     sel.add_argument("--where", metavar="EXPR", help="only rows where this metadata filter "
@@ -272,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--target-column", metavar="C", help="numeric column for the ridge probe")
     cp.add_argument("--group-column", metavar="C")
     cp.add_argument("--score-column", metavar="C")
+    cp.add_argument("--cost-column", metavar="C", help="per-row costs (finite, > 0): "
+                    "--budgets are total costs, and random is drawn at the same total cost")
     cp.add_argument("--probe", default="auto", metavar="P", help="logistic, knn, ridge, none "
                     "or a comma list (default: logistic with a label column, ridge with a "
                     "target column, else none)")
@@ -295,11 +314,102 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--metric", choices=("euclidean", "cosine"))
     sc.add_argument("--label-column", metavar="C")
     sc.add_argument("--random-draws", metavar="R", type=int, default=30)
+    sc.add_argument("--cost-column", metavar="C", help="draw the random subsets at the same "
+                    "total cost of this column (default: the manifest's cost column)")
+    sc.add_argument("--cost-budget", metavar="X", type=float, help="the total cost the random "
+                    "subsets may spend (default: the manifest's budget, else the selection's "
+                    "cost)")
     _target_options(sc, "adds target_mmd and target_ot to the scorecard")
     sc.add_argument("--seed", type=int, default=0)
     sc.add_argument("--format", choices=("table", "json"), default="table")
     _data_options(sc)
     _engine_options(sc)
+
+    rb = sub.add_parser("robustness", help="score a selection in a second embedding of the "
+                        "same rows: verdicts side by side, flips flagged, overlap with the "
+                        "same strategy re-run there against random pairs")
+    rb.add_argument("data", metavar="DATA")
+    rb.add_argument("--selection", metavar="S", required=True, help="a manifest (the strategy "
+                    "is re-run in the second space) or what 'select --out' wrote (scored only)")
+    other = rb.add_mutually_exclusive_group(required=True)
+    other.add_argument("--other", metavar="FILE2", help="the same rows in another embedding "
+                       "(any input format; matched by id)")
+    other.add_argument("--other-column", metavar="C", help="a list column of DATA holding the "
+                       "second embedding")
+    rb.add_argument("--other-id-column", metavar="C", help="id column of FILE2 (default: "
+                    "--id-column)")
+    rb.add_argument("--metric", choices=("euclidean", "cosine"))
+    rb.add_argument("--other-metric", choices=("euclidean", "cosine"))
+    rb.add_argument("--label-column", metavar="C")
+    rb.add_argument("--random-draws", metavar="R", type=int, default=30)
+    rb.add_argument("--seed", type=int, default=0)
+    rb.add_argument("--format", choices=("table", "json"), default="table")
+    _data_options(rb)
+
+    dm = sub.add_parser("dimensions", help="choose k of the D dimensions (variance, "
+                        "pivoted-qr, inf-fs, matryoshka, omp) and measure each choice against "
+                        "random k-dimension subsets")
+    dm.add_argument("data", metavar="DATA")
+    dm.add_argument("--k", type=int, required=True, help="dimensions to keep")
+    dm.add_argument("--methods", metavar="A,B", help="methods to measure (default: all; omp "
+                    "needs --label-column)")
+    dm.add_argument("--label-column", metavar="C", help="labels for the probe and omp")
+    dm.add_argument("--metric", choices=("euclidean", "cosine"), default="euclidean")
+    dm.add_argument("--random-draws", metavar="R", type=int, default=30)
+    dm.add_argument("--seed", type=int, default=0)
+    dm.add_argument("--selection", metavar="S", help="the fixed selection for "
+                    "coverage_agreement (default: k-center at 5%% of the rows)")
+    dm.add_argument("--choose", metavar="METHOD", help="export this method's dimensions")
+    dm.add_argument("--out", metavar="R.npy", help="the reduced matrix (.npy or .parquet)")
+    dm.add_argument("--manifest", metavar="FILE.json", help="the chosen indices")
+    dm.add_argument("--force", action="store_true", help="replace existing output files")
+    dm.add_argument("--format", choices=("table", "json"), default="table")
+    _data_options(dm)
+
+    lk = sub.add_parser("lock", help="lock a confirmation split before exploring: no page, "
+                        "comparison or selection touches it until 'explorer confirm'")
+    lk.add_argument("data", metavar="DATA")
+    lk.add_argument("--label-column", metavar="C", help="stratify by this column (and use it "
+                    "for the confirmation's probe)")
+    lk.add_argument("--fraction", type=float, default=0.2, help="share of rows locked "
+                    "(default 0.2)")
+    lk.add_argument("--seed", type=int, help="default: a fresh seed (recorded)")
+    lk.add_argument("--status", action="store_true", help="show the lock and what was tried "
+                    "since, without locking")
+    _data_options(lk)
+
+    cf = sub.add_parser("confirm", help="run a manifest's selection once on the locked split, "
+                        "against random subsets; the result is written into the manifest")
+    cf.add_argument("manifest", metavar="MANIFEST")
+    cf.add_argument("--label-column", metavar="C", help="default: the manifest's, else the "
+                    "lock's")
+    cf.add_argument("--probe", choices=("logistic", "knn"), default="logistic")
+    cf.add_argument("--random-draws", metavar="R", type=int, default=200)
+    cf.add_argument("--seed", type=int, default=0)
+    cf.add_argument("--again", action="store_true", help="run on a split already used (the "
+                    "result is flagged)")
+
+    ad = sub.add_parser("advise", help="how many rows: fit learning curves (a - b n^-c) of a "
+                        "probe for each strategy and for random, and say at what budget each "
+                        "comes within --eps points of the probe trained on the whole pool")
+    ad.add_argument("data", metavar="DATA")
+    ad.add_argument("--label-column", metavar="C", required=True, help="the class column the "
+                    "probe predicts")
+    ad.add_argument("--strategies", metavar="A,B", required=True, help="strategies to advise "
+                    "on ('random' is the baseline and always measured)")
+    ad.add_argument("--eps", type=float, default=1.0, help="accuracy points below the "
+                    "full-pool probe that count as reached (default 1)")
+    ad.add_argument("--budgets", metavar="B1,B2", help="the measured budgets (default: 8 "
+                    "log-spaced from 2%% to half of the pool)")
+    ad.add_argument("--probe", choices=("logistic", "knn"), default="logistic")
+    ad.add_argument("--metric", choices=("euclidean", "cosine"), default="euclidean")
+    ad.add_argument("--seeds", type=int, default=3, help="seeds per randomized strategy")
+    ad.add_argument("--random-draws", metavar="R", type=int, default=30)
+    ad.add_argument("--bootstrap", metavar="B", type=int, default=200, help="bootstrap "
+                    "replicates for the intervals")
+    ad.add_argument("--seed", type=int, default=0)
+    ad.add_argument("--format", choices=("text", "json"), default="text")
+    _data_options(ad)
 
     em = sub.add_parser("embed", help="embed a text column, an image column or a folder of "
                         "images with a local model (the [embed] extra)")
@@ -405,6 +515,7 @@ def strategies_json() -> list:
     return [{"name": s.name, "family": s.family, "summary": s.summary, "paper": s.paper,
              "needs": [{"input": n, "description": INPUTS[n]} for n in s.needs],
              "greedy": bool(s.greedy), "exact_budget": bool(s.exact_budget),
+             "cost_rule": s.cost_rule,
              "parameters": [{"name": p.name, "default": p.default, "constraint": p.describe(),
                              "optional": bool(p.optional), "help": p.help}
                             for p in s.params.params]}
@@ -465,7 +576,8 @@ def cmd_select(args) -> int:
                 export(data, sel, args.out, force=args.force, manifest=args.manifest,
                        engine=engine)
             else:
-                _write_selection(args, data, sel)
+                scores = _row_scores(args, data, sel.metric) if args.with_scores else None
+                _write_selection(args, data, sel, scores)
         finally:
             if engine is not None:
                 engine.close()
@@ -494,6 +606,12 @@ def cmd_select(args) -> int:
     else:
         _check_format_output(args)
     data = _load(args)
+    scores = None
+    if args.with_scores:
+        from .row_scores import with_scores
+
+        scores = _row_scores(args, data, args.metric)
+        data = with_scores(data, scores)
     pinned = rows_from_file(args.pin, data, "--pin") if args.pin else None
     excluded = rows_from_file(args.exclude, data, "--exclude") if args.exclude else None
     target = _target_kwargs(args)
@@ -504,8 +622,10 @@ def cmd_select(args) -> int:
         bar = Progress(args.strategy, args.quiet)
         try:
             _check_engine_output(args)
-            if then is not None or pinned is not None or excluded is not None:
-                raise ExplorerError("--then, --pin and --exclude are not available on an engine "
+            if then is not None or pinned is not None or excluded is not None or \
+                    args.cost_column or args.with_scores:
+                raise ExplorerError("--then, --pin, --exclude, --cost-column and --with-scores are not "
+                                    "available on an engine "
                                     "or a sharded dataset yet.")
             _say_engine(engine, args)
             sel = select(data, args.strategy, args.budget, seed=args.seed, metric=args.metric,
@@ -523,16 +643,23 @@ def cmd_select(args) -> int:
         return 0
     if args.mode:
         raise _UsageError("--mode is for runs on an engine (--engine dask or shards as DATA)")
-    _say_if_heavy(args.strategy, data, args.budget if then is None else args.first_budget,
+    # the cost budget belongs to the last strategy; the heavy-run note wants its count
+    cost = dict(cost_column=args.cost_column) if args.cost_column else {}
+    last_budget = args.budget
+    if args.cost_column and args.budget is not None:
+        from .selection import cost_array
+
+        last_budget = max(1, int(args.budget / float(cost_array(data, args.cost_column).mean())))
+    _say_if_heavy(args.strategy, data, last_budget if then is None else args.first_budget,
                   params, args)
     if then is not None:
-        _say_if_heavy(args.then, data, args.budget, then_params, args)
+        _say_if_heavy(args.then, data, last_budget, then_params, args)
     bar = Progress(args.strategy, args.quiet)
     try:
         if then is None:
             sel = select(data, args.strategy, args.budget, seed=args.seed, metric=args.metric,
                          params=params, pinned=pinned, excluded=excluded, where=args.where,
-                         progress=bar, **target, **columns)
+                         progress=bar, **target, **columns, **cost)
         else:
             first = select(data, args.strategy, args.first_budget, seed=args.seed,
                            metric=args.metric, params=params, pinned=pinned, excluded=excluded,
@@ -546,18 +673,35 @@ def cmd_select(args) -> int:
             bar = Progress(args.then, args.quiet)
             sel = select(data, args.then, args.budget, seed=args.seed, metric=args.metric,
                          params=then_params, pinned=pinned, after=first, progress=bar,
-                         **(target if "target" in then.needs else {}), **columns)
+                         **(target if "target" in then.needs else {}), **columns, **cost)
     finally:
         bar.close()
-    _write_selection(args, data, sel)
+    _write_selection(args, data, sel, scores)
     extra = f" and {args.manifest}" if args.manifest else ""
-    _say(args, f"{sel.strategy}: selected {len(sel)} of {data.n} rows in {sel.seconds:.2f} s; "
-               f"wrote {args.out}{extra}")
+    spent = "" if sel.cost is None else \
+        f", spending {sel.spend:,.6g} of {sel.cost_budget:,.6g} {args.cost_column}"
+    _say(args, f"{sel.strategy}: selected {len(sel)} of {data.n} rows{spent} in "
+               f"{sel.seconds:.2f} s; wrote {args.out}{extra}")
     return 0
 
 
-def _write_selection(args, data, sel) -> None:
-    """Write ``sel`` as --format asks, with the --with-map / --with-clusters columns."""
+def _row_scores(args, data, metric: str):
+    """The per-row scores --with-scores asks for (k = --scores-k, clusters = --with-clusters
+    or 20, the dedup strategy's default threshold), with a progress bar."""
+    from .row_scores import row_scores
+
+    bar = Progress("per-row scores", args.quiet)
+    try:
+        return row_scores(data, k=min(args.scores_k, data.n - 1), metric=metric,
+                          n_clusters=min(args.with_clusters or 20, data.n), seed=args.seed,
+                          progress=bar)
+    finally:
+        bar.close()
+
+
+def _write_selection(args, data, sel, scores=None) -> None:
+    """Write ``sel`` as --format asks, with the --with-map / --with-clusters columns and the
+    per-row scores (``scores``, their distance to the selection measured here)."""
     from .data.export import export
     from .data.interchange import export_as, extra_columns
 
@@ -579,16 +723,21 @@ def _write_selection(args, data, sel) -> None:
         X = prepare(data.embeddings, args.metric, ids=data.ids)
         clusters = kmeans_of(X, min(args.with_clusters, data.n), args.seed, data.fingerprint,
                              args.metric).labels
+    if scores is not None:
+        from .row_scores import with_selection
+
+        scores = with_selection(scores, data, sel.indices, sel.metric)
     if args.format == "auto":
         export(data, sel, args.out, force=args.force, manifest=args.manifest,
-               columns=extra_columns(data, sel, layout=layout, clusters=clusters))
+               columns=extra_columns(data, sel, layout=layout, clusters=clusters,
+                                     scores=scores))
         return
     if args.manifest:
         from .data.export import write_manifest
 
         write_manifest(args.manifest, data, sel, force=args.force)
     export_as(data, sel, args.out, args.format, force=args.force, layout=layout,
-              clusters=clusters, label_column=args.label_column)
+              clusters=clusters, label_column=args.label_column, scores=scores)
 
 
 def _check_format_output(args) -> None:
@@ -723,22 +872,165 @@ def cmd_score(args) -> int:
                        f"{args.random_draws} random subsets will take {est.describe()}")
         bar = Progress("score", args.quiet)
         try:
+            recorded = (doc or {}).get("cost") or {}
+            cost_column = args.cost_column or \
+                ((doc or {}).get("columns") or {}).get("cost_column")
+            cost_budget = args.cost_budget if args.cost_budget is not None else \
+                (recorded.get("budget") if cost_column else None)
+            if cost_budget is not None and cost_column is None:
+                raise _UsageError("explorer score: --cost-budget needs --cost-column C")
             card = score(data, rows, metric=metric, label_column=args.label_column,
                          random_draws=args.random_draws, seed=args.seed, target=target,
-                         progress=bar)
+                         progress=bar, cost_column=cost_column, cost_budget=cost_budget)
         finally:
             bar.close()
     if args.format == "json":
         print(json.dumps(card.to_dict()))
         return 0
     frame = card.to_frame()
+    same = "size" if card.cost is None else f"total {card.cost['column']}"
     print(f"{card.budget} rows scored against {card.random_draws} random subsets of the same "
-          f"size ({card.metric}, {card.space}, {card.n_clusters} k-means clusters)")
+          f"{same} ({card.metric}, {card.space}, {card.n_clusters} k-means clusters)")
+    if card.cost is not None:
+        print(card.describe_cost())
     print(f"{'metric':<24}{'value':>10}{'random mean':>13}{'random 5-95%':>22}{'pct':>6}  verdict")
     for r in frame.itertuples():
         band = f"{r.random_p05:.4g} .. {r.random_p95:.4g}"
         print(f"{r.metric:<24}{r.value:>10.4g}{r.random_mean:>13.4g}{band:>22}"
               f"{r.percentile:>6.0f}  {r.verdict} ({r.better} is better)")
+    return 0
+
+
+def cmd_robustness(args) -> int:
+    from .evaluate.robustness import check_in_other_space, other_space
+
+    data = _load(args)
+    rows, doc = _selection_rows(args.selection, data)
+    selection = rows
+    if doc is not None:
+        from .data.export import replay
+
+        selection = replay(doc, data=data)[1]
+    second = other_space(data, args.other, column=args.other_column,
+                         id_column=args.other_id_column)
+    report = check_in_other_space(data, selection, second, metric=args.metric,
+                                  other_metric=args.other_metric,
+                                  label_column=args.label_column,
+                                  random_draws=args.random_draws, seed=args.seed)
+    print(json.dumps(report.to_dict()) if args.format == "json" else report.to_text())
+    return 0
+
+
+def cmd_advise(args) -> int:
+    from .evaluate.advisor import advise
+
+    try:
+        budgets = [int(b) for b in args.budgets.split(",") if b.strip()] if args.budgets \
+            else None
+    except ValueError:
+        raise _UsageError(f"explorer advise: --budgets must be whole numbers separated by "
+                          f"commas; got {args.budgets!r}") from None
+    data = _load(args)
+    bar = Progress("advise", args.quiet)
+    try:
+        advice = advise(data, args.strategies, label_column=args.label_column, eps=args.eps,
+                        budgets=budgets, probe=args.probe, seeds=args.seeds,
+                        random_draws=args.random_draws, seed=args.seed,
+                        space_metric=args.metric, boot=args.bootstrap, progress=bar)
+    finally:
+        bar.close()
+    if args.format == "json":
+        print(json.dumps(advice.to_dict()))
+        return 0
+    for line in advice.sentences():
+        print(line)
+    print(f"(full-pool {args.probe} {advice.metric} {advice.full_value:.3f}, target "
+          f"{advice.target:.3f}; curves a - b * n^(-c) fitted on "
+          f"budgets {', '.join(map(str, advice.random.budgets))}; intervals: 5-95 % of "
+          f"{args.bootstrap} bootstrap fits)")
+    return 0
+
+
+def cmd_dimensions(args) -> int:
+    from .dimensions import METHODS, choose_dimensions, dimension_report, export_dimensions
+
+    methods = [m.strip() for m in (args.methods or "").split(",") if m.strip()] or \
+        [m for m, (needs, _) in METHODS.items() if args.label_column or not needs]
+    if args.choose and not args.out:
+        raise _UsageError("explorer dimensions: --choose needs --out R.npy (or .parquet)")
+    if args.out and not args.choose:
+        raise _UsageError("explorer dimensions: --out needs --choose METHOD")
+    if args.out:
+        _check_outputs(args, [(args.data, "DATA"), (args.meta, "--meta")])
+    data = _load(args)
+    rows = _selection_rows(args.selection, data)[0] if args.selection else None
+    report = dimension_report(data, args.k, methods, label_column=args.label_column,
+                              metric=args.metric, random_draws=args.random_draws,
+                              seed=args.seed, selection=rows)
+    frame = report.to_frame()
+    if args.format == "json":
+        print(frame.to_json(orient="records"))
+    else:
+        print(f"{report.k} of {report.dim} dimensions against {report.random_draws} random "
+              f"{report.k}-dimension subsets ({args.metric}; coverage of a fixed selection of "
+              f"{report.selection_size} rows)")
+        print(f"{'method':<12}{'metric':<20}{'value':>8}{'random mean':>13}"
+              f"{'random 5-95%':>18}{'pct':>5}{'p (Holm)':>10}  verdict")
+        for r in frame.itertuples():
+            band = f"{r.random_p05:.3f}..{r.random_p95:.3f}"
+            print(f"{r.method:<12}{r.metric:<20}{r.value:>8.3f}{r.random_mean:>13.3f}"
+                  f"{band:>18}{r.percentile:>5.0f}{r.p_holm:>10.3g}  {r.verdict}")
+        for note in report.notes:
+            print(f"note: {note}", file=sys.stderr)
+    if args.choose:
+        choice = report.choices.get(args.choose) or choose_dimensions(
+            data, args.k, args.choose, label_column=args.label_column, metric=args.metric,
+            seed=args.seed)
+        export_dimensions(data, choice, args.out, manifest=args.manifest, force=args.force)
+        print(f"wrote {args.out}" + (f" and {args.manifest}" if args.manifest else "") +
+              f": {args.choose}'s {choice.k} dimensions", file=sys.stderr)
+    return 0
+
+
+def cmd_lock(args) -> int:
+    from .evaluate.confirm import lock_confirmation, status
+
+    data = _load(args)
+    if not args.status:
+        lock = lock_confirmation(data, args.label_column, args.fraction, args.seed)
+        print(f"locked {lock['n']} of {data.n} rows of {data.name} (seed {lock['seed']}, "
+              f"{args.fraction:g}{', stratified by ' + args.label_column if args.label_column else ''}"
+              "); from now on no selection, comparison or probe touches them until "
+              "'explorer confirm'", file=sys.stderr)
+        return 0
+    found = status(data)
+    if found is None:
+        print(f"{data.name}: no confirmation split locked")
+        return 0
+    ex = found["explorations"]
+    print(f"{data.name}: {found['n']} rows locked on {found['created']} (seed {found['seed']}, "
+          f"fraction {found['fraction']:g}, label column {found['label_column']})")
+    print(f"tried since: runs {ex['runs']}, strategies {ex['strategies']}, budgets "
+          f"{ex['budgets']}, strategy x budget pairs {ex['strategy_budgets']}; by entry point "
+          f"{ex['by_entry']}")
+    for c in found["confirmations"]:
+        print(f"confirmed {c['confirmed_at']}: {c['strategy']} ({c['budget']} rows), attempt "
+              f"{c['attempt']}{' FLAGGED' if c['flagged'] else ''}")
+    return 0
+
+
+def cmd_confirm(args) -> int:
+    from .evaluate.confirm import confirm_manifest
+
+    result = confirm_manifest(args.manifest, label_column=args.label_column, probe=args.probe,
+                              random_draws=args.random_draws, seed=args.seed,
+                              again=args.again)
+    print(result.summary())
+    for name, m in result.record["metrics"].items():
+        print(f"  {name:<14}{m['value']:>8.3f}  random {m['random_mean']:.3f} "
+              f"[{m['random_p05']:.3f}, {m['random_p95']:.3f}]  p {m['p_value']:.3g}  "
+              f"rank p {m['p_rank']:.3g}  {m['verdict']}")
+    print(f"wrote the confirmation into {args.manifest}", file=sys.stderr)
     return 0
 
 
@@ -767,6 +1059,8 @@ def cmd_compare(args) -> int:
         engine.close()
         raise ExplorerError("compare on an engine or a sharded dataset is not available yet; "
                             "run select --engine dask per strategy and score its output.")
+    if args.cost_column and not args.budgets:
+        raise _UsageError("explorer compare: --cost-column needs --budgets (total costs)")
     budgets = ([_budget(b.strip()) for b in args.budgets.split(",") if b.strip()]
                if args.budgets else log_budgets(data.n))
     probe = args.probe.split(",") if "," in args.probe else args.probe
@@ -778,9 +1072,15 @@ def cmd_compare(args) -> int:
     first_probe = probe if isinstance(probe, str) else probe[0]
     if first_probe == "auto":
         first_probe = "logistic" if args.label_column else "none"
-    est = estimate_sweep(names, data.n, data.dim,
-                         [b if b >= 1 else max(1, round(b * data.n)) for b in budgets],
-                         random_draws=args.random_draws, probe=first_probe)
+    if args.cost_column:
+        from .selection import cost_array
+
+        mean_cost = float(cost_array(data, args.cost_column).mean())
+        counts = [max(1, min(data.n, round(b / mean_cost))) for b in budgets]
+    else:
+        counts = [b if b >= 1 else max(1, round(b * data.n)) for b in budgets]
+    est = estimate_sweep(names, data.n, data.dim, counts, random_draws=args.random_draws,
+                         probe=first_probe)
     if est.heavy:
         _say(args, f"note: comparing {', '.join(names)} at {len(budgets)} budgets on "
                    f"{data.n:,} x {data.dim} will take {est.describe()}")
@@ -793,7 +1093,8 @@ def cmd_compare(args) -> int:
                                 seeds=args.seeds, random_draws=args.random_draws,
                                 seed=args.seed, metric=args.metric, holdout=args.holdout,
                                 group_column=args.group_column,
-                                score_column=args.score_column, target=target, progress=bar)
+                                score_column=args.score_column, target=target, progress=bar,
+                                cost_column=args.cost_column)
         finally:
             bar.close()
     for w in caught:
@@ -883,7 +1184,9 @@ def cmd_embed(args) -> int:
 
 
 COMMANDS = {"info": cmd_info, "strategies": cmd_strategies, "select": cmd_select,
-            "score": cmd_score, "compare": cmd_compare, "embed": cmd_embed}
+            "score": cmd_score, "compare": cmd_compare, "embed": cmd_embed,
+            "robustness": cmd_robustness, "dimensions": cmd_dimensions, "lock": cmd_lock,
+            "confirm": cmd_confirm, "advise": cmd_advise}
 
 
 #: Exit status when the reader of stdout has gone (``explorer info DATA | head``): 128 +

@@ -1,4 +1,4 @@
-"""2-D layouts (UMAP, PCA) for looking at the data, cached on disk.
+"""2-D layouts (UMAP, PaCMAP, PCA) for looking at the data, cached on disk.
 
 The layout is only for looking: no metric is ever computed on it. A cached layout is keyed by
 the data fingerprint, the method and its parameters, and the library versions; it is stored
@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from . import space
+from .errors import ExplorerWarning
+from .given_layout import given_layout
 
 CACHE_VERSION = 1
 #: Above this many rows, UMAP is fitted on a sample and the other rows are placed among
@@ -23,6 +26,10 @@ UMAP_FIT_LIMIT = 200_000
 #: ... and computed on a PCA of this many dimensions (the map is for looking; at 1M x 384 the
 #: neighbour searches in the full space made the layout take 16 minutes instead of ~6).
 UMAP_PCA_DIMS = 64
+#: PaCMAP's own default number of neighbour pairs per row.
+PACMAP_NEIGHBORS = 10
+#: The layout methods and the package whose version keys their cache entries.
+METHODS = {"umap": "umap-learn", "pacmap": "pacmap", "pca": "scikit-learn"}
 
 
 def cache_dir() -> Path:
@@ -37,11 +44,12 @@ def _versions(method: str) -> dict:
     # and this runs on every page view that asks whether a layout is cached
     from importlib.metadata import PackageNotFoundError, version
 
-    package = "umap-learn" if method == "umap" else "scikit-learn"
+    package = METHODS.get(method, "scikit-learn")
+    name = {"umap-learn": "umap", "scikit-learn": "sklearn"}.get(package, package)
     try:
-        out["umap" if method == "umap" else "sklearn"] = version(package)
+        out[name] = version(package)
     except PackageNotFoundError:
-        out["umap" if method == "umap" else "sklearn"] = "?"
+        out[name] = "?"
     return out
 
 
@@ -49,6 +57,14 @@ def cache_key(fingerprint: str, method: str, params: dict) -> str:
     blob = json.dumps({"fp": fingerprint, "method": method, "params": params,
                        "versions": _versions(method)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def layout_record(data, method: str = "umap", **given) -> dict:
+    """What a layout of ``data`` was made with: the method, its parameters, the library
+    versions and the cache key they give (recorded next to a shipped layout)."""
+    params = _params(data, method, given)
+    return {"method": method, "params": params, "versions": _versions(method),
+            "cache_key": cache_key(data.fingerprint, method, params)}
 
 
 def _read(path: Path):
@@ -78,7 +94,10 @@ def cached_layout(data, method: str) -> np.ndarray | None:
 def _params(data, method, given):
     if method == "pca":
         return {"metric": given.get("metric", "euclidean")}
-    params = {"n_neighbors": int(given.get("n_neighbors", 15)),
+    if method == "pacmap":
+        return {"n_neighbors": int(given.get("n_neighbors") or PACMAP_NEIGHBORS),
+                "metric": given.get("metric", "euclidean"), "seed": int(given.get("seed", 0))}
+    params = {"n_neighbors": int(given.get("n_neighbors") or 15),
               "min_dist": float(given.get("min_dist", 0.1)),
               "metric": given.get("metric", "euclidean"), "seed": int(given.get("seed", 0)),
               "fit_limit": UMAP_FIT_LIMIT}
@@ -88,23 +107,35 @@ def _params(data, method, given):
     return params
 
 
-def layout(data, method: str = "umap", *, n_neighbors: int = 15, min_dist: float = 0.1,
-           metric: str = "euclidean", seed: int = 0, use_cache: bool = True,
-           progress=None) -> np.ndarray:
-    """A 2-D layout (N, 2) float32 of ``data``: 'umap' (McInnes, Healy & Melville, 2018) or
-    'pca'. Cached on disk by fingerprint, parameters and library versions. ``progress``
+def layout(data, method: str = "umap", *, n_neighbors: int | None = None,
+           min_dist: float = 0.1, metric: str = "euclidean", seed: int = 0,
+           use_cache: bool = True, progress=None, given: bool = True) -> np.ndarray:
+    """A 2-D layout (N, 2) float32 of ``data``: 'umap' (McInnes, Healy & Melville, 2018),
+    'pacmap' (Wang, Huang, Rudin & Shaposhnik, JMLR 2021; the optional ``[layouts]`` extra)
+    or 'pca'. Cached on disk by fingerprint, parameters and library versions. ``progress``
     (fraction, message) hears UMAP's stages: neighbours, each layout epoch, placing.
+    ``n_neighbors`` defaults to 15 for UMAP and 10 for PaCMAP (each library's own default);
+    ``min_dist`` is UMAP's only.
 
-    Datasets with ``x`` and ``y`` metadata columns are laid out by those columns as they are.
+    PaCMAP took about half of UMAP's time at 100,000 x 384 with a higher trustworthiness
+    (``benchmarks/bench_peers.py``, figures in docs/bench_peers.md). It fits every row (no
+    fit limit).
+
+    With ``given`` (the default), a 'umap' layout of data that carries its own layout
+    (``x`` / ``y``, ``umap_x`` / ``umap_y``, ``umap_1`` / ``umap_2`` or a 2-wide ``layout``
+    column, see :mod:`explorer.given_layout`) is that layout, as it is; an unusable one is
+    warned about (:class:`~explorer.errors.ExplorerWarning`) and UMAP computed instead.
     Above ``UMAP_FIT_LIMIT`` rows UMAP runs on a 64-d PCA: it is fitted on a seeded sample and
     every other row is placed among its nearest fitted rows (see :func:`_place`).
     """
-    meta = data.metadata
-    if "x" in meta.columns and "y" in meta.columns and meta["x"].dtype.kind in "fiu" \
-            and meta["y"].dtype.kind in "fiu":
-        return np.column_stack([meta["x"], meta["y"]]).astype(np.float32)
-    if method not in ("umap", "pca"):
-        raise ValueError(f"unknown layout method {method!r}")
+    if given and method == "umap":
+        own = given_layout(data)
+        if own.xy is not None:
+            return own.xy
+        if own.problem:
+            warnings.warn(own.problem, ExplorerWarning, stacklevel=2)
+    if method not in METHODS:
+        raise ValueError(f"unknown layout method {method!r}: one of {', '.join(METHODS)}")
     params = _params(data, method, {"n_neighbors": n_neighbors, "min_dist": min_dist,
                                     "metric": metric, "seed": seed})
     path = cache_dir() / f"{cache_key(data.fingerprint, method, params)}.npz"
@@ -117,6 +148,8 @@ def layout(data, method: str = "umap", *, n_neighbors: int = 15, min_dist: float
         xy, _ = space.pca(X, 2, seed=seed)
         if xy.shape[1] < 2:
             xy = np.column_stack([xy[:, 0], np.zeros(len(xy), np.float32)])
+    elif method == "pacmap":
+        xy = _pacmap(X, params, progress or (lambda fraction, message: None))
     else:
         xy = _umap(X, params, seed, progress or (lambda fraction, message: None))
     xy = np.asarray(xy, dtype=np.float32)
@@ -181,6 +214,23 @@ def _umap(X: np.ndarray, params: dict, seed: int, progress) -> np.ndarray:
         out[rows] = _place(reducer, np.asarray(X[rows], dtype=np.float32))
     progress(1.0, "done")
     return out
+
+
+def _pacmap(X: np.ndarray, params: dict, progress) -> np.ndarray:
+    try:
+        import pacmap
+    except ImportError as exc:
+        from .errors import ExplorerError
+
+        raise ExplorerError("the 'pacmap' layout needs the pacmap package: "
+                            "pip install 'subset-explorer[layouts]'") from exc
+    progress(0.02, "PaCMAP: finding each point's neighbour pairs and laying out the map ...")
+    n = X.shape[0]
+    reducer = pacmap.PaCMAP(n_components=2, n_neighbors=min(params["n_neighbors"], n - 1),
+                            random_state=params["seed"], verbose=False)
+    xy = reducer.fit_transform(np.asarray(X, dtype=np.float32), init="pca")
+    progress(1.0, "done")
+    return xy
 
 
 def _place(reducer, block: np.ndarray) -> np.ndarray:

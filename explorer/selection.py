@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
 from typing import Any, Callable
 
@@ -14,7 +16,8 @@ from .data.dataset import Dataset
 from .errors import ExplorerError, preview
 from .params import parameter_error
 from .strategies import get_strategy
-from .strategies.base import Picks, Problem
+from .strategies.base import (COST_TOLERANCE, Picks, Problem, keep_what_fits,
+                              most_rows_that_fit)
 
 METRICS = ("euclidean", "cosine")
 
@@ -43,6 +46,8 @@ class Selection:
         the number of partitions, the mode (exact / coreset / greedi) and the bound it keeps.
     row_ids : the ids of the selected rows, when the dataset's ids are not held in memory
         (a sharded dataset).
+    cost_budget, spend : with a cost column (``columns["cost_column"]``): the total cost
+        allowed and the cost of the rows selected; ``budget`` is then the count they make.
     """
 
     indices: np.ndarray
@@ -64,6 +69,15 @@ class Selection:
     target: dict | None = None
     engine: dict | None = None
     row_ids: np.ndarray | None = None
+    cost_budget: float | None = None
+    spend: float | None = None
+
+    @property
+    def cost(self) -> dict | None:
+        """{"budget", "spend"} under a cost budget (the manifest's ``cost``), else None."""
+        if self.cost_budget is None:
+            return None
+        return {"budget": float(self.cost_budget), "spend": float(self.spend)}
 
     def step(self) -> dict:
         """This selection as one recorded pipeline step (what replays it)."""
@@ -71,7 +85,8 @@ class Selection:
                 "metric": self.metric, "budget": self.budget, "columns": dict(self.columns),
                 "where": self.where, "target": self.target,
                 "pinned": [int(i) for i in self.pinned],
-                "excluded": [int(i) for i in self.excluded], "selected": len(self)}
+                "excluded": [int(i) for i in self.excluded], "selected": len(self),
+                **({"cost": self.cost} if self.cost is not None else {})}
 
     def __len__(self) -> int:
         return int(len(self.indices))
@@ -85,8 +100,11 @@ class Selection:
         return self.row_ids if self.row_ids is not None else data.ids[self.indices]
 
     def __repr__(self) -> str:
+        spend = "" if self.cost is None else \
+            f", cost {self.spend:g} of {self.cost_budget:g} ({self.columns['cost_column']})"
         return (
-            f"Selection({self.strategy}, {len(self)} of budget {self.budget}, seed={self.seed}, "
+            f"Selection({self.strategy}, {len(self)} of budget {self.budget}{spend}, "
+            f"seed={self.seed}, "
             f"metric={self.metric}, first={preview(self.indices.tolist(), 5)})"
         )
 
@@ -148,6 +166,59 @@ def _as_indices(values, n: int, name: str, data: Dataset | None) -> np.ndarray:
     return arr[np.sort(first)]
 
 
+def cost_array(data: Dataset, column: str) -> np.ndarray:
+    """The cost of every row (float64): a numeric column whose values are finite and > 0,
+    else one line naming the column and the first bad row.
+
+    >>> import numpy as np, pandas as pd, explorer
+    >>> data = explorer.Dataset.from_arrays(np.eye(3, dtype=np.float32),
+    ...                                     metadata=pd.DataFrame({"tokens": [3, 0, 5]}))
+    >>> cost_array(data, "tokens")
+    Traceback (most recent call last):
+    ...
+    explorer.errors.ExplorerError: Cost column 'tokens' must hold finite numbers > 0; row 1 (id 1) holds 0. Fix or drop that row, or choose another cost column.
+    """
+    series = data.column(column, "costs")
+    if series.dtype.kind not in "fiu":
+        raise ExplorerError(f"Cost column {column!r} must be numeric (tokens, seconds, bytes); "
+                            f"it holds {series.dtype} values.")
+    values = np.asarray(series, dtype=np.float64)
+    bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
+    if len(bad):
+        row = int(bad[0])
+        raise ExplorerError(
+            f"Cost column {column!r} must hold finite numbers > 0; row {row} (id "
+            f"{data.ids[row]}) holds {values[row]:g}. Fix or drop that row, or choose another "
+            "cost column.")
+    return values
+
+
+def cost_counts(spec, costs: np.ndarray, allowed: np.ndarray, pins: np.ndarray,
+                cost_budget: float, column: str) -> tuple[int, int]:
+    """(the most rows that fit, the count the strategy runs for first) under a cost budget,
+    by the strategy's ``cost_rule`` (:data:`explorer.strategies.base.COST_RULES`)."""
+    pin_cost = float(costs[pins].sum())
+    if pin_cost > cost_budget * (1.0 + COST_TOLERANCE):
+        raise ExplorerError(f"The {len(pins)} pinned rows cost {pin_cost:g} ({column}), more "
+                            f"than the budget {cost_budget:g}; raise the budget or pin fewer.")
+    rest = cost_budget - pin_cost
+    candidates = np.flatnonzero(allowed)
+    fit = most_rows_that_fit(costs, candidates, rest)
+    if fit == 0 and len(pins) == 0:
+        cheapest = float(costs[candidates].min()) if len(candidates) else float("nan")
+        raise ExplorerError(f"No row fits in a budget of {cost_budget:g} ({column}): the "
+                            f"cheapest row that may be picked costs {cheapest:g}. Raise the "
+                            "budget.")
+    if spec.cost_rule == "draw":
+        first = len(candidates)
+    elif spec.cost_rule == "set":
+        at_mean = round(rest / float(costs[candidates].mean())) if len(candidates) else 0
+        first = min(fit, max(1 if fit else 0, at_mean))
+    else:
+        first = fit
+    return len(pins) + fit, len(pins) + first
+
+
 def _column_array(data: Dataset, column: str | None, purpose: str, numeric: bool = False):
     if column is None:
         return None
@@ -194,6 +265,7 @@ def select(
     progress: Callable[[float, str], None] | None = None,
     engine=None,
     mode: str | None = None,
+    cost_column: str | None = None,
 ) -> Selection:
     """Run the strategy ``strategy`` on ``data`` and return a :class:`Selection`.
 
@@ -222,6 +294,12 @@ def select(
         runs on that engine. A sharded dataset (``explorer.load("shards/")``) always runs
         there, on the local engine by default.
     mode : the distributed form's mode: 'exact' or 'coreset' for k-center (default exact).
+    cost_column : a numeric column of per-row costs (tokens, labelling seconds, bytes; finite,
+        > 0). ``budget`` is then the total cost the selection may spend, pinned rows included,
+        and each strategy meets it by its ``cost_rule``
+        (:data:`explorer.strategies.base.COST_RULES`): the knapsack greedy for submodular
+        ones, else its picks in order while they fit; ``budget`` of the result is the count.
+        Strategies that set their own size (dedup, semdedup) refuse it.
 
     Examples
     --------
@@ -234,6 +312,12 @@ def select(
     >>> then = explorer.select(data, "k-center", 20, after=first)
     >>> bool(set(then.indices) <= set(first.indices)), then.steps[0]["strategy"]
     (True, 'dedup')
+    >>> pixels = data.embeddings.sum(axis=1)  # ink as a stand-in for labelling time
+    >>> inked = explorer.Dataset.from_arrays(data.embeddings, metadata=data.metadata.assign(
+    ...     ink=pixels))
+    >>> cheap = explorer.select(inked, "k-center", 20_000.0, cost_column="ink")
+    >>> bool(cheap.spend <= 20_000.0), cheap.budget == len(cheap)
+    (True, True)
     """
     from .data.shards import ShardedDataset
 
@@ -243,7 +327,7 @@ def select(
                                  excluded=excluded, label_column=label_column,
                                  group_column=group_column, score_column=score_column,
                                  target=target, target_query=target_query, where=where,
-                                 after=after, progress=progress)
+                                 after=after, progress=progress, cost_column=cost_column)
     if mode is not None:
         raise ExplorerError("mode= is for runs on an engine (engine='dask' or a sharded "
                             "dataset).")
@@ -255,9 +339,32 @@ def select(
     resolved = spec.params.resolve(params)
     rng, seed_value = resolve_seed(seed)
     n = data.n
+    costs = cost_budget = None
+    if cost_column is not None:
+        if spec.cost_rule == "own-size":
+            raise ExplorerError(
+                f"{strategy} sets its own size (one row per near-duplicate group), so a cost "
+                f"budget does not apply to it: run it without a cost column, then a strategy "
+                f"with the cost budget on its rows (after=, or --then).")
+        if isinstance(budget, bool) or not isinstance(budget, Real) or \
+                not math.isfinite(budget) or budget <= 0:
+            raise parameter_error("budget", strategy, f"a number > 0 (the total "
+                                  f"{cost_column!r} the selection may spend)", budget)
+        cost_budget = float(budget)
+        costs = cost_array(data, cost_column)
 
     pins = _as_indices(pinned, n, "pinned", data)
     excl = _as_indices(excluded, n, "excluded", data)
+    from .data.ledger import locked_rows, note_exploration
+
+    locked = locked_rows(data)  # a locked confirmation split is never selectable
+    if len(locked):
+        inside = np.intersect1d(pins, locked)
+        if len(inside):
+            raise ExplorerError(f"{len(inside)} pinned row(s) are in the locked confirmation "
+                                f"split (ids {preview(data.ids[inside])}); they cannot be "
+                                "selected while exploring.")
+        excl = np.concatenate([excl, np.setdiff1d(locked, excl)])
     clash = np.intersect1d(pins, excl)
     if len(clash):
         raise ExplorerError(
@@ -287,7 +394,9 @@ def select(
         steps = tuple(after.steps) + (after.step(),)
     # rows that can be in the result: the allowed ones and pinned ones outside a filter
     n_available = int(allowed.sum()) + int(np.count_nonzero(~allowed[pins]))
-    if budget is None:
+    if costs is not None:
+        k = len(pins)  # the count is set by the costs, below
+    elif budget is None:
         if spec.exact_budget:
             raise parameter_error("budget", strategy, "an int in [1, inf) or a float in (0, 1)",
                                   None)
@@ -299,6 +408,8 @@ def select(
             f"{len(pins)} pinned rows do not fit in a budget of {k}; raise the budget or pin fewer."
         )
     allowed[pins] = False
+    if costs is not None:
+        k_max, k = cost_counts(spec, costs, allowed, pins, cost_budget, cost_column)
 
     labels = _column_array(data, label_column, "labels")
     groups = _column_array(data, group_column, "groups")
@@ -325,14 +436,22 @@ def select(
     problem = Problem(
         X=X, metric=metric, budget=k, rng=rng, pinned=pins, excluded=excl, allowed=allowed,
         labels=labels, groups=groups, scores=scores, target=target_X, progress=progress,
-        dataset=data,
+        dataset=data, costs=costs, cost_budget=cost_budget,
     )
     start = time.perf_counter()
     picks = spec.func(problem, **resolved)
-    seconds = time.perf_counter() - start
     _check_picks(spec, problem, picks)
+    spend = None
+    if costs is not None:
+        picks, spend = _fit_picks_to_cost(spec, problem, picks, resolved, k_max)
+    seconds = time.perf_counter() - start
+    if len(locked):
+        note_exploration(data, "select", [(strategy, k)])
     columns = {k2: v for k2, v in (("label_column", label_column), ("group_column", group_column),
-                                   ("score_column", score_column)) if v is not None}
+                                   ("score_column", score_column), ("cost_column", cost_column))
+               if v is not None}
+    if costs is not None:
+        k = len(picks.indices)
     return Selection(
         indices=np.asarray(picks.indices, dtype=np.int64),
         strategy=strategy,
@@ -345,25 +464,27 @@ def select(
         pinned=tuple(int(i) for i in pins),
         excluded=tuple(int(i) for i in excl),
         columns=columns,
-        info=dict(picks.info),
+        info=dict(picks.info, **({"locked_rows": len(locked)} if len(locked) else {})),
         fingerprint=data.fingerprint,
         seconds=seconds,
         steps=steps,
         where=where,
         target=target_rec,
+        cost_budget=cost_budget,
+        spend=spend,
     )
 
 
 def _select_on_engine(data, strategy, budget, *, engine, seed, metric, params, mode, pinned,
                       excluded, label_column, group_column, score_column, target,
-                      target_query, where, after, progress) -> Selection:
+                      target_query, where, after, progress, cost_column) -> Selection:
     """The distributed form of ``strategy`` (see :func:`select`); options it does not take
     are refused by name."""
     from .engine import drivers
 
     unsupported = [name for name, value in (
         ("pinned", pinned), ("excluded", excluded), ("score_column", score_column),
-        ("where", where), ("after", after)) if value is not None and not (
+        ("where", where), ("after", after), ("cost_column", cost_column)) if value is not None and not (
             hasattr(value, "__len__") and not isinstance(value, str) and len(value) == 0)]
     if unsupported:
         raise ExplorerError(f"{', '.join(unsupported)}: not available for runs on an engine or "
@@ -385,6 +506,65 @@ def _select_on_engine(data, strategy, budget, *, engine, seed, metric, params, m
                           params=params, mode=mode, label_column=label_column,
                           group_column=group_column, target_rows=target_rows,
                           progress=progress)
+def _next_count(rule: str, run: int, count: int, k_max: int, n_available: int,
+                left: float, mean_cost: float) -> int:
+    """The count a strategy runs for again when its kept picks left room for another row:
+    a "set" strategy first for more rows by what is left at the mean cost, then for the most
+    rows that could fit; then (any rule) four times that, then every row it may pick."""
+    if rule == "set" and run == 1:
+        return min(k_max, count + max(1, math.ceil(left / mean_cost)))
+    if count < k_max:
+        return k_max
+    return n_available if count >= 4 * k_max else min(n_available, 4 * k_max)
+
+
+def _fit_picks_to_cost(spec, problem: Problem, picks: Picks, resolved: dict, k_max: int
+                       ) -> tuple[Picks, float]:
+    """Picks that fit the cost budget, and their cost: the knapsack greedy's as they are;
+    any other strategy's pick order through :func:`keep_what_fits` (pinned rows first,
+    always kept). While the kept picks leave a row's mean cost unspent (or keep no row) and a
+    row the strategy did not pick would fit, it runs again for more rows
+    (:func:`_next_count`), up to every row it may pick; the run that spends most is kept.
+    The budget left is then less than the dearest row: less than the mean cost, or a walk
+    over at least the most rows that could fit, which either keeps them all (they cost more
+    than the budget less the next cheapest row) or skips one that no longer fits."""
+    costs, pins = problem.costs, len(problem.pinned)
+    pin_cost = float(costs[problem.pinned].sum())
+    candidates = np.flatnonzero(problem.allowed)
+    n_available = pins + len(candidates)
+    mean_cost = float(costs[candidates].mean()) if len(candidates) else 1.0
+    best: tuple[Picks, float] | None = None
+    for run in itertools.count():
+        if run:
+            left = problem.cost_budget - best[1]
+            unpicked = np.setdiff1d(candidates, best[0].indices)
+            underspent = left >= mean_cost or len(best[0].indices) == pins
+            if spec.cost_rule == "knapsack" or problem.budget >= n_available or \
+                    not underspent or not len(unpicked) or \
+                    float(costs[unpicked].min()) > left * (1.0 + COST_TOLERANCE):
+                break
+            problem = replace(problem, budget=_next_count(
+                spec.cost_rule, run, problem.budget, k_max, n_available, left, mean_cost))
+            picks = spec.func(problem, **resolved)
+            _check_picks(spec, problem, picks)
+        idx = np.asarray(picks.indices, dtype=np.int64)
+        if spec.cost_rule == "knapsack":
+            at = np.arange(len(idx))
+        else:
+            tail = idx[pins:]
+            at = np.concatenate([np.arange(pins), pins + keep_what_fits(
+                np.arange(len(tail)), costs[tail], problem.cost_budget, pin_cost)])
+        fitted = Picks(idx[at], gains=None if picks.gains is None else
+                       np.asarray(picks.gains)[at],
+                       weights=None if picks.weights is None else np.asarray(picks.weights)[at],
+                       info=dict(picks.info))
+        spend = float(costs[fitted.indices].sum())
+        if spend > problem.cost_budget * (1.0 + COST_TOLERANCE):
+            raise AssertionError(f"strategy {spec.name!r} spent {spend} of a cost budget of "
+                                 f"{problem.cost_budget}")
+        if best is None or spend > best[1]:
+            best = (fitted, spend)
+    return best
 
 
 def _check_picks(spec, problem: Problem, picks: Picks) -> None:
@@ -393,7 +573,10 @@ def _check_picks(spec, problem: Problem, picks: Picks) -> None:
     where = f"strategy {spec.name!r}"
     if idx.ndim != 1 or idx.dtype.kind not in "iu":
         raise AssertionError(f"{where} returned indices of shape {idx.shape}, dtype {idx.dtype}")
-    if spec.exact_budget and len(idx) != problem.budget:
+    # under a cost budget the knapsack greedy stops when nothing fits: ``budget`` is a cap
+    exact = spec.exact_budget and not (problem.costs is not None and
+                                       spec.cost_rule == "knapsack")
+    if exact and len(idx) != problem.budget:
         raise AssertionError(f"{where} returned {len(idx)} rows for a budget of {problem.budget}")
     if len(idx) > problem.budget:
         raise AssertionError(f"{where} returned {len(idx)} rows, over the budget {problem.budget}")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import compare_view, panels
+from explorer.ui import advisor_view, compare_view, panels
 
 data = panels.current_data()
 st.title("Compare strategies")
@@ -13,3 +13,4 @@ st.caption("Each metric against the budget, one line per strategy; the grey band
            "of random subsets of the same size fall. A line outside the band, on the good "
            "side, beats random.")
 compare_view.controls_and_results(data)
+advisor_view.budget_advice(data)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import compute, explore_view, filter_view, panels, state
+from explorer.ui import compute, curate_view, explore_view, filter_view, panels, state
 
 data = panels.current_data()
 st.title("Explore")
@@ -17,6 +17,7 @@ with right:
     explore_view.strategy_insights(data, spec, params)
     where = filter_view.filter_builder(data)
     state.put("filter_json", filter_view.where_json(where))
+    curate_view.search_panel(data)
     auto = state.remembered(st.toggle, "Update as I change settings", "auto_run",
                             default=data.n <= 200_000,
                             help="Off: press Run. Results are cached, so going back is instant.")
@@ -25,6 +26,7 @@ with right:
                                where=where)
 with left:
     explore_view.map_section(data)
+    curate_view.scores_panel(data)
 
 sel = state.get("selection")
 if sel is not None:
@@ -36,3 +38,4 @@ elif state.get("selection_error"):
 else:
     st.info("Choose a strategy and a budget, then press **Run** to see which rows it picks "
             "and how they compare with random subsets of the same size.")
+explore_view.finish_layout()  # the map's UMAP, once the selection and scorecard are drawn

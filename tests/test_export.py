@@ -20,7 +20,7 @@ def test_export_formats_and_columns(tmp_path, digits):
     csv = pd.read_csv(tmp_path / "s.csv")
     par = pd.read_parquet(tmp_path / "s.parquet")
     assert list(csv.columns) == ["rank", "index", "id", "gain", "label", "difficulty", "group",
-                                 "image"]
+                                 "image", "x", "y"]  # x / y: the sample's shipped map
     assert csv["rank"].tolist() == list(range(20))
     assert csv["index"].tolist() == sel.indices.tolist() == np.load(tmp_path / "s.npy").tolist()
     assert csv["id"].tolist() == par["id"].tolist() == digits.ids[sel.indices].tolist()

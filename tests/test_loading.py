@@ -140,6 +140,17 @@ def test_bad_files_get_clear_messages(tmp_path, make, message):
     assert path.name in str(e.value)
 
 
+def test_a_metadata_column_named_like_an_embedding_column_is_kept_and_said(tmp_path, X):
+    frame = pd.DataFrame(X[:, :4], columns=[f"d{i}" for i in range(4)]).assign(id=range(len(X)))
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    pd.DataFrame({"id": range(len(X)), "d0": np.arange(len(X)) * 10}).to_csv(
+        tmp_path / "meta.csv", index=False)
+    with pytest.warns(ExplorerWarning, match=r"meta.csv: column\(s\) d0 have the name of "
+                      r"embedding column\(s\) of data.csv"):
+        data = explorer.load(tmp_path / "data.csv", meta=tmp_path / "meta.csv", id_column="id")
+    assert data.dim == 4 and data.metadata["d0"].tolist()[:3] == [0, 10, 20]
+
+
 def test_ids_columns_and_metadata_mismatches(tmp_path, X):
     frame = pd.DataFrame({"id": ["a", "b", "a"], "x": [1.0, 2.0, 3.0], "y": [0.0, 1.0, 2.0]})
     frame.to_csv(tmp_path / "dup.csv", index=False)
@@ -431,6 +442,7 @@ def _rows(tmp_path, name, content, data, what="--pin"):
     ("p.csv", "index,x\n3,1\n,2\n", "row 1 (line 3): is empty; give whole numbers"),
     ("p.csv", "index\n-1\n", "row 0 (line 2): index -1 is outside 0..1796 (1 such index(es))"),
     ("p.csv", "index\n2\n1797\n", "row 1 (line 3): index 1797 is outside 0..1796"),
+    ("p.csv", "index\n1\n\n3\n", "row 1 (line 3): is empty; give whole numbers"),
     ("p.csv", "index\n2\n2\n", "index 2 is given twice (row 0 (line 2) and row 1 (line 3))"),
     ("p.csv", "", "p.csv (--pin): is empty; a CSV needs a header line and rows."),
     ("p.csv", b"\xff\xfe\x00junk", "p.csv (--pin): is not UTF-8 text"),
@@ -462,6 +474,7 @@ def test_good_row_files(tmp_path, digits):
     assert _rows(tmp_path, "a.csv", "index\n5\n2.0\n 7\n", digits).tolist() == [5, 2, 7]
     assert _rows(tmp_path, "b.npy", np.array([3.0, 1.0]), digits).tolist() == [3, 1]
     assert _rows(tmp_path, "c.csv", "id\ndigit-0009\n", digits).tolist() == [9]
+    assert _rows(tmp_path, "c2.csv", "id\ndigit-0009\n\n\n", digits).tolist() == [9]
     assert _rows(tmp_path, "d.txt", "id\ndigit-0004\n digit-0002 \n", digits).tolist() == [4, 2]
     pq.write_table(pa.table({"index": [4, 1]}), tmp_path / "e.parquet")
     from explorer.data.rows import rows_from_file

@@ -14,7 +14,8 @@ from explorer import projection
 def test_layout_above_the_fit_limit_places_transformed_rows_among_their_own_kind(monkeypatch):
     data = explorer.load_sample("digits")
     monkeypatch.setattr(projection, "UMAP_FIT_LIMIT", 600)
-    xy = projection.layout(data, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean")
+    xy = projection.layout(data, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean",
+                           given=False)  # not the sample's shipped map: compute one
     assert xy.shape == (data.n, 2) and np.isfinite(xy).all()
     # rows the fit never saw land next to rows of the same digit: 5-NN label vote in 2-D
     labels = data.metadata["label"].to_numpy()
@@ -23,7 +24,8 @@ def test_layout_above_the_fit_limit_places_transformed_rows_among_their_own_kind
     nn = np.argsort(d, axis=1)[:, :5]
     agree = (labels[nn] == labels[:, None]).mean()
     assert agree > 0.85
-    again = projection.layout(data, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean")
+    again = projection.layout(data, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean",
+                              given=False)
     assert np.array_equal(xy, again)  # from the disk cache
 
 
@@ -35,7 +37,8 @@ def test_layout_above_the_fit_limit_on_wide_embeddings_goes_through_a_pca(monkey
                         lambda X, k, seed=0: calls.append(k) or real_pca(X, k, seed=seed))
     heard = []
     xy = projection.layout(pydocs, "umap", n_neighbors=15, min_dist=0.1, metric="euclidean",
-                           use_cache=False, progress=lambda f, m: heard.append((f, m)))
+                           use_cache=False, progress=lambda f, m: heard.append((f, m)),
+                           given=False)
     assert calls == [projection.UMAP_PCA_DIMS]  # 384 dims -> 64 before UMAP
     # the app's progress bar: neighbours, then every few epochs of UMAP's own loop (read
     # from its progress bar), then placing the rest; never backwards, ending at 1
@@ -49,3 +52,31 @@ def test_layout_above_the_fit_limit_on_wide_embeddings_goes_through_a_pca(monkey
     # placed rows sit inside the map the fit drew, not at its edge or origin
     lo, hi = np.percentile(xy, 1, axis=0), np.percentile(xy, 99, axis=0)
     assert ((xy >= lo - (hi - lo)) & (xy <= hi + (hi - lo))).all()
+
+
+def test_pacmap_layout_keeps_digits_apart_is_seeded_and_cached(tmp_path, monkeypatch):
+    """PaCMAP (the ``[layouts]`` extra): the same seed gives the same map; rows of one digit
+    are each other's neighbours on it; the second call is read from the disk cache."""
+    from sklearn.manifold import trustworthiness
+
+    monkeypatch.setenv("SUBSET_EXPLORER_CACHE", str(tmp_path))
+    digits = explorer.load_sample("digits")
+    data = explorer.Dataset.from_arrays(digits.embeddings[:600],
+                                        metadata=digits.metadata.iloc[:600].reset_index(drop=True))
+    xy = projection.layout(data, "pacmap")
+    assert xy.shape == (data.n, 2) and xy.dtype == np.float32 and np.isfinite(xy).all()
+    assert np.array_equal(xy, projection.layout(data, "pacmap", use_cache=False))
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    labels = data.metadata["label"].to_numpy()
+    d = ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    agree = (labels[np.argsort(d, axis=1)[:, :5]] == labels[:, None]).mean()
+    assert agree > 0.9
+    assert trustworthiness(data.embeddings, xy, n_neighbors=10) > 0.95
+    # the parameters key the cache: another neighbour count is another map
+    assert projection.cache_key(data.fingerprint, "pacmap",
+                                projection._params(data, "pacmap", {})) != \
+        projection.cache_key(data.fingerprint, "pacmap",
+                             projection._params(data, "pacmap", {"n_neighbors": 20}))
+    small = explorer.Dataset.from_arrays(data.embeddings[:6])
+    assert projection.layout(small, "pacmap", use_cache=False).shape == (6, 2)

@@ -198,6 +198,25 @@ def test_a_damaged_row_gets_a_clear_message_and_can_be_deleted(tmp_path, digits,
 
 # ------------------------------------------------------------------ two processes
 
+def test_a_changed_digit_in_stored_indices_is_caught_not_returned(tmp_path, digits):
+    """SQLite keeps no checksums: a stored index changed to another valid row (1528 -> 1028)
+    must not come back as the selection; the ids saved beside the indices catch it."""
+    ws = Workspace(tmp_path)
+    sel = explorer.select(digits, "k-center", 5)
+    ws.save("one", digits, sel)
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    raw = bytearray((tmp_path / DB_NAME).read_bytes())
+    first = f"[{sel.indices[0]}, {sel.indices[1]}".encode()
+    at = raw.find(first)
+    assert at > 0 and sel.indices[0] >= 100
+    raw[at + 2] = ord("0") if raw[at + 2] != ord("0") else ord("1")  # still a row number
+    (tmp_path / DB_NAME).write_bytes(bytes(raw))
+    with pytest.raises(ExplorerError, match="indices and ids that disagree"):
+        Workspace(tmp_path).indices("one", digits)
+
+
 # Each racer saves the names the test sends it; the test sends every name to both at once and
 # waits for both answers, so the two processes try each name at the same moment.
 RACER = textwrap.dedent("""

@@ -152,6 +152,7 @@ def manifest_dict(data: Dataset, selection, scorecard=None) -> dict:
         "budget": selection.budget,
         "metric": selection.metric,
         "columns": selection.columns,
+        "cost": getattr(selection, "cost", None),
         "steps": list(getattr(selection, "steps", ()) or ()),
         "where": getattr(selection, "where", None),
         "target": getattr(selection, "target", None),
@@ -240,6 +241,33 @@ def _target_args(record, data: Dataset, allow_paths: bool = True, key: str = "ta
                         "replayed. Save the target embeddings to a file and select with it.")
 
 
+def _replay_budget(step: dict):
+    """The budget a recorded step ran with: its total cost under a cost column, else its
+    count."""
+    return (step.get("cost") or {}).get("budget", step["budget"])
+
+
+def recorded_data(doc: dict, data: Dataset | None = None) -> Dataset:
+    """The dataset a (checked) manifest was made on: ``data`` when given, else loaded from
+    the recorded path and options; refused, naming both, when its fingerprint differs."""
+    from .loading import load
+
+    ds = doc["dataset"]
+    if data is None:
+        opts = dict(ds.get("options") or {})
+        data = load(ds["path"], meta=opts.get("meta"), id_column=opts.get("id_column"),
+                    embedding_column=opts.get("embedding_column"),
+                    drop_invalid=bool(opts.get("drop_invalid")),
+                    metric=opts.get("metric", "euclidean"))
+    if data.fingerprint != ds["fingerprint"]:
+        raise ExplorerError(
+            f"The data changed since the manifest was written: {ds['path']} now has "
+            f"fingerprint {data.fingerprint} (shape {data.n} x {data.dim}); the manifest "
+            f"recorded {ds['fingerprint']} (shape {ds['shape'][0]} x {ds['shape'][1]})."
+        )
+    return data
+
+
 def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True, engine=None):
     """Re-run a manifest's selection; returns (Dataset, Selection) with identical ids.
 
@@ -253,38 +281,25 @@ def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True, e
     with the same ids.
     """
     from ..selection import select
-    from .loading import load
     from .manifest import check_metadata, validate_manifest
 
     if isinstance(manifest, dict):
         doc = validate_manifest(manifest)
     else:
         doc = read_manifest(manifest)
-    ds = doc["dataset"]
-    if doc.get("engine") or (ds.get("options") or {}).get("sharded"):
+    if doc.get("engine") or (doc["dataset"].get("options") or {}).get("sharded"):
         return _replay_on_engine(doc, data, allow_paths, engine)
-    if data is None:
-        if not allow_paths:
-            raise ExplorerError("replay(allow_paths=False) needs the data: load the dataset "
-                                "and pass data=.")
-        opts = dict(ds.get("options") or {})
-        data = load(ds["path"], meta=opts.get("meta"), id_column=opts.get("id_column"),
-                    embedding_column=opts.get("embedding_column"),
-                    drop_invalid=bool(opts.get("drop_invalid")),
-                    metric=opts.get("metric", "euclidean"))
-    if data.fingerprint != ds["fingerprint"]:
-        raise ExplorerError(
-            f"The data changed since the manifest was written: {ds['path']} now has "
-            f"fingerprint {data.fingerprint} (shape {data.n} x {data.dim}); the manifest "
-            f"recorded {ds['fingerprint']} (shape {ds['shape'][0]} x {ds['shape'][1]})."
-        )
+    if data is None and not allow_paths:
+        raise ExplorerError("replay(allow_paths=False) needs the data: load the dataset "
+                            "and pass data=.")
+    data = recorded_data(doc, data)
     check_metadata(data, doc)
     targets = [_target_args(step.get("target"), data, allow_paths, f"steps[{i}].target")
                for i, step in enumerate(doc.get("steps") or [])]
     final_target = _target_args(doc.get("target"), data, allow_paths)
     previous = None
     for step, target in zip(doc.get("steps") or [], targets):
-        previous = select(data, step["strategy"], step["budget"], seed=step["seed"],
+        previous = select(data, step["strategy"], _replay_budget(step), seed=step["seed"],
                           metric=step["metric"], params=step["params"],
                           pinned=step.get("pinned") or None,
                           excluded=step.get("excluded") or None, where=step.get("where"),
@@ -294,13 +309,23 @@ def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True, e
                                 f"{len(previous)} rows; the manifest recorded "
                                 f"{step.get('selected')}.")
     cols = doc.get("columns") or {}
-    sel = select(data, doc["strategy"], doc["budget"], seed=doc["seed"], metric=doc["metric"],
+    sel = select(data, doc["strategy"], _replay_budget(doc), seed=doc["seed"],
+                 metric=doc["metric"],
                  params=doc["params"], pinned=(doc.get("pinned") or {}).get("indices"),
                  excluded=(doc.get("excluded") or {}).get("indices"), where=doc.get("where"),
                  after=previous, **final_target, **cols)
     recorded = [str(v) for v in doc["selection"]["ids"]]
     got = [str(v) for v in data.ids[sel.indices].tolist()]
     if got != recorded:
+        from .ledger import locked_rows
+
+        locked = set(locked_rows(data).tolist())
+        if locked and not locked <= set((doc.get("excluded") or {}).get("indices") or []):
+            raise ExplorerError(
+                f"Replaying {doc['strategy']} gave different rows than recorded: the dataset's "
+                f"confirmation split ({len(locked)} rows) was locked after the manifest was "
+                "written, and locked rows cannot be selected; its recorded rows are in "
+                "selection.indices (explorer confirm reads them).")
         was = (doc.get("versions") or {})
         raise ExplorerError(
             f"Replaying {doc['strategy']} gave different rows than recorded ({len(got)} vs "

@@ -30,6 +30,7 @@ explorer.errors.ExplorerError: filter 'label.__class__': not allowed: the dunder
 
 from __future__ import annotations
 
+import abc
 import ast
 import difflib
 import keyword
@@ -86,23 +87,24 @@ class _Refused(Exception):
 
 # ---------------------------------------------------------------------------- the nodes
 
-class Filter:
+class Filter(abc.ABC):
     """A parsed filter. Subclasses are frozen dataclasses, so equal filters compare equal."""
 
+    @abc.abstractmethod
     def to_text(self) -> str:
         """The canonical text: parsing it gives an equal filter."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def to_json(self) -> dict:
         """A JSON-safe dict that :func:`from_json` reads back into an equal filter."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def columns(self) -> set:
         """The metadata columns this filter reads."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _mask(self, frame: pd.DataFrame, what: str) -> np.ndarray:
-        raise NotImplementedError
+        """True for the rows the filter keeps; ``what`` names the filter in messages."""
 
     def mask(self, frame: pd.DataFrame, what: str = "filter") -> np.ndarray:
         """True for every row of ``frame`` where the filter holds (see :func:`evaluate`)."""

@@ -58,11 +58,18 @@ def as_rows(rows, data: Dataset, how: str = "rows") -> Rows:
     return Rows(arr, how=how)
 
 
-def extra_columns(data: Dataset, rows, *, layout=None, clusters=None) -> dict:
-    """``x`` / ``y`` from ``layout`` ((N, 2), e.g. the map) and ``cluster`` from ``clusters``
-    ((N,) ids), for the exported rows; empty when neither is given."""
+def extra_columns(data: Dataset, rows, *, layout=None, clusters=None, scores=None) -> dict:
+    """``x`` / ``y`` from ``layout`` ((N, 2), e.g. the map), ``cluster`` from ``clusters``
+    ((N,) ids) and the per-row score columns of ``scores`` (an
+    :class:`explorer.row_scores.RowScores`), for the exported rows; empty when none is
+    given."""
     idx = np.asarray(rows.indices, dtype=np.int64)
     out = {}
+    if scores is not None:
+        if len(scores.frame) != data.n:
+            raise ExplorerError(f"The per-row scores have {len(scores.frame)} rows; expected "
+                                f"{data.n}.")
+        out.update(scores.columns_for(idx))
     if layout is not None:
         layout = np.asarray(layout)
         if layout.shape != (data.n, 2):
@@ -79,11 +86,13 @@ def extra_columns(data: Dataset, rows, *, layout=None, clusters=None) -> dict:
     return out
 
 
-def export_frame(data: Dataset, rows, *, layout=None, clusters=None) -> pd.DataFrame:
+def export_frame(data: Dataset, rows, *, layout=None, clusters=None, scores=None
+                 ) -> pd.DataFrame:
     """What an export holds: :func:`~explorer.data.export.selection_frame` of a selection or
     of :class:`Rows`, plus :func:`extra_columns`."""
     return selection_frame(data, rows).assign(**extra_columns(data, rows, layout=layout,
-                                                                clusters=clusters))
+                                                                clusters=clusters,
+                                                                scores=scores))
 
 
 def _arrow_table(data: Dataset, frame: pd.DataFrame):
@@ -100,7 +109,7 @@ def _arrow_table(data: Dataset, frame: pd.DataFrame):
 
 
 def write_hf(data: Dataset, rows, folder, *, force: bool = False, layout=None, clusters=None,
-             manifest_text: str | None = None) -> Path:
+             manifest_text: str | None = None, scores=None) -> Path:
     """Write a folder that Hugging Face ``datasets.load_from_disk`` opens (see the module
     docstring); an existing folder is replaced only with ``force`` and only when it is one
     (it holds ``state.json``)."""
@@ -109,12 +118,14 @@ def write_hf(data: Dataset, rows, folder, *, force: bool = False, layout=None, c
     except ImportError:
         raise ExplorerError("The Hugging Face export needs the datasets package: pip install "
                             "'subset-explorer[embed]' (or pip install datasets).") from None
-    frame = export_frame(data, rows, layout=layout, clusters=clusters)
+    frame = export_frame(data, rows, layout=layout, clusters=clusters, scores=scores)
     table = _arrow_table(data, frame)
     record = getattr(data, "embedding", None)
     about = (f"{len(frame)} rows of {data.name} chosen with Subset Explorer"
              f" ({getattr(rows, 'strategy', getattr(rows, 'how', 'rows'))})"
-             + (f"; embeddings: {record['kind']} by {record['model']}" if record else ""))
+             + (f"; embeddings: {record['kind']} by {record['model']}" if record else "")
+             + ("; score columns: " + " ".join(r.caption() for r in scores.records.values())
+                if scores is not None else ""))
     info = datasets.DatasetInfo(description=about)
     bars_were_on = not datasets.are_progress_bars_disabled()
     datasets.disable_progress_bars()
@@ -189,8 +200,8 @@ def write_label_studio(data: Dataset, rows, path, *, force: bool = False, **colu
 
 
 def export_as(data: Dataset, rows, path, fmt: str, *, force: bool = False, layout=None,
-              clusters=None, label_column: str | None = None, with_manifest: bool = True
-              ) -> Path:
+              clusters=None, label_column: str | None = None, with_manifest: bool = True,
+              scores=None) -> Path:
     """Write ``rows`` (a Selection or :class:`Rows`) in ``fmt`` ('hf' or 'label-studio').
     A selection's manifest goes into the HF folder (``with_manifest``)."""
     if fmt not in FORMATS:
@@ -201,5 +212,5 @@ def export_as(data: Dataset, rows, path, fmt: str, *, force: bool = False, layou
         if with_manifest and hasattr(rows, "strategy") and getattr(rows, "seed", None) is not None:
             text = _manifest_text(data, rows)
         return write_hf(data, rows, path, force=force, layout=layout, clusters=clusters,
-                        manifest_text=text)
+                        manifest_text=text, scores=scores)
     return write_label_studio(data, rows, path, force=force, label_column=label_column)

@@ -18,7 +18,7 @@ from ..errors import ExplorerError, ExplorerWarning, preview
 from .arrays import NpzArchive, read_npy
 from .dataset import Dataset, fingerprint
 from .paths import regular_file
-from .tables import (arrow_to_frame, nested_to_text, not_coordinates, read_arrow, read_csv,
+from .tables import (arrow_to_frame, nested_to_text, not_coordinates, note, read_arrow, read_csv,
                      read_json_lines)
 from .provenance import read_record
 from .validation import describe_bad_rows, invalid_rows, validate_ids, validate_matrix
@@ -81,6 +81,7 @@ def load(
     if meta is not None:  # before the data is read: a FIFO or a device must not wait for it
         meta = regular_file(meta, "--meta")
     notes: list = []  # what was changed to make the input usable: warned, and kept
+    table_columns: list = []
     if suffix == ".npy":
         X, frame = read_npy(path, where, mmap_from_bytes=MMAP_THRESHOLD_BYTES,
                             float32_copy=True), None
@@ -88,6 +89,8 @@ def load(
         X, frame = _read_npz(path, where, notes)
     else:
         table = (read_csv(path, where, notes) if suffix == ".csv" else read_arrow(path, where))
+        table_columns = [str(c) for c in (table.columns if suffix == ".csv"
+                                          else table.column_names)]
         X, frame = _split_table(table, embedding_column, id_column, where, notes)
     X = validate_matrix(X, where=where)
     n = X.shape[0]
@@ -96,7 +99,8 @@ def load(
     frame = nested_to_text(frame, where, notes)
 
     if meta is not None:
-        frame = _join_meta(frame, meta, id_column, n, where, notes)
+        embedding_names = set(table_columns) - {str(c) for c in frame.columns}
+        frame = _join_meta(frame, meta, id_column, n, where, notes, embedding_names)
     ids = _ids(frame, id_column, n, where)
 
     bad = invalid_rows(X, metric=metric)
@@ -370,7 +374,9 @@ def _matrix_from_json(series: pd.Series, name, where) -> np.ndarray:
 
 
 def _join_meta(frame: pd.DataFrame, meta_path: Path, id_column, n: int, where: str,
-               notes: list):
+               notes: list, embedding_names=frozenset()):
+    """``frame`` with the metadata file's columns, joined by ``id_column`` or row order. A
+    metadata column named like one of the data's embedding columns is kept, and said."""
     mname = meta_path.name
     suffix = meta_path.suffix.lower()
     if suffix == ".csv":
@@ -406,6 +412,11 @@ def _join_meta(frame: pd.DataFrame, meta_path: Path, id_column, n: int, where: s
         )
     frame = frame.reset_index(drop=True)
     meta = meta.reset_index(drop=True)
+    named_like = [str(c) for c in meta.columns if str(c) in embedding_names]
+    if named_like:
+        note(notes, f"{mname}: column(s) {preview(named_like)} have the name of embedding "
+                    f"column(s) of {where}; they are kept as metadata, so a filter or a label "
+                    "choice naming them reads the metadata's values, not the embedding's.")
     shared = [c for c in meta.columns if c in frame.columns]
     for c in shared:
         _same_column(frame[c], meta[c], c, where, mname)

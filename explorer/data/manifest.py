@@ -69,8 +69,20 @@ _COMMON = {
                "description": "an integer >= 1 or a fraction in (0, 1)"},
     "columns": {"type": "object", "additionalProperties": False,
                 "properties": {"label_column": _NAME, "group_column": _NAME,
-                               "score_column": _NAME},
-                "description": "an object with label_column, group_column, score_column"},
+                               "score_column": _NAME, "cost_column": _NAME},
+                "description": "an object with label_column, group_column, score_column, "
+                               "cost_column"},
+    # with a cost column the selection spent at most "budget" of it ("budget" above is then
+    # the count of rows selected); replay passes this budget with the column
+    "cost": _nullable({"type": "object", "additionalProperties": False,
+                       "required": ["budget", "spend"],
+                       "properties": {"budget": {"type": "number", "exclusiveMinimum": 0,
+                                                 "description": "a number > 0"},
+                                      "spend": {"type": "number", "minimum": 0,
+                                                "description": "a number >= 0"}},
+                       "description": "an object with \"budget\" (the total cost allowed) "
+                                      "and \"spend\" (the cost of the rows selected)"},
+                      "a cost record or null"),
     "where": {"$ref": "#/$defs/where"},
     "target": {"$ref": "#/$defs/target"},
 }
@@ -85,6 +97,62 @@ _STEP = {
                    "selected": {"type": "integer", "minimum": 0, "maximum": MAX_INT,
                                 "description": "an integer >= 0"}},
 }
+
+def _confirmation_schema() -> dict:
+    """The result of ``explorer confirm`` (:mod:`explorer.evaluate.confirm`)."""
+    count = {"type": "integer", "minimum": 0, "maximum": MAX_INT,
+             "description": "an integer >= 0"}
+    number = {"type": ["number", "null"], "description": "a number or null"}
+    when = {"type": "string", "maxLength": 64, "description": "a date and time"}
+    metric = {"type": "object", "additionalProperties": False,
+              "required": ["value", "random_mean", "p_value", "verdict"],
+              "description": "an object of a probe metric's value, random envelope, p-values "
+                             "and verdict",
+              "properties": {**{k: number for k in ("value", "random_mean", "random_p05",
+                                                     "random_p95", "percentile", "p_value",
+                                                     "p_rank")},
+                             "verdict": {"enum": ["better than random", "worse than random",
+                                                  "within random's spread", "not comparable"],
+                                         "description": "a verdict"}}}
+    return {
+        "type": "object", "additionalProperties": False,
+        "required": ["strategy", "budget", "probe", "label_column", "confirmed_at", "split",
+                     "explorations_before", "metrics", "attempt", "flagged"],
+        "description": "the confirmation on the locked split (an object)",
+        "properties": {
+            "strategy": _COMMON["strategy"], "budget": count,
+            "probe": {"enum": ["logistic", "knn"], "description": "\"logistic\" or \"knn\""},
+            "label_column": _NAME, "random_draws": count, "seed": count,
+            "confirmed_at": when, "attempt": {**count, "minimum": 1,
+                                              "description": "an integer >= 1"},
+            "flagged": {"type": "boolean", "description": "true or false"},
+            "made_before_lock": {"type": "boolean", "description": "true or false"},
+            "split": {"type": "object", "additionalProperties": False,
+                      "required": ["seed", "fraction", "rows", "locked_at", "digest"],
+                      "description": "an object describing the locked split",
+                      "properties": {"seed": count, "rows": count, "locked_at": when,
+                                     "fraction": {"type": "number", "exclusiveMinimum": 0,
+                                                  "exclusiveMaximum": 1,
+                                                  "description": "a fraction in (0, 1)"},
+                                     "label_column": _nullable(_NAME, "a column name or null"),
+                                     "digest": {"type": "string", "pattern": "^[0-9a-f]{16}$",
+                                                "description": "a 16-digit hexadecimal hash"}}},
+            "explorations_before": {
+                "type": "object", "additionalProperties": False,
+                "required": ["runs", "strategies", "budgets", "strategy_budgets", "since"],
+                "description": "an object counting what was tried since the lock",
+                "properties": {"runs": count, "strategies": count, "budgets": count,
+                               "strategy_budgets": count, "since": when,
+                               "by_entry": {"type": "object", "maxProperties": 16,
+                                            "additionalProperties": count,
+                                            "description": "an object of entry point -> "
+                                                           "runs"}}},
+            "metrics": {"type": "object", "maxProperties": 16, "minProperties": 1,
+                        "additionalProperties": metric,
+                        "description": "an object of probe metric -> result"},
+        },
+    }
+
 
 _DEFS = {
     "index": {"type": "integer", "minimum": 0, "maximum": MAX_INT,
@@ -122,6 +190,7 @@ _DEFS = {
         "description": "a target record: an object with \"query\", \"indices\", \"path\" or "
                        "\"embeddings\", or null"},
     "filter": FILTER_SCHEMA["$defs"]["filter"],
+    "confirmation": _confirmation_schema(),
 }
 
 
@@ -194,6 +263,7 @@ def manifest_schema() -> dict:
                     "bound": _TEXT,
                     "workers": {"type": "integer", "minimum": 0, "maximum": MAX_INT,
                                 "description": "an integer >= 0"}}},
+            "confirmation": {"$ref": "#/$defs/confirmation"},
             "versions": {"type": "object", "maxProperties": 32,
                          "additionalProperties": {"type": "string", "maxLength": 200},
                          "description": "an object of package -> version"},
@@ -273,6 +343,80 @@ def _targets(doc):
     for base, part in _parts(doc):
         if isinstance(part.get("target"), dict):
             yield (*base, "target"), part["target"]
+
+
+# ---------------------------------------------------------------------------- dimensions
+
+def dimensions_schema() -> dict:
+    """The JSON Schema of a dimensions manifest (:mod:`explorer.dimensions`): which k of a
+    dataset's D columns were chosen, and how.
+
+    >>> dimensions_schema()["properties"]["format"]["const"]
+    'subset-explorer-dimensions'
+    """
+    index = {"type": "integer", "minimum": 0, "maximum": MAX_INT,
+             "description": "a column index (an integer >= 0)"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Subset Explorer dimensions manifest",
+        "description": "a Subset Explorer dimensions manifest (a JSON object)",
+        "type": "object", "additionalProperties": False,
+        "required": ["format", "version", "method", "k", "indices", "dataset"],
+        "properties": {
+            "format": {"const": "subset-explorer-dimensions",
+                       "description": "\"subset-explorer-dimensions\""},
+            "version": {"const": 1, "description": "1"},
+            "created": {"type": "string", "maxLength": 64, "description": "a date and time"},
+            "method": {"enum": ["variance", "pivoted-qr", "inf-fs", "matryoshka", "omp"],
+                       "description": "a dimension method such as \"pivoted-qr\""},
+            "k": {"type": "integer", "minimum": 1, "maximum": MAX_INT,
+                  "description": "an integer >= 1"},
+            "indices": {"type": "array", "minItems": 1, "uniqueItems": True, "items": index,
+                        "description": "a list of distinct column indices"},
+            "metric": {"enum": ["euclidean", "cosine"],
+                       "description": "\"euclidean\" or \"cosine\""},
+            "seed": {"type": "integer", "minimum": 0, "maximum": MAX_INT,
+                     "description": "an integer >= 0"},
+            "label_column": _nullable(_NAME, "a column name or null"),
+            "dataset": {"type": "object", "additionalProperties": False,
+                        "required": ["path", "shape", "fingerprint"],
+                        "description": "an object describing the dataset",
+                        "properties": {
+                            "path": _TEXT,
+                            "shape": {"type": "array", "minItems": 2, "maxItems": 2,
+                                      "items": {"type": "integer", "minimum": 0,
+                                                "maximum": MAX_INT},
+                                      "description": "[rows, dimensions]"},
+                            "fingerprint": {"type": "string", "pattern": "^[0-9a-f]{32}$",
+                                            "description": "a 32-digit hexadecimal "
+                                                           "fingerprint"}}},
+            "versions": {"type": "object", "maxProperties": 32,
+                         "additionalProperties": {"type": "string", "maxLength": 200},
+                         "description": "an object of package -> version"},
+        },
+    }
+
+
+def validate_dimensions(doc, where: str = "the dimensions manifest") -> dict:
+    """Check a dimensions manifest: the schema, then k indices inside the recorded width.
+
+    >>> validate_dimensions({"format": "subset-explorer-dimensions", "version": 1,
+    ...     "method": "variance", "k": 2, "indices": [0, 9], "dataset": {"path": "x.npy",
+    ...     "shape": [5, 4], "fingerprint": "0" * 32}}, "d.json")
+    Traceback (most recent call last):
+    ...
+    explorer.errors.ExplorerError: d.json: key 'indices[1]' is 9, outside the 4 dimensions of the dataset.
+    """
+    check(doc, dimensions_schema(), where, "the dimensions manifest")
+    width = doc["dataset"]["shape"][1]
+    for at, value in enumerate(doc["indices"]):
+        if value >= width:
+            raise ExplorerError(f"{where}: key 'indices[{at}]' is {value}, outside the {width} "
+                                "dimensions of the dataset.")
+    if len(doc["indices"]) != doc["k"]:
+        raise ExplorerError(f"{where}: key 'k' is {doc['k']} but 'indices' holds "
+                            f"{len(doc['indices'])} columns.")
+    return doc
 
 
 # ---------------------------------------------------------------------------- metadata

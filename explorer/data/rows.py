@@ -43,7 +43,13 @@ def rows_from_file(path, data: Dataset, what: str) -> np.ndarray:
         return _checked_indices(pd.Series(arr), data.n, where, "element {i}")
     if suffix in (".csv", ".parquet"):
         if suffix == ".csv":
-            frame = read_csv(p, where, dtype=str, keep_default_na=False)
+            # a blank line inside the list is an empty value, named below; blank lines at the
+            # end are an editor's, and dropped
+            frame = read_csv(p, where, dtype=str, keep_default_na=False, skip_blank_lines=False)
+            lines = p.read_bytes().splitlines()
+            blank_tail = next((i for i, ln in enumerate(reversed(lines)) if ln.strip()),
+                              len(lines))
+            frame = frame.iloc[: max(len(frame) - blank_tail, 0)]
         else:
             frame = arrow_to_frame(read_arrow(p, where), where)
         line = "row {i} (line {line})" if suffix == ".csv" else "row {i}"

@@ -22,6 +22,12 @@ DESCRIPTIONS = {
               "8 topic labels",
 }
 
+#: Second embeddings of a sample's rows (same ids, another model), by sample and space name:
+#: for checking whether a verdict made in one embedding holds in another.
+OTHER_SPACES = {
+    "pydocs": {"TF-IDF + SVD (128-D)": SAMPLE_DIR / "pydocs_tfidf.parquet"},
+}
+
 
 def load_sample(name: str, metric: str = "euclidean") -> Dataset:
     """Load a bundled sample by name ('digits' or 'pydocs').

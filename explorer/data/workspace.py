@@ -311,7 +311,14 @@ class Workspace:
                                                 for v in raw):
             raise self._bad_entry(name, f"has selection indices that are not row numbers of "
                                   f"its {data.n:,}-row dataset")
-        return np.asarray(raw, dtype=np.int64)
+        rows = np.asarray(raw, dtype=np.int64)
+        recorded = chosen.get("ids")
+        if not isinstance(recorded, list) or \
+                [str(v) for v in recorded] != [str(v) for v in data.ids[rows].tolist()]:
+            # SQLite keeps no checksums: a changed byte in the stored indices shows here
+            raise self._bad_entry(name, "has selection indices and ids that disagree (the "
+                                  "file was changed outside Subset Explorer)")
+        return rows
 
     def delete(self, name: str) -> None:
         with self._session(write=True) as db:

@@ -152,7 +152,7 @@ class TextModel:
         except Exception as exc:  # noqa: BLE001 - any failure to load is the user's checkpoint
             raise ExplorerError(f"{folder} (--model): could not be loaded as a "
                                 f"sentence-transformers model ({_one_line(exc)}).") from None
-        self.model.eval()
+        self.model.train(False)  # inference mode: no dropout, fixed batch-norm statistics
         pooling = [m for m in self.model if isinstance(m, Pooling)]
         built_in_norm = any(isinstance(m, Normalize) for m in self.model)
         self.normalize = normalize
@@ -220,7 +220,7 @@ class ImageModel:
         except Exception as exc:  # noqa: BLE001 - any failure to load is the user's checkpoint
             raise ExplorerError(f"{folder} (--model): could not be loaded as a transformers "
                                 f"vision model ({_one_line(exc)}).") from None
-        self.model.eval()
+        self.model.train(False)  # inference mode: no dropout, fixed batch-norm statistics
         self.normalize = normalize
         pre = {}
         if (folder / "preprocessor_config.json").is_file():

@@ -38,16 +38,20 @@ def log_budgets(n: int, count: int = 5, low: int | None = None, high: int | None
 def sweep(data, strategies, budgets, *, seed: int = 0, metric: str = "euclidean",
           label_column: str | None = None, group_column: str | None = None,
           score_column: str | None = None, random_draws: int = 30, params=None,
-          progress=None, context: ScoringContext | None = None):
+          progress=None, context: ScoringContext | None = None,
+          cost_column: str | None = None):
     """Scorecards of every strategy at every budget; returns (table, selections).
 
     ``table`` has one row per strategy x budget x metric with the value, the random envelope
     (mean, std, p05, p95), the percentile and the verdict. Greedy strategies run once at the
     largest budget; smaller budgets are its prefixes (identical by the prefix property).
-    ``selections`` maps (strategy, budget) to the row indices.
+    ``selections`` maps (strategy, budget) to the row indices. With ``cost_column`` the
+    budgets are total costs: every strategy runs at each one and is scored against random
+    subsets of the same total cost.
     """
     params = params or {}
-    budgets = sorted(int(b) for b in budgets)
+    budgets = sorted(int(b) for b in budgets) if cost_column is None else \
+        sorted(float(b) for b in budgets)
     ctx = context or ScoringContext.build(data, metric=metric, label_column=label_column,
                                           seed=seed)
     rows = []
@@ -58,14 +62,17 @@ def sweep(data, strategies, budgets, *, seed: int = 0, metric: str = "euclidean"
         spec = get_strategy(name)
         kw = dict(seed=seed, metric=metric, params=params.get(name),
                   label_column=label_column, group_column=group_column,
-                  score_column=score_column)
-        largest = select(data, name, budgets[-1], **kw) if spec.greedy else None
+                  score_column=score_column, cost_column=cost_column)
+        prefixes = spec.greedy and cost_column is None
+        largest = select(data, name, budgets[-1], **kw) if prefixes else None
         for b in budgets:
-            sel = largest if spec.greedy else select(data, name, b, **kw)
-            idx = sel.indices[:b]
+            sel = largest if prefixes else select(data, name, b, **kw)
+            idx = sel.indices[:b] if cost_column is None else sel.indices
             selections[(name, b)] = idx
             card = score(data, idx, metric=metric, label_column=label_column,
-                         random_draws=random_draws, seed=seed, context=ctx)
+                         random_draws=random_draws, seed=seed, context=ctx,
+                         cost_column=cost_column,
+                         cost_budget=None if cost_column is None else b)
             for m in card.metrics.values():
                 rows.append({"strategy": name, "budget": b, "metric": m.name, "value": m.value,
                              "random_mean": m.random_mean, "random_std": m.random_std,

@@ -46,7 +46,7 @@ from ..data.dataset import Dataset, fingerprint
 from ..errors import ExplorerError, preview
 from . import metrics as M
 from .scorecard import METRICS as SCORECARD_METRICS
-from .scorecard import ScoringContext, random_subsets
+from .scorecard import ScoringContext, random_subsets, random_subsets_at_cost
 from .stats import bootstrap_diff_ci, draws_needed, holm, verdict
 
 #: probe name -> (kind, description)
@@ -109,7 +109,7 @@ def _numeric_target(data: Dataset, column: str) -> np.ndarray:
 
 
 def holdout_split(data: Dataset, label_column: str | None = None, fraction: float = 0.2,
-                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                  seed: int = 0, *, locked=None) -> tuple[np.ndarray, np.ndarray]:
     """Split the rows into a selection pool and a held-out evaluation set.
 
     With a label column the split is stratified: each class gives ``fraction`` of its rows
@@ -122,10 +122,16 @@ def holdout_split(data: Dataset, label_column: str | None = None, fraction: floa
     label_column : the class column to stratify by, or None.
     fraction : share of rows held out, in (0, 1) (default 0.2).
     seed : the same seed gives the same split.
+    locked : rows left out of both parts (default: the dataset's locked confirmation split,
+        :func:`explorer.data.ledger.locked_rows`; ``()`` splits every row).
+
+    Rows of the dataset's locked confirmation split (:mod:`explorer.evaluate.confirm`) are
+    in neither part: the split is made over the other rows, as if they were the dataset.
 
     Returns
     -------
-    (pool_rows, eval_rows) : sorted int64 row indices into ``data``; disjoint, covering all.
+    (pool_rows, eval_rows) : sorted int64 row indices into ``data``; disjoint, covering all
+        rows outside a locked confirmation split.
 
     Examples
     --------
@@ -139,6 +145,15 @@ def holdout_split(data: Dataset, label_column: str | None = None, fraction: floa
     if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
         raise ExplorerError(f"The 'seed' parameter of holdout_split must be an int in [0, inf)."
                             f" Got {seed!r}.")
+    if locked is None:
+        from ..data.ledger import locked_rows
+
+        locked = locked_rows(data)
+    if len(locked):  # split the other rows
+        rest = np.setdiff1d(np.arange(data.n), np.asarray(locked, dtype=np.int64))
+        pool, held = holdout_split(take_rows(data, rest), label_column, fraction, seed,
+                                   locked=())
+        return rest[pool], rest[held]
     n = data.n
     rng = np.random.default_rng(int(seed))
     if label_column is None:
@@ -487,6 +502,21 @@ def _resolve_budgets(budgets, n_pool: int, n_total: int, held: int) -> list[int]
     return sorted(set(out))
 
 
+def _resolve_cost_budgets(budgets) -> list[float]:
+    """Total-cost budgets (numbers > 0), sorted and distinct."""
+    if isinstance(budgets, Real) and not isinstance(budgets, bool):
+        budgets = [budgets]
+    out = []
+    for b in budgets:
+        if isinstance(b, bool) or not isinstance(b, Real) or not np.isfinite(b) or b <= 0:
+            raise ExplorerError(f"The 'budgets' parameter of probe_sweep must hold numbers > 0 "
+                                f"(total costs) with a cost column. Got {b!r}.")
+        out.append(float(b))
+    if not out:
+        raise ExplorerError("probe_sweep: give at least one budget.")
+    return sorted(set(out))
+
+
 def _count(value, name: str, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
         raise ExplorerError(f"The {name!r} parameter of probe_sweep must be an int in "
@@ -520,7 +550,8 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
                 random_draws: int = 30, seed: int = 0, metric: str = "euclidean",
                 holdout: float = 0.2, alpha: float = 0.05, geometry: bool = True,
                 group_column: str | None = None, score_column: str | None = None,
-                params: dict | None = None, target=None, progress=None) -> pd.DataFrame:
+                params: dict | None = None, target=None, progress=None,
+                cost_column: str | None = None) -> pd.DataFrame:
     """Strategies x budgets against random, on downstream probes and the scorecard metrics.
 
     When a probe runs, ``holdout`` of the rows (stratified by ``label_column`` when given)
@@ -555,6 +586,12 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
         (``params`` maps a strategy name to its parameters; ``target`` is row indices into
         ``data``, which must lie in the pool, or an (M, D) array of target embeddings).
     progress : optional callback ``progress(fraction, message)``.
+    cost_column : per-row costs (finite, > 0): ``budgets`` are then total costs (numbers >
+        0); every strategy meets each one (``select(..., cost_column=)``), and the random
+        envelope of a budget is drawn at that total cost
+        (:func:`~explorer.evaluate.scorecard.random_subsets_at_cost`), not at a size. The
+        table then adds spend (the strategy's mean cost), random_size and random_spend
+        (the draws' mean count and cost).
 
     Returns
     -------
@@ -568,7 +605,9 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
         as given); ``seeds > 1`` adds the strategy's own seed-to-seed spread and switches the
         p-value to a permutation test. ``attrs`` holds 'pool_rows',
         'eval_rows', 'selections' ((strategy, budget) -> row indices into ``data``, first
-        seed), 'notes' and the settings.
+        seed), 'measured' ((strategy, budget) -> metric -> the value of each distinct run),
+        'envelopes' (size -> metric -> the value of each random draw), 'notes' and the
+        settings.
 
     Examples
     --------
@@ -620,9 +659,22 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
                                              _fraction(holdout, "probe_sweep"), seed)
         pool = take_rows(data, pool_rows)
     else:
-        pool_rows, eval_rows, pool = np.arange(data.n, dtype=np.int64), \
-            np.zeros(0, np.int64), data
-    sizes = _resolve_budgets(budgets, pool.n, data.n, len(eval_rows))
+        from ..data.ledger import locked_rows
+
+        locked = locked_rows(data)  # a locked confirmation split stays out of the pool
+        pool_rows = np.setdiff1d(np.arange(data.n, dtype=np.int64), locked)
+        eval_rows, pool = np.zeros(0, np.int64), take_rows(data, pool_rows) if len(locked) \
+            else data
+    if cost_column is None:
+        sizes = _resolve_budgets(budgets, pool.n, data.n, len(eval_rows))
+    else:
+        from ..selection import cost_array
+
+        pool_costs = cost_array(pool, cost_column)
+        sizes = _resolve_cost_budgets(budgets)
+    from ..data.ledger import note_exploration
+
+    note_exploration(data, "compare", [(s, b) for s in strategies for b in sizes])
     probes = [make_probe(data, p, pool_rows, eval_rows, label_column=label_column,
                          target_column=target_column, metric=metric) for p in probe_names]
     ctx = ScoringContext.build(pool, metric=metric, label_column=label_column, seed=seed) \
@@ -674,10 +726,11 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
         spec = specs[name]
         seed_list = [seed + i for i in range(seeds)] if spec.randomized else [seed]
         kw = dict(metric=metric, params=params.get(name), label_column=label_column,
-                  group_column=group_column, score_column=score_column, target=pool_target)
+                  group_column=group_column, score_column=score_column, target=pool_target,
+                  cost_column=cost_column)
         per_seed = {}
         for s in seed_list:
-            if spec.greedy:
+            if spec.greedy and cost_column is None:
                 largest = select(pool, name, sizes[-1], seed=s, **kw)
                 per_seed[s] = {b: largest for b in sizes}
             else:
@@ -686,8 +739,9 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
             distinct, seen = [], set()
             for s in seed_list:
                 sel = per_seed[s][b]
-                idx = sel.indices[:b]
-                w = None if sel.weights is None else sel.weights[:b]
+                n_kept = len(sel) if cost_column is not None else b
+                idx = sel.indices[:n_kept]
+                w = None if sel.weights is None else sel.weights[:n_kept]
                 key = (np.sort(idx).tobytes(), None if w is None else w.tobytes())
                 if key not in seen:
                     seen.add(key)
@@ -695,20 +749,32 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
             runs[(name, b)] = distinct
             tick(f"{name} at budget {b}")
 
-    # 3. Random envelopes, one per subset size, shared by every strategy of that size.
+    # 3. Random envelopes, one per subset size (or, under a cost budget, one per total
+    # cost), shared by every strategy of that size (cost).
     envelopes = {}
-    needed = sorted({int(round(np.mean([len(i) for i, _ in v]))) for v in runs.values()})
+    drawn_at = {}
+    if cost_column is None:
+        needed = sorted({int(round(np.mean([len(i) for i, _ in v]))) for v in runs.values()})
+    else:
+        needed = sizes
     for size in needed:
-        draws = random_subsets(pool.n, size, random_draws, seed)
+        draws = random_subsets(pool.n, size, random_draws, seed) if cost_column is None else \
+            random_subsets_at_cost(pool_costs, size, random_draws, seed)
         envelopes[size] = pd.DataFrame([cached_measure(d, None) for d in draws])
-        tick(f"random envelope at size {size}")
+        if cost_column is not None:
+            drawn_at[size] = (float(np.mean([len(d) for d in draws])),
+                              float(np.mean([pool_costs[d].sum() for d in draws])))
+        tick(f"random envelope at {'size' if cost_column is None else 'cost'} {size}")
 
     # 4. Statistics per row, then Holm per metric across (strategy, budget).
     rows = []
     for (name, b), distinct in runs.items():
         size = int(round(np.mean([len(i) for i, _ in distinct])))
         values = [cached_measure(idx, w) for idx, w in distinct]
-        env = envelopes[size]
+        env = envelopes[size if cost_column is None else b]
+        spent = {} if cost_column is None else {
+            "spend": float(np.mean([pool_costs[i].sum() for i, _ in distinct])),
+            "random_size": drawn_at[b][0], "random_spend": drawn_at[b][1]}
         for m, hib in direction.items():
             vals = np.array([v[m] for v in values], dtype=np.float64)
             rand = env[m].to_numpy(dtype=np.float64)
@@ -726,6 +792,7 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
                 "percentile": M.percentile_of(value, rand),
                 "difference": res.difference, "ci_low": res.ci_low, "ci_high": res.ci_high,
                 "p_value": res.p_value, "p_worse": res.p_worse, "p_rank": res.p_rank,
+                **spent,
             })
     table = pd.DataFrame(rows)
     table["p_holm"] = np.nan
@@ -739,6 +806,8 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
              "n_values", "random_mean", "random_std", "random_p05", "random_p95",
              "percentile", "difference", "ci_low", "ci_high", "p_value", "p_holm", "p_worse",
              "p_worse_holm", "p_rank", "verdict"]
+    if cost_column is not None:
+        order[3:3] = ["spend", "random_size", "random_spend"]
     table = table[order]
 
     notes = [VERDICT_NOTE.format(alpha=alpha)]
@@ -752,9 +821,16 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
                          f"support a claim after Holm over {comparisons} comparisons; "
                          f"random_draws >= {draws_needed(comparisons, alpha)} would let them.")
     first = {key: pool_rows[v[0][0]] for key, v in runs.items()}
+    # the per-run and per-draw values behind each row, for resampling (the budget advisor)
+    measured = {key: {m: [float(cached_measure(i, w)[m]) for i, w in v] for m in direction}
+                for key, v in runs.items()}
+    draws_by_size = {size: {m: env[m].astype(float).tolist() for m in direction}
+                     for size, env in envelopes.items()}
     table.attrs.update({"pool_rows": pool_rows, "eval_rows": eval_rows, "selections": first,
+                        "measured": measured, "envelopes": draws_by_size,
                         "notes": notes, "probes": probe_names, "random_draws": random_draws,
                         "seed": seed, "metric": metric, "alpha": alpha,
                         "holdout": holdout if probe_names else 0.0,
+                        "cost_column": cost_column,
                         "space": ctx.space if ctx is not None else None})
     return table

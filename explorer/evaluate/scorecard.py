@@ -9,6 +9,7 @@ Metrics are computed in the embedding space (or, for large data, its PCA — alw
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -169,19 +170,32 @@ class ScoringContext:
                                          self.z_sq[self.mmd_rows], self.gamma)
 
     def random_metrics(self, n: int, k: int, draws: int, seed: int, pinned=(), excluded=(),
-                       progress=None):
-        """The R random subsets of size k and each one's metrics (cached)."""
-        key = (k, tuple(int(i) for i in pinned), tuple(int(i) for i in excluded), draws, seed)
+                       progress=None, costs: np.ndarray | None = None,
+                       cost_budget: float | None = None):
+        """The R random subsets of size k (or, with ``costs``, of total cost at most
+        ``cost_budget``: :func:`random_subsets_at_cost`) and each one's metrics (cached)."""
+        size = k if costs is None else \
+            ("cost", float(cost_budget), hashlib.blake2b(np.ascontiguousarray(
+                costs, dtype=np.float64).tobytes(), digest_size=8).hexdigest())
+        key = (size, tuple(int(i) for i in pinned), tuple(int(i) for i in excluded), draws,
+               seed)
         hit = self.random_cache.get(key)
         if hit is None:
-            subsets = random_subsets(n, k, draws, seed, pinned, excluded)
-            # all draws in one pass each: nearest picks, and the MMD's cross-kernel sums
-            near, ksp = self._near_and_kernel_sums(subsets)
-            rows = []
-            for r, d in enumerate(subsets):
-                rows.append(self.subset_metrics(d, near[r], ksp[r]))
-                if progress is not None:
-                    progress((r + 1) / len(subsets), f"random draw {r + 1} of {len(subsets)}")
+            subsets = random_subsets(n, k, draws, seed, pinned, excluded) if costs is None \
+                else random_subsets_at_cost(costs, cost_budget, draws, seed, pinned, excluded)
+            rows: list = [None] * len(subsets)
+            # draws of one size together, in one pass each: nearest picks, and the MMD's
+            # cross-kernel sums (at a cost the draws' sizes differ)
+            sizes = np.array([len(d) for d in subsets])
+            done = 0
+            for size_r in np.unique(sizes):
+                group = np.flatnonzero(sizes == size_r)
+                near, ksp = self._near_and_kernel_sums([subsets[r] for r in group])
+                for at, r in enumerate(group):
+                    rows[r] = self.subset_metrics(subsets[r], near[at], ksp[at])
+                    done += 1
+                    if progress is not None:
+                        progress(done / len(subsets), f"random draw {done} of {len(subsets)}")
             if len(self.random_cache) >= 64:
                 oldest = next(k2 for k2 in self.random_cache if k2 != "coverage_Z")
                 self.random_cache.pop(oldest)
@@ -328,6 +342,19 @@ class Scorecard:
     label_counts: pd.DataFrame | None
     cluster_counts: pd.DataFrame
     seconds: float
+    #: under a cost budget: the cost column, the budget, the subset's spend, and the random
+    #: draws' spend and count (mean, 5th and 95th percentiles); else None
+    cost: dict | None = None
+
+    def describe_cost(self) -> str:
+        """One sentence: the spend and count of the subset and of the random draws."""
+        c = self.cost
+        if c is None:
+            return ""
+        return (f"{self.budget} rows spending {c['spend']:,.6g} of {c['budget']:,.6g} "
+                f"{c['column']}; the {self.random_draws} random draws at the same budget spend "
+                f"{c['random_spend_mean']:,.6g} on average with {c['random_count_mean']:,.1f} "
+                f"rows ({c['random_count_p05']:,.0f}-{c['random_count_p95']:,.0f}).")
 
     def to_dict(self) -> dict:
         """The JSON form of ``explorer score --format json`` (JSON-safe)."""
@@ -340,6 +367,9 @@ class Scorecard:
             "seed": int(self.seed),
             "n_clusters": int(self.n_clusters),
         }
+        if self.cost is not None:
+            out["cost"] = {k: (v if isinstance(v, str) else _num(v))
+                           for k, v in self.cost.items()}
         if self.label_counts is not None:
             out["label_counts"] = [
                 {k: (v if isinstance(v, str) else _num(v)) for k, v in row.items()}
@@ -394,6 +424,35 @@ def random_subsets(n: int, k: int, draws: int, seed: int, pinned=(), excluded=()
     return out
 
 
+def random_subsets_at_cost(costs: np.ndarray, budget: float, draws: int, seed: int,
+                           pinned=(), excluded=()):
+    """R random subsets of total cost at most ``budget``, drawn as the ``random`` strategy
+    draws under a cost budget (a seeded order of the allowed rows, each row kept while it
+    fits: :func:`explorer.strategies.base.keep_what_fits`), pinned rows first, from
+    ``np.random.SeedSequence(seed).spawn(draws)``. Their sizes differ.
+
+    >>> costs = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    >>> subsets = random_subsets_at_cost(costs, 7.0, 20, seed=0)
+    >>> max(float(costs[d].sum()) for d in subsets) <= 7.0, len({len(d) for d in subsets}) > 1
+    (True, True)
+    """
+    from ..strategies.base import keep_what_fits
+
+    costs = np.asarray(costs, dtype=np.float64)
+    pinned = np.asarray(pinned, dtype=np.int64)
+    allowed = np.ones(len(costs), dtype=bool)
+    allowed[np.asarray(excluded, dtype=np.int64)] = False
+    allowed[pinned] = False
+    pool = np.flatnonzero(allowed)
+    pin_cost = float(costs[pinned].sum())
+    out = []
+    for child in np.random.SeedSequence(seed).spawn(draws):
+        rng = np.random.default_rng(child)
+        out.append(np.concatenate([pinned, keep_what_fits(rng.permutation(pool), costs,
+                                                          budget, pin_cost)]))
+    return out
+
+
 def _counts_frame(codes, names, idx, draws_idx, column):
     m = len(names)
     pop = np.bincount(codes, minlength=m)
@@ -438,8 +497,10 @@ def _target_scorer(data: Dataset, ctx: ScoringContext, target, seed: int):
 def score(data: Dataset, selection, *, metric: str | None = None,
           label_column: str | None = None, random_draws: int = 30, seed: int = 0,
           target=None, n_clusters: int | None = None, space: str = "auto",
-          context: ScoringContext | None = None, progress=None) -> Scorecard:
-    """Score a subset against ``random_draws`` random subsets of the same size.
+          context: ScoringContext | None = None, progress=None,
+          cost_column: str | None = None, cost_budget: float | None = None) -> Scorecard:
+    """Score a subset against ``random_draws`` random subsets of the same size, or, under a
+    cost budget, of the same total cost.
 
     Parameters
     ----------
@@ -455,6 +516,10 @@ def score(data: Dataset, selection, *, metric: str | None = None,
     target : row indices (or a mask) into ``data``, or an (M, D) array of target embeddings:
         adds ``target_mmd`` and ``target_ot`` (measured in the full embedding space).
     context : a ScoringContext from an earlier call, to skip the population-side work.
+    cost_column, cost_budget : score against random subsets drawn at the same total cost
+        (:func:`random_subsets_at_cost`), the honest comparison when rows cost different
+        amounts. A Selection made with a cost column brings both; for row indices
+        ``cost_budget`` defaults to their cost. ``cost`` of the result has the spends.
 
     Examples
     --------
@@ -464,6 +529,12 @@ def score(data: Dataset, selection, *, metric: str | None = None,
     >>> card = explorer.score(data, sel, random_draws=10)
     >>> card.metrics["coverage_max"].verdict
     'better than random'
+    >>> inked = explorer.Dataset.from_arrays(data.embeddings, metadata=data.metadata.assign(
+    ...     ink=data.embeddings.sum(axis=1)))
+    >>> sel = explorer.select(inked, "k-center", 1000.0, cost_column="ink")
+    >>> card = explorer.score(inked, sel, random_draws=10)
+    >>> card.cost["spend"] <= 1000.0, 950 < card.cost["random_spend_mean"] <= 1000.0
+    (True, True)
     """
     start = time.perf_counter()
     pinned, excluded = (), ()
@@ -471,6 +542,9 @@ def score(data: Dataset, selection, *, metric: str | None = None,
         idx = np.asarray(selection.indices, dtype=np.int64)
         metric = metric or selection.metric
         pinned, excluded = selection.pinned, selection.excluded
+        if getattr(selection, "cost_budget", None) is not None:
+            cost_column = cost_column or selection.columns["cost_column"]
+            cost_budget = selection.cost_budget if cost_budget is None else cost_budget
     else:
         idx = np.asarray(selection)
         if idx.dtype.kind not in "iu":
@@ -493,13 +567,40 @@ def score(data: Dataset, selection, *, metric: str | None = None,
             ctx.label_column != label_column or ctx.seed != seed:
         ctx = ScoringContext.build(data, metric=metric, label_column=label_column,
                                    n_clusters=n_clusters, space_mode=space, seed=seed)
+    from ..data.ledger import locked_rows
+
+    locked = np.setdiff1d(locked_rows(data), idx)
+    if len(locked):  # random subsets never hold a row of a locked confirmation split
+        excluded = tuple(int(i) for i in np.union1d(np.asarray(excluded, np.int64), locked))
     k = len(idx)
+    costs = cost = None
+    if cost_column is not None:
+        from ..selection import cost_array
+
+        costs = cost_array(data, cost_column)
+        spend = float(costs[idx].sum())
+        cost_budget = spend if cost_budget is None else cost_budget
+        if isinstance(cost_budget, bool) or not isinstance(cost_budget, (int, float)) or \
+                not math.isfinite(cost_budget) or cost_budget <= 0:
+            raise ExplorerError(f"The 'cost_budget' parameter of score must be a number > 0. "
+                                f"Got {cost_budget!r}.")
+        cost_budget = float(cost_budget)
     target_metrics = _target_scorer(data, ctx, target, seed) if target is not None else None
     value = ctx.subset_metrics(idx)
     if target_metrics:
         value.update(target_metrics(idx))
     draws, rand_rows = ctx.random_metrics(data.n, k, int(random_draws), seed, pinned, excluded,
-                                          progress)
+                                          progress, costs=costs, cost_budget=cost_budget)
+    if costs is not None:
+        spends = np.array([costs[d].sum() for d in draws])
+        counts = np.array([len(d) for d in draws], dtype=np.float64)
+        cost = {"column": cost_column, "budget": cost_budget, "spend": spend,
+                "random_spend_mean": float(spends.mean()),
+                "random_spend_p05": float(np.percentile(spends, 5)),
+                "random_spend_p95": float(np.percentile(spends, 95)),
+                "random_count_mean": float(counts.mean()),
+                "random_count_p05": float(np.percentile(counts, 5)),
+                "random_count_p95": float(np.percentile(counts, 95))}
     if target_metrics:
         for row, d in zip(rand_rows, draws):
             row.update(target_metrics(d))
@@ -529,4 +630,4 @@ def score(data: Dataset, selection, *, metric: str | None = None,
     return Scorecard(budget=k, metric=metric, metrics=scores, random_draws=int(random_draws),
                      seed=seed, space=where, n_clusters=ctx.n_clusters,
                      label_counts=label_counts, cluster_counts=cluster_counts,
-                     seconds=time.perf_counter() - start)
+                     seconds=time.perf_counter() - start, cost=cost)

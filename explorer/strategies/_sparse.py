@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit
 
 from .. import space
+from .._cluster_kernels import centre_sums
 
 #: Up to this many rows the graph is exact (N^2 D work); above, inverted-file search.
 EXACT_MAX_ROWS = 10_000
@@ -192,19 +193,6 @@ def exact_knn(Xc, sq, k: int, report=None) -> KnnGraph:
     return KnnGraph(out_idx.astype(np.int32), out_d, "exact", pairs)
 
 
-@njit(cache=True, nogil=True)
-def _cell_sums(X, labels, n_cells):
-    """Sum and count of the rows of each cell (float64, in row order)."""
-    sums = np.zeros((n_cells, X.shape[1]), dtype=np.float64)
-    counts = np.zeros(n_cells, dtype=np.int64)
-    for i in range(X.shape[0]):
-        c = labels[i]
-        counts[c] += 1
-        for d in range(X.shape[1]):
-            sums[c, d] += X[i, d]
-    return sums, counts
-
-
 def ivf_knn(Xc, sq, k: int, n_cells: int | None = None, probe_cells: int = PROBE_CELLS,
             probe_rows: int | None = None, seed: int = 0, report=None) -> KnnGraph:
     """Approximate k nearest neighbours by an inverted file (Jegou, Douze & Schmid 2011).
@@ -225,7 +213,7 @@ def ivf_knn(Xc, sq, k: int, n_cells: int | None = None, probe_cells: int = PROBE
     Xt = np.ascontiguousarray(Xc[train])
     for it in range(LLOYD_ITERATIONS):
         _, lab = space.nearest(Xt, centres, "euclidean")
-        sums, counts = _cell_sums(Xt, lab, n_cells)
+        sums, counts = centre_sums(Xt, lab, n_cells)
         full = counts > 0
         centres[full] = (sums[full] / counts[full, None]).astype(np.float32)
         if report is not None:

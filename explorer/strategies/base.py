@@ -48,6 +48,10 @@ class Problem:
     target: np.ndarray | None = None
     progress: Callable[[float, str], None] | None = None
     dataset: Any = None
+    #: with a cost budget: each row's cost (float64, finite, > 0) and the total the picks,
+    #: pinned ones included, may spend; ``budget`` is then the most rows that could fit
+    costs: np.ndarray | None = None
+    cost_budget: float | None = None
 
     @property
     def n(self) -> int:
@@ -100,6 +104,7 @@ class Strategy:
     greedy: bool = False
     exact_budget: bool = True
     randomized: bool = True
+    cost_rule: str = "set"
 
     def missing_inputs(self, available: set[str]) -> list[str]:
         """Human-readable list of inputs this strategy needs that are not available."""
@@ -107,6 +112,21 @@ class Strategy:
 
 
 REGISTRY: dict[str, Strategy] = {}
+
+#: How a strategy meets a cost budget (``select(..., cost_column=C)``); every rule but
+#: "knapsack" ends in :func:`keep_what_fits` over the strategy's pick order, in ``select``.
+COST_RULES = {
+    "knapsack": "its greedy search takes cost-scaled gains and keeps the best single row "
+                "when that is worth more (the knapsack guarantee)",
+    "ranking": "runs for the most rows that could fit, then keeps its picks in order while "
+               "they fit",
+    "set": "runs for the count the budget buys at the mean cost, then keeps its picks in "
+           "order while they fit",
+    "draw": "draws rows in a seeded order until nothing more fits",
+    "own-size": "sets its own size; a cost budget is refused",
+}
+#: Relative slack of the cost check, for float rounding of sums (1e-9 of the budget).
+COST_TOLERANCE = 1e-9
 
 FAMILIES = (
     "baseline",
@@ -132,14 +152,20 @@ def register(
     greedy: bool = False,
     exact_budget: bool = True,
     randomized: bool = True,
+    cost_rule: str | None = None,
 ):
     """Register ``func(problem, **params) -> Picks`` under ``name``.
 
     ``greedy`` promises that the picks for a smaller budget are a prefix of a larger one's.
     ``exact_budget=False`` lets a strategy return fewer rows than the budget (dedup, or a
     target-driven method that proposes its own budget). ``randomized=False`` means the seed
-    only matters for tie-breaking or a start point.
+    only matters for tie-breaking or a start point. ``cost_rule`` (one of
+    :data:`COST_RULES`; default "ranking" for greedy strategies, else "set") says how a cost
+    budget is met.
     """
+    cost_rule = cost_rule or ("ranking" if greedy else "set")
+    if cost_rule not in COST_RULES:
+        raise ValueError(f"unknown cost rule {cost_rule!r}; use one of {tuple(COST_RULES)}")
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; use one of {FAMILIES}")
     for need in needs:
@@ -160,6 +186,7 @@ def register(
             greedy=greedy,
             exact_budget=exact_budget,
             randomized=randomized,
+            cost_rule=cost_rule,
         )
         return func
 
@@ -171,3 +198,44 @@ def fill_from_allowed(problem: Problem, order: np.ndarray) -> np.ndarray:
     order = np.asarray(order, dtype=np.int64)
     order = order[problem.allowed[order]]
     return np.concatenate([problem.pinned, order[: problem.n_new]]).astype(np.int64)
+
+
+def keep_what_fits(order: np.ndarray, costs: np.ndarray, budget: float,
+                   spent: float = 0.0) -> np.ndarray:
+    """The rows of ``order`` kept, in order, while they fit: a row is kept when its cost
+    still fits in what is left of ``budget`` (after ``spent``) and skipped otherwise; the
+    walk stops once no row of ``order`` left can fit. The one rule by which every strategy
+    but the knapsack greedy meets a cost budget, and by which random subsets are drawn at a
+    cost.
+
+    >>> keep_what_fits(np.array([3, 0, 1, 2]), np.array([2.0, 5.0, 1.0, 4.0]), 6.0)
+    array([3, 0])
+    >>> keep_what_fits(np.array([1, 0, 2]), np.array([2.0, 5.0, 1.0]), 4.0)
+    array([0, 2])
+    """
+    order = np.asarray(order, dtype=np.int64)
+    c = np.asarray(costs, dtype=np.float64)[order]
+    limit = float(budget) * (1.0 + COST_TOLERANCE)
+    keep = np.zeros(len(order), dtype=bool)
+    # the leading run that fits as a whole, in one pass; after it only rows no dearer than
+    # what is left can ever fit (what is left only shrinks), walked one by one
+    cum = np.cumsum(c)
+    first = int(np.searchsorted(cum, limit - float(spent), side="right"))
+    keep[:first] = True
+    spent = float(spent) + (float(cum[first - 1]) if first else 0.0)
+    for t in (first + np.flatnonzero(c[first:] <= limit - spent)).tolist():
+        if spent + c[t] <= limit:
+            keep[t] = True
+            spent += c[t]
+    return order[keep]
+
+
+def most_rows_that_fit(costs: np.ndarray, rows: np.ndarray, budget: float) -> int:
+    """How many of ``rows`` fit in ``budget`` at most (the cheapest ones first).
+
+    >>> most_rows_that_fit(np.array([3.0, 1.0, 2.0, 9.0]), np.arange(4), 6.5)
+    3
+    """
+    c = np.sort(np.asarray(costs, dtype=np.float64)[np.asarray(rows, dtype=np.int64)])
+    return int(np.searchsorted(np.cumsum(c), float(budget) * (1.0 + COST_TOLERANCE),
+                               side="right"))

@@ -209,6 +209,7 @@ def leader_dedup(X: np.ndarray, order: np.ndarray, limit_sq: float, kept_first: 
               "Which point of a duplicate group stays: the first row, or a seeded random one."),
     ),
     exact_budget=False,
+    cost_rule="own-size",
     randomized=False,
 )
 def dedup(problem: Problem, threshold: float, keep: str) -> Picks:

@@ -186,6 +186,7 @@ class FacilityLocationObjective:
               "neighbours, slower)."),
     ),
     greedy=True,
+    cost_rule="knapsack",
 )
 def facility_location(problem: Problem, optimizer: str, epsilon: float, kernel: str,
                       neighbors: int, graph_search: int) -> Picks:
@@ -205,7 +206,9 @@ def facility_location(problem: Problem, optimizer: str, epsilon: float, kernel: 
     an inverted file above) and counts every other pair as similarity 0; under euclidean the
     largest squared distance is then the largest one in the graph (apricot's convention for
     a nearest-neighbour graph). With ``neighbors >= N`` it is the dense objective.
-    ``graph_search`` is the approximate graph's recall knob (``_sparse.knn_graph``). ``auto``
+    ``graph_search`` is the approximate graph's recall knob (``_sparse.knn_graph``). Under a
+    cost budget (``cost_column=``) the greedy takes gains per unit cost and keeps the best
+    single row when it is worth more (:func:`explorer.strategies._greedy.knapsack_greedy`). ``auto``
     takes dense up to 20,000 rows when the matrix needs at most a quarter of the available
     memory. ``info`` reports the kernel, the objective and, for sparse, the graph.
 
@@ -261,11 +264,17 @@ def facility_location(problem: Problem, optimizer: str, epsilon: float, kernel: 
         problem.report(start + (1 - start) * fraction, message)
 
     greedy_report(0.0, f"greedy: 0 of {problem.n_new} picks")
+    cost_left = None
+    if problem.costs is not None:
+        cost_left = problem.cost_budget - float(problem.costs[problem.pinned].sum())
     order, gains = greedy(objective, problem.n_new, problem.allowed, optimizer,
-                          rng=problem.rng, epsilon=epsilon, report=greedy_report)
+                          rng=problem.rng, epsilon=epsilon, report=greedy_report,
+                          costs=problem.costs, cost_left=cost_left)
     total = n * float(objective.top)
-    info.update(objective=objective.value,
-                objective_normalised=objective.value / total if total > 0 else 1.0,
+    # from the gains kept: under a cost budget the best single row may replace the picks
+    value = float(np.sum(pin_gains)) + float(np.sum(gains))
+    info.update(objective=value,
+                objective_normalised=value / total if total > 0 else 1.0,
                 gain_evaluations=objective.evaluations)
     return Picks(
         np.concatenate([problem.pinned, order]).astype(np.int64),

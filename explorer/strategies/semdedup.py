@@ -101,6 +101,7 @@ def semdedup_profile(X: np.ndarray, n_clusters: int, seed: int) -> dict:
         Param("n_clusters", Interval("int", 1, None), 20, "Number of k-means clusters."),
     ),
     exact_budget=False,
+    cost_rule="own-size",
 )
 def semdedup(problem: Problem, eps: float, n_clusters: int) -> Picks:
     """SemDeDup.

@@ -18,12 +18,14 @@ def random_order(problem: Problem) -> np.ndarray:
     summary="Picks rows uniformly at random, without replacement: the baseline to beat.",
     family="baseline",
     paper="Simple random sampling without replacement (e.g. Cochran, Sampling Techniques, 1977).",
+    cost_rule="draw",
 )
 def random_selection(problem: Problem) -> Picks:
     """Uniform random sample without replacement.
 
     Every prefix of the order is itself a uniform sample, so a smaller budget with the same
-    seed is a prefix of a larger one.
+    seed is a prefix of a larger one. Under a cost budget the same order is walked, keeping
+    each row that still fits, until nothing more fits.
 
     References
     ----------

@@ -22,7 +22,9 @@ from .heavy import heavy_turn
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def cached_sweep(data_key, strategies, budgets, seed, metric, label_column, group_column,
-                 score_column, draws, probe="none", target=()):
+                 score_column, draws, probe="none", target=(), lock=""):
+    """``lock`` (the locked split's digest) is part of the cache key only: a comparison
+    cached before a split was locked is not shown after."""
     from .data import load_cached
 
     data = load_cached(*data_key)
@@ -77,7 +79,8 @@ def controls_and_results(data) -> None:
             state.get("metric"), state.get("label_column"), state.get("group_column"),
             state.get("score_column"), int(draws), probe,
             tuple(int(i) for i in state.get("target"))
-            if any("target" in REGISTRY[n].needs for n in names) else ())
+            if any("target" in REGISTRY[n].needs for n in names) else (),
+            compute.lock_digest(state.get("data_key")))
     pressed = st.button("Compare", type="primary", key="cmp_run")
     started = st.session_state.setdefault("cmp_started", set())  # sweeps the button started
     if pressed:

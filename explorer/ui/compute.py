@@ -34,6 +34,14 @@ def layout(data_key, method: str, n_neighbors: int, min_dist: float, metric: str
                              metric=metric)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def given_layout(data_key):
+    """The layout the data carries (:func:`explorer.given_layout.given_layout`)."""
+    from explorer.given_layout import given_layout as own
+
+    return own(_data(data_key))
+
+
 def compute_umap(data_key, n_neighbors, min_dist, metric, progress) -> None:
     """Compute the UMAP layout onto the disk cache, telling ``progress`` (fraction, message);
     the next run reads it through :func:`layout`."""
@@ -58,7 +66,8 @@ def scoring_context(data_key, metric: str, label_column: str | None):
 
 
 def run_selection(data_key, strategy, budget, seed, metric, params, pinned, excluded,
-                  label_column, group_column, score_column, target, progress=None, where=None):
+                  label_column, group_column, score_column, target, progress=None, where=None,
+                  cost_column=None):
     """``where`` is a filter's JSON text (from the filter builder), read by
     :func:`explorer.data.filters.from_json`: JSON, never Python."""
     data = _data(data_key)
@@ -66,15 +75,26 @@ def run_selection(data_key, strategy, budget, seed, metric, params, pinned, excl
                            pinned=pinned or None, excluded=excluded or None,
                            label_column=label_column, group_column=group_column,
                            score_column=score_column, target=target or None, progress=progress,
-                           where=None if where is None else json.loads(where))
+                           where=None if where is None else json.loads(where),
+                           cost_column=cost_column)
+
+
+def lock_digest(data_key) -> str:
+    """The digest of the dataset's locked confirmation split ('' without one): part of the
+    cache keys of selections and comparisons, so none made before a lock is shown after."""
+    from explorer.data.ledger import Ledger
+
+    lock = Ledger().locked(_data(data_key).fingerprint)
+    return "" if lock is None else lock["digest"]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_selection(data_key, strategy, budget, seed, metric, params_items, pinned, excluded,
-                     label_column, group_column, score_column, target, where=None):
+                     label_column, group_column, score_column, target, where=None, lock="",
+                     cost_column=None):
     sel = run_selection(data_key, strategy, budget, seed, metric, dict(params_items),
                         list(pinned), list(excluded), label_column, group_column,
-                        score_column, list(target), where=where)
+                        score_column, list(target), where=where, cost_column=cost_column)
     return sel
 
 
@@ -83,11 +103,13 @@ def scorecard(data_key, selection, metric, label_column, draws: int = 30):
     return _scorecard(data_key, selection, metric, label_column, draws, ctx)
 
 
-@st.cache_data(show_spinner="Scoring against random subsets of the same size ...",
+@st.cache_data(show_spinner="Scoring against random subsets ...",
                max_entries=64,
                hash_funcs={ScoringContext: lambda c: (c.fingerprint, c.metric, c.label_column),
                            explorer.Selection: lambda s: (s.fingerprint, s.indices.tobytes(),
-                                                          s.pinned, s.excluded, s.metric)})
+                                                          s.pinned, s.excluded, s.metric,
+                                                          s.cost_budget,
+                                                          s.columns.get("cost_column"))})
 def _scorecard(data_key, selection, metric, label_column, draws, ctx):
     return explorer.score(_data(data_key), selection, metric=metric,
                           label_column=label_column, random_draws=draws, context=ctx)
@@ -138,3 +160,52 @@ def prefetch_after(sel) -> None:
 def stop_background_work() -> None:
     """Called first in every run: the run gets the machine to itself."""
     kcenter.stop_prefetch()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def search_matches(data_key, column: str, text: str):
+    """Rows whose ``column`` contains ``text`` (literal, any case)."""
+    from explorer.search import text_matches
+
+    return text_matches(_data(data_key), column, text)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def row_neighbours(data_key, row: int, k: int, metric: str):
+    from explorer.search import neighbours_of_row
+
+    return neighbours_of_row(_data(data_key), row, k, metric)
+
+
+@st.cache_resource(show_spinner="Loading the text model that embedded this dataset ...",
+                   max_entries=2)
+def query_model(data_key):
+    """The dataset's own text model (loaded once per dataset, offline)."""
+    from explorer.search import query_model as load
+
+    return load(_data(data_key))
+
+
+@st.cache_data(show_spinner="Embedding the sentence ...", max_entries=64)
+def text_neighbours(data_key, text: str, k: int, metric: str):
+    from explorer.search import neighbours_of_text
+
+    return neighbours_of_text(_data(data_key), query_model(data_key), text, k, metric)
+
+
+def row_scores(data_key):
+    """The per-row scores the data key asks for (cached with the dataset), or None."""
+    from .data import base_key, cached_row_scores, score_settings
+
+    settings = score_settings(data_key)
+    return None if settings is None else cached_row_scores(base_key(data_key), settings)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def selection_distances(data_key, indices: tuple, metric: str):
+    """Distance of every row to the nearest selected row (the row scores' own measure)."""
+    from explorer.row_scores import distance_to_selected
+
+    data = _data(data_key)
+    X = space.prepare(data.embeddings, metric, ids=data.ids)
+    return distance_to_selected(X, np.asarray(indices, dtype=np.int64), metric)

@@ -40,13 +40,57 @@ _last_sweep = [0.0]
 
 @st.cache_resource(show_spinner="Loading the dataset ...", max_entries=4)
 def load_cached(kind: str, path: str, meta: str | None, id_column: str | None,
-                embedding_column: str | None, drop_invalid: bool, version):
+                embedding_column: str | None, drop_invalid: bool, version,
+                scores: tuple | None = None):
     """One Dataset per file + options (+ modification time or content digest); shared, never
-    copied."""
+    copied. With ``scores`` (see :func:`with_score_settings`), the same dataset with the
+    per-row scores as metadata columns, so the filter builder, the map and the strategies
+    see them as columns."""
+    if scores is not None:
+        from explorer.row_scores import with_scores
+
+        base = (kind, path, meta, id_column, embedding_column, drop_invalid, version)
+        found = cached_row_scores(base, scores)
+        return with_scores(load_cached(*base), found, columns=DATASET_SCORE_COLUMNS)
     if kind == "sample":
         return explorer.load_sample(path)
     return explorer.load(path, meta=meta or None, id_column=id_column or None,
                          embedding_column=embedding_column or None, drop_invalid=drop_invalid)
+
+
+#: The per-row scores kept as the app's dataset columns (the distance to the selected rows
+#: changes with every selection: the Explore page measures it for the selection on screen).
+DATASET_SCORE_COLUMNS = ("uniqueness", "typicality", "duplicate_group",
+                         "duplicate_similarity", "cluster")
+
+
+@st.cache_resource(show_spinner="Computing the per-row scores (neighbours, near-duplicates, "
+                   "clusters) ...", max_entries=4)
+def cached_row_scores(base_key: tuple, settings: tuple):
+    """:func:`explorer.row_scores.row_scores` of the dataset ``base_key`` with ``settings``
+    (metric, k, n_clusters, duplicate threshold), computed once per dataset and settings."""
+    from explorer.row_scores import row_scores
+
+    metric, k, n_clusters, threshold = settings
+    data = load_cached(*base_key)
+    return row_scores(data, k=min(int(k), data.n - 1), metric=metric,
+                      n_clusters=min(int(n_clusters), data.n),
+                      duplicate_threshold=float(threshold))
+
+
+def base_key(key):
+    """The dataset's own key, without the per-row score settings (or None)."""
+    return None if key is None else tuple(key[:7])
+
+
+def score_settings(key):
+    """The per-row score settings a data key carries, or None."""
+    return key[7] if key is not None and len(key) > 7 else None
+
+
+def with_score_settings(key, settings) -> tuple:
+    """``key`` asking for the per-row scores with ``settings`` (None: without them)."""
+    return base_key(key) + ((settings,) if settings is not None else ())
 
 
 def key_for_sample(name: str) -> tuple:
@@ -312,5 +356,6 @@ def try_load(key: tuple, names: dict | None = None):
 
 
 __all__ = ["DESCRIPTIONS", "SAMPLES", "checked_folder", "checked_path", "display_name", "key_for_app_output", "key_for_path",
-           "key_for_sample", "key_for_upload", "load_cached", "safe_name", "save_upload",
+           "key_for_sample", "key_for_upload", "load_cached", "base_key", "score_settings",
+           "with_score_settings", "cached_row_scores", "safe_name", "save_upload",
            "session_folder", "sweep_now_and_then", "sweep_uploads", "try_load", "user_words"]

@@ -10,7 +10,7 @@ import streamlit as st
 import explorer
 from explorer.cost import estimate_score
 
-from . import compute, figures, filter_view, live_charts, panels, state
+from . import compute, curate_view, figures, filter_view, live_charts, panels, robustness_view, state
 from .heavy import heavy_turn
 
 
@@ -21,7 +21,8 @@ def _selection_args(data, spec, params, where=None):
         params_items=tuple(sorted(params.items())), pinned=tuple(state.get("pinned")),
         excluded=tuple(state.get("excluded")), label_column=state.get("label_column"),
         group_column=state.get("group_column"), score_column=state.get("score_column"),
-        target=tuple(state.get("target")), where=filter_view.where_json(where))
+        target=tuple(state.get("target")), where=filter_view.where_json(where),
+        lock=compute.lock_digest(state.get("data_key")), cost_column=panels.cost_column())
 
 
 def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False,
@@ -36,7 +37,12 @@ def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False,
     args = _selection_args(data, spec, params, where)
     from explorer.cost import estimate
 
-    est = estimate(spec.name, data.n, data.dim, args["budget"], params)
+    count = args["budget"]
+    if args["cost_column"] is not None:  # the estimate wants the count the cost buys
+        values = data.metadata[args["cost_column"]].to_numpy(dtype=float)
+        mean = float(np.nanmean(values)) if np.isfinite(values).any() else 1.0
+        count = max(1, min(data.n, int(count / mean))) if mean > 0 else data.n
+    est = estimate(spec.name, data.n, data.dim, count, params)
     if est.heavy and not pressed:
         st.warning(f"{spec.name} at this size would take {est.describe()} Press **Run** to "
                    "start it anyway.")
@@ -45,6 +51,7 @@ def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False,
     if spec.name in panels.BUDGET_FREE:
         budget = None  # deduplication keeps every representative
         args["budget"] = budget
+        args["cost_column"] = None  # and sets its own size: a cost budget does not apply
     try:
         with heavy_turn(f"{spec.name}") if est.heavy else nullcontext(), \
                 st.spinner(f"Running {spec.name} ..."):
@@ -69,10 +76,10 @@ def map_section(data) -> None:
                               help="For looking only: every metric is computed in the "
                               "embedding space, never on this map.")
     levels = compute.column_levels(state.get("data_key"))
-    extra = [c for c in data.metadata.columns if c not in ("label", "group", "id")
-             and data.metadata[c].dtype.kind in "fiub" or
-             (c not in ("label", "group", "id", "text", "image")
-              and levels[c] <= 40)]
+    layout_columns = compute.given_layout(state.get("data_key")).columns
+    extra = [c for c in data.metadata.columns if c not in layout_columns and (
+             c not in ("label", "group", "id") and data.metadata[c].dtype.kind in "fiub" or
+             (c not in ("label", "group", "id", "text", "image") and levels[c] <= 40))]
     choices = [c for c in COLOUR_CHOICES if c not in ("label", "group")
                or c in data.metadata.columns] + extra
     colour_by = state.remembered(c2.selectbox, "Colour by", "colour_by", options=choices)
@@ -81,16 +88,28 @@ def map_section(data) -> None:
         md = state.remembered(st.slider, "min_dist", "umap_md", 0.0, 0.99, default=0.1)
     metric = state.get("metric")
     key = state.get("data_key")
-    if method == "UMAP" and not compute.cached_umap(key, nn, md, metric):
+    own = compute.given_layout(key)
+    if own.problem:
+        st.warning(own.problem)
+    state.put("layout_pending", None)
+    if method == "UMAP" and own.xy is not None:
+        xy = own.xy
+        c3.caption(f"The data's own layout (columns {', '.join(own.columns)}).")
+    elif method == "UMAP" and not compute.cached_umap(key, nn, md, metric):
         xy = compute.layout(key, "pca", 15, 0.1, metric)
-        note = st.empty()  # UMAP's progress bar, above the map, once the PCA map is drawn
+        # UMAP's progress bar, above the map; UMAP itself runs after the page's selection and
+        # scorecard are drawn (finish_layout)
+        note = st.empty()
         note.progress(0.0, text=f"{UMAP_LEAD} ...")
+        state.put("layout_pending", (key, nn, md, metric, note))
     else:
         xy = compute.layout(key, method.lower(), nn, md, metric)
-        note = None
     sel = state.get("selection")
     selected = sel.indices if sel is not None and sel.fingerprint == data.fingerprint else None
     colour, name, continuous = _colour(data, key, colour_by, selected, metric)
+    scores = compute.row_scores(key)
+    if scores is not None and colour_by in scores.records:
+        st.caption(f"Colour: {scores.caption(colour_by)}")
     meta = data.metadata
 
     def details(r: int) -> str:  # hover line of a highlighted row (escaped by the chart)
@@ -101,10 +120,16 @@ def map_section(data) -> None:
             parts.append(str(meta["text"].iloc[r])[:80])
         return " · ".join(parts)
 
+    try:
+        near = curate_view.neighbours(data)
+    except explorer.ExplorerError:
+        near = None  # said in the neighbours panel below the map
     chart = live_charts.map_chart(xy, data.ids, colour=colour, colour_name=name,
                                   continuous=continuous, selected=selected,
                                   pinned=state.get("pinned"), excluded=state.get("excluded"),
-                                  target=state.get("target"), details=details)
+                                  target=state.get("target"), details=details,
+                                  found=curate_view.matches(data),
+                                  neighbours=() if near is None else near.indices)
     # A keyed chart keeps its identity, so a new selection redraws the canvas in place. The
     # lasso arrives on the run after it was drawn: read it against the chart then on screen.
     drawn = state.get("map_drawn")
@@ -115,12 +140,22 @@ def map_section(data) -> None:
     state.put("map_drawn", live_charts.MapChart({}, chart.series_rows))
     _take_lasso(event, drawn if drawn is not None else chart)
     lasso_actions(data)
-    if note is not None:
-        compute.compute_umap(key, nn, md, metric,
-                             lambda f, m: note.progress(min(1.0, max(0.0, f)),
-                                                        text=f"{UMAP_LEAD}: {m}"))
-        note.empty()
-        st.rerun()
+
+
+def finish_layout() -> None:
+    """Compute the UMAP the map is waiting for (if any), showing its progress above the map,
+    then redraw the page with it. Called last, so the selection and its scorecard are on
+    screen before UMAP starts."""
+    pending = state.get("layout_pending")
+    if pending is None:
+        return
+    key, nn, md, metric, note = pending
+    state.put("layout_pending", None)
+    compute.compute_umap(key, nn, md, metric,
+                         lambda f, m: note.progress(min(1.0, max(0.0, f)),
+                                                    text=f"{UMAP_LEAD}: {m}"))
+    note.empty()
+    st.rerun()
 
 
 def _take_lasso(event, drawn) -> None:
@@ -194,6 +229,8 @@ def lasso_actions(data) -> None:
     if focus is not None and focus < data.n:
         with st.container(border=True):
             panels.detail_panel(data, focus)
+    with st.container(border=True):
+        curate_view.neighbours_panel(data, _apply)
 
 
 def _apply(kind: str, rows) -> None:
@@ -226,6 +263,7 @@ def scorecard_section(data, sel) -> None:
         card = compute.scorecard(state.get("data_key"), sel, sel.metric,
                                  state.get("label_column"))
     panels.scorecard_view(card, data, sel.strategy)
+    robustness_view.check_in_another_embedding(data, sel)
 
 
 EPS_STEPS = (0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)
@@ -238,7 +276,10 @@ def strategy_insights(data, spec, params) -> None:
             _semdedup_report(data, params)
     elif spec.name == "quality-diversity" and state.get("score_column"):
         with st.expander("Quality against coverage, over the weight", expanded=False):
-            front = compute.quality_front(state.get("data_key"), panels.budget_value(data),
+            # a count: under a cost budget the front is drawn at the sidebar's row count
+            count = panels.budget_value(data) if panels.cost_column() is None else \
+                int(state.get("budget_count"))
+            front = compute.quality_front(state.get("data_key"), count,
                                           state.get("score_column"), state.get("metric"),
                                           bool(params.get("higher_is_better", True)),
                                           int(state.get("seed")))

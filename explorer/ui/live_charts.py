@@ -29,6 +29,9 @@ CONTINUOUS_BINS = 8
 VIRIDIS = ["#440154", "#46327e", "#365c8d", "#277f8e", "#1fa187", "#4ac16d", "#a0da39",
            "#fde725"]
 # a filled "x" for excluded rows (ECharts has no built-in cross symbol)
+#: Rings of the text search's matches and of the listed nearest neighbours.
+FOUND = "#e6550d"
+NEIGHBOUR = "#17becf"
 CROSS = "path://M2,0L5,3L8,0L10,2L7,5L10,8L8,10L5,7L2,10L0,8L3,5L0,2Z"
 
 
@@ -68,9 +71,11 @@ class MapChart:
 
 def map_chart(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str = "",
               continuous: bool = False, selected=None, pinned=(), excluded=(), target=(),
-              details=None, seed: int = 0) -> MapChart:
+              details=None, seed: int = 0, found=(), neighbours=()) -> MapChart:
     """Scatter of the layout: background points by colour group (sampled above
-    MAP_POINT_LIMIT), then selected, target, pinned and excluded rows on top.
+    MAP_POINT_LIMIT), then selected, target, pinned and excluded rows on top, and the text
+    search's matches (``found``) and the listed nearest neighbours (``neighbours``) as rings
+    above everything.
 
     ``details`` maps a row to a short plain-text line (label, text snippet) shown on hover for
     the highlighted rows; the background points show their row number and colour group."""
@@ -140,7 +145,10 @@ def map_chart(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str 
             (np.flatnonzero(sel_mask & ~special), "selected", SELECTED, "circle", 9),
             (np.asarray(target, dtype=np.int64), "target", TARGET, "triangle", 11),
             (np.asarray(pinned, dtype=np.int64), "pinned", PINNED, "diamond", 12),
-            (np.asarray(excluded, dtype=np.int64), "excluded", EXCLUDED, CROSS, 9)):
+            (np.asarray(excluded, dtype=np.int64), "excluded", EXCLUDED, CROSS, 9),
+            (np.asarray(found, dtype=np.int64), "search matches", FOUND, "emptyCircle", 12),
+            (np.asarray(neighbours, dtype=np.int64), "neighbours", NEIGHBOUR, "emptyCircle",
+             14)):
         if len(rows) == 0:
             continue
         data = [[float(xy[r, 0]), float(xy[r, 1]), int(r), str(ids[r]),
@@ -148,7 +156,9 @@ def map_chart(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str 
         series.append({
             "type": "scatter", "name": f"{name} ({len(rows):,})", "symbol": symbol,
             "symbolSize": size, "selectedMode": "single", "z": 3,
-            "itemStyle": {"color": colour_hex, "borderColor": "white", "borderWidth": 1},
+            "itemStyle": {"color": colour_hex, "borderColor": "white", "borderWidth": 1}
+            if symbol != "emptyCircle" else {"color": colour_hex, "borderColor": colour_hex,
+                                             "borderWidth": 2},
             "tooltip": {"formatter": f"{name}<br/>id {{@[3]}} (row {{@[2]}})<br/>{{@[4]}}"},
             "data": data})
         series_rows.append(np.asarray(rows, dtype=np.int64))

@@ -83,9 +83,16 @@ def sidebar_data():
     why = (f"{strategy} keeps one row of every group of "
            "near-duplicates, so it sets its own size: the budget does not apply."
            if free else None)
-    mode = state.remembered(sb.radio, "Budget as", "budget_mode", options=["count", "percent"],
-                            horizontal=True, disabled=free)
-    if mode == "count":
+    numeric_columns = [c for c in data.metadata.columns if data.metadata[c].dtype.kind in "fiu"]
+    modes = ["count", "percent"] + (["total cost"] if numeric_columns else [])
+    mode = state.remembered(sb.radio, "Budget as", "budget_mode", options=modes,
+                            horizontal=True, disabled=free,
+                            help="total cost: rows cost different amounts (tokens, labelling "
+                            "seconds, bytes in a numeric column); the budget is what the "
+                            "selection may spend, and random is drawn at the same total cost.")
+    if mode == "total cost" and not free:
+        _cost_budget(sb, data, numeric_columns)
+    elif mode == "count":
         if state.get("budget_count") > data.n:
             state.put("budget_count", data.n)
         state.remembered(sb.number_input, "Budget (rows)", "budget_count", min_value=1,
@@ -156,7 +163,7 @@ def sync_dataset() -> None:
         state.put("load_error", f"Could not read this input: {type(exc).__name__}: "
                   f"{uidata.user_words(str(exc), state.get('upload_names'))}")
         return
-    if new_key == state.get("data_key"):
+    if new_key == uidata.base_key(state.get("data_key")):
         state.put("load_error", None)  # back on the loaded dataset: nothing to report
         return
     if new_key is None or new_key == state.get("failed_key"):
@@ -170,6 +177,28 @@ def sync_dataset() -> None:
         state.put("failed_key", None)
         state.put("data_key", new_key)
         state.reset_for_new_data()
+
+
+def _cost_budget(sb, data, numeric_columns) -> None:
+    """The cost column and the total cost (default: 50 rows at the column's mean cost)."""
+    column = state.remembered(sb.selectbox, "Cost column", "cost_column",
+                              options=numeric_columns,
+                              help="Each row's cost (finite, > 0), e.g. tokens per text.")
+    values = data.metadata[column].to_numpy(dtype=float)
+    if state.get("budget_cost") is None or state.get("cost_for") != (data.fingerprint, column):
+        mean = float(np.nanmean(values)) if np.isfinite(values).any() else 1.0
+        state.put("budget_cost", round(50 * mean, 6) if mean > 0 else 1.0)
+        state.put("cost_for", (data.fingerprint, column))
+    state.remembered(sb.number_input, f"Budget (total {column})", "budget_cost",
+                     min_value=0.0, format="%g",
+                     help=f"The most {column} the selection may spend, pinned rows "
+                     f"included. The rows cost {np.nanmin(values):g} to {np.nanmax(values):g}"
+                     f" (mean {np.nanmean(values):g}).")
+
+
+def cost_column():
+    """The cost column when the budget is a total cost, else None."""
+    return state.get("cost_column") if state.get("budget_mode") == "total cost" else None
 
 
 def _column_select(sb, label, key, options, guess):
@@ -187,6 +216,8 @@ BUDGET_FREE = ("dedup", "semdedup")
 
 
 def budget_value(data):
+    if cost_column() is not None:
+        return float(state.get("budget_cost"))
     if state.get("budget_mode") == "count":
         return int(min(state.get("budget_count"), data.n))
     pct = float(state.get("budget_percent"))
@@ -288,11 +319,14 @@ def scorecard_view(card, data, strategy: str = "") -> None:
     better = int((frame["verdict"] == "better than random").sum())
     worse = int((frame["verdict"] == "worse than random").sum())
     of = f" of {strategy}" if strategy else ""
+    same = "size" if card.cost is None else f"total {card.cost['column']}"
     st.markdown(f"**Scorecard{of}** — {card.budget:,} rows against {card.random_draws} random "
-                f"subsets of the same size: **{better}** metrics better than random, "
+                f"subsets of the same {same}: **{better}** metrics better than random, "
                 f"**{worse}** worse, {len(frame) - better - worse} within random's spread. "
                 f"<span style='color:#777'>Measured in the {card.space}.</span>",
                 unsafe_allow_html=True)
+    if card.cost is not None:
+        st.markdown(f"**Spend:** {card.describe_cost()}")
     # keyed ECharts charts keep their identity: a new selection redraws them in place
     st.echarts_chart(scorecard_chart(frame), key="scorecard_chart",
                      height=90 + 30 * len(frame))
@@ -337,7 +371,10 @@ def scorecard_view(card, data, strategy: str = "") -> None:
 
 
 def selection_summary(sel, data) -> None:
-    st.success(f"{sel.strategy}: selected **{len(sel):,}** of {data.n:,} rows in "
+    spent = "" if sel.cost is None else \
+        (f", spending **{sel.spend:,.6g}** of {sel.cost_budget:,.6g} "
+         f"{sel.columns['cost_column']}")
+    st.success(f"{sel.strategy}: selected **{len(sel):,}** of {data.n:,} rows{spent} in "
                f"{sel.seconds:.2f} s (seed {sel.seed}, {sel.metric}).")
     if sel.info:
         st.caption(", ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"

@@ -12,9 +12,12 @@ DEFAULTS = {
     "failed_key": None,             # the data key that failed (not retried until it changes)
     "upload_names": {},             # stored upload path -> the name the user gave (messages)
     "metric": "euclidean",
-    "budget_mode": "count",         # "count" or "percent"
+    "budget_mode": "count",         # "count", "percent" or "total cost"
     "budget_count": 50,
     "budget_percent": 5.0,
+    "budget_cost": None,            # the total cost (None: 50 rows at the mean cost)
+    "cost_column": None,            # the numeric column the total cost is counted in
+    "cost_for": None,               # (fingerprint, column) the default total cost was set for
     "seed": 0,
     "label_column": None,
     "group_column": None,
@@ -30,15 +33,36 @@ DEFAULTS = {
     "map_generation": 0,            # part of the map's key: a new one clears a drawn lasso
     "map_drawn": None,              # the MapChart on screen (turns a lasso event into rows)
     "map_event": None,              # the last lasso event taken (not taken twice)
+    # (data key, neighbours, min_dist, metric, progress placeholder) of the UMAP the map
+    # waits for, computed at the end of the run (explore_view.finish_layout)
+    "layout_pending": None,
     "strategy": "k-center",         # the Explore page's strategy
     "workspace_moved": None,        # where a damaged workspace file was just moved (said once)
     "filter_count": 0,              # conditions in the Explore page's filter builder
     "filter_join": "all conditions hold (and)",  # how the builder joins its conditions
     # each condition's widgets remember their values under "filter:<i>:..." (filter_view)
+    "robust_space": None,           # the scorecard's "check in another embedding" choice
+    "robust_path": "",              # ... when it is a file on disk
+    "robust_request": None,         # the check last asked for (shown until the input changes)
+    "dims_k": None,                 # Dimensions page: k (None: a default from the width)
+    "dims_methods": None,           # ... the methods measured (None: all that apply)
+    "dims_draws": 30,               # ... random k-dimension subsets
+    "dims_request": None,           # ... the measurement last asked for
+    "dims_export": None,            # ... the method whose dimensions are downloaded
+    "confirm_fraction": 0.2,        # Export page: share of rows a new lock holds
+    "confirm_result": None,         # ... the confirmation just made (a dict)
     "heavy_done": set(),            # heavy runs this session finished (cached: no queue again)
     "embed_error": None,            # the last error of the sidebar's Embed button
     "embedded_key": None,           # the data key of the last embedded output
     "filter_json": None,            # the Explore filter's JSON text (Export offers its rows)
+    "search_column": None,          # the text column the Explore search looks in
+    "search_text": "",              # the Explore search's literal text
+    "neighbour_k": 10,              # how many nearest neighbours the Explore page lists
+    "neighbour_text": "",           # a typed sentence whose neighbours are listed
+    "score_k": 10,                  # per-row scores: neighbours of uniqueness / typicality
+    "score_clusters": 20,           # per-row scores: k-means clusters
+    "score_threshold": 0.05,        # per-row scores: near-duplicate threshold
+    "scores_error": None,           # the last error of the per-row scores' button
 }
 
 
@@ -86,6 +110,10 @@ def reset_for_new_data() -> None:
         put(key, None)
     for key in COLUMN_KEYS:  # the guesses apply again on the new data
         st.session_state.pop(column_choice_key(key), None)
+    put("search_column", None)  # the search and the neighbours named the old data's rows
+    put("search_text", "")
+    put("neighbour_text", "")
+    put("scores_error", None)
     put("filter_count", 0)  # the filter named the old data's columns
     put("filter_json", None)
     for key in [k for k in st.session_state if str(k).startswith(("filter:", "w:filter:"))]:

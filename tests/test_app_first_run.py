@@ -1,0 +1,69 @@
+"""The first page of a fresh install: the bundled sample's map needs no UMAP, and when the
+map does wait for UMAP, the selection and its scorecard are drawn before UMAP starts."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer import projection, warmup
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def texts(elements):
+    return " ".join(str(e.value) for e in elements)
+
+
+class UmapStarted(Exception):
+    """Raised in place of UMAP: the page stops where UMAP would start."""
+
+
+@pytest.fixture
+def umap_stops_the_page(monkeypatch, tmp_path):
+    """UMAP replaced by an exception (the page's order is under test, not UMAP); returns the
+    list of the rows counts UMAP was started on."""
+    started = []
+    done = threading.Event()
+    done.set()  # the app's background warm-up (a small UMAP of its own) counts as started
+    monkeypatch.setattr(warmup, "_started", done)
+
+    def start(X, *args, **kwargs):
+        started.append(len(X))
+        raise UmapStarted("UMAP started")
+
+    monkeypatch.setattr(projection, "_umap", start)
+    monkeypatch.setenv("SUBSET_EXPLORER_CACHE", str(tmp_path / "layouts"))  # nothing cached
+    return started
+
+
+def test_the_sample_opens_on_its_shipped_map_without_umap(umap_stops_the_page):
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "The data's own layout (columns x, y)." in texts(at.caption)
+    assert "**Scorecard of k-center** — 50 rows against 30 random subsets" in texts(at.markdown)
+    assert not at.get("progress")
+    assert umap_stops_the_page == []
+
+
+def test_the_scorecard_is_drawn_before_the_maps_umap_starts(umap_stops_the_page, digits,
+                                                            tmp_path):
+    path = tmp_path / "no_layout.npy"  # no layout columns: the map needs UMAP
+    np.save(path, digits.embeddings[:400])
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    at.session_state["source"] = "Path on disk"
+    at.session_state["disk_path"] = str(path)
+    at.run()
+    # the run stopped where UMAP started, with the PCA map, the selection and its scorecard
+    # already drawn and UMAP's progress bar waiting above the map
+    assert umap_stops_the_page == [400] and len(at.exception) == 1  # (its text is redacted)
+    assert "k-center: selected **50** of 400" in texts(at.success)
+    assert "**Scorecard of k-center** — 50 rows against 30 random subsets" in texts(at.markdown)
+    bars = " ".join(bar.proto.text for bar in at.get("progress"))
+    assert "PCA layout shown while UMAP computes" in bars

@@ -1,0 +1,24 @@
+"""The numba warm-up: once per process, in a thread of its own, never raising."""
+
+from __future__ import annotations
+
+import threading
+
+from explorer import warmup
+
+
+def test_the_background_warm_up_runs_once_per_process_off_the_calling_thread(monkeypatch):
+    ran = []
+    done = threading.Event()
+
+    def warm(report):
+        ran.append(threading.current_thread().name)
+        done.set()
+        raise RuntimeError("a failed warm-up is dropped")  # the real call compiles later
+
+    monkeypatch.setattr(warmup, "warm", warm)
+    monkeypatch.setattr(warmup, "_started", threading.Event())
+    assert warmup.warm_in_background() is True
+    assert warmup.warm_in_background() is False
+    assert done.wait(30)
+    assert ran == ["numba-warm-up"]
