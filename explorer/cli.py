@@ -143,6 +143,43 @@ def _target_kwargs(args) -> dict:
     return {}
 
 
+def _engine_options(p: argparse.ArgumentParser, modes: bool = False) -> None:
+    g = p.add_argument_group("engine options (a folder or glob of shards as DATA, or "
+                             "--engine dask)")
+    g.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="local: this process (default); dask: a Dask cluster (the distributed "
+                   "forms of the strategies; pip install 'subset-explorer[dask]')")
+    g.add_argument("--scheduler", metavar="ADDR", help="the Dask scheduler, e.g. "
+                   "tcp://HOST:8786 (default: $DASK_SCHEDULER_ADDRESS, else a local cluster "
+                   "sized to this machine)")
+    g.add_argument("--workers", metavar="N", type=int, help="workers of the local cluster")
+    g.add_argument("--memory-limit", metavar="SIZE", help="memory per worker of the local "
+                   "cluster, e.g. 4GiB")
+    if modes:
+        g.add_argument("--mode", choices=("exact", "coreset", "greedi"),
+                       help="the distributed form's mode (k-center: exact or coreset)")
+
+
+def _open_engine(args, data=None):
+    """The engine a command runs on, or None for the single-process strategies (one file
+    and --engine local)."""
+    from .data.shards import ShardedDataset
+    from .engine import get_engine
+
+    if args.engine == "local" and (args.scheduler or args.workers or args.memory_limit):
+        raise _UsageError("--scheduler, --workers and --memory-limit need --engine dask")
+    if args.engine == "local" and not isinstance(data, ShardedDataset):
+        return None
+    return get_engine(args.engine, scheduler=args.scheduler, workers=args.workers,
+                      memory_limit=args.memory_limit)
+
+
+def _say_engine(engine, args) -> None:
+    if engine is not None and engine.name == "dask":
+        link = engine.dashboard
+        _say(args, f"dask: {engine.workers} worker(s)" + (f"; dashboard {link}" if link else ""))
+
+
 def _budget(text: str):
     try:
         return int(text)
@@ -239,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--replay", metavar="FILE.json", help="re-run the selection of a manifest")
     sel.add_argument("--force", action="store_true", help="replace existing output files")
     _data_options(sel)
+    _engine_options(sel, modes=True)
 
     cp = sub.add_parser("compare", help="strategies x budgets against random: scorecard "
                         "metrics and downstream probes, with corrected p-values")
@@ -267,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--force", action="store_true", help="replace existing output files")
     _target_options(cp)
     _data_options(cp)
+    _engine_options(cp)
 
     sc = sub.add_parser("score", help="score a selection against random subsets")
     sc.add_argument("data", metavar="DATA")
@@ -284,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--seed", type=int, default=0)
     sc.add_argument("--format", choices=("table", "json"), default="table")
     _data_options(sc)
+    _engine_options(sc)
 
     rb = sub.add_parser("robustness", help="score a selection in a second embedding of the "
                         "same rows: verdicts side by side, flips flagged, overlap with the "
@@ -421,6 +461,16 @@ def cmd_info(args) -> int:
     from .data.validation import invalid_rows
 
     data = _load(args)
+    if hasattr(data, "shards"):
+        empty = sum(1 for s in data.shards if s.rows == 0)
+        print(f"shards       {len(data.shards)} in {data.source}"
+              + (f" ({empty} empty)" if empty else ""))
+        print(f"rows         {data.n}")
+        print(f"dimensions   {data.dim}")
+        print(f"embeddings   column {data.embedding_column!r}")
+        print(f"ids          {'column ' + repr(data.id_column) if data.id_column else 'row numbers'}")
+        print(f"columns      {', '.join(data.columns) or '(none)'}")
+        return 0
     X = data.embeddings
     mapped = isinstance(X, np.memmap) or (getattr(X, "base", None) is not None
                                           and isinstance(X.base, np.memmap))
@@ -511,9 +561,26 @@ def cmd_select(args) -> int:
         else:
             _check_format_output(args)
         doc = read_manifest(args.replay)
-        data, sel = replay(doc)
-        scores = _row_scores(args, data, sel.metric) if args.with_scores else None
-        _write_selection(args, data, sel, scores)
+        on_engine = bool(doc.get("engine")) or args.engine == "dask"
+        engine = _open_engine(args, data=None) if args.engine == "dask" else None
+        try:
+            _say_engine(engine, args)
+            if on_engine:
+                _check_engine_output(args)
+            if on_engine and engine is None:
+                from .engine import get_engine
+
+                engine = get_engine("local")
+            data, sel = replay(doc, engine=engine) if on_engine else replay(doc)
+            if on_engine:
+                export(data, sel, args.out, force=args.force, manifest=args.manifest,
+                       engine=engine)
+            else:
+                scores = _row_scores(args, data, sel.metric) if args.with_scores else None
+                _write_selection(args, data, sel, scores)
+        finally:
+            if engine is not None:
+                engine.close()
         _say(args, f"replayed {sel.strategy}: {len(sel)} rows, identical ids; wrote {args.out}")
         return 0
     if not args.data:
@@ -550,6 +617,32 @@ def cmd_select(args) -> int:
     target = _target_kwargs(args)
     columns = dict(label_column=args.label_column, group_column=args.group_column,
                    score_column=args.score_column)
+    engine = _open_engine(args, data)
+    if engine is not None:
+        bar = Progress(args.strategy, args.quiet)
+        try:
+            _check_engine_output(args)
+            if then is not None or pinned is not None or excluded is not None or \
+                    args.cost_column or args.with_scores:
+                raise ExplorerError("--then, --pin, --exclude, --cost-column and --with-scores are not "
+                                    "available on an engine "
+                                    "or a sharded dataset yet.")
+            _say_engine(engine, args)
+            sel = select(data, args.strategy, args.budget, seed=args.seed, metric=args.metric,
+                         params=params, where=args.where, engine=engine, mode=args.mode,
+                         progress=bar, **target, **columns)
+            export(data, sel, args.out, force=args.force, manifest=args.manifest,
+                   engine=engine)
+        finally:
+            bar.close()
+            engine.close()
+        extra = f" and {args.manifest}" if args.manifest else ""
+        _say(args, f"{sel.strategy} ({engine.name} engine, {sel.engine['partitions']} "
+                   f"partitions, {sel.engine['mode']}): selected {len(sel)} of {data.n} rows in "
+                   f"{sel.seconds:.2f} s; wrote {args.out}{extra}")
+        return 0
+    if args.mode:
+        raise _UsageError("--mode is for runs on an engine (--engine dask or shards as DATA)")
     # the cost budget belongs to the last strategy; the heavy-run note wants its count
     cost = dict(cost_column=args.cost_column) if args.cost_column else {}
     last_budget = args.budget
@@ -692,6 +785,15 @@ def _say_if_heavy(strategy: str, data, budget, params, args=None) -> None:
                    f"{est.describe()}")
 
 
+def _check_engine_output(args) -> None:
+    """A run on an engine writes .csv / .parquet / .npy (read shard by shard); the other
+    formats and the added columns need the whole dataset in memory."""
+    if args.format != "auto" or args.with_map or args.with_clusters is not None:
+        raise ExplorerError("--format hf / label-studio, --with-map and --with-clusters are not "
+                            "available for runs on an engine or a sharded dataset yet; write "
+                            ".csv, .parquet or .npy.")
+
+
 def _selection_rows(path: str, data):
     import numpy as np
 
@@ -707,7 +809,30 @@ def _selection_rows(path: str, data):
                                 f"{doc['dataset']['fingerprint']}, DATA has "
                                 f"{data.fingerprint}).")
         return np.asarray(doc["selection"]["indices"], dtype=np.int64), doc
+    if hasattr(data, "shards"):  # a sharded dataset: the global row indices of the export
+        from .data.tables import read_arrow, read_csv
+
+        p = regular_file_of(p)
+        if p.suffix.lower() == ".npy":
+            from .data.arrays import read_npy
+
+            return np.asarray(read_npy(p, p.name), dtype=np.int64).ravel(), None
+        table = read_csv(p, p.name) if p.suffix.lower() == ".csv" else read_arrow(p, p.name)
+        names = list(table.columns) if hasattr(table, "columns") and not hasattr(
+            table, "column_names") else table.column_names
+        if "index" not in names:
+            raise ExplorerError(f"{p.name}: needs an 'index' column of row indices (what "
+                                "'select --out' writes) to score a sharded dataset.")
+        col = table["index"]
+        return np.asarray(col.to_numpy() if hasattr(col, "to_numpy") else col,
+                          dtype=np.int64), None
     return rows_from_file(path, data, "--selection"), None
+
+
+def regular_file_of(p):
+    from .data.paths import regular_file
+
+    return regular_file(p, "--selection")
 
 
 def cmd_score(args) -> int:
@@ -716,27 +841,46 @@ def cmd_score(args) -> int:
     data = _load(args)
     rows, doc = _selection_rows(args.selection, data)
     metric = args.metric or (doc or {}).get("metric") or "euclidean"
-    target = select_target(data, **_target_kwargs(args)) if (args.target or
-                                                              args.target_query) else None
-    from .cost import estimate_score
+    engine = _open_engine(args, data)
+    if engine is not None:
+        from .engine.drivers import score as score_on_engine
 
-    est = estimate_score(data.n, data.dim, len(rows), args.random_draws)
-    if est.heavy:
-        _say(args, f"note: scoring {len(rows):,} of {data.n:,} x {data.dim} rows against "
-                   f"{args.random_draws} random subsets will take {est.describe()}")
-    bar = Progress("score", args.quiet)
-    try:
-        recorded = (doc or {}).get("cost") or {}
-        cost_column = args.cost_column or ((doc or {}).get("columns") or {}).get("cost_column")
-        cost_budget = args.cost_budget if args.cost_budget is not None else \
-            (recorded.get("budget") if cost_column else None)
-        if cost_budget is not None and cost_column is None:
-            raise _UsageError("explorer score: --cost-budget needs --cost-column C")
-        card = score(data, rows, metric=metric, label_column=args.label_column,
-                     random_draws=args.random_draws, seed=args.seed, target=target,
-                     progress=bar, cost_column=cost_column, cost_budget=cost_budget)
-    finally:
-        bar.close()
+        if args.target or args.target_query or args.label_column:
+            engine.close()
+            raise ExplorerError("--target, --target-query and --label-column are not scored "
+                                "on an engine yet.")
+        bar = Progress("score", args.quiet)
+        try:
+            _say_engine(engine, args)
+            card = score_on_engine(data, rows, engine=engine, metric=metric,
+                                   random_draws=args.random_draws, seed=args.seed,
+                                   progress=bar)
+        finally:
+            bar.close()
+            engine.close()
+    else:
+        target = select_target(data, **_target_kwargs(args)) if (args.target or
+                                                                  args.target_query) else None
+        from .cost import estimate_score
+
+        est = estimate_score(data.n, data.dim, len(rows), args.random_draws)
+        if est.heavy:
+            _say(args, f"note: scoring {len(rows):,} of {data.n:,} x {data.dim} rows against "
+                       f"{args.random_draws} random subsets will take {est.describe()}")
+        bar = Progress("score", args.quiet)
+        try:
+            recorded = (doc or {}).get("cost") or {}
+            cost_column = args.cost_column or \
+                ((doc or {}).get("columns") or {}).get("cost_column")
+            cost_budget = args.cost_budget if args.cost_budget is not None else \
+                (recorded.get("budget") if cost_column else None)
+            if cost_budget is not None and cost_column is None:
+                raise _UsageError("explorer score: --cost-budget needs --cost-column C")
+            card = score(data, rows, metric=metric, label_column=args.label_column,
+                         random_draws=args.random_draws, seed=args.seed, target=target,
+                         progress=bar, cost_column=cost_column, cost_budget=cost_budget)
+        finally:
+            bar.close()
     if args.format == "json":
         print(json.dumps(card.to_dict()))
         return 0
@@ -907,6 +1051,11 @@ def cmd_compare(args) -> int:
     _check_outputs(args, [(args.data, "DATA"), (args.meta, "--meta"),
                           (args.target, "--target")])
     data = _load(args)
+    engine = _open_engine(args, data)
+    if engine is not None:
+        engine.close()
+        raise ExplorerError("compare on an engine or a sharded dataset is not available yet; "
+                            "run select --engine dask per strategy and score its output.")
     if args.cost_column and not args.budgets:
         raise _UsageError("explorer compare: --cost-column needs --budgets (total costs)")
     budgets = ([_budget(b.strip()) for b in args.budgets.split(",") if b.strip()]

@@ -43,6 +43,10 @@ class Selection:
     target : how the target set was given (row indices, a query, a file), if any.
     steps : earlier steps of a pipeline (``after=``), oldest first, each a dict like
         :meth:`step` — this selection ran on the rows the last of them selected.
+    engine : for a run on an engine (``engine=`` or a sharded dataset): the engine's name,
+        the number of partitions, the mode (exact / coreset / greedi) and the bound it keeps.
+    row_ids : the ids of the selected rows, when the dataset's ids are not held in memory
+        (a sharded dataset).
     cost_budget, spend : with a cost column (``columns["cost_column"]``): the total cost
         allowed and the cost of the rows selected; ``budget`` is then the count they make.
     """
@@ -64,6 +68,8 @@ class Selection:
     steps: tuple = ()
     where: str | None = None
     target: dict | None = None
+    engine: dict | None = None
+    row_ids: np.ndarray | None = None
     cost_budget: float | None = None
     spend: float | None = None
 
@@ -92,7 +98,7 @@ class Selection:
         return m
 
     def ids(self, data: Dataset) -> np.ndarray:
-        return data.ids[self.indices]
+        return self.row_ids if self.row_ids is not None else data.ids[self.indices]
 
     def __repr__(self) -> str:
         spend = "" if self.cost is None else \
@@ -239,6 +245,8 @@ def select(
     where=None,
     after: "Selection | None" = None,
     progress: Callable[[float, str], None] | None = None,
+    engine=None,
+    mode: str | None = None,
     cost_column: str | None = None,
 ) -> Selection:
     """Run the strategy ``strategy`` on ``data`` and return a :class:`Selection`.
@@ -263,6 +271,11 @@ def select(
     after : a Selection made earlier on the same data; only its rows may be added (a
         pipeline such as dedup then k-center, recorded in ``steps`` and replayed in order).
     progress : optional callback ``progress(fraction, message)``.
+    engine : None (this process, the strategy itself), 'local' or 'dask' (a name), or a
+        ``distributed.Client``: the strategy's distributed form (:mod:`explorer.engine.drivers`)
+        runs on that engine. A sharded dataset (``explorer.load("shards/")``) always runs
+        there, on the local engine by default.
+    mode : the distributed form's mode: 'exact' or 'coreset' for k-center (default exact).
     cost_column : a numeric column of per-row costs (tokens, labelling seconds, bytes; finite,
         > 0). ``budget`` is then the total cost the selection may spend, pinned rows included,
         and each strategy meets it by its ``cost_rule``
@@ -288,6 +301,18 @@ def select(
     >>> bool(cheap.spend <= 20_000.0), cheap.budget == len(cheap)
     (True, True)
     """
+    from .data.shards import ShardedDataset
+
+    if isinstance(data, ShardedDataset) or (engine is not None and engine != "local"):
+        return _select_on_engine(data, strategy, budget, engine=engine, seed=seed,
+                                 metric=metric, params=params, mode=mode, pinned=pinned,
+                                 excluded=excluded, label_column=label_column,
+                                 group_column=group_column, score_column=score_column,
+                                 target=target, target_query=target_query, where=where,
+                                 after=after, progress=progress, cost_column=cost_column)
+    if mode is not None:
+        raise ExplorerError("mode= is for runs on an engine (engine='dask' or a sharded "
+                            "dataset).")
     spec = get_strategy(strategy)
     if not isinstance(data, Dataset):
         raise ExplorerError(f"select needs a Dataset (from explorer.load); got {type(data)!r}.")
@@ -432,6 +457,37 @@ def select(
     )
 
 
+def _select_on_engine(data, strategy, budget, *, engine, seed, metric, params, mode, pinned,
+                      excluded, label_column, group_column, score_column, target,
+                      target_query, where, after, progress, cost_column) -> Selection:
+    """The distributed form of ``strategy`` (see :func:`select`); options it does not take
+    are refused by name."""
+    from .engine import drivers
+
+    unsupported = [name for name, value in (
+        ("pinned", pinned), ("excluded", excluded), ("score_column", score_column),
+        ("where", where), ("after", after), ("cost_column", cost_column)) if value is not None and not (
+            hasattr(value, "__len__") and not isinstance(value, str) and len(value) == 0)]
+    if unsupported:
+        raise ExplorerError(f"{', '.join(unsupported)}: not available for runs on an engine or "
+                            "a sharded dataset yet; select on one file without --engine.")
+    target_rows = None
+    if target is not None or target_query is not None:
+        if target_query is not None:
+            target_rows = drivers.rows_where(data, target_query, engine, metric)
+        else:
+            arr = np.asarray(target)
+            if arr.ndim != 1 or arr.dtype.kind not in "iu":
+                raise ExplorerError("On an engine the target set is given as row indices or "
+                                    "--target-query.")
+            target_rows = np.unique(arr)
+    if isinstance(seed, np.random.Generator) or seed is None:
+        raise ExplorerError("A run on an engine needs an int seed (its keys are hashed from "
+                            "it).")
+    return drivers.select(data, strategy, budget, engine=engine, seed=seed, metric=metric,
+                          params=params, mode=mode, label_column=label_column,
+                          group_column=group_column, target_rows=target_rows,
+                          progress=progress)
 def _next_count(rule: str, run: int, count: int, k_max: int, n_available: int,
                 left: float, mean_cost: float) -> int:
     """The count a strategy runs for again when its kept picks left room for another row:

@@ -26,8 +26,15 @@ MANIFEST_VERSION = 1
 EXPORT_FORMATS = (".csv", ".parquet", ".npy")
 
 
-def selection_frame(data: Dataset, selection) -> pd.DataFrame:
-    """rank, index, id, [gain], [weight], then the metadata columns of the selected rows."""
+def selection_frame(data: Dataset, selection, engine=None) -> pd.DataFrame:
+    """rank, index, id, [gain], [weight], then the metadata columns of the selected rows
+    (of a sharded dataset: read shard by shard on ``engine``)."""
+    from .shards import ShardedDataset
+
+    if isinstance(data, ShardedDataset):
+        from ..engine.drivers import selection_rows
+
+        return selection_rows(data, selection, engine)
     idx = np.asarray(selection.indices, dtype=np.int64)
     frame = pd.DataFrame({"rank": np.arange(len(idx)), "index": idx, "id": data.ids[idx]})
     if getattr(selection, "gains", None) is not None:
@@ -55,11 +62,15 @@ def output_type(path) -> str:
 
 def _inputs(data: Dataset) -> list:
     """The dataset's own files, which an output must never replace."""
+    shards = getattr(data, "shards", None)
+    if shards is not None:
+        return [(s.path, "a shard") for s in shards] + [(s.meta, "a shard's metadata")
+                                                          for s in shards if s.meta]
     return [(data.source, "the data"), ((data.options or {}).get("meta"), "the metadata")]
 
 
 def export(data: Dataset, selection, path, *, force: bool = False, scorecard=None,
-           manifest=None, columns: dict | None = None) -> Path:
+           manifest=None, columns: dict | None = None, engine=None) -> Path:
     """Write the selection to ``path`` (.csv / .parquet with rank, index, id and metadata, or
     .npy of int64 indices); with ``manifest``, also write the JSON manifest there.
     ``columns`` adds columns (name -> one value per selected row) to a .csv / .parquet, such
@@ -79,7 +90,7 @@ def export(data: Dataset, selection, path, *, force: bool = False, scorecard=Non
             with open(tmp, "wb") as fh:
                 np.save(fh, np.asarray(selection.indices, dtype=np.int64), allow_pickle=False)
             return
-        frame = selection_frame(data, selection).assign(**(columns or {}))
+        frame = selection_frame(data, selection, engine).assign(**(columns or {}))
         if suffix == ".csv":
             frame.to_csv(tmp, index=False)
         else:
@@ -108,9 +119,13 @@ def manifest_dict(data: Dataset, selection, scorecard=None) -> dict:
     """Everything that reproduces (and documents) a selection, JSON-safe."""
     from .manifest import metadata_hashes
 
+    from .shards import ShardedDataset
+
+    sharded = isinstance(data, ShardedDataset)
     idx = np.asarray(selection.indices, dtype=np.int64)
     pinned = np.asarray(selection.pinned, dtype=np.int64)
     excluded = np.asarray(selection.excluded, dtype=np.int64)
+    ids_of = (lambda rows: rows) if sharded else (lambda rows: data.ids[rows])  # no pins there
     doc = json_safe({
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,
@@ -125,20 +140,23 @@ def manifest_dict(data: Dataset, selection, scorecard=None) -> dict:
         "steps": list(getattr(selection, "steps", ()) or ()),
         "where": getattr(selection, "where", None),
         "target": getattr(selection, "target", None),
-        "pinned": {"indices": pinned, "ids": data.ids[pinned]},
-        "excluded": {"indices": excluded, "ids": data.ids[excluded]},
+        "pinned": {"indices": pinned, "ids": ids_of(pinned)},
+        "excluded": {"indices": excluded, "ids": ids_of(excluded)},
         "info": selection.info,
         "seconds": selection.seconds,
         "dataset": {"path": data.source, "options": data.options,
                     "shape": [data.n, data.dim], "fingerprint": data.fingerprint,
-                    "dropped_ids": list(data.dropped_ids),
+                    "dropped_ids": list(getattr(data, "dropped_ids", ())),
                     "embedding": getattr(data, "embedding", None)},  # + metadata_columns, below
-        "selection": {"indices": idx, "ids": data.ids[idx]},
+        "selection": {"indices": idx, "ids": selection.ids(data)},
         "scorecard": scorecard.to_dict() if scorecard is not None else None,
         "versions": versions(),
     })
+    if getattr(selection, "engine", None):
+        doc["engine"] = json_safe(selection.engine)  # never a scheduler's address
     # what the metadata contributed: the fingerprint covers only the embeddings and ids
-    doc["dataset"]["metadata_columns"] = metadata_hashes(data, doc)
+    if not sharded:
+        doc["dataset"]["metadata_columns"] = metadata_hashes(data, doc)
     return doc
 
 
@@ -234,7 +252,7 @@ def recorded_data(doc: dict, data: Dataset | None = None) -> Dataset:
     return data
 
 
-def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True):
+def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True, engine=None):
     """Re-run a manifest's selection; returns (Dataset, Selection) with identical ids.
 
     ``manifest`` is a path or a dict (a workspace entry); either is checked first
@@ -242,7 +260,9 @@ def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True):
     is the dataset to replay on (else the recorded path is loaded). With ``allow_paths=False``
     nothing is read from a path the manifest names (the app passes its loaded data and this,
     since the manifest may come from someone else). Refused, naming the cause, when the
-    data's fingerprint or a metadata column the selection used changed.
+    data's fingerprint or a metadata column the selection used changed. A run made on an
+    engine (its manifest has ``engine``) replays on ``engine`` (default: the local engine)
+    with the same ids.
     """
     from ..selection import select
     from .manifest import check_metadata, validate_manifest
@@ -251,6 +271,8 @@ def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True):
         doc = validate_manifest(manifest)
     else:
         doc = read_manifest(manifest)
+    if doc.get("engine") or (doc["dataset"].get("options") or {}).get("sharded"):
+        return _replay_on_engine(doc, data, allow_paths, engine)
     if data is None and not allow_paths:
         raise ExplorerError("replay(allow_paths=False) needs the data: load the dataset "
                             "and pass data=.")
@@ -295,4 +317,43 @@ def replay(manifest, *, data: Dataset | None = None, allow_paths: bool = True):
             f"{next((i for i, (a, b) in enumerate(zip(got, recorded)) if a != b), min(len(got), len(recorded)))}). "
             f"Recorded with {was}; now {versions()}."
         )
+    return data, sel
+
+
+def _replay_on_engine(doc: dict, data, allow_paths: bool, engine):
+    """Replay a selection made on an engine: the same distributed form and mode, on
+    ``engine`` (any engine gives the same ids)."""
+    from ..engine.drivers import Run
+    from ..engine import get_engine
+    from ..selection import select
+    from .loading import load
+
+    ds = doc["dataset"]
+    opts = dict(ds.get("options") or {})
+    if data is None:
+        if not allow_paths:
+            raise ExplorerError("replay(allow_paths=False) needs the data: load the dataset "
+                                "and pass data=.")
+        data = load(ds["path"], id_column=opts.get("id_column"),
+                    embedding_column=opts.get("embedding_column"),
+                    metric=opts.get("metric", "euclidean"))
+    owned = not hasattr(engine, "submit")
+    eng = get_engine(engine)
+    try:
+        found = Run(data, eng, doc["metric"]).fingerprint()
+        if found != ds["fingerprint"]:
+            raise ExplorerError(f"The data changed since the manifest was written: {ds['path']} "
+                                f"now has fingerprint {found}; the manifest recorded "
+                                f"{ds['fingerprint']}.")
+        sel = select(data, doc["strategy"], doc["budget"], seed=doc["seed"],
+                     metric=doc["metric"], params=doc["params"], engine=eng,
+                     mode=(doc.get("engine") or {}).get("mode"), **(doc.get("columns") or {}))
+    finally:
+        if owned:
+            eng.close()
+    recorded = [str(v) for v in doc["selection"]["ids"]]
+    got = [str(v) for v in sel.ids(data).tolist()]
+    if got != recorded:
+        raise ExplorerError(f"Replaying {doc['strategy']} on the {eng.name} engine gave "
+                            f"different rows than recorded ({len(got)} vs {len(recorded)} ids).")
     return data, sel

@@ -43,7 +43,9 @@ def load(
 
     Parameters
     ----------
-    path : .npy, .npz, .parquet, .feather or .csv file.
+    path : .npy, .npz, .parquet, .feather or .csv file; or a folder or glob of Parquet
+        shards (or .npy shards with a .parquet of metadata beside each), which opens a
+        :class:`~explorer.data.shards.ShardedDataset` (read one shard at a time).
     meta : optional metadata file (.csv, .parquet, .feather, .json lines), joined by
         ``id_column`` when given, else by row order.
     id_column : column holding unique row ids (in the data file, or in ``meta`` for arrays).
@@ -60,6 +62,14 @@ def load(
     >>> load(SAMPLES["digits"], id_column="id").n
     1797
     """
+    from .shards import is_sharded, open_shards
+
+    if is_sharded(path):  # a folder or glob of shards: opened from footers, read on use
+        if meta is not None or drop_invalid:
+            raise ExplorerError(f"{path}: --meta and --drop-invalid are for single files; a "
+                                "sharded dataset keeps its metadata in its shards.")
+        return open_shards(path, id_column=id_column, embedding_column=embedding_column,
+                           metric=metric)
     path = regular_file(path, "data file")
     where = path.name
     suffix = path.suffix.lower()

@@ -17,15 +17,27 @@ def _sqdist_rows(X, i, c):
     """Squared Euclidean distance between rows i and c of X: differences of the float32
     values taken exactly in float64 and summed in float64 (SIMD), so the arg-max does not
     hinge on float32 rounding (picks equal a float64 reference's)."""
+    return sqdist_vectors(X[i], X[c])
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def sqdist_vectors(a, b):
+    """Squared Euclidean distance between two float32 vectors, as :func:`_sqdist_rows` takes
+    it (the same value whether the centre is a row of X or a vector sent to a partition)."""
     s = 0.0
-    for j in range(X.shape[1]):
-        d = np.float64(X[i, j]) - np.float64(X[c, j])
+    for j in range(a.shape[0]):
+        d = np.float64(a[j]) - np.float64(b[j])
         s += d * d
     return s
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def _kcenter_pass(X, c, cc, mind, assign, candidate, k, best_idx, best_val, evals):
+def kcenter_pass(X, cv, cc, mind, assign, candidate, k, best_idx, best_val, evals):
+    """The per-partition step of k-center: centre vector ``cv`` (the k-th centre; ``cc[a]``
+    its distance to centre a) lowers ``mind`` / sets ``assign`` where it is nearer, skipping
+    rows the triangle inequality rules out, and each fixed chunk's arg-max of ``mind`` over
+    candidate rows (ties: lowest index) lands in ``best_idx`` / ``best_val``. Used by
+    :func:`kcenter_add` on one machine and, per partition, by the distributed driver."""
     n = X.shape[0]
     n_chunks = len(best_idx)
     for u in prange(n_chunks):
@@ -39,7 +51,7 @@ def _kcenter_pass(X, c, cc, mind, assign, candidate, k, best_idx, best_val, eval
             if m > 0.0:
                 a = assign[i]
                 if a < 0 or cc[a] < 2.0 * m:
-                    d = np.sqrt(np.float64(_sqdist_rows(X, i, c)))
+                    d = np.sqrt(np.float64(sqdist_vectors(X[i], cv)))
                     ev += 1
                     if d < m:
                         mind[i] = d
@@ -73,7 +85,7 @@ def kcenter_add(X, c, centers, k, mind, assign, candidate, cc):
     best_idx = np.empty(n_chunks, dtype=np.int64)
     best_val = np.empty(n_chunks, dtype=np.float64)
     evals = np.empty(n_chunks, dtype=np.int64)
-    _kcenter_pass(X, c, cc, mind, assign, candidate, k, best_idx, best_val, evals)
+    kcenter_pass(X, X[c], cc, mind, assign, candidate, k, best_idx, best_val, evals)
     best = -1
     best_d = -1.0
     for u in range(n_chunks):

@@ -1,0 +1,218 @@
+"""The engines side by side on SYNTHETIC clustered data in Parquet shards: time, peak memory
+per worker and rows / s / core per strategy on ``--engine local`` and on a Dask LocalCluster
+(2 workers x 1 thread, 4 GiB each), their ratio (the engine's overhead), and k-center exact's
+time per round split into compute and scheduling.
+
+    python benchmarks/bench_engine.py --rows 1000000 --dim 384 --shards 100 --folder /tmp/shards
+
+The data is SYNTHETIC (Gaussian blobs, benchmarks/datagen.py's recipe), written one shard at
+a time; the folder is deleted at the end unless --keep. Every figure is printed with the
+load average (the machine is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+STRATEGIES = {  # name -> (strategy, budget, params, metric, mode)
+    "random": ("random", 10_000, {}, "euclidean", None),
+    "stratified": ("stratified", 10_000, {"by": "clusters", "n_clusters": 20}, "euclidean",
+                   None),
+    "k-means": ("k-means", 10_000, {"n_clusters": 100}, "euclidean", None),
+    "k-center exact": ("k-center", 100, {}, "euclidean", "exact"),
+    "k-center coreset": ("k-center", 100, {}, "euclidean", "coreset"),
+    "semdedup": ("semdedup", None, {"eps": 0.05, "n_clusters": 100}, "cosine", None),
+}
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def write_synthetic_shards(folder: Path, rows: int, dim: int, shards: int, seed: int = 0,
+                           clusters: int = 50) -> float:
+    """SYNTHETIC clustered vectors (blobs of unequal size and spread around standard-normal
+    centres) with ids and a 'blob' column, written shard by shard (one shard in memory)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    sizes = rng.dirichlet(np.full(clusters, 2.0))
+    spreads = rng.uniform(0.05, 0.25, clusters).astype(np.float32)
+    folder.mkdir(parents=True, exist_ok=True)
+    cuts = np.linspace(0, rows, shards + 1).astype(int)
+    start = time.perf_counter()
+    for i in range(shards):
+        n = cuts[i + 1] - cuts[i]
+        r = np.random.default_rng([seed, i])
+        blob = r.choice(clusters, size=n, p=sizes)
+        X = centres[blob] + r.standard_normal((n, dim), dtype=np.float32) * spreads[blob, None]
+        emb = pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1), pa.float32()), dim)
+        table = pa.table({"id": pa.array(np.arange(cuts[i], cuts[i + 1])), "blob": blob,
+                          "embedding": emb})
+        pq.write_table(table, folder / f"part-{i:05d}.parquet")
+    return time.perf_counter() - start
+
+
+class PeakMemory:
+    """Samples the resident memory of this process (local) or of every worker (dask) every
+    0.25 s; ``peak`` in MiB (the largest worker)."""
+
+    def __init__(self, client=None):
+        self.client = client
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> float:
+        import psutil
+
+        if self.client is None:
+            return psutil.Process().memory_info().rss / 2**20
+        rss = self.client.run(lambda: __import__("psutil").Process().memory_info().rss)
+        return max(rss.values()) / 2**20
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, self._sample())
+            except Exception:
+                pass
+            self._stop.wait(0.25)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._sample())
+
+
+def run_one(data, name, engine, client, cores):
+    import explorer
+
+    from explorer.engine import drivers
+
+    strategy, budget, params, metric, mode = STRATEGIES[name]
+    drivers._profiles.clear()  # measure SemDeDup's run, not its stored profile
+    with PeakMemory(client) as mem:
+        start = time.perf_counter()
+        sel = explorer.select(data, strategy, budget, seed=0, metric=metric, params=params,
+                              engine=engine, mode=mode)
+        seconds = time.perf_counter() - start
+    return sel, seconds, mem.peak, data.n / seconds / cores
+
+
+def kcenter_split(data, client, budget: int) -> dict:
+    """k-center exact on the cluster with the task stream: per round, the wall time and the
+    compute it holds (sum of the round's task compute times / workers); the rest is
+    scheduling (submitting, the scheduler's decisions, transfers, the driver's merge)."""
+    import distributed
+
+    import explorer
+
+    with distributed.get_task_stream(client) as ts:
+        sel = explorer.select(data, "k-center", budget, seed=0, engine=client)
+    workers = len(client.scheduler_info(n_workers=-1)["workers"])
+    compute: dict = {}
+    for task in ts.data:
+        key = str(task["key"])
+        if not key.startswith(("kc-round", "kc-best")):
+            continue
+        r = int(key.split("-")[1].replace("round", "").replace("best", ""))
+        for ss in task["startstops"]:
+            if ss["action"] == "compute":
+                compute[r] = compute.get(r, 0.0) + ss["stop"] - ss["start"]
+    walls = sel.info["round_seconds"]
+    mean_compute = float(np.mean(list(compute.values()))) / workers if compute else float("nan")
+    return {"rounds": walls["rounds"], "wall_mean": walls["mean"],
+            "wall_median": walls["median"], "compute_mean": mean_compute,
+            "scheduling_mean": walls["mean"] - mean_compute}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--shards", type=int, default=100)
+    ap.add_argument("--folder", default="/tmp/bench_engine_shards")
+    ap.add_argument("--strategies", default=",".join(STRATEGIES))
+    ap.add_argument("--engines", default="local,dask")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--memory-limit", default="4GiB")
+    ap.add_argument("--kcenter-budget", type=int, default=100)
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+
+    import distributed
+
+    import explorer
+
+    folder = Path(args.folder)
+    gb = args.rows * args.dim * 4 / 1e9
+    print(f"SYNTHETIC clustered data: {args.rows:,} x {args.dim} float32 ({gb:.2f} GB) in "
+          f"{args.shards} Parquet shards; {os.cpu_count()} cores; load average "
+          f"{load_average()}", flush=True)
+    if not (folder / "part-00000.parquet").exists():
+        took = write_synthetic_shards(folder, args.rows, args.dim, args.shards)
+        print(f"wrote the shards in {took:.1f} s", flush=True)
+    data = explorer.load(str(folder), id_column="id")
+    names = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    engines = [e.strip() for e in args.engines.split(",")]
+    cluster = client = None
+    if "dask" in engines:
+        cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1,
+                                           processes=True, memory_limit=args.memory_limit,
+                                           dashboard_address=":0", silence_logs=40)
+        client = distributed.Client(cluster, set_as_default=False)
+    try:
+        print(f"{'strategy':<18}{'engine':<8}{'seconds':>9}{'peak MiB':>10}"
+              f"{'rows/s/core':>13}{'ratio':>7}  same ids   load", flush=True)
+        for name in names:
+            got = {}
+            for engine in engines:
+                eng, cores = ("local", 1) if engine == "local" else (client, args.workers)
+                sel, sec, peak, rate = run_one(data, name, eng, client if engine == "dask"
+                                               else None, cores)
+                got[engine] = (sel, sec)
+                ratio = sec / got["local"][1] if engine == "dask" and "local" in got else 1.0
+                same = ("yes" if sel.indices.tolist() == got["local"][0].indices.tolist()
+                        else "NO") if engine == "dask" and "local" in got else ""
+                print(f"{name:<18}{engine:<8}{sec:>9.1f}{peak:>10.0f}{rate:>13,.0f}"
+                      f"{ratio:>7.2f}  {same:<8} {load_average()}", flush=True)
+                if name == "semdedup":
+                    info = sel.info
+                    print(f"    semdedup: {info['n_clusters']} clusters, largest "
+                          f"{info['largest_cluster']:,} rows, {info['pairs_compared']:,} pairs "
+                          f"compared, {info['n_kept']:,} rows kept at eps {info['eps']}",
+                          flush=True)
+        if client is not None:
+            split = kcenter_split(data, client, args.kcenter_budget)
+            print(f"k-center exact, budget {args.kcenter_budget}, {args.shards} shards on "
+                  f"{args.workers} workers: {split['rounds']} rounds, wall {split['wall_mean']:.3f}"
+                  f" s / round (median {split['wall_median']:.3f}), compute "
+                  f"{split['compute_mean']:.3f} s, scheduling {split['scheduling_mean']:.3f} s; "
+                  f"load average {load_average()}", flush=True)
+    finally:
+        if client is not None:
+            client.close()
+            cluster.close()
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

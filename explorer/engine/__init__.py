@@ -1,0 +1,38 @@
+"""Engines: where the per-partition work of a selection runs.
+
+``local`` (:class:`~explorer.engine.local.LocalEngine`) runs it in this process, one
+partition after another; ``dask`` (:class:`~explorer.engine.dask.DaskEngine`) sends it to a
+Dask cluster as futures. The drivers in :mod:`explorer.engine.drivers` are written once
+against both, over the per-partition tasks of :mod:`explorer.engine.tasks`.
+"""
+
+from __future__ import annotations
+
+from ..errors import ExplorerError
+
+ENGINES = ("local", "dask")
+
+
+def get_engine(engine=None, *, scheduler: str | None = None, workers: int | None = None,
+               memory_limit: str | None = None):
+    """An engine from a name ('local', 'dask'), a ``distributed.Client``, or an engine.
+
+    >>> get_engine("local").name
+    'local'
+    """
+    from .local import LocalEngine
+
+    if engine is None or engine == "local":
+        return LocalEngine()
+    if engine == "dask":
+        from .dask import DaskEngine
+
+        return DaskEngine(scheduler=scheduler, workers=workers, memory_limit=memory_limit)
+    if hasattr(engine, "submit") and hasattr(engine, "gather") and hasattr(engine, "name"):
+        return engine
+    if type(engine).__name__ == "Client" and type(engine).__module__.startswith("distributed"):
+        from .dask import DaskEngine
+
+        return DaskEngine(engine)
+    raise ExplorerError(f"engine must be one of {', '.join(ENGINES)} or a distributed.Client; "
+                        f"got {engine!r}.")

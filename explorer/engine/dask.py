@@ -1,0 +1,137 @@
+"""The Dask engine: tasks are ``distributed`` futures on a cluster.
+
+Only futures: no actors and no ``scatter``, so the result of a task lost with its worker is
+computed again from its inputs (its lineage), and a run survives a killed worker with the
+same result. Task keys name the partition (the shard), so a task that fails every time is
+reported with the shard it read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+
+from ..errors import ExplorerError
+
+#: How long to wait for a scheduler named by address before giving up.
+CONNECT_TIMEOUT_S = 5
+
+
+def _install_hint() -> str:
+    return "pip install 'subset-explorer[dask]'"
+
+
+def import_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise ExplorerError(f"--engine dask needs Dask's distributed scheduler: "
+                            f"{_install_hint()}.") from None
+    return distributed
+
+
+@contextlib.contextmanager
+def parent_environ_kept():
+    """Undo what starting workers writes into this process's environment: a Nanny sets
+    ``distributed.nanny.pre-spawn-environ`` (OMP_NUM_THREADS=1, MKL_NUM_THREADS=1, ...) in
+    ``os.environ`` before it spawns a worker, and never takes it back, so every later
+    one-machine run in this process would use one thread and, for scikit-learn's k-means,
+    sum in another order (other picks)."""
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in [k for k in os.environ if k not in before]:
+            del os.environ[key]
+        os.environ.update(before)
+
+
+class DaskEngine:
+    """Runs tasks on a ``distributed.Client``: one given, one connected to ``scheduler``
+    (or ``$DASK_SCHEDULER_ADDRESS``), or a ``LocalCluster`` started here (``workers``
+    processes of one thread, each with ``memory_limit``) and closed by :meth:`close`."""
+
+    name = "dask"
+
+    def __init__(self, client=None, *, scheduler: str | None = None, workers: int | None = None,
+                 memory_limit: str | None = None):
+        distributed = import_distributed()
+        self._cluster = None
+        self._own_client = client is None
+        if client is not None:
+            self.client = client
+            return
+        address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+        if address:
+            try:
+                self.client = distributed.Client(address, timeout=f"{CONNECT_TIMEOUT_S}s",
+                                                 set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise ExplorerError(f"Dask scheduler {address}: could not connect within "
+                                    f"{CONNECT_TIMEOUT_S} s ({type(exc).__name__}). Check the "
+                                    "address (tcp://HOST:8786) and that `dask scheduler` runs "
+                                    "there.") from None
+            except ValueError as exc:
+                raise ExplorerError(f"Dask scheduler {address!r}: not an address ({exc}); give "
+                                    "tcp://HOST:PORT.") from None
+            return
+        n = workers or max(1, os.cpu_count() or 1)
+        try:
+            with parent_environ_kept():
+                self._cluster = distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True,
+                    memory_limit=memory_limit or "auto", dashboard_address=":0",
+                    silence_logs=40)
+        except ValueError as exc:
+            raise ExplorerError(f"--memory-limit {memory_limit!r}: {exc}.") from None
+        self.client = distributed.Client(self._cluster, set_as_default=False)
+
+    @property
+    def workers(self) -> int:
+        return len(self.client.scheduler_info(n_workers=-1).get("workers", {})) \
+            if hasattr(self.client, "scheduler_info") else 0
+
+    @property
+    def dashboard(self) -> str | None:
+        try:
+            return self.client.dashboard_link
+        except Exception:  # no bokeh: no dashboard
+            return None
+
+    def submit(self, func, *args, label: str = "task"):
+        key = f"{label}-{uuid.uuid4().hex[:12]}"
+        return self.client.submit(func, *args, key=key, pure=False)
+
+    def gather(self, handles, progress=None, what: str = ""):
+        """Results in submission order; ``progress(fraction, what)`` as tasks finish. A task
+        that failed raises its own error (an ExplorerError names the shard); one whose
+        workers kept dying is reported with its task key, which names the shard."""
+        distributed = import_distributed()
+        handles = list(handles)
+        if progress is not None and handles:
+            done = 0
+            for _ in distributed.as_completed(handles, loop=self.client.loop):
+                done += 1
+                progress(done / len(handles), what)
+        try:
+            return self.client.gather(handles)
+        except distributed.scheduler.KilledWorker as exc:
+            task = exc.args[0] if exc.args else "?"
+            raise ExplorerError(f"Dask: task {task} was lost with its worker too many times "
+                                "(the worker ran out of memory or was killed); give the "
+                                "workers more memory (--memory-limit) or use more "
+                                "shards.") from None
+
+    def release(self, handles) -> None:
+        for h in handles:
+            h.release()
+
+    def close(self) -> None:
+        if self._own_client:
+            self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def describe(self) -> dict:
+        return {"name": self.name, "workers": self.workers}

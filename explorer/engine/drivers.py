@@ -1,0 +1,810 @@
+"""Distributed forms of the strategies and the scorecard, written once for every engine.
+
+Each driver runs rounds of per-partition tasks (:mod:`explorer.engine.tasks`) on an engine
+and merges their small results here. The local engine runs the same tasks in this process,
+one partition at a time, so the local and the Dask engine give the same result by
+construction, and the tests check it.
+
+=================  =====================================================  =================
+strategy           distributed form                                       equal to one
+                                                                          machine
+=================  =====================================================  =================
+random,            keys from hash(seed, row id), per-partition smallest   identical ids
+stratified, dsir   keys (per stratum; DSIR: log-weight + Gumbel key),
+                   merged
+k-center exact     farthest-first across partitions: per round the new    identical ids (and
+                   centre is sent to every partition, which lowers its    to ``select``'s
+                   rows' nearest distances with the one-machine kernel    k-center)
+                   and returns its farthest row; the driver takes the
+                   farthest of those
+k-center coreset   farthest-first inside each partition (4 k picks), then radius <= 4 x the
+                   farthest-first on their union                          optimum (proved)
+k-means            k-means fitted on a uniform sample (256 rows per       identical ids for
+                   centroid), every row assigned where it is, per-cluster the same centroids
+                   picks by distance or key, merged
+facility-location  RandGreeDi: the one-machine greedy in each partition   objective measured
+                   (2 k picks), greedy on the union scored on a uniform   against one machine
+                   sample of the whole, the better of that and the best
+                   partition's picks
+dedup, semdedup    k-means on a sample, rows shuffled to buckets of       semdedup identical;
+                   clusters, the one-machine kernel per cluster, a        dedup identical with
+                   stored (id, nearest earlier id, similarity) profile    one cluster
+=================  =====================================================  =================
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import space
+from ..errors import ExplorerError
+from ..params import Interval, Options, Param, ParamSet
+from . import tasks
+
+#: Rows per in-memory partition when an in-memory dataset runs on an engine.
+ARRAY_PART_ROWS = 100_000
+#: Rows per centroid in the uniform sample that k-means is fitted on.
+SAMPLE_PER_CENTROID = 256
+#: Rows of the uniform sample that GreeDi's union greedy is scored on.
+FACILITY_SAMPLE = 5_000
+
+
+@dataclass(frozen=True)
+class Form:
+    """How a strategy runs on an engine: its modes (first: the default), the bound each
+    mode keeps, and parameters only the distributed form has."""
+
+    modes: tuple
+    bounds: dict
+    extra: tuple = ()
+    refuse: dict = field(default_factory=dict)  # param -> values the form cannot take
+
+
+FORMS = {
+    "random": Form(("exact",), {"exact": "identical ids on every engine (keys from hash(seed, "
+                                          "row id))"}),
+    "stratified": Form(("exact",), {"exact": "identical ids on every engine (per-stratum "
+                                              "smallest keys)"}),
+    "dsir": Form(("exact",), {"exact": "identical ids on every engine (Gumbel keys from "
+                                        "hash(seed, row id))"}),
+    "k-center": Form(("exact", "coreset"), {
+        "exact": "identical to one machine's farthest-first: radius <= 2 x optimal "
+                 "(Gonzalez 1985)",
+        "coreset": "radius <= 4 x optimal: farthest-first on the union of each partition's "
+                   "farthest-first picks (Malkomes et al., NeurIPS 2015)"}),
+    "k-means": Form(("exact",), {"exact": "identical ids for the same centroids (fitted on a "
+                                           "uniform sample of 256 rows per centroid)"},
+                    refuse={"pick": ("median",)}),
+    "facility-location": Form(("greedi",), {
+        "greedi": "RandGreeDi (Barbosa et al., ICML 2015): (1 - 1/e) / 2 of optimal in "
+                  "expectation when rows are spread over partitions at random; objective "
+                  "scored on a uniform sample"}),
+    "dedup": Form(("exact",), {
+        "exact": "leader dedup inside k-means clusters: identical to one machine with one "
+                 "cluster; pairs in different clusters are not compared"},
+        extra=(Param("clusters", Interval("int", 1, None), 1,
+                     "k-means clusters the rows are split into before the leader scan; "
+                     "pairs in different clusters are not compared."),),
+        refuse={"keep": ("random",)}),
+    "semdedup": Form(("exact",), {
+        "exact": "SemDeDup (Abbas et al. 2023) per k-means cluster, as on one machine; pairs "
+                 "in different clusters are not compared (as in the paper)"}),
+}
+
+
+def supported() -> tuple:
+    return tuple(FORMS)
+
+
+def _merge_params(strategy: str, params: dict | None):
+    """The strategy's own parameters (checked by its registry entry) and the distributed
+    form's extra ones (checked by theirs)."""
+    from ..strategies import get_strategy
+
+    spec = get_strategy(strategy)
+    form = FORMS[strategy]
+    params = dict(params or {})
+    extra_names = {p.name for p in form.extra}
+    own = {k: v for k, v in params.items() if k not in extra_names}
+    resolved = spec.params.resolve(own)
+    extra = ParamSet(strategy, form.extra).resolve(
+        {k: v for k, v in params.items() if k in extra_names}) if form.extra else {}
+    for name, values in form.refuse.items():
+        if resolved.get(name) in values:
+            raise ExplorerError(f"{strategy}: {name}={resolved[name]!r} has no distributed form "
+                                f"yet; use another {name}, or --engine local on one file.")
+    return spec, resolved, extra
+
+
+class Run:
+    """One run of a driver: the engine, the partitions, the metric and the progress."""
+
+    def __init__(self, data, engine, metric: str, progress=None):
+        from ..data.shards import ShardedDataset
+
+        self.data = data
+        self.engine = engine
+        self.metric = metric
+        self.progress = progress
+        if isinstance(data, ShardedDataset):
+            self.parts = [tasks.ShardPart(s.name, s.offset, s.rows, data=data, shard=s)
+                          for s in data.shards]
+        else:
+            n = data.n
+            size = max(1, min(ARRAY_PART_ROWS, math.ceil(n / max(2, 2 * engine.workers))))
+            X = space.prepare(data.embeddings, "euclidean")
+            self.parts = [tasks.ArrayPart(f"rows {s}-{min(n, s + size) - 1}", s,
+                                          min(n, s + size) - s, X=X[s : s + size],
+                                          ids=data.ids[s : s + size],
+                                          frame=data.metadata.iloc[s : s + size])
+                          for s in range(0, n, size)]
+        self.n = int(sum(p.rows for p in self.parts))
+        self.timings: dict = {}
+
+    def say(self, fraction: float, message: str) -> None:
+        if self.progress is not None:
+            self.progress(float(min(max(fraction, 0.0), 1.0)), message)
+
+    def map(self, func, *args, what: str = "", parts=None):
+        """``func(part, metric, *args)`` on every partition; results in partition order."""
+        start = time.perf_counter()
+        parts = self.parts if parts is None else parts
+        handles = [self.engine.submit(func, p, self.metric, *args,
+                                      label=f"{func.__name__}-{p.name}") for p in parts]
+        out = self.engine.gather(handles, progress=(lambda f, m: self.say(f, m)) if what
+                                 else None, what=what)
+        self.timings[func.__name__] = self.timings.get(func.__name__, 0.0) + \
+            time.perf_counter() - start
+        return out
+
+    # shared steps --------------------------------------------------------------------------
+
+    def fingerprint(self) -> str:
+        """Read and check every partition once; the dataset's fingerprint (BLAKE2b of the
+        partitions' digests in order). Remembered on a sharded dataset."""
+        import hashlib
+
+        from ..data.shards import ShardedDataset
+
+        if not isinstance(self.data, ShardedDataset):
+            return self.data.fingerprint
+        if self.data.fingerprint:
+            return self.data.fingerprint
+        found = self.map(tasks.scan, what="reading and checking every shard")
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"{self.n}x{self.data.dim}:sharded\n".encode())
+        for part, item in zip(self.parts, found):
+            h.update(f"{part.name}:{item['rows']}:{item['digest']}\n".encode())
+        self.data._digest.update(fingerprint=h.hexdigest())
+        return self.data._digest["fingerprint"]
+
+    def smallest(self, seed: int, k: int, vectors: bool = False):
+        """The k rows with the smallest (seed, id) keys: (keys, index, ids[, X])."""
+        found = self.map(tasks.smallest_keys, [seed], k, vectors)
+        return tasks.merge_smallest([f[0] for f in found], k)
+
+    def rows(self, index: np.ndarray, columns=(), vectors: bool = True) -> dict:
+        """Vectors (prepared; None without ``vectors``), ids and metadata ``columns`` of the
+        global rows ``index``, in the order given."""
+        index = np.asarray(index, dtype=np.int64)
+        want = np.unique(index)
+        starts = np.array([p.offset for p in self.parts])
+        holders = sorted(set(np.searchsorted(starts, want, side="right") - 1))
+        parts = [self.parts[i] for i in holders if self.parts[i].rows]
+        found = self.map(tasks.take_rows, want, tuple(columns), vectors, parts=parts)
+        got_index = np.concatenate([f["index"] for f in found]) if found else np.zeros(0, int)
+        pos = np.searchsorted(got_index, index)
+        X = np.concatenate([f["X"] for f in found])[pos] if vectors else None
+        ids = np.concatenate([np.asarray(f["ids"]) for f in found])[pos]
+        cols = {c: np.concatenate([f["columns"][c] for f in found])[pos] for c in columns}
+        return {"X": X, "ids": ids, "columns": cols}
+
+    def sample(self, seed: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """A uniform sample of ``m`` rows (the smallest (seed, id) keys), in row order:
+        (global indices, prepared vectors). All rows when ``m >= N``."""
+        _, index, _, X = self.smallest(seed, m, vectors=True)
+        order = np.argsort(index)
+        return index[order], np.asarray(X[order], dtype=np.float32)
+
+
+# --- strategies ------------------------------------------------------------------------
+
+
+def _random(run: Run, k: int, seed: int, **_):
+    keys, index, ids = run.smallest(seed, k)
+    return index, ids, None, {}
+
+
+def _quota_picks(run: Run, how: tuple, quota: np.ndarray, order: str, seed: int):
+    """Per group, the quota[g] first rows by ``order`` over all partitions:
+    [(scores, index, ids) per group]."""
+    found = run.map(tasks.grouped_smallest, how, quota, order, seed)
+    codes = np.concatenate([f[0] for f in found])
+    score = np.concatenate([f[1] for f in found])
+    index = np.concatenate([f[2] for f in found])
+    ids = np.concatenate([np.asarray(f[3]) for f in found])
+    out = []
+    for g in range(len(quota)):
+        m = np.flatnonzero(codes == g)
+        o = m[np.lexsort((index[m], score[m]))][: int(quota[g])]
+        out.append((score[o], index[o], ids[o]))
+    return out
+
+
+def _stratified(run: Run, k: int, seed: int, by: str, allocation: str, n_clusters: int,
+                label_column=None, group_column=None, **_):
+    from ..strategies._allocation import allocate
+
+    if by == "auto":
+        by = "label" if label_column else ("group" if group_column else "clusters")
+    if by in ("label", "group"):
+        column = label_column if by == "label" else group_column
+        if column is None:
+            raise ExplorerError(f"stratified with by={by!r} needs "
+                                f"--{'label' if by == 'label' else 'group'}-column.")
+        found = run.map(tasks.group_counts, ("column", column, None))
+        values = np.unique(np.concatenate([f[0] for f in found]))
+        counts = np.zeros(len(values), np.int64)
+        for vals, cnt in found:
+            counts[np.searchsorted(values, vals)] += cnt
+        how = ("column", column, values)
+        strata = f"{by} column {column!r}"
+    else:
+        centres = _fit_centres(run, n_clusters, seed, unit=False)
+        how = ("centres", centres, False)
+        counts = np.sum(run.map(tasks.group_counts, how), axis=0)
+        strata = "clusters"
+    quota = allocate(counts, k, allocation)
+    picks = _quota_picks(run, how, quota, "key", seed)
+    keys = np.concatenate([p[0] for p in picks])
+    index = np.concatenate([p[1] for p in picks])
+    ids = np.concatenate([p[2] for p in picks])
+    order = np.lexsort((index, keys))  # one random order over the strata
+    return index[order], ids[order], None, {"strata": strata, "n_strata": int(len(counts))}
+
+
+def _fit_centres(run: Run, n_clusters: int, seed: int, unit: bool, draw: bool = True):
+    """k-means centres fitted on a uniform sample of ``SAMPLE_PER_CENTROID`` rows per
+    centroid (all rows when fewer), with the k-means of one machine
+    (:func:`explorer.clustering.kmeans`) and the seed it would draw. With the sample being
+    every row this is the one-machine clustering itself."""
+    from ..clustering import kmeans
+
+    km_seed = int(np.random.default_rng(seed).integers(2**31)) if draw else seed
+    m = min(run.n, SAMPLE_PER_CENTROID * max(1, n_clusters))
+    _, X = run.sample(seed, m)
+    if unit:
+        X = tasks._unit(X)
+    run.say(0.0, f"k-means: fitting {n_clusters} centroids on {len(X):,} sampled rows")
+    return kmeans(X, min(n_clusters, len(X)), seed=km_seed).centers
+
+
+def _kmeans(run: Run, k: int, seed: int, n_clusters, pick: str, allocation: str, **_):
+    from ..strategies._allocation import allocate
+    from ..strategies.kmeans import round_robin
+
+    n_k = k if n_clusters is None else min(n_clusters, run.n)
+    centres = _fit_centres(run, max(1, min(n_k, run.n)), seed, unit=False)
+    how = ("centres", centres, False)
+    sizes = np.sum(run.map(tasks.group_counts, how, what="k-means: assigning rows"), axis=0)
+    quota = allocate(sizes, k, allocation if n_clusters is not None else "equal")
+    picks = _quota_picks(run, how, quota, "distance" if pick == "nearest" else "key", seed)
+    groups = [p[1] for p in picks]
+    index = round_robin(groups, sizes)
+    lookup = dict(zip(np.concatenate(groups).tolist(),
+                      np.concatenate([p[2] for p in picks]).tolist()))
+    ids = np.asarray([lookup[i] for i in index.tolist()])
+    return index, ids, None, {"n_clusters": int(len(centres)),
+                              "largest_cluster": int(sizes.max())}
+
+
+def _kcenter(run: Run, k: int, seed: int, mode: str, **_):
+    from ..strategies._kernels import sqdist_vectors
+
+    rng = np.random.default_rng(seed)
+    first = int(rng.integers(run.n))  # what select's k-center draws: rng.choice(N)
+    if mode == "coreset":
+        return _kcenter_coreset(run, k, seed, first)
+    eng = run.engine
+    t0 = time.perf_counter()
+    blocks = [eng.submit(tasks.load, p, run.metric, label=f"load-{p.name}") for p in run.parts]
+    states = [eng.submit(tasks.kcenter_start, b, label=f"kc-start-{p.name}")
+              for b, p in zip(blocks, run.parts)]
+    holder = [eng.submit(tasks.row_vector, b, first, label=f"kc-first-{p.name}")
+              for b, p in zip(blocks, run.parts)]
+    vec = next(v for v in eng.gather(holder) if v is not None)
+    centres = [np.asarray(vec, np.float32)]
+    index = [first]
+    dists = [np.nan]
+    cc = np.empty(k + 1, np.float64)
+    rounds = []
+    evaluations = 0
+    for r in range(k - 1):
+        tr = time.perf_counter()
+        c = centres[-1]
+        for j in range(len(centres) - 1):
+            cc[j] = math.sqrt(sqdist_vectors(centres[j], c))
+        new = [eng.submit(tasks.kcenter_round, b, s, c, index[-1], cc[: len(centres)].copy(),
+                          len(centres) - 1, label=f"kc-round{r}-{p.name}")
+               for b, s, p in zip(blocks, states, run.parts)]
+        eng.release(states)
+        states = new
+        best = eng.gather([eng.submit(tasks.kcenter_best, b, s, label=f"kc-best{r}-{p.name}")
+                           for b, s, p in zip(blocks, states, run.parts)])
+        val, gidx, v = -1.0, -1, None
+        for bv, bi, bx, _ in best:  # partitions in row order: ties go to the lowest index
+            if bi >= 0 and bv > val:
+                val, gidx, v = bv, bi, bx
+        if gidx < 0:
+            raise ExplorerError(f"k-center: only {len(index)} rows can be picked.")
+        evaluations = sum(b[3] for b in best)
+        centres.append(np.asarray(v, np.float32))
+        index.append(gidx)
+        dists.append(val)
+        rounds.append(time.perf_counter() - tr)
+        run.say((r + 1) / (k - 1), f"k-center (exact): {r + 1} of {k - 1} rounds")
+    eng.release(states)
+    eng.release(blocks)
+    index = np.asarray(index[:k], np.int64)
+    ids = run.rows(index)["ids"]
+    gains = np.concatenate([[np.nan], space.to_metric(np.asarray(dists[1:k]) ** 2,
+                                                       run.metric)])
+    info = {"radius": float(gains[-1]) if k > 1 else float("nan"),
+            "distance_evaluations": int(evaluations),
+            "round_seconds": _spread(rounds), "seconds_total": time.perf_counter() - t0}
+    return index, ids, gains, info
+
+
+def _spread(values) -> dict:
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) == 0:
+        return {}
+    return {"rounds": int(len(v)), "mean": float(v.mean()), "median": float(np.median(v)),
+            "max": float(v.max())}
+
+
+def _kcenter_coreset(run: Run, k: int, seed: int, first: int):
+    from ..strategies.kcenter import farthest_point_order
+
+    m = 4 * k
+    found = run.map(tasks.local_traversal, seed, m, what="k-center (coreset): local picks")
+    union_index = np.concatenate([f[0] for f in found])
+    union_X = np.concatenate([f[1] for f in found if len(f[0])])
+    if first not in set(union_index.tolist()):
+        extra = run.rows(np.array([first]))
+        union_index = np.concatenate([[first], union_index])
+        union_X = np.concatenate([extra["X"], union_X])
+    order = np.argsort(union_index)
+    union_index, union_X = union_index[order], np.ascontiguousarray(union_X[order])
+    start = int(np.searchsorted(union_index, first))
+    cand = np.ones(len(union_index), dtype=bool)
+    picks, dists, _ = farthest_point_order(union_X, np.array([start]), k - 1, cand)
+    local = np.concatenate([[start], picks]).astype(np.int64)
+    index = union_index[local]
+    centres = union_X[local]
+    radius = run.map(tasks.farthest_distance, centres, what="k-center (coreset): radius")
+    r = max(x[0] for x in radius)
+    ids = run.rows(index)["ids"]
+    gains = np.concatenate([[np.nan], space.to_metric(dists**2, run.metric)])
+    return index, ids, gains, {"radius": float(space.to_metric(np.array(r) ** 2, run.metric)),
+                               "coreset_rows": int(len(union_index))}
+
+
+def _facility(run: Run, k: int, seed: int, **params):
+    """RandGreeDi: the one-machine greedy in every partition (2 k picks), then greedy on
+    their union, scored on a uniform sample; the better of that and the best partition's
+    own picks (Barbosa, Ene, Nguyen & Ward, ICML 2015)."""
+    from ..strategies import get_strategy
+
+    own = {p.name: params[p.name] for p in get_strategy("facility-location").params.params}
+    found = run.map(tasks.local_facility, 2 * k, own, seed,
+                    what="facility-location: greedy in each partition")
+    _, S = run.sample(seed, min(run.n, FACILITY_SAMPLE))
+    union_index = np.concatenate([f[0] for f in found])
+    union_X = np.concatenate([f[1] for f in found if len(f[0])])
+    sim = _facility_similarity(S, union_X, run.metric)
+    picks, value = _greedy_on_sample(sim, k)
+    best_local, best_value = None, -1.0
+    start = 0
+    for f in found:
+        if len(f[0]):
+            cols = np.arange(start, start + min(k, len(f[0])))
+            v = float(np.maximum(sim[:, cols].max(axis=1), 0).sum())
+            if v > best_value:
+                best_local, best_value = cols, v
+            start += len(f[0])
+    chosen = "union"
+    if best_value > value:
+        picks, value, chosen = best_local, best_value, "best partition"
+    index = union_index[picks]
+    ids = run.rows(index)["ids"]
+    return index, ids, None, {"objective_sample": value, "sample_rows": int(len(S)),
+                              "union_rows": int(len(union_index)), "greedi_choice": chosen}
+
+
+def _facility_similarity(S: np.ndarray, C: np.ndarray, metric: str) -> np.ndarray:
+    """Similarities (sample x candidates) in the one-machine convention: cosine
+    (1 + cos) / 2 on unit rows; euclidean the largest squared distance minus the squared
+    distance (apricot's)."""
+    d = space.sq_distances(S, C)
+    if metric == "cosine":
+        return 1.0 - d / 4.0
+    return d.max() - d
+
+
+def _greedy_on_sample(sim: np.ndarray, k: int):
+    """Lazy greedy (Minoux 1978) for sum over sample rows of max(0, max over picks of sim)."""
+    r = np.zeros(sim.shape[0])
+    gains = np.maximum(sim, 0).sum(axis=0)
+    heap = [(-g, j) for j, g in enumerate(gains)]
+    heapq.heapify(heap)
+    picks, value = [], 0.0
+    while heap and len(picks) < k:
+        _, j = heapq.heappop(heap)
+        g = float(np.maximum(sim[:, j] - r, 0).sum())
+        if not heap or g >= -heap[0][0]:
+            picks.append(j)
+            value += g
+            np.maximum(r, sim[:, j], out=r)
+        else:
+            heapq.heappush(heap, (-g, j))
+    return np.asarray(picks, np.int64), value
+
+
+def _shuffle_buckets(run: Run, centres: np.ndarray, unit: bool):
+    """Rows moved to buckets of clusters (cluster mod B): per bucket, a list of handles to
+    every partition's piece of it."""
+    eng = run.engine
+    buckets = max(1, min(len(centres), 4 * max(1, eng.workers)))
+    pieces = [eng.submit(tasks.cluster_pieces, p, run.metric, centres, unit, buckets,
+                         label=f"shuffle-{p.name}") for p in run.parts]
+    per_bucket = [[eng.submit(tasks.piece, h, b, label=f"piece{b}-{p.name}")
+                   for h, p in zip(pieces, run.parts)] for b in range(buckets)]
+    return pieces, per_bucket
+
+
+@dataclass(frozen=True, eq=False)
+class DedupProfile:
+    """A stored SemDeDup run: for every row its cluster, its largest cosine similarity to an
+    earlier row of its cluster (``best``) and that row (``partner``, a global index; -1 for
+    the first row of a cluster). Another eps is a filter of it, not a rerun
+    (:meth:`kept`)."""
+
+    index: np.ndarray
+    ids: np.ndarray
+    cluster: np.ndarray
+    best: np.ndarray
+    partner: np.ndarray
+    n_clusters: int
+
+    def kept(self, eps: float) -> np.ndarray:
+        """Global indices SemDeDup keeps at ``eps``, interleaved over clusters (largest
+        first), as the one-machine strategy orders them."""
+        from ..strategies.kmeans import round_robin
+
+        keep = ~(self.best > 1.0 - eps)
+        groups = [np.sort(self.index[keep & (self.cluster == c)]) for c in range(self.n_clusters)]
+        return round_robin(groups, np.array([len(g) for g in groups]))
+
+    def removed(self, eps: float) -> int:
+        return int(np.count_nonzero(self.best > 1.0 - eps))
+
+
+#: The last SemDeDup profiles, by (fingerprint, metric, n_clusters, seed): another eps on
+#: the same run is a filter of its profile (the app's eps chooser at scale).
+_profiles: dict = {}
+
+
+def semdedup_profile(run: Run, n_clusters: int, seed: int) -> tuple[DedupProfile, dict]:
+    """SemDeDup's profile of every row, distributed (remembered for the last two runs);
+    with facts for the report."""
+    key = (run.fingerprint(), run.metric, int(n_clusters), int(seed))
+    if key in _profiles:
+        return _profiles[key]
+    _profiles[key] = _semdedup_profile(run, n_clusters, seed)
+    while len(_profiles) > 2:
+        _profiles.pop(next(iter(_profiles)))
+    return _profiles[key]
+
+
+def _semdedup_profile(run: Run, n_clusters: int, seed: int) -> tuple[DedupProfile, dict]:
+    eng = run.engine
+    centres = _fit_centres(run, n_clusters, seed, unit=True)
+    pieces, per_bucket = _shuffle_buckets(run, centres, unit=True)
+    results = eng.gather([eng.submit(tasks.semdedup_bucket, centres, *hs,
+                                     label=f"semdedup-bucket{b}")
+                          for b, hs in enumerate(per_bucket)],
+                         progress=run.say, what="semdedup: comparing rows inside clusters")
+    eng.release(pieces)
+    cols = [np.concatenate([np.asarray(r[j]) for r in results]) for j in range(5)]
+    order = np.argsort(cols[1])
+    labels, index, ids, best, partner = (c[order] for c in cols)
+    pairs = {c: p for r in results for c, p in r[5].items()}
+    sizes = np.bincount(labels, minlength=len(centres))
+    facts = {"n_clusters": int(len(centres)), "largest_cluster": int(sizes.max()),
+             "pairs_compared": int(sum(pairs.values())), "buckets": len(per_bucket)}
+    return DedupProfile(index, ids, labels, best, partner, len(centres)), facts
+
+
+def _semdedup(run: Run, k: int, seed: int, eps: float, n_clusters: int, **_):
+    profile, facts = semdedup_profile(run, n_clusters, seed)
+    kept = profile.kept(eps)[:k]
+    lookup = np.searchsorted(profile.index, kept)
+    facts.update(eps=eps, n_removed=profile.removed(eps), n_kept=int(len(profile.kept(eps))))
+    return kept, profile.ids[lookup], None, facts
+
+
+def _dedup(run: Run, k: int, seed: int, threshold: float, keep: str, clusters: int, **_):
+    eng = run.engine
+    limit_sq = threshold**2 if run.metric == "euclidean" else 2.0 * threshold
+    if clusters == 1:
+        centres = np.zeros((1, run.data.dim), np.float32)
+    else:
+        centres = _fit_centres(run, clusters, seed, unit=False)
+    pieces, per_bucket = _shuffle_buckets(run, centres, unit=False)
+    results = eng.gather([eng.submit(tasks.dedup_bucket, limit_sq, *hs, label=f"dedup-bucket{b}")
+                          for b, hs in enumerate(per_bucket)],
+                         progress=run.say, what="dedup: leader scan inside clusters")
+    eng.release(pieces)
+    index = np.concatenate([r[0] for r in results])
+    ids = np.concatenate([np.asarray(r[1]) for r in results])
+    order = np.argsort(index)  # keep order of the one-machine scan: row order
+    sizes = {c: s for r in results for c, s in r[2].items()}
+    info = {"threshold": threshold, "n_representatives": int(len(index)),
+            "n_removed": int(run.n - len(index)), "n_clusters": int(len(centres)),
+            "largest_cluster": int(max(sizes.values())),
+            "cross_cluster_pairs": "not compared" if len(centres) > 1 else "none (one cluster)"}
+    return index[order][:k], ids[order][:k], None, info
+
+
+def _dsir(run: Run, k: int, seed: int, dims: int, ridge: float, target_rows=None, **_):
+    """DSIR on a cluster: Gaussians of the pool and the target in a PCA space fitted on a
+    uniform sample and the target; per-row log importance weights; Gumbel top-k with keys
+    from hash(seed, id) (Xie et al., NeurIPS 2023)."""
+    from sklearn.decomposition import PCA
+
+    from ..strategies.targeted import _fit_gaussian, gaussian_kl
+
+    if target_rows is None or len(target_rows) == 0:
+        raise ExplorerError("dsir needs a target set (--target-query or target row indices).")
+    T = run.rows(np.asarray(target_rows, np.int64))["X"]
+    _, pool = run.sample(seed, min(run.n, 50_000))
+    n_comp = int(min(dims, pool.shape[1], len(pool) + len(T) - 1))
+    pca = PCA(n_components=n_comp, random_state=0).fit(np.concatenate([pool, T]))
+    model = (pca.components_.astype(np.float64), pca.mean_.astype(np.float64))
+    moments = run.map(tasks.projected_moments, model, what="dsir: pool moments")
+    count = sum(m[0] for m in moments)
+    mean = sum(m[1] for m in moments) / count
+    second = sum(m[2] for m in moments) / count
+    cov = (second - np.outer(mean, mean)) * count / max(1, count - 1)
+    cov = cov + ridge * np.eye(len(mean)) * max(np.trace(cov) / len(mean), 1e-12)
+    Zt = (T.astype(np.float64) - model[1]) @ model[0].T
+    mt, ct = _fit_gaussian(Zt, ridge)
+    found = run.map(tasks.dsir_keys, model, (mt, ct), (mean, cov), seed, k,
+                    what="dsir: weights")
+    score = np.concatenate([f[0] for f in found])
+    index = np.concatenate([f[1] for f in found])
+    ids = np.concatenate([np.asarray(f[2]) for f in found])
+    order = np.lexsort((index, -score))[:k]
+    return index[order], ids[order], None, {
+        "kl_target_pool": gaussian_kl(mt, ct, mean, cov), "target_rows": int(len(T))}
+
+
+def selection_rows(data, selection, engine=None) -> "pd.DataFrame":
+    """rank, index, id, [gain], then the metadata of the selected rows of a sharded dataset,
+    read shard by shard (no vectors)."""
+    import pandas as pd
+
+    from . import get_engine
+
+    idx = np.asarray(selection.indices, dtype=np.int64)
+    owned = not hasattr(engine, "submit")
+    eng = get_engine(engine)
+    try:
+        got = Run(data, eng, "euclidean").rows(idx, columns=data.columns, vectors=False)
+    finally:
+        if owned:
+            eng.close()
+    frame = pd.DataFrame({"rank": np.arange(len(idx)), "index": idx, "id": got["ids"]})
+    if selection.gains is not None:
+        frame["gain"] = selection.gains
+    for c, v in got["columns"].items():
+        if c not in frame.columns:
+            frame[c] = v
+    return frame
+
+
+def rows_where(data, query, engine=None, metric: str = "euclidean") -> np.ndarray:
+    """Global indices of the rows where the metadata filter ``query`` holds, read shard by
+    shard (the filter is data: :mod:`explorer.data.filters`)."""
+    from ..data.filters import as_filter
+    from . import get_engine
+
+    node = as_filter(query, "target query").to_json()
+    owned = not hasattr(engine, "submit")
+    eng = get_engine(engine)
+    try:
+        found = Run(data, eng, metric).map(tasks.rows_where, node)
+    finally:
+        if owned:
+            eng.close()
+    rows = np.concatenate(found) if found else np.zeros(0, np.int64)
+    if len(rows) == 0:
+        raise ExplorerError(f"target query {query!r}: no row matches.")
+    return rows
+
+
+DRIVERS = {"random": _random, "stratified": _stratified, "k-center": _kcenter,
+           "k-means": _kmeans, "facility-location": _facility, "dedup": _dedup,
+           "semdedup": _semdedup, "dsir": _dsir}
+
+
+def select(data, strategy: str, budget, *, engine=None, seed: int = 0,
+           metric: str = "euclidean", params: dict | None = None, mode: str | None = None,
+           label_column: str | None = None, group_column: str | None = None,
+           target_rows=None, progress=None):
+    """Run ``strategy`` in its distributed form on ``engine``; a
+    :class:`~explorer.selection.Selection` whose ``engine`` records the engine, the number
+    of partitions, the mode and its bound."""
+    from ..selection import METRICS, Selection, resolve_budget
+    from . import get_engine
+
+    if strategy not in FORMS:
+        from ..strategies import get_strategy
+
+        get_strategy(strategy)  # an unknown name: the registry's message
+        raise ExplorerError(f"Strategy {strategy!r} has no distributed form; on an engine or a "
+                            f"sharded dataset use one of: {', '.join(FORMS)}.")
+    if metric not in METRICS:
+        raise ExplorerError(f"Unknown metric {metric!r}; use 'euclidean' or 'cosine'.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ExplorerError(f"A distributed run needs an int seed >= 0 (keys are hashed from "
+                            f"it); got {seed!r}.")
+    seed = int(seed)
+    form = FORMS[strategy]
+    mode = mode or form.modes[0]
+    if mode not in form.modes:
+        raise ExplorerError(f"{strategy}: mode {mode!r} is not one of {', '.join(form.modes)}.")
+    spec, resolved, extra = _merge_params(strategy, params)
+    owned = not hasattr(engine, "submit")
+    eng = get_engine(engine)
+    try:
+        run = Run(data, eng, metric, progress)
+        start = time.perf_counter()
+        fp = run.fingerprint()
+        if budget is None:
+            if spec.exact_budget:
+                raise ExplorerError(f"The 'budget' parameter of {strategy} must be an int in "
+                                    "[1, inf) or a float in (0, 1). Got None.")
+            k = run.n
+        else:
+            k = resolve_budget(budget, run.n, run.n, owner=strategy)
+        out = DRIVERS[strategy](run, k, seed, mode=mode, label_column=label_column,
+                                group_column=group_column, target_rows=target_rows,
+                                **resolved, **extra)
+        index, ids, gains, info = out
+        seconds = time.perf_counter() - start
+        record = {"name": eng.name, "partitions": len(run.parts), "mode": mode,
+                  "bound": form.bounds[mode], "workers": int(eng.workers)}
+        columns = {k2: v for k2, v in (("label_column", label_column),
+                                       ("group_column", group_column)) if v is not None}
+        sel = Selection(indices=np.asarray(index, np.int64), strategy=strategy,
+                        params={**resolved, **extra}, seed=seed, metric=metric, budget=k,
+                        gains=None if gains is None else np.asarray(gains, np.float64),
+                        columns=columns, info=dict(info), fingerprint=fp, seconds=seconds,
+                        engine=record, row_ids=np.asarray(ids))
+        return sel
+    finally:
+        if owned:
+            eng.close()
+
+
+# --- scorecard -------------------------------------------------------------------------
+
+#: Random Fourier features of the MMD's kernel (Rahimi & Recht, NIPS 2007).
+MMD_FEATURES = 1024
+
+
+def score(data, selection, *, engine=None, metric: str | None = None, random_draws: int = 10,
+          seed: int = 0, n_clusters: int = 30, progress=None):
+    """A :class:`~explorer.evaluate.scorecard.Scorecard` computed partition by partition:
+    coverage over every row (largest and mean distance to the nearest subset row), cluster
+    balance (k-means fitted on a uniform sample, every row assigned), the MMD by random
+    Fourier features (bandwidth: median heuristic on a sample) and the subset's own
+    diversity; next to ``random_draws`` random subsets of the same size (keys from
+    hash(seed_r, row id)). Exact over all rows; no metric is sampled but the fit of the
+    clusters and the MMD's bandwidth.
+    """
+    from ..evaluate import metrics as M
+    from ..evaluate.scorecard import MetricScore, Scorecard
+    from . import get_engine
+
+    indices = np.asarray(getattr(selection, "indices", selection), dtype=np.int64)
+    metric = metric or getattr(selection, "metric", None) or "euclidean"
+    owned = not hasattr(engine, "submit")
+    eng = get_engine(engine)
+    start = time.perf_counter()
+    try:
+        run = Run(data, eng, metric, progress)
+        run.fingerprint()
+        k = len(indices)
+        if k == 0 or indices.min() < 0 or indices.max() >= run.n:
+            raise ExplorerError(f"The selection's row indices must lie in 0..{run.n - 1}.")
+        seeds = [int(s.generate_state(1)[0]) for s in
+                 np.random.SeedSequence(seed).spawn(random_draws)]
+        own = run.rows(indices)["X"]
+        drawn = run.map(tasks.smallest_keys, seeds, k, True, what="scorecard: random draws")
+        draws = [tasks.merge_smallest([f[r] for f in drawn], k)[3] for r in range(random_draws)]
+        subsets = [np.asarray(own, np.float32)] + [np.asarray(d, np.float32) for d in draws]
+        cov = run.map(tasks.coverage, subsets, what="scorecard: coverage over every row")
+        n = sum(c[1] for c in cov)
+        cmax = np.array([max(c[0][s][0] for c in cov) for s in range(len(subsets))])
+        cmean = np.array([sum(c[0][s][1] for c in cov) / n for s in range(len(subsets))])
+        centres = _fit_centres(run, n_clusters, seed, unit=False, draw=False)
+        how = ("centres", centres, False)
+        pop = np.sum(run.map(tasks.group_counts, how, what="scorecard: clusters"), axis=0)
+        sub_counts = [np.bincount(space.nearest(S, centres, "euclidean")[1],
+                                  minlength=len(centres)) for S in subsets]
+        _, sample = run.sample(seed, min(run.n, 2000))
+        d2 = space.sq_distances(sample[:1000], sample[1000:2000] if len(sample) > 1000
+                                else sample)
+        gamma = 1.0 / max(float(np.median(d2[d2 > 0])) if (d2 > 0).any() else 1.0, 1e-12)
+        rng = np.random.default_rng(seed)
+        W = rng.normal(scale=math.sqrt(2 * gamma), size=(data.dim, MMD_FEATURES))
+        b = rng.uniform(0, 2 * np.pi, MMD_FEATURES)
+        sums = run.map(tasks.feature_sum, W, b, what="scorecard: MMD features")
+        mu = sum(s[0] for s in sums) / n
+
+        def mmd(S):
+            f = np.cos(S.astype(np.float64) @ W + b) * math.sqrt(2.0 / MMD_FEATURES)
+            return float(np.linalg.norm(mu - f.mean(axis=0)))
+
+        values = {
+            "coverage_max": (cmax, False, "largest distance from any row to its nearest pick"),
+            "coverage_mean": (cmean, False, "mean distance from a row to its nearest pick"),
+            "cluster_kl": (np.array([M.kl_divergence(c + 1e-12, pop) for c in sub_counts]),
+                           False, "KL(subset || population) over k-means clusters"),
+            "cluster_js": (np.array([M.js_divergence(c, pop) for c in sub_counts]), False,
+                           "Jensen-Shannon divergence over k-means clusters"),
+            "clusters_hit": (np.array([np.count_nonzero(c) for c in sub_counts], float), True,
+                             "clusters with at least one pick"),
+            "mmd": (np.array([mmd(S) for S in subsets]), False,
+                    f"MMD to the population ({MMD_FEATURES} random Fourier features)"),
+        }
+        pair = [M.pairwise_summary(S, metric, gamma) for S in subsets]
+        values["mean_pairwise_distance"] = (np.array([p[0] for p in pair]), True,
+                                            "mean distance between picks")
+        values["min_pairwise_distance"] = (np.array([p[1] for p in pair]), True,
+                                           "smallest distance between two picks")
+        values["vendi"] = (np.array([M.vendi_score(S) for S in subsets]), True,
+                           "Vendi score of the picks (cosine kernel)")
+        scores = {}
+        for name, (v, higher, description) in values.items():
+            rnd = v[1:]
+            scores[name] = MetricScore(
+                name=name, value=float(v[0]), random_mean=float(rnd.mean()),
+                random_std=float(rnd.std()), random_p05=float(np.percentile(rnd, 5)),
+                random_p95=float(np.percentile(rnd, 95)),
+                percentile=M.percentile_of(float(v[0]), rnd), higher_is_better=higher,
+                random_values=rnd, description=description)
+        import pandas as pd
+
+        rnd_counts = np.array(sub_counts[1:])
+        clusters = pd.DataFrame({"cluster": np.arange(len(centres)), "population": pop,
+                                 "subset": sub_counts[0],
+                                 "random_mean": rnd_counts.mean(axis=0),
+                                 "random_p05": np.percentile(rnd_counts, 5, axis=0),
+                                 "random_p95": np.percentile(rnd_counts, 95, axis=0)})
+        return Scorecard(budget=k, metric=metric, metrics=scores, random_draws=random_draws,
+                         seed=seed, space=f"full embedding space ({data.dim} dims), every row "
+                         f"on the {eng.name} engine", n_clusters=len(centres),
+                         label_counts=None, cluster_counts=clusters,
+                         seconds=time.perf_counter() - start)
+    finally:
+        if owned:
+            eng.close()

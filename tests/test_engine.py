@@ -1,0 +1,296 @@
+"""The engines: sharded datasets on the local engine and on a Dask LocalCluster (2 worker
+processes of one thread), over 1, 3 and 8 shards of the digits (the 3 and 8 shard layouts
+hold an empty shard). Every equality of issue 13's table is asserted here."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+import explorer
+from explorer.data.shards import write_shards
+from explorer.engine import drivers
+from explorer.engine.dask import DaskEngine, parent_environ_kept
+from explorer.errors import ExplorerError
+
+distributed = pytest.importorskip("distributed")  # the [dask] extra is in [test]: never skips
+
+LAYOUTS = {1: [0, 1797], 3: [0, 700, 700, 1797], 8: [0, 1, 250, 500, 500, 900, 1300, 1600,
+                                                     1797]}
+
+
+@pytest.fixture(scope="module")
+def client():
+    with parent_environ_kept():  # the rest of the suite runs one-machine code in this process
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=":0", silence_logs=40)
+    c = distributed.Client(cluster, set_as_default=False)
+    yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def shard_sets(digits, tmp_path_factory):
+    """{shards: folder} for 1, 3 and 8 shards of the digits (3 and 8 with one empty shard;
+    8 with a 1-row shard)."""
+    out = {}
+    for n, cuts in LAYOUTS.items():
+        folder = tmp_path_factory.mktemp(f"digits{n}")
+        write_shards(digits, folder, cuts)
+        out[n] = str(folder)
+    return out
+
+
+def _open(folder):
+    return explorer.load(folder, id_column="id")
+
+
+def test_open_a_sharded_dataset(shard_sets, digits):
+    data = _open(shard_sets[8])
+    assert (data.n, data.dim, len(data.shards)) == (digits.n, digits.dim, 8)
+    assert [s.rows for s in data.shards].count(0) == 1
+    assert "label" in data.columns
+
+
+# --- every equality of the table ------------------------------------------------------
+
+KEYED = [("random", {}), ("stratified", {"by": "label"}),
+         ("stratified", {"by": "clusters", "n_clusters": 5})]
+
+
+@pytest.mark.parametrize("strategy,params", KEYED)
+def test_keyed_strategies_give_identical_ids_on_every_layout_and_engine(
+        strategy, params, shard_sets, digits, client):
+    cols = {"label_column": "label"} if params.get("by") == "label" else {}
+    # the reference: the in-memory digits on the local engine (one process, its own cut)
+    ref = drivers.select(digits, strategy, 60, seed=4, params=params, engine="local", **cols)
+    assert len(ref) == 60
+    for n, folder in shard_sets.items():
+        for engine in ("local", client):
+            sel = explorer.select(_open(folder), strategy, 60, seed=4, params=params,
+                                  engine=engine, **cols)
+            assert sel.indices.tolist() == ref.indices.tolist(), (n, engine)
+            assert sel.engine["partitions"] == n
+
+
+def test_dsir_gives_identical_ids(shard_sets, digits, client):
+    target = np.flatnonzero(digits.metadata["label"].to_numpy() == "3")[:40]
+    ref = drivers.select(digits, "dsir", 50, seed=2, target_rows=target, engine="local")
+    assert len(ref) == 50
+    for folder in (shard_sets[3], shard_sets[8]):
+        sel = explorer.select(_open(folder), "dsir", 50, seed=2, target=target, engine=client)
+        assert sel.indices.tolist() == ref.indices.tolist()
+
+
+def test_random_is_a_uniform_sample(digits):
+    """Keys from hash(seed, id): over 200 seeds every row is drawn at about k / n."""
+    hits = np.zeros(digits.n)
+    for seed in range(200):
+        hits[drivers.select(digits, "random", 180, seed=seed).indices] += 1
+    assert hits.mean() == pytest.approx(200 * 180 / digits.n)
+    assert 5 < hits.min() and hits.max() < 40  # binomial(200, 0.1): sd 4.2, 1797 rows
+
+
+def test_kcenter_exact_is_one_machines_farthest_first(shard_sets, digits, client):
+    ref = explorer.select(digits, "k-center", 25, seed=1)
+    for n, engine in ((1, "local"), (3, client), (8, client)):
+        sel = explorer.select(_open(shard_sets[n]), "k-center", 25, seed=1, engine=engine)
+        assert sel.indices.tolist() == ref.indices.tolist(), n
+        assert sel.engine["mode"] == "exact"
+
+
+def _sq(X, C):
+    return np.maximum((X**2).sum(1)[:, None] - 2 * X @ C.T + (C**2).sum(1)[None, :], 0)
+
+
+def _radius(X, centres):
+    return float(np.sqrt(_sq(X, X[centres]).min(axis=1).max()))
+
+
+def test_kcenter_coreset_radius_is_close_to_exact(shard_sets, digits, client):
+    X = np.asarray(digits.embeddings, dtype=np.float64)
+    exact = explorer.select(digits, "k-center", 40, seed=1)
+    core = explorer.select(_open(shard_sets[8]), "k-center", 40, seed=1, engine=client,
+                           mode="coreset")
+    r_exact, r_core = _radius(X, exact.indices), _radius(X, core.indices)
+    assert core.info["radius"] == pytest.approx(r_core, rel=1e-5)
+    assert r_core <= 4 * r_exact  # proved: 4 x optimal, and optimal <= exact's radius
+    assert r_core <= 1.05 * r_exact  # measured on the digits (see the report)
+    assert core.engine["mode"] == "coreset" and "4 x" in core.engine["bound"]
+
+
+def test_kmeans_gives_one_machines_ids(shard_sets, digits, client):
+    ref = explorer.select(digits, "k-means", 30, seed=5, params={"n_clusters": 8})
+    for folder in (shard_sets[1], shard_sets[8]):
+        sel = explorer.select(_open(folder), "k-means", 30, seed=5, params={"n_clusters": 8},
+                              engine=client)
+        assert sorted(sel.indices.tolist()) == sorted(ref.indices.tolist())
+
+
+def _facility_objective(X, picks):
+    return float((_sq(X, X).max() - _sq(X, X[picks]).min(axis=1)).sum())
+
+
+def test_facility_location_greedi_keeps_97_percent(shard_sets, digits, client):
+    X = np.asarray(digits.embeddings, dtype=np.float64)
+    ref = explorer.select(digits, "facility-location", 30, seed=0)
+    sel = explorer.select(_open(shard_sets[8]), "facility-location", 30, seed=0, engine=client)
+    assert len(set(sel.indices.tolist())) == 30
+    assert _facility_objective(X, sel.indices) >= 0.97 * _facility_objective(X, ref.indices)
+    assert sel.engine["mode"] == "greedi"
+
+
+def test_semdedup_identical_and_rethresholding_is_a_filter(shard_sets, digits, client):
+    ref = explorer.select(digits, "semdedup", None, seed=3, metric="cosine",
+                          params={"eps": 0.02, "n_clusters": 8})
+    data = _open(shard_sets[8])
+    sel = explorer.select(data, "semdedup", None, seed=3, metric="cosine",
+                          params={"eps": 0.02, "n_clusters": 8}, engine=client)
+    assert sel.indices.tolist() == ref.indices.tolist()
+    assert sel.info["pairs_compared"] > 0 and sel.info["largest_cluster"] > 0
+    # another eps reuses the stored profile: a filter, no rerun
+    run = drivers.Run(data, drivers.get_engine("local") if hasattr(drivers, "get_engine")
+                      else explorer.engine.get_engine("local"), "cosine")
+    profile, _ = drivers.semdedup_profile(run, 8, 3)
+    other = explorer.select(digits, "semdedup", None, seed=3, metric="cosine",
+                            params={"eps": 0.08, "n_clusters": 8})
+    assert profile.kept(0.08).tolist() == other.indices.tolist()
+
+
+def test_dedup_with_one_cluster_is_identical(shard_sets, digits, client):
+    ref = explorer.select(digits, "dedup", None, params={"threshold": 20.0})
+    assert len(ref) < digits.n  # the threshold removes rows
+    sel = explorer.select(_open(shard_sets[3]), "dedup", None, params={"threshold": 20.0},
+                          engine=client)
+    assert sel.indices.tolist() == ref.indices.tolist()
+    assert sel.info["cross_cluster_pairs"] == "none (one cluster)"
+    split = explorer.select(_open(shard_sets[3]), "dedup", None,
+                            params={"threshold": 20.0, "clusters": 4}, engine=client)
+    assert split.info["cross_cluster_pairs"] == "not compared"
+    assert len(split) >= len(sel)  # fewer pairs compared: never fewer rows kept
+
+
+def test_scorecard_metrics_agree_within_1e6(shard_sets, digits, client):
+    picks = explorer.select(digits, "k-center", 25, seed=0).indices
+    here = drivers.score(digits, picks, engine="local", random_draws=4, seed=1)
+    there = drivers.score(_open(shard_sets[8]), picks, engine=client, random_draws=4, seed=1)
+    assert set(here.metrics) == set(there.metrics)
+    for name, m in here.metrics.items():
+        o = there.metrics[name]
+        assert o.value == pytest.approx(m.value, rel=1e-6, abs=1e-9), name
+        assert o.random_mean == pytest.approx(m.random_mean, rel=1e-6, abs=1e-9), name
+    X = np.asarray(digits.embeddings, dtype=np.float64)
+    d = np.sqrt(_sq(X, X[picks]).min(axis=1))
+    assert there.metrics["coverage_max"].value == pytest.approx(d.max(), rel=1e-6)
+    assert there.metrics["coverage_mean"].value == pytest.approx(d.mean(), rel=1e-6)
+
+
+# --- engine= -------------------------------------------------------------------------
+
+
+def test_engine_by_name_and_client_agree(shard_sets):
+    data = _open(shard_sets[3])
+    a = explorer.select(data, "k-center", 10, seed=0, engine="local")
+    b = explorer.select(data, "k-center", 10, seed=0, engine="dask" if False else "local")
+    assert a.indices.tolist() == b.indices.tolist()
+    assert a.engine["name"] == "local"
+
+
+def test_unknown_engine_is_refused(digits):
+    with pytest.raises(ExplorerError, match="engine must be one of"):
+        explorer.select(digits, "random", 5, engine="spark")
+
+
+def test_bad_scheduler_address_fails_within_5_s(digits):
+    from explorer.engine import get_engine
+
+    start = time.perf_counter()
+    with pytest.raises(ExplorerError, match="could not connect within 5 s"):
+        get_engine("dask", scheduler="tcp://127.0.0.1:9")
+    assert time.perf_counter() - start < 6.5
+    with pytest.raises(ExplorerError, match="not an address|could not connect"):
+        get_engine("dask", scheduler="nonsense://::")
+
+
+# --- bad shards ------------------------------------------------------------------------
+
+
+def _write(folder, name, vectors, ids=None, column="embedding"):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ids = ids if ids is not None else [f"{name}-{i}" for i in range(len(vectors))]
+    cols = {"id": pa.array(ids, pa.string())}
+    if column:
+        cols[column] = pa.array(vectors, pa.list_(pa.float32()))
+    pq.write_table(pa.table(cols), folder / f"{name}.parquet")
+
+
+def _good(n, seed=0, dim=4):
+    return [list(map(float, v)) for v in np.random.default_rng(seed).normal(size=(n, dim))]
+
+
+@pytest.mark.parametrize("bad,message", [
+    (lambda: _good(2) + [[1.0, 2.0]] + _good(2), r"shard b\.parquet.*row 2"),  # ragged
+    (lambda: _good(3) + [None] + _good(1), r"shard b\.parquet.*row 3"),  # null vector
+    (lambda: _good(1) + [[1.0, float("nan"), 0.0, 0.0]], r"shard b\.parquet: row 1 .*NaN"),
+])
+def test_a_bad_row_is_named_by_shard_and_row(tmp_path, bad, message):
+    _write(tmp_path, "a", _good(5))
+    _write(tmp_path, "b", bad())
+    with pytest.raises(ExplorerError, match=message):
+        data = explorer.load(str(tmp_path), id_column="id")
+        explorer.select(data, "random", 3, seed=0)
+
+
+def test_a_bad_row_on_the_cluster_is_named_too(tmp_path, client):
+    _write(tmp_path, "a", _good(5))
+    _write(tmp_path, "b", _good(2) + [[float("inf")] * 4])
+    data = explorer.load(str(tmp_path), id_column="id")
+    with pytest.raises(ExplorerError, match=r"shard b\.parquet: row 2 \(id b-2\) holds NaN"):
+        explorer.select(data, "k-center", 3, seed=0, engine=client)
+
+
+def test_mixed_widths_and_a_missing_column_are_named(tmp_path):
+    (tmp_path / "w").mkdir()
+    _write(tmp_path / "w", "a", _good(3, dim=4))
+    _write(tmp_path / "w", "b", _good(3, dim=5))
+    with pytest.raises(ExplorerError, match=r"shard b\.parquet: vectors of width 5.*a\.parquet"):
+        explorer.load(str(tmp_path / "w"), id_column="id")
+    (tmp_path / "m").mkdir()
+    _write(tmp_path / "m", "a", _good(3))
+    _write(tmp_path / "m", "b", _good(3), column=None)
+    with pytest.raises(ExplorerError, match=r"shard b\.parquet: no column 'embedding'"):
+        explorer.load(str(tmp_path / "m"), id_column="id")
+
+
+def test_empty_and_one_row_shards_are_handled(tmp_path, client):
+    _write(tmp_path, "a", [])
+    _write(tmp_path, "b", _good(1, seed=1))
+    _write(tmp_path, "c", _good(6, seed=2))
+    data = explorer.load(str(tmp_path), id_column="id")
+    assert [s.rows for s in data.shards] == [0, 1, 6]
+    sel = explorer.select(data, "k-center", 7, seed=0, engine=client)
+    assert sorted(sel.indices.tolist()) == list(range(7))
+    (tmp_path / "e").mkdir()
+    _write(tmp_path / "e", "a", [])
+    with pytest.raises(ExplorerError, match="every shard is empty"):
+        explorer.load(str(tmp_path / "e"), id_column="id")
+
+
+def test_starting_a_local_cluster_leaves_this_process_environment_as_it_was():
+    """distributed's Nanny writes OMP_NUM_THREADS=1 (and more) into the parent's environment
+    before spawning a worker; later one-machine runs here would then use one thread and
+    scikit-learn's k-means other picks."""
+    before = dict(os.environ)
+    engine = DaskEngine(workers=1)
+    try:
+        assert engine.workers == 1
+        assert dict(os.environ) == before
+    finally:
+        engine.close()
+    assert dict(os.environ) == before

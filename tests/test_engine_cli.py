@@ -1,0 +1,200 @@
+"""The command line on a Dask cluster the test starts itself: a `dask scheduler` and two
+`dask worker` processes on 127.0.0.1 (free ports), stopped at the end. Also the faults: a
+worker killed with SIGKILL in the middle of a k-center run, and memory-limited workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import explorer
+from explorer.engine.dask import parent_environ_kept
+from explorer.cli import main
+from explorer.data.shards import write_shards
+
+distributed = pytest.importorskip("distributed")  # the [dask] extra is in [test]: never skips
+
+DASK = str(Path(sys.executable).with_name("dask"))
+CUTS = [0, 1, 250, 500, 500, 900, 1300, 1600, 1797]  # 8 shards, one empty, one of 1 row
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(args):
+    return subprocess.Popen([DASK, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """The address of a `dask scheduler` with two `dask worker` processes (nannies, one
+    thread, 600 MiB each)."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = [_start(["scheduler", "--host", "127.0.0.1", "--port", str(port),
+                     "--dashboard-address", f"127.0.0.1:{_free_port()}"])]
+    try:
+        for _ in range(2):
+            procs.append(_start(["worker", address, "--nthreads", "1", "--host", "127.0.0.1",
+                                 "--no-dashboard", "--memory-limit", "600MiB"]))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with distributed.Client(address, timeout="5s", set_as_default=False) as c:
+                    c.wait_for_workers(2, timeout=max(1, deadline - time.monotonic()))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        yield address
+    finally:
+        for p in reversed(procs):
+            _stop(p)
+
+
+@pytest.fixture(scope="module")
+def shards(digits, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("digits8")
+    write_shards(digits, folder, CUTS)
+    return str(folder)
+
+
+def _client(address):
+    c = distributed.Client(address, timeout="5s", set_as_default=False)
+    c.wait_for_workers(2, timeout=60)
+    return c
+
+
+def test_select_score_and_replay_on_the_cluster(scheduler, shards, digits, tmp_path,
+                                                monkeypatch, capsys):
+    out, manifest = tmp_path / "picks.parquet", tmp_path / "picks.json"
+    code = main(["select", shards, "--id-column", "id", "--strategy", "k-center", "--budget",
+                 "20", "--seed", "1", "--engine", "dask", "--scheduler", scheduler,
+                 "--out", str(out), "--manifest", str(manifest)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "dask: 2 worker(s)" in err and "8 partitions" in err
+    ref = explorer.select(digits, "k-center", 20, seed=1)
+    import pandas as pd
+
+    frame = pd.read_parquet(out)
+    assert frame["index"].tolist() == ref.indices.tolist()
+    assert frame["id"].tolist() == digits.ids[ref.indices].tolist()
+    assert frame["label"].tolist() == digits.metadata["label"].to_numpy()[ref.indices].tolist()
+    doc = json.loads(manifest.read_text())
+    assert doc["engine"]["name"] == "dask" and doc["engine"]["partitions"] == 8
+    assert doc["engine"]["mode"] == "exact" and "Gonzalez" in doc["engine"]["bound"]
+    assert scheduler.split("//")[1] not in manifest.read_text()  # never the address
+
+    # replay: on the local engine, and on the cluster named by DASK_SCHEDULER_ADDRESS
+    again = tmp_path / "again.parquet"
+    assert main(["select", "--replay", str(manifest), "--out", str(again)]) == 0
+    assert pd.read_parquet(again)["index"].tolist() == ref.indices.tolist()
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", scheduler)
+    capsys.readouterr()
+    third = tmp_path / "third.parquet"
+    assert main(["select", "--replay", str(manifest), "--engine", "dask", "--out",
+                 str(third)]) == 0
+    assert "dask: 2 worker(s)" in capsys.readouterr().err
+    assert pd.read_parquet(third)["index"].tolist() == ref.indices.tolist()
+
+    # score the export on the cluster (scheduler from the environment)
+    assert main(["score", shards, "--selection", str(out), "--id-column", "id", "--engine", "dask",
+                 "--random-draws", "3", "--format", "json"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert card["metrics"]["coverage_max"]["value"] > 0
+
+
+def test_bad_scheduler_address_exits_2_within_5_s(shards, capsys):
+    start = time.perf_counter()
+    code = main(["select", shards, "--strategy", "random", "--budget", "3", "--engine", "dask",
+                 "--scheduler", f"tcp://127.0.0.1:{_free_port()}", "--out", "/tmp/never.npy"])
+    assert code == 2
+    assert time.perf_counter() - start < 7
+    assert "could not connect within 5 s" in capsys.readouterr().err
+    assert not Path("/tmp/never.npy").exists()
+
+
+def test_a_failing_task_names_its_shard(scheduler, tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    X = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    X[4, 2] = np.nan
+    for i, block in enumerate((X[:3], X[3:])):
+        pq.write_table(pa.table({"id": [f"r{i}{j}" for j in range(3)],
+                                 "emb": pa.array(list(block), pa.list_(pa.float32()))}),
+                       tmp_path / f"part-{i}.parquet")
+    code = main(["select", str(tmp_path), "--id-column", "id", "--strategy", "random",
+                 "--budget", "2", "--engine", "dask", "--scheduler", scheduler,
+                 "--out", str(tmp_path / "o.npy")])
+    assert code == 2
+    assert "shard part-1.parquet: row 1 (id r11) holds NaN" in capsys.readouterr().err
+
+
+def test_a_worker_killed_mid_run_gives_the_identical_result(scheduler, shards, digits):
+    """SIGKILL one worker process once a third of the k-center rounds are done: its tasks
+    (futures, not actors or scatter) are recomputed from their lineage elsewhere."""
+    ref = explorer.select(digits, "k-center", 45, seed=2)
+    with _client(scheduler) as client:
+        pids = sorted(client.run(os.getpid).values())
+        killed = []
+
+        def progress(fraction, message):
+            if not killed and "rounds" in message and fraction > 0.33:
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(message)
+
+        sel = explorer.select(explorer.load(shards, id_column="id"), "k-center", 45, seed=2,
+                              engine=client, progress=progress)
+        assert killed, "the worker was never killed"
+        assert sel.indices.tolist() == ref.indices.tolist()
+        client.wait_for_workers(2, timeout=60)  # the nanny restarts it
+        assert pids[0] not in client.run(os.getpid).values()
+
+
+def test_memory_limited_workers_finish_without_a_restart(shards, digits):
+    """Two workers of 500 MiB (a worker process that has run SemDeDup holds about 290 MiB of
+    libraries: numpy, pandas, pyarrow, scikit-learn, numba): each task holds one shard, so
+    the run finishes without a nanny kill. The run on data larger than the workers' memory
+    is in benchmarks/bench_engine.py."""
+    with parent_environ_kept():
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           memory_limit="500MiB", dashboard_address=":0",
+                                           silence_logs=40)
+    try:
+        with distributed.Client(cluster, set_as_default=False) as client:
+            pids = sorted(client.run(os.getpid).values())
+            sel = explorer.select(explorer.load(shards, id_column="id"), "semdedup", None,
+                                  seed=0, metric="cosine", params={"n_clusters": 8},
+                                  engine=client)
+            ref = explorer.select(digits, "semdedup", None, seed=0, metric="cosine",
+                                  params={"n_clusters": 8})
+            assert sel.indices.tolist() == ref.indices.tolist()
+            assert sorted(client.run(os.getpid).values()) == pids  # no worker restarted
+    finally:
+        cluster.close()
