@@ -178,13 +178,15 @@ def test_a_worker_killed_mid_run_gives_the_identical_result(scheduler, shards, d
 
 
 def test_memory_limited_workers_finish_without_a_restart(shards, digits):
-    """Two workers of 500 MiB (a worker process that has run SemDeDup holds about 290 MiB of
-    libraries: numpy, pandas, pyarrow, scikit-learn, numba): each task holds one shard, so
-    the run finishes without a nanny kill. The run on data larger than the workers' memory
-    is in benchmarks/bench_engine.py."""
+    """Two workers of 1 GiB (a worker process that has run SemDeDup holds about 290 MiB of
+    libraries: numpy, pandas, pyarrow, scikit-learn, numba, and compiling a kernel there on
+    an empty numba cache adds LLVM's own; at 500 MiB that pushed a worker on a fresh clone
+    past distributed's pause fraction, 80 %, for good): each task holds one shard, so the
+    run finishes without a nanny kill. The run on data larger than the workers' memory is
+    in benchmarks/bench_engine.py."""
     with parent_environ_kept():
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           memory_limit="500MiB", dashboard_address=":0",
+                                           memory_limit="1GiB", dashboard_address=":0",
                                            silence_logs=40)
     try:
         with distributed.Client(cluster, set_as_default=False) as client:
@@ -196,5 +198,30 @@ def test_memory_limited_workers_finish_without_a_restart(shards, digits):
                                   params={"n_clusters": 8})
             assert sel.indices.tolist() == ref.indices.tolist()
             assert sorted(client.run(os.getpid).values()) == pids  # no worker restarted
+    finally:
+        cluster.close()
+
+
+def test_workers_too_small_for_the_run_end_it_with_a_message(shards, monkeypatch):
+    """A worker of 350 MiB holds about 300 MiB once a task has imported its libraries: past
+    distributed's pause fraction (80 %), so it is paused and starts no other task until its
+    memory falls, which here is never (past 95 % its nanny kills it instead, and the task is
+    lost after three tries). Either way the run ends with one line naming the memory limit,
+    not a wait for ever."""
+    import explorer.engine.dask as dask_engine
+
+    monkeypatch.setattr(dask_engine, "STALL_S", 10)
+    with parent_environ_kept():
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                           memory_limit="350MiB", dashboard_address=":0",
+                                           silence_logs=50)
+    try:
+        with distributed.Client(cluster, set_as_default=False) as client:
+            started = time.monotonic()
+            with pytest.raises(explorer.ExplorerError, match=r"--memory-limit") as info:
+                explorer.select(explorer.load(shards, id_column="id"), "k-center", 20,
+                                seed=0, engine=client)
+            assert time.monotonic() - started < 240
+            assert "\n" not in str(info.value)
     finally:
         cluster.close()

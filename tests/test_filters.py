@@ -177,7 +177,7 @@ def test_messages_say_what_was_refused_and_what_is_allowed(digits):
         query_rows(digits, "lable == '1'", "where")
     assert str(info.value) == ("where \"lable == '1'\": unknown column 'lable'. Did you mean "
                                "'label'? The metadata columns are: id, label, difficulty, group,"
-                               " image.")
+                               " image, x, y.")
     with pytest.raises(ExplorerError, match=r"column 'label' holds text; quote the value "
                                             r"\('1', not 1\)"):
         query_rows(digits, "label == 1")

@@ -9,10 +9,12 @@ shard's contents, so an interrupted run resumes where it stopped and the same ro
 embedded twice. The output (``.parquet``: the input's columns plus an ``embedding`` column) is
 written once, atomically, at the end; its schema metadata carries the embedding record
 (model, version, weights digest, pooling, normalisation), which :func:`explorer.load` reads
-into ``Dataset.embedding`` and every manifest keeps.
+into ``Dataset.embedding`` and every manifest keeps. For example::
 
->>> from explorer.embed import embed            # doctest: +SKIP
->>> data = embed("notes.csv", text_column="text", out="vectors.parquet")  # doctest: +SKIP
+    from explorer.embed import embed
+    data = embed("notes.csv", text_column="text", out="vectors.parquet")
+
+(``tests/test_embed.py`` runs this path on the real model.)
 """
 
 from __future__ import annotations

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import uuid
 
 from ..errors import ExplorerError
 
 #: How long to wait for a scheduler named by address before giving up.
 CONNECT_TIMEOUT_S = 5
+#: How long a run waits while no task finishes and every worker is paused at its memory
+#: limit (a paused worker starts no task until its memory falls, which may be never), or the
+#: cluster has no worker at all, before it gives up with a message instead of waiting for ever.
+STALL_S = 60
+#: How often a waiting run looks at the tasks and the workers.
+POLL_S = 2
 
 
 def _install_hint() -> str:
@@ -109,11 +116,33 @@ class DaskEngine:
         workers kept dying is reported with its task key, which names the shard."""
         distributed = import_distributed()
         handles = list(handles)
-        if progress is not None and handles:
-            done = 0
-            for _ in distributed.as_completed(handles, loop=self.client.loop):
-                done += 1
-                progress(done / len(handles), what)
+        pending = set(handles)
+        stalled_since = None
+        while pending:
+            try:
+                with self.client.as_current():  # wait() looks for the current client
+                    distributed.wait(list(pending), timeout=POLL_S,
+                                     return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                pass
+            finished = {h for h in pending if h.done()}
+            pending -= finished
+            if finished:
+                stalled_since = None
+                if progress is not None:
+                    progress(1 - len(pending) / len(handles), what)
+                continue
+            reason = self._stall_reason()
+            if reason is None:
+                stalled_since = None
+            elif stalled_since is None:
+                stalled_since = time.monotonic()
+            elif time.monotonic() - stalled_since >= STALL_S:
+                self.client.cancel(list(pending))
+                raise ExplorerError(f"Dask: {reason}, and none of the {len(pending)} waiting "
+                                    f"tasks of {len(handles)} moved for {STALL_S} s; give the "
+                                    "workers more memory (--memory-limit), or more workers, "
+                                    "or use more, smaller shards.")
         try:
             return self.client.gather(handles)
         except distributed.scheduler.KilledWorker as exc:
@@ -122,6 +151,19 @@ class DaskEngine:
                                 "(the worker ran out of memory or was killed); give the "
                                 "workers more memory (--memory-limit) or use more "
                                 "shards.") from None
+
+    def _stall_reason(self) -> str | None:
+        """Why no task can move, when the cluster says so: no worker, or every worker
+        paused (its memory above distributed's pause fraction of its limit)."""
+        workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        if not workers:
+            return "the cluster has no worker"
+        if all(w.get("status") == "paused" for w in workers.values()):
+            limits = sorted({w.get("memory_limit") or 0 for w in workers.values()})
+            said = ", ".join(f"{limit / 2**20:,.0f} MiB" for limit in limits if limit)
+            return (f"every worker ({len(workers)}) is paused at its memory limit"
+                    + (f" ({said})" if said else ""))
+        return None
 
     def release(self, handles) -> None:
         for h in handles:
