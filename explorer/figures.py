@@ -21,11 +21,12 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#1
 
 def budget_axis(budgets) -> dict:
     """A log axis ticked at the compared budgets (its own ticks read "2 3 ... 100 2 3")."""
-    values = sorted({int(b) for b in budgets})
-    return dict(type="log", tickvals=values, ticktext=[f"{b:,}" for b in values])
+    values = sorted({float(b) for b in budgets})
+    return dict(type="log", tickvals=values, ticktext=[f"{b:,.6g}" for b in values])
 
 
-def curves_figure(table: pd.DataFrame, metric: str, higher_is_better: bool) -> go.Figure:
+def curves_figure(table: pd.DataFrame, metric: str, higher_is_better: bool,
+                  budget_title: str = "budget (rows selected)") -> go.Figure:
     """A metric against the budget: one line per strategy, random's 5-95 % band shaded."""
     fig = go.Figure()
     rnd = table[table["strategy"] == table["strategy"].iloc[0]].sort_values("budget")
@@ -52,7 +53,7 @@ def curves_figure(table: pd.DataFrame, metric: str, higher_is_better: bool) -> g
                            yref="paper", x=1, y=-0.18, showarrow=False, font=dict(size=11))
     fig.update_layout(
         height=420, margin=dict(l=10, r=10, t=40, b=40), plot_bgcolor="white",
-        xaxis=dict(title="budget (rows selected)", **budget_axis(table["budget"])),
+        xaxis=dict(title=budget_title, **budget_axis(table["budget"])),
         yaxis=dict(title=f"{metric} ({'higher' if higher_is_better else 'lower'} is better)"),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     return fig

@@ -360,3 +360,39 @@ def test_compare_sweep_at_a_cost(digits_ink):
     assert set(table["budget"]) == {400.0, 900.0}
     for (name, b), idx in selections.items():
         assert ink[idx].sum() <= b and b - ink[idx].sum() < ink.max()
+
+
+def test_app_compare_page_at_total_costs():
+    """With the sidebar's budget a total cost, the Compare page's budgets are total costs:
+    each strategy spends at most each one, the curves' axis says so, the rows bought are
+    listed beside random's mean count at the same total, and strategies that set their own
+    size are not offered."""
+    from test_app import fresh, texts
+
+    at = fresh()
+    digits = explorer.load_sample("digits")
+    at.session_state["budget_mode"] = "total cost"
+    at.session_state["cost_column"] = "difficulty"
+    at.session_state["budget_cost"] = 12.5
+    at.session_state["cost_for"] = (digits.fingerprint, "difficulty")
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "dedup" not in at.multiselect(key="w:cmp_strategies").options
+    at.multiselect(key="w:cmp_strategies").set_value(["k-center", "k-means"]).run()
+    budgets = f"w:cmp_cost_budgets:{digits.fingerprint}:difficulty"
+    at.text_input(key=budgets).set_value("0").run()
+    assert "Budgets must be total costs above 0" in texts(at.error)
+    at.text_input(key=budgets).set_value("6, 15").run()
+    at.number_input(key="w:cmp_draws").set_value(5).run()
+    at.button(key="cmp_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Rows bought" in texts(at.markdown)
+    bought = at.dataframe[0].value
+    assert list(bought.index) == [6.0, 15.0] and "random (mean rows)" in bought.columns
+    curves = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert curves["layout"]["xaxis"]["title"]["text"] == "budget (total difficulty)"
+    for budget, row in bought.iterrows():  # cells read "rows (spend)"
+        for name in ("k-center", "k-means"):
+            rows, spend = row[name].replace(",", "").rstrip(")").split(" (")
+            assert int(rows) > 0 and 0 < float(spend) <= budget

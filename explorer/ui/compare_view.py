@@ -22,9 +22,10 @@ from .heavy import heavy_turn
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def cached_sweep(data_key, strategies, budgets, seed, metric, label_column, group_column,
-                 score_column, draws, probe="none", target=(), lock=""):
+                 score_column, draws, probe="none", target=(), lock="", cost_column=None):
     """``lock`` (the locked split's digest) is part of the cache key only: a comparison
-    cached before a split was locked is not shown after."""
+    cached before a split was locked is not shown after. With ``cost_column`` the budgets
+    are total costs."""
     from .data import load_cached
 
     data = load_cached(*data_key)
@@ -33,6 +34,7 @@ def cached_sweep(data_key, strategies, budgets, seed, metric, label_column, grou
                         label_column=label_column, group_column=group_column,
                         score_column=score_column, random_draws=draws, probe=probe,
                         target=np.asarray(target, dtype=np.int64) if target else None,
+                        cost_column=cost_column,
                         progress=lambda f, m: bar.progress(min(1.0, f), text=m))
     bar.empty()
     sels = {f"{k[0]}@{k[1]}": np.asarray(v) for k, v in table.attrs["selections"].items()}
@@ -43,8 +45,11 @@ def cached_sweep(data_key, strategies, budgets, seed, metric, label_column, grou
 
 
 def controls_and_results(data) -> None:
+    cost_column = panels.cost_column()  # the sidebar's total-cost mode: budgets are costs
+    costs = None if cost_column is None else data.metadata[cost_column].to_numpy(dtype=float)
     usable = [n for n, s in REGISTRY.items()
-              if not s.missing_inputs(panels.available_inputs()) and n != "random"]
+              if not s.missing_inputs(panels.available_inputs()) and n != "random"
+              and not (cost_column and s.sets_size)]
     default = [n for n in ("k-center", "k-means", "facility-location", "stratified")
                if n in usable]
     c1, c2, c3 = st.columns([2.2, 1.6, 0.8])
@@ -52,9 +57,17 @@ def controls_and_results(data) -> None:
     names = state.remembered(c1.multiselect, "Strategies (2–6; random is the grey band)",
                              "cmp_strategies", options=usable, many=True, default=default,
                              max_selections=6)
-    budgets_text = state.remembered(c2.text_input, "Budgets (log-spaced by default)",
-                                    f"cmp_budgets:{data.n}",
-                                    default=", ".join(map(str, log_budgets(data.n))))
+    if cost_column is None:
+        budgets_text = state.remembered(c2.text_input, "Budgets (log-spaced by default)",
+                                        f"cmp_budgets:{data.n}",
+                                        default=", ".join(map(str, log_budgets(data.n))))
+    else:
+        budgets_text = state.remembered(
+            c2.text_input, f"Budgets (total {cost_column}, log-spaced by default)",
+            f"cmp_cost_budgets:{data.fingerprint}:{cost_column}",
+            default=", ".join(f"{b:g}" for b in cost_budgets(costs, log_budgets(data.n))),
+            help=f"Each budget is the most {cost_column} a subset may spend; every strategy "
+            "and the random draws spend up to the same total.")
     draws = state.remembered(c3.number_input, "Random draws", "cmp_draws", 5, 500, default=30)
     has_labels = state.get("label_column") is not None
     probe_options = ["logistic", "knn", "none"] if has_labels else ["none"]
@@ -65,12 +78,9 @@ def controls_and_results(data) -> None:
                              "embeddings, predicting the label column; the held-out rows are "
                              "never selected. Needs a label column (sidebar)." if has_labels
                              else "Choose a label column in the sidebar to train a probe.")
-    try:
-        budgets = sorted({int(b) for b in budgets_text.replace(" ", "").split(",") if b})
-        if not budgets or min(budgets) < 1 or max(budgets) > data.n:
-            raise ValueError
-    except ValueError:
-        st.error(f"Budgets must be whole numbers between 1 and {data.n}, separated by commas.")
+    budgets = parse_budgets(budgets_text, data.n, costs)
+    if isinstance(budgets, str):
+        st.error(budgets)
         return
     if len(names) < 2:
         st.info("Choose at least two strategies to compare.")
@@ -80,14 +90,17 @@ def controls_and_results(data) -> None:
             state.get("score_column"), int(draws), probe,
             tuple(int(i) for i in state.get("target"))
             if any("target" in REGISTRY[n].needs for n in names) else (),
-            compute.lock_digest(state.get("data_key")))
+            compute.lock_digest(state.get("data_key")), cost_column)
+    # the estimate wants counts: under a cost budget, the rows the mean cost buys
+    counts = budgets if costs is None else \
+        [max(1, min(data.n, round(b / float(np.mean(costs))))) for b in budgets]
     pressed = st.button("Compare", type="primary", key="cmp_run")
     started = st.session_state.setdefault("cmp_started", set())  # sweeps the button started
     if pressed:
         started.add(args)
     elif args not in started:
         # a comparison starts by itself only when it is quick (it may start on arrival)
-        est = estimate_sweep(names, data.n, data.dim, budgets, random_draws=int(draws),
+        est = estimate_sweep(names, data.n, data.dim, counts, random_draws=int(draws),
                              probe=probe)
         if est.heavy:
             st.warning(f"This comparison would take {est.describe()} Press **Compare** to "
@@ -97,7 +110,7 @@ def controls_and_results(data) -> None:
             st.caption("Press Compare to run every strategy at every budget.")
             return
     st.session_state["cmp_done"] = True
-    est = estimate_sweep(names, data.n, data.dim, budgets, random_draws=int(draws), probe=probe)
+    est = estimate_sweep(names, data.n, data.dim, counts, random_draws=int(draws), probe=probe)
     try:
         with heavy_turn("this comparison", ("sweep",) + args) if est.heavy else nullcontext():
             table, sels, notes = cached_sweep(*args)
@@ -111,8 +124,13 @@ def controls_and_results(data) -> None:
                           format_func=lambda m: f"{m} (probe)" if m in set(
                               table.loc[table["kind"] == "probe", "metric"]) else m)
     part = table[table["metric"] == metric]
-    st.plotly_chart(figures.curves_figure(part, metric, bool(part["higher_is_better"].iloc[0])),
-                    key="cmp_curves")
+    axis = "budget (rows selected)" if cost_column is None else f"budget (total {cost_column})"
+    st.plotly_chart(figures.curves_figure(part, metric, bool(part["higher_is_better"].iloc[0]),
+                                          budget_title=axis), key="cmp_curves")
+    if cost_column is not None:
+        st.markdown(f"**Rows bought** at each total {cost_column}: every strategy spends up to "
+                    "the budget; the random draws are drawn at the same total")
+        st.dataframe(rows_bought(table, cost_column), width="stretch")
     st.markdown("**Who beats random, with statistical support** — per budget, the strategies "
                 "whose Holm-corrected p-value is below 0.05 (difference from the random mean "
                 "in brackets)")
@@ -126,8 +144,9 @@ def controls_and_results(data) -> None:
     picks = {n: sels[f"{n}@{b}"] for n in names}
     _small_multiples(data, picks)
     c1, c2 = st.columns(2)
+    said = f"budget {b:g}" if cost_column is None else f"{b:g} {cost_column}"
     c1.plotly_chart(figures.jaccard_figure(jaccard(picks), f"Overlap between strategies at "
-                                           f"budget {b} (Jaccard)"), key="cmp_jaccard")
+                                           f"{said} (Jaccard)"), key="cmp_jaccard")
     with c2:
         st.markdown("**Stability across seeds** (mean Jaccard overlap of 5 seeds; 1 = the seed "
                     "does not matter)")
@@ -139,6 +158,47 @@ def controls_and_results(data) -> None:
                     state.get("label_column"), state.get("group_column"),
                     state.get("score_column"))})
             st.dataframe(rows, hide_index=True)
+
+
+def cost_budgets(costs, counts) -> list[float]:
+    """Total-cost budgets that buy about ``counts`` rows at the mean cost (3 significant
+    digits)."""
+    mean = float(np.mean(costs))
+    return sorted({float(f"{c * mean:.3g}") for c in counts})
+
+
+def parse_budgets(text: str, n: int, costs=None):
+    """The budgets typed on the page, sorted and distinct: whole numbers in 1..n, or with
+    ``costs`` total costs above 0 and at most the whole data's cost; a one-line message (a
+    str) when they are not."""
+    try:
+        values = [float(b) for b in text.replace(" ", "").split(",") if b]
+    except ValueError:
+        values = []
+    if costs is None:
+        if not values or any(v != int(v) or not 1 <= v <= n for v in values):
+            return f"Budgets must be whole numbers between 1 and {n}, separated by commas."
+        return sorted({int(v) for v in values})
+    total = float(np.sum(costs))
+    if not values or any(not 0 < v <= total for v in values):
+        return (f"Budgets must be total costs above 0 and at most {total:g} (the whole "
+                "data's), separated by commas.")
+    return sorted(set(values))
+
+
+def rows_bought(table, cost_column: str):
+    """Budget x strategy: the rows each strategy bought and what they cost, and the random
+    draws' mean count at the same total."""
+    first = table.drop_duplicates(["strategy", "budget"])
+    out = first.pivot(index="budget", columns="strategy", values="size")
+    out = out.map(lambda v: f"{int(v):,}")
+    spend = first.pivot(index="budget", columns="strategy", values="spend")
+    for name in out.columns:
+        out[name] = out[name] + spend[name].map(lambda v: f" ({v:,.6g})")
+    randoms = first.groupby("budget")["random_size"].first()
+    out["random (mean rows)"] = randoms.map(lambda v: f"{v:,.1f}")
+    out.index.name = f"budget ({cost_column})"
+    return out
 
 
 def support_table(table):
