@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explorer.ui.explore_view import UMAP_LEAD
+
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -195,6 +197,12 @@ def test_odd_upload_names_load_and_the_upload_folder_goes_with_the_session(app_u
             files=[{"name": given, "mimeType": "application/octet-stream",
                     "buffer": buf.getvalue()}])
         page.get_by_text(f"{rows} rows × 6 dims", exact=False).first.wait_for(timeout=120_000)
+        # the page's last step is this data's UMAP (on a fresh clone numba compiles it for
+        # minutes under load); the next upload is made once it is done, as a user would
+        page.get_by_text(f"selected 50 of {rows} rows", exact=False).first.wait_for(
+            timeout=180_000)
+        page.get_by_text(UMAP_LEAD, exact=False).first.wait_for(state="detached",
+                                                                  timeout=300_000)
         body = page.inner_text("body")
         assert "Traceback" not in body and str(uidata.upload_base()) not in body
         found = list(uidata.upload_base().glob(f"*/*/{uidata.safe_name(given)}"))
