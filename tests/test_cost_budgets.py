@@ -325,21 +325,29 @@ def test_cli_compare_at_a_cost(capsys, tmp_path, tokens_file):
     assert np.allclose(rand["size"], rand["random_size"], rtol=0.25)
 
 
-def test_app_budget_as_a_total_cost():
-    """The sidebar's 'total cost' budget: a numeric cost column (digits' difficulty here, the
-    one numeric column of the sample) and a total; the selection spends at most that and the
-    scorecard says random was drawn at the same total cost, with the spend and the count."""
-    from test_app import fresh, texts
+def app_at_a_total_cost(total: float):
+    """The app on digits with the sidebar's budget a total of ``total`` difficulty (the
+    sample's one numeric column), set as its widgets remember them."""
+    from test_app import fresh
 
     at = fresh()
     assert "total cost" in at.radio(key="w:budget_mode").options
     digits = explorer.load_sample("digits")
-    # the sidebar's values as its widgets remember them (as test_app sets the percent mode)
     at.session_state["budget_mode"] = "total cost"
     at.session_state["cost_column"] = "difficulty"
-    at.session_state["budget_cost"] = 12.5
+    at.session_state["budget_cost"] = total
     at.session_state["cost_for"] = (digits.fingerprint, "difficulty")
     at.run()
+    return at, digits
+
+
+def test_app_budget_as_a_total_cost():
+    """The sidebar's 'total cost' budget: a numeric cost column (digits' difficulty here, the
+    one numeric column of the sample) and a total; the selection spends at most that and the
+    scorecard says random was drawn at the same total cost, with the spend and the count."""
+    from test_app import texts
+
+    at, digits = app_at_a_total_cost(12.5)
     assert not at.exception and not at.error, [e.value for e in at.error]
     sel = at.session_state["selection"]
     difficulty = digits.metadata["difficulty"].to_numpy()
@@ -367,15 +375,9 @@ def test_app_compare_page_at_total_costs():
     each strategy spends at most each one, the curves' axis says so, the rows bought are
     listed beside random's mean count at the same total, and strategies that set their own
     size are not offered."""
-    from test_app import fresh, texts
+    from test_app import texts
 
-    at = fresh()
-    digits = explorer.load_sample("digits")
-    at.session_state["budget_mode"] = "total cost"
-    at.session_state["cost_column"] = "difficulty"
-    at.session_state["budget_cost"] = 12.5
-    at.session_state["cost_for"] = (digits.fingerprint, "difficulty")
-    at.run()
+    at, digits = app_at_a_total_cost(12.5)
     at.switch_page("pages/compare.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "dedup" not in at.multiselect(key="w:cmp_strategies").options

@@ -4,6 +4,7 @@ worker killed with SIGKILL in the middle of a k-center run, and memory-limited w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -176,6 +177,19 @@ def test_a_worker_killed_mid_run_gives_the_identical_result(scheduler, shards, d
         client.wait_for_workers(2, timeout=60)  # the nanny restarts it
         assert pids[0] not in client.run(os.getpid).values()
 
+@contextlib.contextmanager
+def memory_limited_client(workers: int, memory_limit: str):
+    """A client of a LocalCluster of ``workers`` one-thread processes of ``memory_limit``."""
+    with parent_environ_kept():
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
+                                           processes=True, memory_limit=memory_limit,
+                                           dashboard_address=":0", silence_logs=50)
+    try:
+        with distributed.Client(cluster, set_as_default=False) as client:
+            yield client
+    finally:
+        cluster.close()
+
 
 def test_memory_limited_workers_finish_without_a_restart(shards, digits):
     """Two workers of 1 GiB (a worker process that has run SemDeDup holds about 290 MiB of
@@ -184,22 +198,15 @@ def test_memory_limited_workers_finish_without_a_restart(shards, digits):
     past distributed's pause fraction, 80 %, for good): each task holds one shard, so the
     run finishes without a nanny kill. The run on data larger than the workers' memory is
     in benchmarks/bench_engine.py."""
-    with parent_environ_kept():
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           memory_limit="1GiB", dashboard_address=":0",
-                                           silence_logs=40)
-    try:
-        with distributed.Client(cluster, set_as_default=False) as client:
-            pids = sorted(client.run(os.getpid).values())
-            sel = explorer.select(explorer.load(shards, id_column="id"), "semdedup", None,
-                                  seed=0, metric="cosine", params={"n_clusters": 8},
-                                  engine=client)
-            ref = explorer.select(digits, "semdedup", None, seed=0, metric="cosine",
-                                  params={"n_clusters": 8})
-            assert sel.indices.tolist() == ref.indices.tolist()
-            assert sorted(client.run(os.getpid).values()) == pids  # no worker restarted
-    finally:
-        cluster.close()
+    with memory_limited_client(2, "1GiB") as client:
+        pids = sorted(client.run(os.getpid).values())
+        sel = explorer.select(explorer.load(shards, id_column="id"), "semdedup", None,
+                              seed=0, metric="cosine", params={"n_clusters": 8},
+                              engine=client)
+        ref = explorer.select(digits, "semdedup", None, seed=0, metric="cosine",
+                              params={"n_clusters": 8})
+        assert sel.indices.tolist() == ref.indices.tolist()
+        assert sorted(client.run(os.getpid).values()) == pids  # no worker restarted
 
 
 def test_workers_too_small_for_the_run_end_it_with_a_message(shards, monkeypatch):
@@ -211,17 +218,10 @@ def test_workers_too_small_for_the_run_end_it_with_a_message(shards, monkeypatch
     import explorer.engine.dask as dask_engine
 
     monkeypatch.setattr(dask_engine, "STALL_S", 10)
-    with parent_environ_kept():
-        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                           memory_limit="350MiB", dashboard_address=":0",
-                                           silence_logs=50)
-    try:
-        with distributed.Client(cluster, set_as_default=False) as client:
-            started = time.monotonic()
-            with pytest.raises(explorer.ExplorerError, match=r"--memory-limit") as info:
-                explorer.select(explorer.load(shards, id_column="id"), "k-center", 20,
-                                seed=0, engine=client)
-            assert time.monotonic() - started < 240
-            assert "\n" not in str(info.value)
-    finally:
-        cluster.close()
+    with memory_limited_client(1, "350MiB") as client:
+        started = time.monotonic()
+        with pytest.raises(explorer.ExplorerError, match=r"--memory-limit") as info:
+            explorer.select(explorer.load(shards, id_column="id"), "k-center", 20, seed=0,
+                            engine=client)
+        assert time.monotonic() - started < 240
+        assert "\n" not in str(info.value)
