@@ -9,8 +9,9 @@ st.title("Compare strategies")
 if data is None:
     st.info("Load a dataset in the sidebar to begin.")
     st.stop()
+same = "size" if panels.cost_column() is None else f"total {panels.cost_column()}"
 st.caption("Each metric against the budget, one line per strategy; the grey band is where 90% "
-           "of random subsets of the same size fall. A line outside the band, on the good "
+           f"of random subsets of the same {same} fall. A line outside the band, on the good "
            "side, beats random.")
 compare_view.controls_and_results(data)
 advisor_view.budget_advice(data)
