@@ -71,6 +71,24 @@ def test_embed_a_text_column_from_the_sidebar(notes):
     assert "k-center: selected **50** of 40" not in texts(app.success)
     assert "selected" in texts(app.success)
 
+    # a typed sentence lists the rows the library finds nearest to it with the same model
+    import explorer
+    from explorer.search import neighbours_of_text, query_model
+
+    sentence = "open a file and read its lines"
+    app.number_input(key="w:neighbour_k").set_value(5).run()
+    app.text_input(key="w:neighbour_text").input(sentence).run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    shown = next(d.value for d in app.dataframe if "distance" in d.value.columns)
+    data = explorer.load(key[1], id_column="id")
+    want = neighbours_of_text(data, query_model(data), sentence, k=5,
+                              metric=app.session_state["metric"])
+    assert shown["row"].tolist() == want.indices.tolist()
+    assert np.allclose(shown["distance"], np.round(want.distances, 4))
+    assert f"nearest to {sentence!r}" in texts(app.caption)
+    app.button(key="nb_pin").click().run()
+    assert sorted(app.session_state["pinned"]) == sorted(want.indices.tolist())
+
 
 def test_bad_input_to_the_embed_source_is_one_message(notes, tmp_path):
     bad = tmp_path / "bad.csv"
