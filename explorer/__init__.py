@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 
 from .data.dataset import Dataset, fingerprint
 from .errors import ExplorerError
-from .selection import METRICS, Selection, select
+from .selection import DISTANCES, Selection, select
 from .strategies import get_strategy, list_strategies
 
 
@@ -92,7 +92,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'explorer' has no attribute {name!r}")
 
 
-__all__ = ["Dataset", "ExplorerError", "METRICS", "Selection", "fingerprint", "select",
+__all__ = ["Dataset", "ExplorerError", "DISTANCES", "Selection", "fingerprint", "select",
            "get_strategy", "list_strategies", "load", "load_sample", "SAMPLES", "export",
            "replay", "write_manifest", "read_manifest", "score", "Scorecard", "probe_sweep",
            "holdout_split", "estimate", "SubsetSelector", "__version__"]

@@ -502,8 +502,8 @@ def dimension_report(data: Dataset, k: int, methods=tuple(METHODS), *,
     from .evaluate.probes import holdout_split, make_probe
     from .evaluate.scorecard import MetricScore, random_subsets
     from .evaluate.stats import holm, prediction_p_value
-    from .evaluate import metrics as M
-    from .selection import METRICS as DISTANCES
+    from .evaluate import metrics as subset_metrics
+    from .selection import DISTANCES
     from .selection import select
 
     if not isinstance(data, Dataset):
@@ -572,7 +572,7 @@ def dimension_report(data: Dataset, k: int, methods=tuple(METHODS), *,
                 name=name, value=float(value), random_mean=float(vals.mean()),
                 random_std=float(vals.std(ddof=1)), random_p05=float(np.percentile(vals, 5)),
                 random_p95=float(np.percentile(vals, 95)),
-                percentile=M.percentile_of(value, vals), higher_is_better=hib,
+                percentile=subset_metrics.percentile_of(value, vals), higher_is_better=hib,
                 random_values=vals, description=text)
             pvals[(method, name)] = prediction_p_value(float(value), vals, hib)
         scores[method] = per

@@ -20,7 +20,7 @@ from .strategies import get_strategy
 from .strategies.base import (COST_TOLERANCE, Picks, Problem, keep_what_fits,
                               most_rows_that_fit)
 
-METRICS = ("euclidean", "cosine")
+DISTANCES = ("euclidean", "cosine")
 
 
 @dataclass(frozen=True, eq=False)
@@ -316,7 +316,7 @@ def select(
     spec = get_strategy(strategy)
     if not isinstance(data, Dataset):
         raise ExplorerError(f"select needs a Dataset (from explorer.load); got {type(data)!r}.")
-    if metric not in METRICS:
+    if metric not in DISTANCES:
         raise parameter_error("metric", "select", "a str among {'euclidean', 'cosine'}", metric)
     resolved = spec.params.resolve(params)
     rng, seed_value = resolve_seed(seed)

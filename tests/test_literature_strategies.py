@@ -190,7 +190,7 @@ def _logdet_rbf(X, idx, gamma):
 
 def test_dpp_map_and_dpp_are_more_diverse_than_random(digits):
     X = np.asarray(digits.embeddings, dtype=np.float64)
-    from explorer.strategies.diversity import median_gamma
+    from explorer.strategies._rbf_features import median_gamma
 
     gamma = median_gamma(space.prepare(digits.embeddings, "euclidean"),
                          np.random.default_rng(0))

@@ -43,7 +43,7 @@ import numpy as np
 
 from .. import space
 from ..errors import ExplorerError
-from ..params import Interval, Options, Param, ParamSet
+from ..params import Interval, Param, ParamSet
 from . import tasks
 
 #: Rows per in-memory partition when an in-memory dataset runs on an engine.
@@ -651,7 +651,7 @@ def select(data, strategy: str, budget, *, engine=None, seed: int = 0,
     """Run ``strategy`` in its distributed form on ``engine``; a
     :class:`~explorer.selection.Selection` whose ``engine`` records the engine, the number
     of partitions, the mode and its bound."""
-    from ..selection import METRICS, Selection, resolve_budget
+    from ..selection import DISTANCES, Selection, resolve_budget
     from . import get_engine
 
     if strategy not in FORMS:
@@ -660,7 +660,7 @@ def select(data, strategy: str, budget, *, engine=None, seed: int = 0,
         get_strategy(strategy)  # an unknown name: the registry's message
         raise ExplorerError(f"Strategy {strategy!r} has no distributed form; on an engine or a "
                             f"sharded dataset use one of: {', '.join(FORMS)}.")
-    if metric not in METRICS:
+    if metric not in DISTANCES:
         raise ExplorerError(f"Unknown metric {metric!r}; use 'euclidean' or 'cosine'.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ExplorerError(f"A distributed run needs an int seed >= 0 (keys are hashed from "
@@ -720,7 +720,7 @@ def score(data, selection, *, engine=None, metric: str | None = None, random_dra
     hash(seed_r, row id)). Exact over all rows; no metric is sampled but the fit of the
     clusters and the MMD's bandwidth.
     """
-    from ..evaluate import metrics as M
+    from ..evaluate import metrics as subset_metrics
     from ..evaluate.scorecard import MetricScore, Scorecard
     from . import get_engine
 
@@ -767,21 +767,23 @@ def score(data, selection, *, engine=None, metric: str | None = None, random_dra
         values = {
             "coverage_max": (cmax, False, "largest distance from any row to its nearest pick"),
             "coverage_mean": (cmean, False, "mean distance from a row to its nearest pick"),
-            "cluster_kl": (np.array([M.kl_divergence(c + 1e-12, pop) for c in sub_counts]),
+            "cluster_kl": (np.array([subset_metrics.kl_divergence(c + 1e-12, pop)
+                                     for c in sub_counts]),
                            False, "KL(subset || population) over k-means clusters"),
-            "cluster_js": (np.array([M.js_divergence(c, pop) for c in sub_counts]), False,
+            "cluster_js": (np.array([subset_metrics.js_divergence(c, pop)
+                                     for c in sub_counts]), False,
                            "Jensen-Shannon divergence over k-means clusters"),
             "clusters_hit": (np.array([np.count_nonzero(c) for c in sub_counts], float), True,
                              "clusters with at least one pick"),
             "mmd": (np.array([mmd(S) for S in subsets]), False,
                     f"MMD to the population ({MMD_FEATURES} random Fourier features)"),
         }
-        pair = [M.pairwise_summary(S, metric, gamma) for S in subsets]
+        pair = [subset_metrics.pairwise_summary(S, metric, gamma) for S in subsets]
         values["mean_pairwise_distance"] = (np.array([p[0] for p in pair]), True,
                                             "mean distance between picks")
         values["min_pairwise_distance"] = (np.array([p[1] for p in pair]), True,
                                            "smallest distance between two picks")
-        values["vendi"] = (np.array([M.vendi_score(S) for S in subsets]), True,
+        values["vendi"] = (np.array([subset_metrics.vendi_score(S) for S in subsets]), True,
                            "Vendi score of the picks (cosine kernel)")
         scores = {}
         for name, (v, higher, description) in values.items():
@@ -790,7 +792,7 @@ def score(data, selection, *, engine=None, metric: str | None = None, random_dra
                 name=name, value=float(v[0]), random_mean=float(rnd.mean()),
                 random_std=float(rnd.std()), random_p05=float(np.percentile(rnd, 5)),
                 random_p95=float(np.percentile(rnd, 95)),
-                percentile=M.percentile_of(float(v[0]), rnd), higher_is_better=higher,
+                percentile=subset_metrics.percentile_of(float(v[0]), rnd), higher_is_better=higher,
                 random_values=rnd, description=description)
         import pandas as pd
 

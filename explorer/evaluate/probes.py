@@ -46,8 +46,8 @@ from ..data.dataset import Dataset, fingerprint
 from ..data.rows import row_indices
 from ..errors import ExplorerError, preview
 from ..params import budget_count
-from . import metrics as M
-from .scorecard import METRICS as SCORECARD_METRICS
+from . import metrics as subset_metrics
+from .scorecard import SCORECARD_METRICS
 from .scorecard import ScoringContext, random_subsets, random_subsets_at_cost
 from .stats import bootstrap_diff_ci, draws_needed, holm, verdict
 
@@ -603,7 +603,7 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
         knn_macro_f1  0.908        0.854   0.007     better than random
     knn_worst_recall  0.750        0.553   0.054 within random's spread
     """
-    from ..selection import METRICS as DISTANCES
+    from ..selection import DISTANCES
     from ..selection import select
     from ..strategies import get_strategy
 
@@ -770,7 +770,7 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
                 "random_p05": float(np.percentile(finite, 5)) if len(finite) else float("nan"),
                 "random_p95": float(np.percentile(finite, 95)) if len(finite) else
                 float("nan"),
-                "percentile": M.percentile_of(value, rand),
+                "percentile": subset_metrics.percentile_of(value, rand),
                 "difference": res.difference, "ci_low": res.ci_low, "ci_high": res.ci_high,
                 "p_value": res.p_value, "p_worse": res.p_worse, "p_rank": res.p_rank,
                 **spent,

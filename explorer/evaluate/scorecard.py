@@ -23,10 +23,10 @@ from ..data.dataset import Dataset
 from ..data.rows import row_indices
 from ..errors import ExplorerError
 from ..transport import sinkhorn_cost
-from . import metrics as M
+from . import metrics as subset_metrics
 
 #: (name, higher_is_better, description)
-METRICS = (
+SCORECARD_METRICS = (
     ("coverage_max", False, "The largest distance from any point to its nearest picked point: "
      "the worst-covered point."),
     ("coverage_mean", False, "The average distance from a point to its nearest picked point."),
@@ -53,8 +53,8 @@ METRICS = (
     ("target_ot", False, "Optimal-transport cost (entropic, squared distances) of moving the "
      "subset onto the target set: lower means closer to the target."),
 )
-DIRECTION = {name: hib for name, hib, _ in METRICS}
-DESCRIPTION = {name: text for name, _, text in METRICS}
+DIRECTION = {name: hib for name, hib, _ in SCORECARD_METRICS}
+DESCRIPTION = {name: text for name, _, text in SCORECARD_METRICS}
 
 PCA_DIMS = 64
 MMD_SAMPLE = 5000
@@ -165,10 +165,11 @@ class ScoringContext:
         subset's MMD cross-kernel sum (NaN above ``PAIRWISE_SAMPLE`` rows: the MMD of such a
         subset is measured on its sample, in :meth:`subset_metrics`)."""
         if len(subsets[0]) > PAIRWISE_SAMPLE:
-            return (M.nearest_many(self._coverage_Z(), subsets, self.Z),
+            return (subset_metrics.nearest_many(self._coverage_Z(), subsets, self.Z),
                     np.full(len(subsets), np.nan))
-        return M.nearest_and_kernel_sums(self._coverage_Z(), subsets, self.Z, self.mmd_at,
-                                         self.z_sq[self.mmd_rows], self.gamma)
+        return subset_metrics.nearest_and_kernel_sums(self._coverage_Z(), subsets, self.Z,
+                                                      self.mmd_at, self.z_sq[self.mmd_rows],
+                                                      self.gamma)
 
     def random_metrics(self, n: int, k: int, draws: int, seed: int, pinned=(), excluded=(),
                        progress=None, costs: np.ndarray | None = None,
@@ -298,9 +299,9 @@ class ScoringContext:
                 len(idx), PAIRWISE_SAMPLE, replace=False))]
             # the MMD of the sample, self-consistent (its own cross-kernel sum): a sample's
             # within-kernel mean alone is off by O(1 / sample), more than a large subset's MMD
-            ksp = M.kernel_sum(self.Z, self.z_sq, self.mmd_rows, rows, self.gamma)
+            ksp = subset_metrics.kernel_sum(self.Z, self.z_sq, self.mmd_rows, rows, self.gamma)
         S = np.asarray(self.Z[rows], dtype=np.float32)
-        mean_pd, min_pd, kss = M.pairwise_summary(S, self.metric, self.gamma)
+        mean_pd, min_pd, kss = subset_metrics.pairwise_summary(S, self.metric, self.gamma)
         mmd2 = kss + self.mmd_pp - 2.0 * ksp / (len(rows) * len(self.mmd_rows))
         if self.metric == "cosine":
             fl = float(np.mean(1.0 - cover / 2.0))  # similarity (1 + cos) / 2, all-picked = 1
@@ -313,19 +314,19 @@ class ScoringContext:
             "coverage_mean": float(cover.mean()),
             "coverage_p95": float(np.percentile(cover, 95)),
             "facility_location": fl,
-            "cluster_kl": M.kl_divergence(sub, pop),
-            "cluster_js": M.js_divergence(sub, pop),
+            "cluster_kl": subset_metrics.kl_divergence(sub, pop),
+            "cluster_js": subset_metrics.js_divergence(sub, pop),
             "clusters_hit": float(np.count_nonzero(sub)),
             "mean_pairwise_distance": mean_pd,
             "min_pairwise_distance": min_pd,
             # in the scoring space: with the PCA of large data the kernel is 64 x 64
-            "vendi": M.vendi_score(np.asarray(self.Z[idx])),
+            "vendi": subset_metrics.vendi_score(np.asarray(self.Z[idx])),
             "mmd": float(math.sqrt(max(mmd2, 0.0))),
         }
         if self.labels is not None:
             lp = np.bincount(self.labels, minlength=len(self.label_names))
             ls = np.bincount(self.labels[idx], minlength=len(self.label_names))
-            out["label_kl"] = M.kl_divergence(ls, lp)
+            out["label_kl"] = subset_metrics.kl_divergence(ls, lp)
         return out
 
 
@@ -597,7 +598,7 @@ def score(data: Dataset, selection, *, metric: str | None = None,
         for row, d in zip(rand_rows, draws):
             row.update(target_metrics(d))
     scores = {}
-    for name, hib, text in METRICS:
+    for name, hib, text in SCORECARD_METRICS:
         if name not in value:
             continue
         vals = np.array([row[name] for row in rand_rows], dtype=np.float64)
@@ -608,7 +609,7 @@ def score(data: Dataset, selection, *, metric: str | None = None,
             random_std=float(finite.std(ddof=1)) if len(finite) > 1 else float("nan"),
             random_p05=float(np.percentile(finite, 5)) if len(finite) else float("nan"),
             random_p95=float(np.percentile(finite, 95)) if len(finite) else float("nan"),
-            percentile=M.percentile_of(value[name], vals),
+            percentile=subset_metrics.percentile_of(value[name], vals),
             higher_is_better=hib, random_values=vals, description=text)
     cluster_counts = _counts_frame(ctx.clusters, np.arange(ctx.n_clusters), idx, draws,
                                    "cluster")

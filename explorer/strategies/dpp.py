@@ -8,7 +8,7 @@ from .. import space
 from ..cost import CostModel
 from ..params import Interval, Options, Param
 from .base import Picks, Problem, register
-from .diversity import median_gamma, random_fourier_features
+from ._rbf_features import median_gamma, random_fourier_features
 
 EXACT_LIMIT = 4000  # up to this many candidates the k-DPP uses the exact N x N kernel
 

@@ -16,7 +16,7 @@ import numpy as np
 from ..cost import CostModel
 from ..errors import ExplorerError
 from ..params import Interval, Options, Param
-from . import _facility_kernels as K
+from . import _facility_kernels as kernels
 from . import _sparse
 from ._greedy import METHODS, greedy
 from .base import Picks, Problem, register
@@ -99,7 +99,7 @@ def dense_distances(X: np.ndarray, metric: str) -> tuple[np.ndarray, float]:
     G = gram_lower(Xc)
     del Xc
     scale, cap = _scale_and_cap(metric)
-    top = float(K.sqdist_from_gram(G, sq, scale, cap))
+    top = float(kernels.sqdist_from_gram(G, sq, scale, cap))
     return G, (1.0 if metric == "cosine" else top)
 
 
@@ -133,13 +133,13 @@ class FacilityLocationObjective:
         candidates = np.asarray(candidates, dtype=np.int64)
         out = np.empty(len(candidates), dtype=np.float64)
         work = len(candidates) * (self.n if self.dense else len(self.rows) / self.n)
-        kernel = K.gains if work >= PARALLEL_WORK else K.gains_serial
+        kernel = kernels.gains if work >= PARALLEL_WORK else kernels.gains_serial
         kernel(*self._args(), candidates, out)
         self.evaluations += len(candidates)
         return out
 
     def add(self, j: int) -> float:
-        g = float(K.add(*self._args(), int(j)))
+        g = float(kernels.add(*self._args(), int(j)))
         self.value += g
         return g
 
@@ -147,14 +147,14 @@ class FacilityLocationObjective:
         """Compiled lazy greedy (Minoux 1978); the picks of the plain heap in ``_greedy``."""
         hg = self.gains(cand)
         hj = cand.astype(np.int64).copy()
-        K.heapify(hg, hj)
+        kernels.heapify(hg, hj)
         state = np.array([len(hj), 0], dtype=np.int64)
         order = np.empty(n_new, dtype=np.int64)
         picked = np.empty(n_new, dtype=np.float64)
         step = max(1, n_new // 50)
         for t0 in range(0, n_new, step):
             t1 = min(n_new, t0 + step)
-            K.lazy_steps(*self._args(), hg, hj, state, order, picked, t0, t1)
+            kernels.lazy_steps(*self._args(), hg, hj, state, order, picked, t0, t1)
             if report is not None:
                 report(t1 / n_new, f"greedy: {t1} of {n_new} picks")
         self.evaluations += int(state[1])

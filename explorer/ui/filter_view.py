@@ -14,7 +14,7 @@ import json
 import numpy as np
 import streamlit as st
 
-from explorer.data import filters as F
+from explorer.data import filters
 from explorer.errors import ExplorerError
 
 from . import compute, state
@@ -38,7 +38,7 @@ def column_choices(data_key) -> dict:
     meta = compute._data(data_key).metadata
     out = {}
     for c in meta.columns:
-        kind = F.column_kind(meta[c])
+        kind = filters.column_kind(meta[c])
         if kind == "text":
             levels = meta[c].dropna().unique()
             out[c] = {"kind": kind, "levels": sorted(map(str, levels))
@@ -61,7 +61,7 @@ def column_choices(data_key) -> dict:
 def passing_rows(data_key, where_json: str) -> int:
     """How many rows pass the filter (its JSON form)."""
     data = compute._data(data_key)
-    return int(F.evaluate(json.loads(where_json), data.metadata, "filter").sum())
+    return int(filters.evaluate(json.loads(where_json), data.metadata, "filter").sum())
 
 
 def _condition(i: int, choices: dict, row):
@@ -79,33 +79,33 @@ def _condition(i: int, choices: dict, row):
                           label_visibility="collapsed")
     key = f"filter:{i}:{column}:{op}"  # a value per column and operator: widgets differ
     if op in ("is missing", "is not missing"):
-        return F.IsNa(column, op == "is not missing")
+        return filters.IsNa(column, op == "is not missing")
     if op in ("is True", "is False"):
-        return F.Compare(column, "==", op == "is True")
+        return filters.Compare(column, "==", op == "is True")
     if op in ("is one of", "is not one of"):
         chosen = state.remembered(st.multiselect, "Values", key, options=info["levels"],
                                   many=True, default=[], label_visibility="collapsed",
                                   placeholder="choose values")
-        return F.IsIn(column, tuple(chosen), op == "is not one of") if chosen else None
+        return filters.IsIn(column, tuple(chosen), op == "is not one of") if chosen else None
     if kind == "text":
         text = state.remembered(st.text_input, "Text", key, default="",
                                 label_visibility="collapsed", max_chars=200)
         if not text:
             return None
         if op == "contains":
-            return F.Contains(column, text, case=False)
-        return F.StartsWith(column, text) if op == "starts with" else \
-            F.Compare(column, "==", text)
+            return filters.Contains(column, text, case=False)
+        return filters.StartsWith(column, text) if op == "starts with" else \
+            filters.Compare(column, "==", text)
     low, high = info["range"]
     if op == "between":
         if low == high:
-            return F.Between(column, low, high)
+            return filters.Between(column, low, high)
         lo, hi = state.remembered(st.slider, "Range", key, low, high, default=(low, high),
                                   label_visibility="collapsed")
-        return F.Between(column, _number(lo, info), _number(hi, info))
+        return filters.Between(column, _number(lo, info), _number(hi, info))
     value = state.remembered(st.number_input, "Value", key, default=low,
                              label_visibility="collapsed")
-    return F.Compare(column, _SYMBOL[op], _number(value, info))
+    return filters.Compare(column, _SYMBOL[op], _number(value, info))
 
 
 def _number(value, info):
@@ -144,7 +144,7 @@ def filter_builder(data):
             if count:
                 st.caption("Choose a value to use the filter.")
             return None
-        where = (F.all_of if join.startswith("all") else F.any_of)(*conditions)
+        where = (filters.all_of if join.startswith("all") else filters.any_of)(*conditions)
         st.code(where.to_text(), language="python", wrap_lines=True)
         try:
             passing = passing_rows(state.get("data_key"), where_json(where))

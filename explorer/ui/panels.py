@@ -75,7 +75,7 @@ def sidebar_data():
                + (f" · {describe(data.embedding)}" if data.embedding else ""))
 
     sb.header("Selection")
-    state.remembered(sb.selectbox, "Metric", "metric", options=explorer.METRICS,
+    state.remembered(sb.selectbox, "Metric", "metric", options=explorer.DISTANCES,
                      help="Distances for strategies and metrics: euclidean, or cosine (1 − cos).")
     # the strategy widget (drawn later, on Explore) holds this run's choice
     strategy = st.session_state.get(state.widget_key("strategy"), state.get("strategy"))
