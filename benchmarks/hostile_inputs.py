@@ -158,6 +158,13 @@ def classify(case: Case, res: Result, work: Path, kept: dict) -> tuple[str, str]
         return "hang", f"peak memory {res.rss_mb:.0f} MB"
     lines = [ln for ln in res.err.splitlines() if ln.strip() and not ln.startswith("warning:")
              and not ln.startswith("note:") and "%" not in ln[:5]]
+    from explorer.cli import CLOSED_PIPE
+
+    if case.stdin_pipe_head and res.code == CLOSED_PIPE and not res.err.strip() \
+            and res.out.strip():
+        # the reader went first: 128 + SIGPIPE, quietly, as `seq 100000 | head -1` gives
+        # (whether the command still had output to write when head left is a race)
+        return "handled", f"exit {CLOSED_PIPE} without a word, the first line read"
     if res.code not in (0, 2) or "Traceback" in res.err:
         return "exit 1", (lines[-1] if lines else f"exit {res.code}")[:160]
     if res.code == 2:
