@@ -19,10 +19,17 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#1
            "#f7b6d2", "#9edae5", "#dbdb8d", "#393b79", "#637939", "#8c6d31"]
 
 
+def budget_text(budget) -> str:
+    """A budget as the page shows it: a count with thousands separators (1,000,000), a total
+    cost with up to 6 significant digits (10.9)."""
+    value = float(budget)
+    return f"{value:,.0f}" if value.is_integer() else f"{value:,.6g}"
+
+
 def budget_axis(budgets) -> dict:
     """A log axis ticked at the compared budgets (its own ticks read "2 3 ... 100 2 3")."""
     values = sorted({float(b) for b in budgets})
-    return dict(type="log", tickvals=values, ticktext=[f"{b:,.6g}" for b in values])
+    return dict(type="log", tickvals=values, ticktext=[budget_text(b) for b in values])
 
 
 def curves_figure(table: pd.DataFrame, metric: str, higher_is_better: bool,

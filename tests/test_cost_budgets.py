@@ -398,3 +398,18 @@ def test_app_compare_page_at_total_costs():
         for name in ("k-center", "k-means"):
             rows, spend = row[name].replace(",", "").rstrip(")").split(" (")
             assert int(rows) > 0 and 0 < float(spend) <= budget
+
+
+def test_compare_page_budgets_refuse_what_is_not_a_budget():
+    """The Compare page's typed budgets: counts are whole numbers in 1..N, total costs are
+    above 0 and at most the data's total; 'inf' and 'nan' are refused by the same message
+    (int(inf) raised an OverflowError the page did not catch)."""
+    from explorer.ui.compare_view import parse_budgets
+
+    for text in ("inf", "nan", "1.5", "0", "101", "a", ""):
+        assert parse_budgets(text, 100).startswith("Budgets must be whole numbers")
+    assert parse_budgets("60, 20, 20", 100) == [20, 60]
+    costs = np.ones(10)
+    for text in ("inf", "nan", "0", "10.5", "-1"):
+        assert parse_budgets(text, 10, costs).startswith("Budgets must be total costs")
+    assert parse_budgets("2.5, 1", 10, costs) == [1.0, 2.5]

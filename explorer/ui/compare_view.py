@@ -47,6 +47,7 @@ def cached_sweep(data_key, strategies, budgets, seed, metric, label_column, grou
 def controls_and_results(data) -> None:
     cost_column = panels.cost_column()  # the sidebar's total-cost mode: budgets are costs
     costs = None if cost_column is None else data.metadata[cost_column].to_numpy(dtype=float)
+    mean_cost = None if costs is None else float(np.mean(costs))
     usable = [n for n, s in REGISTRY.items()
               if not s.missing_inputs(panels.available_inputs()) and n != "random"
               and not (cost_column and s.sets_size)]
@@ -65,7 +66,7 @@ def controls_and_results(data) -> None:
         budgets_text = state.remembered(
             c2.text_input, f"Budgets (total {cost_column}, log-spaced by default)",
             f"cmp_cost_budgets:{data.fingerprint}:{cost_column}",
-            default=", ".join(f"{b:g}" for b in cost_budgets(costs, log_budgets(data.n))),
+            default=", ".join(f"{b:g}" for b in cost_budgets(mean_cost, log_budgets(data.n))),
             help=f"Each budget is the most {cost_column} a subset may spend; every strategy "
             "and the random draws spend up to the same total.")
     draws = state.remembered(c3.number_input, "Random draws", "cmp_draws", 5, 500, default=30)
@@ -93,7 +94,7 @@ def controls_and_results(data) -> None:
             compute.lock_digest(state.get("data_key")), cost_column)
     # the estimate wants counts: under a cost budget, the rows the mean cost buys
     counts = budgets if costs is None else \
-        [max(1, min(data.n, round(b / float(np.mean(costs))))) for b in budgets]
+        [max(1, min(data.n, round(b / mean_cost))) for b in budgets]
     pressed = st.button("Compare", type="primary", key="cmp_run")
     started = st.session_state.setdefault("cmp_started", set())  # sweeps the button started
     if pressed:
@@ -144,7 +145,8 @@ def controls_and_results(data) -> None:
     picks = {n: sels[f"{n}@{b}"] for n in names}
     _small_multiples(data, picks)
     c1, c2 = st.columns(2)
-    said = f"budget {b:g}" if cost_column is None else f"{b:g} {cost_column}"
+    said = f"budget {figures.budget_text(b)}" if cost_column is None else \
+        f"{figures.budget_text(b)} {cost_column}"
     c1.plotly_chart(figures.jaccard_figure(jaccard(picks), f"Overlap between strategies at "
                                            f"{said} (Jaccard)"), key="cmp_jaccard")
     with c2:
@@ -160,11 +162,10 @@ def controls_and_results(data) -> None:
             st.dataframe(rows, hide_index=True)
 
 
-def cost_budgets(costs, counts) -> list[float]:
-    """Total-cost budgets that buy about ``counts`` rows at the mean cost (3 significant
+def cost_budgets(mean_cost: float, counts) -> list[float]:
+    """Total-cost budgets that buy about ``counts`` rows at ``mean_cost`` (3 significant
     digits)."""
-    mean = float(np.mean(costs))
-    return sorted({float(f"{c * mean:.3g}") for c in counts})
+    return sorted({float(f"{c * mean_cost:.3g}") for c in counts})
 
 
 def parse_budgets(text: str, n: int, costs=None):
@@ -176,7 +177,7 @@ def parse_budgets(text: str, n: int, costs=None):
     except ValueError:
         values = []
     if costs is None:
-        if not values or any(v != int(v) or not 1 <= v <= n for v in values):
+        if not values or any(not (1 <= v <= n and v.is_integer()) for v in values):
             return f"Budgets must be whole numbers between 1 and {n}, separated by commas."
         return sorted({int(v) for v in values})
     total = float(np.sum(costs))

@@ -2,5 +2,5 @@
 stays importable for the app's modules."""
 
 from explorer.figures import (EXCLUDED, GREY, PALETTE, PINNED, SELECTED,  # noqa: F401
-                              TARGET, budget_axis, curves_figure, front_figure,
+                              TARGET, budget_axis, budget_text, curves_figure, front_figure,
                               jaccard_figure, similarity_histogram)
