@@ -160,15 +160,21 @@ def _engine_options(p: argparse.ArgumentParser, modes: bool = False) -> None:
                        help="the distributed form's mode (k-center: exact or coreset)")
 
 
+def _on_engine(args, data=None) -> bool:
+    """Whether a command runs on an engine: --engine dask, or a sharded dataset."""
+    from .data.shards import ShardedDataset
+
+    return args.engine != "local" or isinstance(data, ShardedDataset)
+
+
 def _open_engine(args, data=None):
     """The engine a command runs on, or None for the single-process strategies (one file
     and --engine local)."""
-    from .data.shards import ShardedDataset
     from .engine import get_engine
 
     if args.engine == "local" and (args.scheduler or args.workers or args.memory_limit):
         raise _UsageError("--scheduler, --workers and --memory-limit need --engine dask")
-    if args.engine == "local" and not isinstance(data, ShardedDataset):
+    if not _on_engine(args, data):
         return None
     return get_engine(args.engine, scheduler=args.scheduler, workers=args.workers,
                       memory_limit=args.memory_limit)
@@ -293,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "--budgets are total costs, and random is drawn at the same total cost")
     cp.add_argument("--probe", default="auto", metavar="P", help="logistic, knn, ridge, none "
                     "or a comma list (default: logistic with a label column, ridge with a "
-                    "target column, else none)")
+                    "target column, else none; none on an engine, which runs no probe)")
     cp.add_argument("--seeds", type=int, default=1, help="seeds per randomized strategy")
     cp.add_argument("--random-draws", metavar="R", type=int, default=30)
     cp.add_argument("--holdout", type=float, default=0.2, help="share held out for the probes")
@@ -1034,7 +1040,8 @@ def cmd_confirm(args) -> int:
 def cmd_compare(args) -> int:
     from .data.atomic import atomic_path
     from .evaluate.compare import log_budgets
-    from .evaluate.probes import probe_sweep
+    from .engine.drivers import rows_where
+    from .evaluate.probes import check_sweep_on_engine, probe_sweep
     from .strategies import get_strategy
 
     names = [s.strip() for s in args.strategies.split(",") if s.strip()]
@@ -1051,19 +1058,57 @@ def cmd_compare(args) -> int:
     _check_outputs(args, [(args.data, "DATA"), (args.meta, "--meta"),
                           (args.target, "--target")])
     data = _load(args)
-    engine = _open_engine(args, data)
-    if engine is not None:
-        engine.close()
-        raise ExplorerError("compare on an engine or a sharded dataset is not available yet; "
-                            "run select --engine dask per strategy and score its output.")
     if args.cost_column and not args.budgets:
         raise _UsageError("explorer compare: --cost-column needs --budgets (total costs)")
     budgets = ([_budget(b.strip()) for b in args.budgets.split(",") if b.strip()]
                if args.budgets else log_budgets(data.n))
     probe = args.probe.split(",") if "," in args.probe else args.probe
-    target = None
-    if args.target or args.target_query:
-        target = select_target(data, **_target_kwargs(args))
+    if _on_engine(args, data):  # what the engine cannot do is refused before it starts
+        check_sweep_on_engine(data, names, probe=probe, label_column=args.label_column,
+                              target_column=args.target_column,
+                              score_column=args.score_column, cost_column=args.cost_column)
+    engine = _open_engine(args, data)
+    bar = Progress("compare", args.quiet)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if engine is None:
+                target = select_target(data, **_target_kwargs(args)) if (
+                    args.target or args.target_query) else None
+                _say_if_heavy_sweep(args, data, names, budgets, probe)
+            else:
+                _say_engine(engine, args)
+                # on an engine a query's rows are read shard by shard; a --target file is
+                # passed on for select's rule on an engine (row indices only) to judge
+                target = rows_where(data, args.target_query, engine, args.metric) \
+                    if args.target_query else args.target
+            table = probe_sweep(data, names, budgets, label_column=args.label_column,
+                                target_column=args.target_column, probe=probe,
+                                seeds=args.seeds, random_draws=args.random_draws,
+                                seed=args.seed, metric=args.metric, holdout=args.holdout,
+                                group_column=args.group_column,
+                                score_column=args.score_column, target=target, progress=bar,
+                                cost_column=args.cost_column, engine=engine)
+        finally:
+            bar.close()
+            if engine is not None:
+                engine.close()
+    for w in caught:
+        if issubclass(w.category, ExplorerWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+    with atomic_path(out, args.force, "--out") as tmp:
+        table.to_csv(tmp, index=False)
+    _print_compare_summary(table)
+    for note in table.attrs.get("notes", []):
+        _say(args, f"note: {note}")
+    if plot is not None:
+        _write_compare_plot(table, plot, args.force)
+    _say(args, f"wrote {out}" + (f" and {plot}" if plot else ""))
+    return 0
+
+
+def _say_if_heavy_sweep(args, data, names, budgets, probe) -> None:
+    """Before a long one-machine comparison, say so with an estimate."""
     from .cost import estimate_sweep
 
     first_probe = probe if isinstance(probe, str) else probe[0]
@@ -1083,31 +1128,6 @@ def cmd_compare(args) -> int:
     if est.heavy:
         _say(args, f"note: comparing {', '.join(names)} at {len(budgets)} budgets on "
                    f"{data.n:,} x {data.dim} will take {est.describe()}")
-    bar = Progress("compare", args.quiet)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            table = probe_sweep(data, names, budgets, label_column=args.label_column,
-                                target_column=args.target_column, probe=probe,
-                                seeds=args.seeds, random_draws=args.random_draws,
-                                seed=args.seed, metric=args.metric, holdout=args.holdout,
-                                group_column=args.group_column,
-                                score_column=args.score_column, target=target, progress=bar,
-                                cost_column=args.cost_column)
-        finally:
-            bar.close()
-    for w in caught:
-        if issubclass(w.category, ExplorerWarning):
-            print(f"warning: {w.message}", file=sys.stderr)
-    with atomic_path(out, args.force, "--out") as tmp:
-        table.to_csv(tmp, index=False)
-    _print_compare_summary(table)
-    for note in table.attrs.get("notes", []):
-        _say(args, f"note: {note}")
-    if plot is not None:
-        _write_compare_plot(table, plot, args.force)
-    _say(args, f"wrote {out}" + (f" and {plot}" if plot else ""))
-    return 0
 
 
 def select_target(data, target=None, target_query=None):

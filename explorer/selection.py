@@ -457,6 +457,16 @@ def select(
     )
 
 
+def refuse_on_engine(**options) -> None:
+    """Refuse, by name, the options given (not None, not empty) that the distributed forms
+    do not take."""
+    unsupported = [name for name, value in options.items() if value is not None and not (
+        hasattr(value, "__len__") and not isinstance(value, str) and len(value) == 0)]
+    if unsupported:
+        raise ExplorerError(f"{', '.join(unsupported)}: not available for runs on an engine or "
+                            "a sharded dataset yet; run on one file without --engine.")
+
+
 def _select_on_engine(data, strategy, budget, *, engine, seed, metric, params, mode, pinned,
                       excluded, label_column, group_column, score_column, target,
                       target_query, where, after, progress, cost_column) -> Selection:
@@ -464,13 +474,8 @@ def _select_on_engine(data, strategy, budget, *, engine, seed, metric, params, m
     are refused by name."""
     from .engine import drivers
 
-    unsupported = [name for name, value in (
-        ("pinned", pinned), ("excluded", excluded), ("score_column", score_column),
-        ("where", where), ("after", after), ("cost_column", cost_column)) if value is not None and not (
-            hasattr(value, "__len__") and not isinstance(value, str) and len(value) == 0)]
-    if unsupported:
-        raise ExplorerError(f"{', '.join(unsupported)}: not available for runs on an engine or "
-                            "a sharded dataset yet; select on one file without --engine.")
+    refuse_on_engine(pinned=pinned, excluded=excluded, score_column=score_column, where=where,
+                     after=after, cost_column=cost_column)
     target_rows = None
     if target is not None or target_query is not None:
         if target_query is not None:

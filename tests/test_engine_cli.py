@@ -20,12 +20,15 @@ import pytest
 import explorer
 from explorer.engine.dask import parent_environ_kept
 from explorer.cli import main
+from explorer.data.samples import SAMPLES
 from explorer.data.shards import write_shards
+from explorer.evaluate import probes
 
 distributed = pytest.importorskip("distributed")  # the [dask] extra is in [test]: never skips
 
 DASK = str(Path(sys.executable).with_name("dask"))
 CUTS = [0, 1, 250, 500, 500, 900, 1300, 1600, 1797]  # 8 shards, one empty, one of 1 row
+DIGITS = str(SAMPLES["digits"])
 
 
 def _free_port() -> int:
@@ -225,3 +228,109 @@ def test_workers_too_small_for_the_run_end_it_with_a_message(shards, monkeypatch
                             engine=client)
         assert time.monotonic() - started < 240
         assert "\n" not in str(info.value)
+
+
+# --- compare on an engine ----------------------------------------------------------------
+
+#: compare's common options: three strategies with a distributed form, two budgets; with a
+#: label column (stratified strata) 'auto' asks for the logistic probe, which no engine runs
+COMPARE = ["--id-column", "id", "--strategies", "k-center,random,stratified", "--budgets",
+           "10,30", "--label-column", "label", "--random-draws", "5", "--seed", "1"]
+#: the one-machine scorecard metrics an engine's scorecard measures the same way: exact
+#: distances over every row and between the picks (its MMD is by random Fourier features,
+#: its clusters fitted on a sample, its random draws keyed by hash(seed, row id))
+EXACT_ON_BOTH = ["coverage_max", "coverage_mean", "mean_pairwise_distance",
+                 "min_pairwise_distance", "vendi"]
+
+
+PROBE_SWEEP = probes.probe_sweep
+
+
+def _compare(capsys, monkeypatch, data, *options, out):
+    """Run ``explorer compare``; (exit status, stderr, the table's selections)."""
+    tables = []
+
+    def spy(*args, **kwargs):  # keeps the table, whose attrs hold the selected rows
+        tables.append(PROBE_SWEEP(*args, **kwargs))
+        return tables[-1]
+
+    monkeypatch.setattr(probes, "probe_sweep", spy)
+    code = main(["compare", data, *COMPARE, *options, "--out", str(out)])
+    err = capsys.readouterr().err
+    return code, err, tables[0].attrs["selections"] if tables else None
+
+
+def test_compare_on_the_cluster_gives_the_local_engines_table(scheduler, shards, digits,
+                                                               tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    from explorer.engine import drivers
+
+    # the digits in memory on the cluster; the same rows as 8 shards on the local engine
+    code, err, there = _compare(capsys, monkeypatch, DIGITS, "--engine", "dask", "--scheduler",
+                                scheduler, out=tmp_path / "dask.csv")
+    assert code == 0, err
+    assert "dask: 2 worker(s)" in err and "no probe ran: on an engine" in err
+    code, err, here = _compare(capsys, monkeypatch, shards, out=tmp_path / "local.csv")
+    assert code == 0, err
+    assert "on the local engine" in err
+    a, b = pd.read_csv(tmp_path / "dask.csv"), pd.read_csv(tmp_path / "local.csv")
+    assert list(a.columns) == list(b.columns)
+    assert a[["strategy", "budget", "size", "metric"]].equals(
+        b[["strategy", "budget", "size", "metric"]])
+    assert set(a["strategy"]) == {"k-center", "random", "stratified"} and len(a) == 3 * 2 * 9
+    for col in ("value", "random_mean", "random_std", "random_p05", "random_p95", "p_value",
+                "p_holm"):
+        np.testing.assert_allclose(a[col], b[col], rtol=1e-6, atol=1e-12, err_msg=col)
+    assert a["verdict"].tolist() == b["verdict"].tolist()
+    # identical ids: on both engines, and k-center's as one machine's farthest-first
+    assert there.keys() == here.keys()
+    for key in there:
+        assert there[key].tolist() == here[key].tolist(), key
+    for b_ in (10, 30):
+        assert there[("k-center", b_)].tolist() == \
+            explorer.select(digits, "k-center", b_, seed=1).indices.tolist()
+        assert there[("random", b_)].tolist() == \
+            drivers.select(digits, "random", b_, seed=1, engine="local").indices.tolist()
+
+    # one machine (--engine local on one file): the same columns; for the same picks the
+    # metrics both measure exactly agree
+    code, err, _ = _compare(capsys, monkeypatch, DIGITS, "--probe", "none",
+                            out=tmp_path / "one.csv")
+    assert code == 0, err
+    one = pd.read_csv(tmp_path / "one.csv")
+    assert list(one.columns) == list(a.columns)
+    pick = a[(a["strategy"] == "k-center") & a["metric"].isin(EXACT_ON_BOTH)]
+    same = one.merge(pick, on=["strategy", "budget", "metric"], suffixes=("_one", ""))
+    assert len(same) == 2 * len(EXACT_ON_BOTH)
+    np.testing.assert_allclose(same["value"], same["value_one"], rtol=1e-6)
+
+
+def test_compare_on_an_engine_refuses_what_it_cannot_run(shards, tmp_path, capsys):
+    out = tmp_path / "never.csv"
+    # a strategy without a distributed form: select's own line, before any work
+    assert main(["select", shards, "--id-column", "id", "--strategy", "herding", "--budget",
+                 "10", "--out", str(tmp_path / "s.npy")]) == 2
+    said = capsys.readouterr().err
+    assert "Strategy 'herding' has no distributed form; on an engine or a sharded dataset " \
+           "use one of: random, stratified, dsir, k-center" in said
+    assert main(["compare", shards, "--id-column", "id", "--strategies", "k-center,herding",
+                 "--budgets", "10", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == said
+    # a probe by name: refused before the engine starts (the scheduler there is never asked)
+    start = time.perf_counter()
+    assert main(["compare", DIGITS, "--id-column", "id",
+                 "--strategies", "k-center", "--budgets", "10", "--label-column", "label",
+                 "--probe", "knn", "--engine", "dask", "--scheduler",
+                 f"tcp://127.0.0.1:{_free_port()}", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert time.perf_counter() - start < 3
+    assert err.count("\n") == 1 and "could not connect" not in err
+    assert "probe knn: not run on an engine or a sharded dataset: the distributed " \
+           "strategies cannot keep held-out rows out of their picks" in err
+    # a cost budget, as select on an engine refuses it
+    assert main(["compare", shards, "--id-column", "id", "--strategies", "k-center",
+                 "--budgets", "10", "--cost-column", "difficulty", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cost_column: not available for runs on an engine" in err
+    assert not out.exists()

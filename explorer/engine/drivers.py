@@ -101,6 +101,17 @@ def supported() -> tuple:
     return tuple(FORMS)
 
 
+def check_form(strategy: str) -> None:
+    """Refuse a strategy that has no distributed form, naming those that have one (an
+    unknown name gets the registry's message)."""
+    if strategy not in FORMS:
+        from ..strategies import get_strategy
+
+        get_strategy(strategy)  # an unknown name: the registry's message
+        raise ExplorerError(f"Strategy {strategy!r} has no distributed form; on an engine or a "
+                            f"sharded dataset use one of: {', '.join(FORMS)}.")
+
+
 def _merge_params(strategy: str, params: dict | None):
     """The strategy's own parameters (checked by its registry entry) and the distributed
     form's extra ones (checked by theirs)."""
@@ -654,12 +665,7 @@ def select(data, strategy: str, budget, *, engine=None, seed: int = 0,
     from ..selection import DISTANCES, Selection, resolve_budget
     from . import get_engine
 
-    if strategy not in FORMS:
-        from ..strategies import get_strategy
-
-        get_strategy(strategy)  # an unknown name: the registry's message
-        raise ExplorerError(f"Strategy {strategy!r} has no distributed form; on an engine or a "
-                            f"sharded dataset use one of: {', '.join(FORMS)}.")
+    check_form(strategy)
     if metric not in DISTANCES:
         raise ExplorerError(f"Unknown metric {metric!r}; use 'euclidean' or 'cosine'.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -710,6 +716,96 @@ def select(data, strategy: str, budget, *, engine=None, seed: int = 0,
 MMD_FEATURES = 1024
 
 
+@dataclass(frozen=True, eq=False)
+class Population:
+    """The population side of the engine's scorecard, computed once per run and shared by
+    every subset it measures: k-means centres fitted on a uniform sample and every row's
+    count per centre, the MMD's bandwidth (median heuristic on a sample), its random Fourier
+    features (``W``, ``b``) and their mean over every row (``mu``)."""
+
+    centres: np.ndarray
+    counts: np.ndarray
+    gamma: float
+    W: np.ndarray
+    b: np.ndarray
+    mu: np.ndarray
+    n: int
+
+
+def population(run: Run, seed: int, n_clusters: int = 30) -> Population:
+    """:class:`Population` of ``run``'s data, seeded by ``seed``."""
+    centres = _fit_centres(run, n_clusters, seed, unit=False, draw=False)
+    how = ("centres", centres, False)
+    counts = np.sum(run.map(tasks.group_counts, how, what="scorecard: clusters"), axis=0)
+    _, sample = run.sample(seed, min(run.n, 2000))
+    d2 = space.sq_distances(sample[:1000], sample[1000:2000] if len(sample) > 1000
+                            else sample)
+    gamma = 1.0 / max(float(np.median(d2[d2 > 0])) if (d2 > 0).any() else 1.0, 1e-12)
+    rng = np.random.default_rng(seed)
+    W = rng.normal(scale=math.sqrt(2 * gamma), size=(run.data.dim, MMD_FEATURES))
+    b = rng.uniform(0, 2 * np.pi, MMD_FEATURES)
+    sums = run.map(tasks.feature_sum, W, b, what="scorecard: MMD features")
+    n = int(sum(s[1] for s in sums))
+    return Population(centres=centres, counts=counts, gamma=gamma, W=W, b=b,
+                      mu=sum(s[0] for s in sums) / n, n=n)
+
+
+def random_draws_of(run: Run, k: int, draws: int, seed: int) -> list:
+    """The prepared vectors of ``draws`` random subsets of ``k`` rows: draw r holds the k
+    smallest keys of hash(seed_r, row id), seed_r from
+    ``np.random.SeedSequence(seed).spawn(draws)``; so the draws depend on the seed, k and
+    the ids only, never on the engine or the partitions."""
+    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(draws)]
+    drawn = run.map(tasks.smallest_keys, seeds, k, True, what="scorecard: random draws")
+    return [np.asarray(tasks.merge_smallest([f[r] for f in drawn], k)[3], np.float32)
+            for r in range(draws)]
+
+
+def subset_values(run: Run, pop: Population, subsets: list) -> tuple[dict, list]:
+    """Every metric of the engine's scorecard for each subset (an array of prepared
+    vectors): ({name: (values, one per subset; higher_is_better; description)}, each
+    subset's count per cluster). Coverage is one pass over every row for all subsets."""
+    from ..evaluate import metrics as subset_metrics
+
+    cov = run.map(tasks.coverage, subsets, what="scorecard: coverage over every row")
+    cmax = np.array([max(c[0][s][0] for c in cov) for s in range(len(subsets))])
+    cmean = np.array([sum(c[0][s][1] for c in cov) / pop.n for s in range(len(subsets))])
+    sub_counts = [np.bincount(space.nearest(S, pop.centres, "euclidean")[1],
+                              minlength=len(pop.centres)) for S in subsets]
+
+    def mmd(S):
+        f = np.cos(S.astype(np.float64) @ pop.W + pop.b) * math.sqrt(2.0 / MMD_FEATURES)
+        return float(np.linalg.norm(pop.mu - f.mean(axis=0)))
+
+    values = {
+        "coverage_max": (cmax, False, "largest distance from any row to its nearest pick"),
+        "coverage_mean": (cmean, False, "mean distance from a row to its nearest pick"),
+        "cluster_kl": (np.array([subset_metrics.kl_divergence(c + 1e-12, pop.counts)
+                                 for c in sub_counts]),
+                       False, "KL(subset || population) over k-means clusters"),
+        "cluster_js": (np.array([subset_metrics.js_divergence(c, pop.counts)
+                                 for c in sub_counts]), False,
+                       "Jensen-Shannon divergence over k-means clusters"),
+        "clusters_hit": (np.array([np.count_nonzero(c) for c in sub_counts], float), True,
+                         "clusters with at least one pick"),
+        "mmd": (np.array([mmd(S) for S in subsets]), False,
+                f"MMD to the population ({MMD_FEATURES} random Fourier features)"),
+    }
+    pair = [subset_metrics.pairwise_summary(S, run.metric, pop.gamma) for S in subsets]
+    values["mean_pairwise_distance"] = (np.array([p[0] for p in pair]), True,
+                                        "mean distance between picks")
+    values["min_pairwise_distance"] = (np.array([p[1] for p in pair]), True,
+                                       "smallest distance between two picks")
+    values["vendi"] = (np.array([subset_metrics.vendi_score(S) for S in subsets]), True,
+                       "Vendi score of the picks (cosine kernel)")
+    return values, sub_counts
+
+
+def _check_rows(indices: np.ndarray, n: int) -> None:
+    if len(indices) == 0 or indices.min() < 0 or indices.max() >= n:
+        raise ExplorerError(f"The selection's row indices must lie in 0..{n - 1}.")
+
+
 def score(data, selection, *, engine=None, metric: str | None = None, random_draws: int = 10,
           seed: int = 0, n_clusters: int = 30, progress=None):
     """A :class:`~explorer.evaluate.scorecard.Scorecard` computed partition by partition:
@@ -733,58 +829,11 @@ def score(data, selection, *, engine=None, metric: str | None = None, random_dra
         run = Run(data, eng, metric, progress)
         run.fingerprint()
         k = len(indices)
-        if k == 0 or indices.min() < 0 or indices.max() >= run.n:
-            raise ExplorerError(f"The selection's row indices must lie in 0..{run.n - 1}.")
-        seeds = [int(s.generate_state(1)[0]) for s in
-                 np.random.SeedSequence(seed).spawn(random_draws)]
-        own = run.rows(indices)["X"]
-        drawn = run.map(tasks.smallest_keys, seeds, k, True, what="scorecard: random draws")
-        draws = [tasks.merge_smallest([f[r] for f in drawn], k)[3] for r in range(random_draws)]
-        subsets = [np.asarray(own, np.float32)] + [np.asarray(d, np.float32) for d in draws]
-        cov = run.map(tasks.coverage, subsets, what="scorecard: coverage over every row")
-        n = sum(c[1] for c in cov)
-        cmax = np.array([max(c[0][s][0] for c in cov) for s in range(len(subsets))])
-        cmean = np.array([sum(c[0][s][1] for c in cov) / n for s in range(len(subsets))])
-        centres = _fit_centres(run, n_clusters, seed, unit=False, draw=False)
-        how = ("centres", centres, False)
-        pop = np.sum(run.map(tasks.group_counts, how, what="scorecard: clusters"), axis=0)
-        sub_counts = [np.bincount(space.nearest(S, centres, "euclidean")[1],
-                                  minlength=len(centres)) for S in subsets]
-        _, sample = run.sample(seed, min(run.n, 2000))
-        d2 = space.sq_distances(sample[:1000], sample[1000:2000] if len(sample) > 1000
-                                else sample)
-        gamma = 1.0 / max(float(np.median(d2[d2 > 0])) if (d2 > 0).any() else 1.0, 1e-12)
-        rng = np.random.default_rng(seed)
-        W = rng.normal(scale=math.sqrt(2 * gamma), size=(data.dim, MMD_FEATURES))
-        b = rng.uniform(0, 2 * np.pi, MMD_FEATURES)
-        sums = run.map(tasks.feature_sum, W, b, what="scorecard: MMD features")
-        mu = sum(s[0] for s in sums) / n
-
-        def mmd(S):
-            f = np.cos(S.astype(np.float64) @ W + b) * math.sqrt(2.0 / MMD_FEATURES)
-            return float(np.linalg.norm(mu - f.mean(axis=0)))
-
-        values = {
-            "coverage_max": (cmax, False, "largest distance from any row to its nearest pick"),
-            "coverage_mean": (cmean, False, "mean distance from a row to its nearest pick"),
-            "cluster_kl": (np.array([subset_metrics.kl_divergence(c + 1e-12, pop)
-                                     for c in sub_counts]),
-                           False, "KL(subset || population) over k-means clusters"),
-            "cluster_js": (np.array([subset_metrics.js_divergence(c, pop)
-                                     for c in sub_counts]), False,
-                           "Jensen-Shannon divergence over k-means clusters"),
-            "clusters_hit": (np.array([np.count_nonzero(c) for c in sub_counts], float), True,
-                             "clusters with at least one pick"),
-            "mmd": (np.array([mmd(S) for S in subsets]), False,
-                    f"MMD to the population ({MMD_FEATURES} random Fourier features)"),
-        }
-        pair = [subset_metrics.pairwise_summary(S, metric, gamma) for S in subsets]
-        values["mean_pairwise_distance"] = (np.array([p[0] for p in pair]), True,
-                                            "mean distance between picks")
-        values["min_pairwise_distance"] = (np.array([p[1] for p in pair]), True,
-                                           "smallest distance between two picks")
-        values["vendi"] = (np.array([subset_metrics.vendi_score(S) for S in subsets]), True,
-                           "Vendi score of the picks (cosine kernel)")
+        _check_rows(indices, run.n)
+        own = np.asarray(run.rows(indices)["X"], np.float32)
+        draws = random_draws_of(run, k, random_draws, seed)
+        pop = population(run, seed, n_clusters)
+        values, sub_counts = subset_values(run, pop, [own] + draws)
         scores = {}
         for name, (v, higher, description) in values.items():
             rnd = v[1:]
@@ -797,16 +846,64 @@ def score(data, selection, *, engine=None, metric: str | None = None, random_dra
         import pandas as pd
 
         rnd_counts = np.array(sub_counts[1:])
-        clusters = pd.DataFrame({"cluster": np.arange(len(centres)), "population": pop,
+        clusters = pd.DataFrame({"cluster": np.arange(len(pop.centres)), "population": pop.counts,
                                  "subset": sub_counts[0],
                                  "random_mean": rnd_counts.mean(axis=0),
                                  "random_p05": np.percentile(rnd_counts, 5, axis=0),
                                  "random_p95": np.percentile(rnd_counts, 95, axis=0)})
         return Scorecard(budget=k, metric=metric, metrics=scores, random_draws=random_draws,
-                         seed=seed, space=f"full embedding space ({data.dim} dims), every row "
-                         f"on the {eng.name} engine", n_clusters=len(centres),
+                         seed=seed, space=engine_space(data, eng), n_clusters=len(pop.centres),
                          label_counts=None, cluster_counts=clusters,
                          seconds=time.perf_counter() - start)
+    finally:
+        if owned:
+            eng.close()
+
+
+def engine_space(data, engine) -> str:
+    """Where the engine's scorecard measures (the ``space`` of its Scorecard)."""
+    return f"full embedding space ({data.dim} dims), every row on the {engine.name} engine"
+
+
+def sweep_scores(data, selections: list, sizes, *, engine=None, metric: str = "euclidean",
+                 random_draws: int = 30, seed: int = 0, n_clusters: int = 30, progress=None):
+    """The engine's scorecard of many selections at once (a comparison): each selection's
+    metrics, and per size in ``sizes`` the metrics of ``random_draws`` random subsets of
+    that size. The population side, the random draws of a size and one coverage pass are
+    shared, so each value is the one :func:`score` gives that selection (same seed).
+
+    Returns
+    -------
+    (values, envelopes, direction) : one {metric: value} per selection; {size: DataFrame
+        with one row per draw, one column per metric}; {metric: higher_is_better}.
+    """
+    import pandas as pd
+
+    from . import get_engine
+
+    selections = [np.asarray(s, dtype=np.int64) for s in selections]
+    owned = not hasattr(engine, "submit")
+    eng = get_engine(engine)
+    try:
+        run = Run(data, eng, metric, progress)
+        run.fingerprint()
+        for idx in selections:
+            _check_rows(idx, run.n)
+        wanted = np.unique(np.concatenate(selections)) if selections else np.zeros(0, np.int64)
+        X = np.asarray(run.rows(wanted)["X"], np.float32) if len(wanted) else None
+        own = [X[np.searchsorted(wanted, idx)] for idx in selections]
+        sizes = [int(k) for k in sizes]
+        drawn = [d for k in sizes for d in random_draws_of(run, k, random_draws, seed)]
+        pop = population(run, seed, n_clusters)
+        values, _ = subset_values(run, pop, own + drawn)
+        per_selection = [{m: float(v[0][i]) for m, v in values.items()}
+                         for i in range(len(own))]
+        envelopes = {}
+        for j, k in enumerate(sizes):
+            at = len(own) + j * random_draws
+            envelopes[k] = pd.DataFrame({m: v[0][at : at + random_draws]
+                                         for m, v in values.items()})
+        return per_selection, envelopes, {m: v[1] for m, v in values.items()}
     finally:
         if owned:
             eng.close()

@@ -526,13 +526,223 @@ def _pool_target(target, pool_rows, n_total: int):
     return mapped
 
 
+def _distinct_runs(selections, n_kept: int | None) -> list:
+    """(row indices, weights) of each selection, its first ``n_kept`` picks (all with None),
+    each distinct subset once: seeds that pick the same rows count once."""
+    distinct, seen = [], set()
+    for sel in selections:
+        keep = len(sel) if n_kept is None else n_kept
+        idx = sel.indices[:keep]
+        w = None if sel.weights is None else sel.weights[:keep]
+        key = (np.sort(idx).tobytes(), None if w is None else w.tobytes())
+        if key not in seen:
+            seen.add(key)
+            distinct.append((idx, w))
+    return distinct
+
+
+def _comparison_table(measured: dict, sizes_of: dict, envelope_of: dict, envelopes: dict,
+                      direction: dict, kinds: dict, *, seed: int, alpha: float,
+                      random_draws: int, spent: dict | None = None) -> pd.DataFrame:
+    """The long table of a sweep, from what was measured: one row per (strategy, budget) x
+    metric with the value against its random envelope, the bootstrap CI, the p-values and,
+    per metric, Holm's correction across every (strategy, budget) and the verdict.
+
+    ``measured`` maps (strategy, budget) to one {metric: value} per distinct run;
+    ``sizes_of`` to its size; ``envelope_of`` to its random envelope (a DataFrame, one row
+    per draw), one of ``envelopes`` (by size, or by total cost); ``spent`` (under a cost
+    budget) to its spend columns. ``attrs`` gets 'measured', 'envelopes' and 'notes'.
+    """
+    rows = []
+    for (name, b), values in measured.items():
+        env = envelope_of[(name, b)]
+        for m, hib in direction.items():
+            vals = np.array([v[m] for v in values], dtype=np.float64)
+            rand = env[m].to_numpy(dtype=np.float64)
+            finite = rand[np.isfinite(rand)]
+            res = bootstrap_diff_ci(vals, rand, higher_is_better=hib, seed=seed)
+            value = float(np.mean(vals)) if np.isfinite(vals).all() else float("nan")
+            rows.append({
+                "strategy": name, "budget": b, "size": sizes_of[(name, b)], "metric": m,
+                "kind": kinds[m], "higher_is_better": hib, "value": value,
+                "n_values": len(vals),
+                "random_mean": float(finite.mean()) if len(finite) else float("nan"),
+                "random_std": float(finite.std(ddof=1)) if len(finite) > 1 else float("nan"),
+                "random_p05": float(np.percentile(finite, 5)) if len(finite) else float("nan"),
+                "random_p95": float(np.percentile(finite, 95)) if len(finite) else
+                float("nan"),
+                "percentile": subset_metrics.percentile_of(value, rand),
+                "difference": res.difference, "ci_low": res.ci_low, "ci_high": res.ci_high,
+                "p_value": res.p_value, "p_worse": res.p_worse, "p_rank": res.p_rank,
+                **({} if spent is None else spent[(name, b)]),
+            })
+    table = pd.DataFrame(rows)
+    table["p_holm"] = np.nan
+    table["p_worse_holm"] = np.nan
+    for m, part in table.groupby("metric", sort=False):
+        table.loc[part.index, "p_holm"] = holm(part["p_value"].to_numpy())
+        table.loc[part.index, "p_worse_holm"] = holm(part["p_worse"].to_numpy())
+    table["verdict"] = [verdict(p, q, alpha) for p, q in
+                        zip(table["p_holm"], table["p_worse_holm"])]
+    order = ["strategy", "budget", "size", "metric", "kind", "higher_is_better", "value",
+             "n_values", "random_mean", "random_std", "random_p05", "random_p95",
+             "percentile", "difference", "ci_low", "ci_high", "p_value", "p_holm", "p_worse",
+             "p_worse_holm", "p_rank", "verdict"]
+    if spent is not None:
+        order[3:3] = ["spend", "random_size", "random_spend"]
+    table = table[order]
+
+    notes = [VERDICT_NOTE.format(alpha=alpha)]
+    comparisons = len(measured)
+    if all(len(v) == 1 for v in measured.values()):
+        notes.append("p-values: one-sided prediction-interval t-tests against the random "
+                     "draws (they assume the metric over random subsets is roughly normal); "
+                     "p_rank is the distribution-free rank p-value, floored at 1/(R+1).")
+        if comparisons / (random_draws + 1) >= alpha:
+            notes.append(f"With {random_draws} random draws the rank p-values alone could not "
+                         f"support a claim after Holm over {comparisons} comparisons; "
+                         f"random_draws >= {draws_needed(comparisons, alpha)} would let them.")
+    # the per-run and per-draw values behind each row, for resampling (the budget advisor)
+    table.attrs.update({
+        "measured": {key: {m: [float(v[m]) for v in values] for m in direction}
+                     for key, values in measured.items()},
+        "envelopes": {size: {m: env[m].astype(float).tolist() for m in direction}
+                      for size, env in envelopes.items()},
+        "notes": notes})
+    return table
+
+
+#: Why no probe runs on an engine (the one line a refused --probe gets).
+NO_PROBE_ON_ENGINE = ("the distributed strategies cannot keep held-out rows out of their "
+                      "picks yet (no excluded rows on an engine), so a probe could be tested "
+                      "on rows it was trained on")
+
+
+def check_sweep_on_engine(data, strategies, *, probe="auto", probe_names=None,
+                          label_column: str | None = None, target_column: str | None = None,
+                          geometry: bool = True, score_column: str | None = None,
+                          cost_column: str | None = None) -> list[str]:
+    """Refuse, before anything runs, what a sweep on an engine cannot do: a strategy with
+    no distributed form (select's message), a probe asked for by name, a score column or a
+    cost budget (select's rule on an engine), a locked confirmation split. Returns the
+    table's notes ('auto' probes: none ran, and why). ``probe_names`` as
+    :func:`_resolve_probes` gives them (resolved here when None)."""
+    from ..data.ledger import locked_rows
+    from ..engine import drivers
+    from ..selection import refuse_on_engine
+
+    if probe_names is None:
+        probe_names = _resolve_probes(probe, label_column, target_column)
+    for name in strategies:
+        drivers.check_form(name)
+    notes = []
+    if probe_names:
+        if probe is None or probe == "auto":
+            notes.append(f"no probe ran: on an engine {NO_PROBE_ON_ENGINE}; the table holds "
+                         "the scorecard only.")
+        else:
+            raise ExplorerError(f"probe {', '.join(probe_names)}: not run on an engine or a "
+                                f"sharded dataset: {NO_PROBE_ON_ENGINE}; use probe 'none' "
+                                "(--probe none), or compare on one file without --engine.")
+    if not geometry:
+        raise ExplorerError("probe_sweep: nothing to measure on an engine: no probe runs "
+                            "there and geometry=False.")
+    refuse_on_engine(score_column=score_column, cost_column=cost_column)
+    if isinstance(data, Dataset) and len(locked_rows(data)):
+        raise ExplorerError(f"{data.name} has a locked confirmation split, which runs on an "
+                            "engine cannot keep out of their picks yet; compare on one file "
+                            "without --engine.")
+    return notes
+
+
+def _sweep_on_engine(data, strategies, budgets, *, engine, probe, probe_names, seeds,
+                     random_draws, seed, metric, alpha, geometry, label_column, group_column,
+                     score_column, params, target, progress, cost_column) -> pd.DataFrame:
+    """:func:`probe_sweep` on an engine (its arguments, checked there): every strategy in
+    its distributed form at every budget (each budget its own run: the distributed forms
+    do not all keep smaller budgets as prefixes), then the engine's scorecard of every
+    distinct selection and of ``random_draws`` random subsets per size in one pass
+    (:func:`explorer.engine.drivers.sweep_scores`), then the same statistics as on one
+    machine (:func:`_comparison_table`).
+
+    Probes are refused: the protocol holds rows out *before* selecting, and the distributed
+    forms take no excluded rows, so the held-out rows would be candidates. 'auto' runs none
+    (the table says so). A locked confirmation split is refused for the same reason. Cost
+    budgets and a score column are refused as ``select`` on an engine refuses them.
+    """
+    from ..engine import drivers, get_engine
+    from ..selection import select
+    from ..strategies import get_strategy
+
+    notes = check_sweep_on_engine(data, strategies, probe=probe, probe_names=probe_names,
+                                  geometry=geometry, score_column=score_column,
+                                  cost_column=cost_column)
+    sizes = _resolve_budgets(budgets, data.n, data.n, 0)
+    owned = not hasattr(engine, "submit")
+    eng = get_engine(engine)
+    try:
+        total_steps = len(strategies) * len(sizes) + 1
+        done = [0]
+
+        def tick(message: str) -> None:
+            done[0] += 1
+            if progress is not None:
+                progress(min(1.0, done[0] / total_steps), message)
+
+        runs = {}  # (strategy, size) -> list of (idx, weights), distinct
+        for name in strategies:
+            seed_list = [seed + i for i in range(seeds)] if get_strategy(name).randomized \
+                else [seed]
+            for b in sizes:
+                picked = [select(data, name, b, seed=s, metric=metric, params=params.get(name),
+                                 label_column=label_column, group_column=group_column,
+                                 target=target, engine=eng) for s in seed_list]
+                runs[(name, b)] = _distinct_runs(picked, b)
+                tick(f"{name} at budget {b}")
+        keys = [(key, i) for key, distinct in runs.items() for i in range(len(distinct))]
+        sizes_of = {key: int(round(np.mean([len(i) for i, _ in distinct])))
+                    for key, distinct in runs.items()}
+        needed = sorted(set(sizes_of.values()))
+        values, envelopes, higher = drivers.sweep_scores(
+            data, [runs[key][i][0] for key, i in keys], needed, engine=eng, metric=metric,
+            random_draws=random_draws, seed=seed,
+            progress=None if progress is None else
+            (lambda f, m: progress(min(1.0, (done[0] + f) / total_steps), m)))
+        tick("the scorecard")
+        measured = {key: [] for key in runs}
+        for (key, _), value in zip(keys, values):
+            measured[key].append(value)
+        # the scorecard's metrics in its order, as on one machine
+        direction = {name: hib for name, hib, _ in SCORECARD_METRICS if name in higher}
+        table = _comparison_table(measured, sizes_of,
+                                  {key: envelopes[size] for key, size in sizes_of.items()},
+                                  envelopes, direction, dict.fromkeys(direction, "geometry"),
+                                  seed=seed, alpha=alpha, random_draws=random_draws)
+        table.attrs["notes"] += notes + [
+            f"on the {eng.name} engine: each strategy's distributed form, and the engine's "
+            "scorecard (coverage over every row, clusters fitted on a uniform sample, MMD by "
+            "random Fourier features) against random subsets keyed by hash(seed, row id), "
+            "the same on every engine and partitioning (not the one-machine draws)."]
+        table.attrs.update({
+            "pool_rows": np.arange(data.n, dtype=np.int64),
+            "eval_rows": np.zeros(0, np.int64),
+            "selections": {key: v[0][0] for key, v in runs.items()},
+            "probes": [], "random_draws": random_draws, "seed": seed, "metric": metric,
+            "alpha": alpha, "holdout": 0.0, "cost_column": None,
+            "space": drivers.engine_space(data, eng), "engine": eng.describe()})
+        return table
+    finally:
+        if owned:
+            eng.close()
+
+
 def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None = None,
                 target_column: str | None = None, probe="auto", seeds: int = 1,
                 random_draws: int = 30, seed: int = 0, metric: str = "euclidean",
                 holdout: float = 0.2, alpha: float = 0.05, geometry: bool = True,
                 group_column: str | None = None, score_column: str | None = None,
                 params: dict | None = None, target=None, progress=None,
-                cost_column: str | None = None) -> pd.DataFrame:
+                cost_column: str | None = None, engine=None) -> pd.DataFrame:
     """Strategies x budgets against random, on downstream probes and the scorecard metrics.
 
     When a probe runs, ``holdout`` of the rows (stratified by ``label_column`` when given)
@@ -573,6 +783,15 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
         (:func:`~explorer.evaluate.scorecard.random_subsets_at_cost`), not at a size. The
         table then adds spend (the strategy's mean cost), random_size and random_spend
         (the draws' mean count and cost).
+    engine : None (this process, the one-machine strategies and scorecard), or 'local',
+        'dask', a ``distributed.Client`` or an engine (:func:`explorer.engine.get_engine`);
+        a sharded dataset always runs on one ('local' by default). There each selection is
+        the strategy's distributed form (:func:`explorer.select` with ``engine=``; a
+        strategy without one is refused before anything runs) and the metrics are the
+        engine's scorecard (:func:`explorer.engine.drivers.sweep_scores`, the metrics of
+        ``explorer score --engine``), its random draws keyed by hash(seed, row id): the same
+        table on every engine and partitioning, with the local table's columns. No probe
+        runs there (see :func:`_sweep_on_engine`).
 
     Returns
     -------
@@ -607,7 +826,10 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
     from ..selection import select
     from ..strategies import get_strategy
 
-    if not isinstance(data, Dataset):
+    from ..data.shards import ShardedDataset
+
+    on_engine = engine is not None or isinstance(data, ShardedDataset)
+    if not isinstance(data, Dataset) and not on_engine:
         raise ExplorerError(f"probe_sweep needs a Dataset (from explorer.load); got "
                             f"{type(data).__name__}.")
     if isinstance(strategies, str):
@@ -631,6 +853,14 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
         if key not in specs:
             raise ExplorerError(f"params: {key!r} is not one of the strategies swept "
                                 f"({', '.join(strategies)}).")
+    if on_engine:
+        return _sweep_on_engine(data, strategies, budgets, engine=engine, probe=probe,
+                                probe_names=probe_names, seeds=seeds,
+                                random_draws=random_draws, seed=seed, metric=metric,
+                                alpha=alpha, geometry=geometry, label_column=label_column,
+                                group_column=group_column, score_column=score_column,
+                                params=params, target=target, progress=progress,
+                                cost_column=cost_column)
     if not probe_names and not geometry:
         raise ExplorerError("probe_sweep: nothing to measure: no probe and geometry=False.")
 
@@ -717,17 +947,8 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
             else:
                 per_seed[s] = {b: select(pool, name, b, seed=s, **kw) for b in sizes}
         for b in sizes:
-            distinct, seen = [], set()
-            for s in seed_list:
-                sel = per_seed[s][b]
-                n_kept = len(sel) if cost_column is not None else b
-                idx = sel.indices[:n_kept]
-                w = None if sel.weights is None else sel.weights[:n_kept]
-                key = (np.sort(idx).tobytes(), None if w is None else w.tobytes())
-                if key not in seen:
-                    seen.add(key)
-                    distinct.append((idx, w))
-            runs[(name, b)] = distinct
+            runs[(name, b)] = _distinct_runs([per_seed[s][b] for s in seed_list],
+                                             None if cost_column is not None else b)
             tick(f"{name} at budget {b}")
 
     # 3. Random envelopes, one per subset size (or, under a cost budget, one per total
@@ -748,68 +969,21 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
         tick(f"random envelope at {'size' if cost_column is None else 'cost'} {size}")
 
     # 4. Statistics per row, then Holm per metric across (strategy, budget).
-    rows = []
-    for (name, b), distinct in runs.items():
-        size = int(round(np.mean([len(i) for i, _ in distinct])))
-        values = [cached_measure(idx, w) for idx, w in distinct]
-        env = envelopes[size if cost_column is None else b]
-        spent = {} if cost_column is None else {
-            "spend": float(np.mean([pool_costs[i].sum() for i, _ in distinct])),
-            "random_size": drawn_at[b][0], "random_spend": drawn_at[b][1]}
-        for m, hib in direction.items():
-            vals = np.array([v[m] for v in values], dtype=np.float64)
-            rand = env[m].to_numpy(dtype=np.float64)
-            finite = rand[np.isfinite(rand)]
-            res = bootstrap_diff_ci(vals, rand, higher_is_better=hib, seed=seed)
-            value = float(np.mean(vals)) if np.isfinite(vals).all() else float("nan")
-            rows.append({
-                "strategy": name, "budget": b, "size": size, "metric": m, "kind": kinds[m],
-                "higher_is_better": hib, "value": value, "n_values": len(vals),
-                "random_mean": float(finite.mean()) if len(finite) else float("nan"),
-                "random_std": float(finite.std(ddof=1)) if len(finite) > 1 else float("nan"),
-                "random_p05": float(np.percentile(finite, 5)) if len(finite) else float("nan"),
-                "random_p95": float(np.percentile(finite, 95)) if len(finite) else
-                float("nan"),
-                "percentile": subset_metrics.percentile_of(value, rand),
-                "difference": res.difference, "ci_low": res.ci_low, "ci_high": res.ci_high,
-                "p_value": res.p_value, "p_worse": res.p_worse, "p_rank": res.p_rank,
-                **spent,
-            })
-    table = pd.DataFrame(rows)
-    table["p_holm"] = np.nan
-    table["p_worse_holm"] = np.nan
-    for m, part in table.groupby("metric", sort=False):
-        table.loc[part.index, "p_holm"] = holm(part["p_value"].to_numpy())
-        table.loc[part.index, "p_worse_holm"] = holm(part["p_worse"].to_numpy())
-    table["verdict"] = [verdict(p, q, alpha) for p, q in
-                        zip(table["p_holm"], table["p_worse_holm"])]
-    order = ["strategy", "budget", "size", "metric", "kind", "higher_is_better", "value",
-             "n_values", "random_mean", "random_std", "random_p05", "random_p95",
-             "percentile", "difference", "ci_low", "ci_high", "p_value", "p_holm", "p_worse",
-             "p_worse_holm", "p_rank", "verdict"]
-    if cost_column is not None:
-        order[3:3] = ["spend", "random_size", "random_spend"]
-    table = table[order]
-
-    notes = [VERDICT_NOTE.format(alpha=alpha)]
-    comparisons = len(runs)
-    if all(len(v) == 1 for v in runs.values()):
-        notes.append("p-values: one-sided prediction-interval t-tests against the random "
-                     "draws (they assume the metric over random subsets is roughly normal); "
-                     "p_rank is the distribution-free rank p-value, floored at 1/(R+1).")
-        if comparisons / (random_draws + 1) >= alpha:
-            notes.append(f"With {random_draws} random draws the rank p-values alone could not "
-                         f"support a claim after Holm over {comparisons} comparisons; "
-                         f"random_draws >= {draws_needed(comparisons, alpha)} would let them.")
+    measured = {key: [cached_measure(idx, w) for idx, w in distinct]
+                for key, distinct in runs.items()}
+    sizes_of = {key: int(round(np.mean([len(i) for i, _ in distinct])))
+                for key, distinct in runs.items()}
+    spent = None if cost_column is None else {
+        (name, b): {"spend": float(np.mean([pool_costs[i].sum() for i, _ in distinct])),
+                    "random_size": drawn_at[b][0], "random_spend": drawn_at[b][1]}
+        for (name, b), distinct in runs.items()}
+    envelope_of = {(name, b): envelopes[sizes_of[(name, b)] if cost_column is None else b]
+                   for name, b in runs}
+    table = _comparison_table(measured, sizes_of, envelope_of, envelopes, direction, kinds,
+                              seed=seed, alpha=alpha, random_draws=random_draws, spent=spent)
     first = {key: pool_rows[v[0][0]] for key, v in runs.items()}
-    # the per-run and per-draw values behind each row, for resampling (the budget advisor)
-    measured = {key: {m: [float(cached_measure(i, w)[m]) for i, w in v] for m in direction}
-                for key, v in runs.items()}
-    draws_by_size = {size: {m: env[m].astype(float).tolist() for m in direction}
-                     for size, env in envelopes.items()}
     table.attrs.update({"pool_rows": pool_rows, "eval_rows": eval_rows, "selections": first,
-                        "measured": measured, "envelopes": draws_by_size,
-                        "notes": notes, "probes": probe_names, "random_draws": random_draws,
+                        "probes": probe_names, "random_draws": random_draws,
                         "seed": seed, "metric": metric, "alpha": alpha,
                         "holdout": holdout if probe_names else 0.0,
                         "cost_column": cost_column,
