@@ -12,19 +12,29 @@ from .base import Picks, Problem, register
 from .cluster_diverse import gumbel_top_k
 
 
+#: The shared PCA is fitted on at most this many pool rows (seeded), and the pool is
+#: projected in blocks of as many.
+FIT_ROWS = 50_000
+
+
 def _reduced(problem: Problem, dims: int, whiten: bool):
-    """Pool (allowed rows) and target in a shared PCA space fitted on pool + target."""
+    """Pool (allowed rows) and target in a shared PCA space fitted on pool + target, in
+    float64: the density ratios built on it are exponentiated, so float32 rounding (which
+    differs between BLAS builds) would show in the weights."""
     from sklearn.decomposition import PCA
 
     rows = np.flatnonzero(problem.allowed)
-    pool = np.asarray(problem.X[rows], dtype=np.float32)
-    target = np.asarray(problem.target, dtype=np.float32)
+    target = np.asarray(problem.target, dtype=np.float64)
     rng = np.random.default_rng(int(problem.rng.integers(2**31)))
-    fit = pool if len(pool) <= 50_000 else pool[np.sort(rng.choice(len(pool), 50_000,
-                                                                   replace=False))]
-    k = int(min(dims, pool.shape[1], len(fit) + len(target) - 1))
+    fit_rows = rows if len(rows) <= FIT_ROWS else \
+        rows[np.sort(rng.choice(len(rows), FIT_ROWS, replace=False))]
+    fit = np.asarray(problem.X[fit_rows], dtype=np.float64)
+    k = int(min(dims, fit.shape[1], len(fit) + len(target) - 1))
     pca = PCA(n_components=k, whiten=whiten, random_state=0).fit(np.concatenate([fit, target]))
-    return rows, pca.transform(pool).astype(np.float64), pca.transform(target).astype(np.float64)
+    pool = np.concatenate([pca.transform(np.asarray(problem.X[rows[s : s + FIT_ROWS]],
+                                                    dtype=np.float64))
+                           for s in range(0, len(rows), FIT_ROWS)])
+    return rows, pool, pca.transform(target)
 
 
 def _gaussian_logpdf(Z: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
