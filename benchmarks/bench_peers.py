@@ -24,8 +24,9 @@ Rows (every vector L2-normalised, cosine geometry; 384-D MiniLM for real data):
 * k-means k = 200, 1,000, 5,000. Peer: faiss.Kmeans (niter 25, its defaults: up to 256
   training rows per centre, random seeds) plus its assignment search. Quality: inertia over
   every row, ours / faiss.
-* 64-NN graph, recall@10 against the exact neighbours of 500 seeded rows. Ours at several
-  ``graph_search`` values (the curve); peers: faiss IVFFlat (nprobe sweep), faiss HNSW
+* 64-NN graph, recall@10 against the exact neighbours of 500 seeded rows. Ours (NN-descent
+  from an inverted file) at several ``graph_search`` values (the curve), and the inverted
+  file alone at its own knob; peers: faiss IVFFlat (nprobe sweep), faiss HNSW
   (M 32, efSearch sweep), pynndescent (default). Also: the graph-dependent strategies at the
   default against the exact graph on a 20,000-row sample (sparse facility location's mean
   distance to the nearest pick; vote-k's overlap of picks).
@@ -286,7 +287,7 @@ def recall_at(neighbors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> 
     return hits / (len(queries) * at)
 
 
-def row_knn(X, label, table, searches=(32, 64, 96, 128), k=64):
+def row_knn(X, label, table, searches=(8, 16, 24, 32, 48), k=64):
     import faiss
     import pynndescent
 
@@ -296,9 +297,9 @@ def row_knn(X, label, table, searches=(32, 64, 96, 128), k=64):
     truth = true_neighbours(X, queries)
     curve = []
 
-    def ours(search):
+    def ours(search, method="nn-descent"):
         Xc, sq = _sparse.centred(X)
-        return _sparse.knn_graph(Xc, sq, k, search=search).neighbors
+        return _sparse.knn_graph(Xc, sq, k, method=method, search=search).neighbors
 
     built = {}
 
@@ -335,9 +336,11 @@ def row_knn(X, label, table, searches=(32, 64, 96, 128), k=64):
         return pynndescent.NNDescent(X, n_neighbors=k, random_state=0,
                                      n_jobs=-1).neighbor_graph[0]
 
-    _sparse.knn_graph(*_sparse.centred(X[:20_000]), 8, method="inverted-file")
+    _sparse.knn_graph(*_sparse.centred(X[:20_000]), 8, method="nn-descent")
     pynndescent.NNDescent(X[:3000], n_neighbors=10, random_state=0)
     settings = [("ours", f"graph_search={s}", lambda s=s: ours(s)) for s in searches]
+    settings += [("ours", f"inverted file alone, search={s}",
+                  lambda s=s: ours(s, "inverted-file")) for s in (_sparse.IVF_SEARCH,)]
     settings += [("faiss IVFFlat", f"nprobe={p}", lambda p=p: faiss_ivf(p)) for p in (8, 16, 32)]
     settings += [("faiss HNSW", f"M=32 efSearch={e}", lambda e=e: faiss_hnsw(e)) for e in (64, 128)]
     settings += [("pynndescent", "default", nndescent)]
@@ -378,30 +381,36 @@ def row_knn(X, label, table, searches=(32, 64, 96, 128), k=64):
 
 
 def row_graph_results(X, label, table, n=20_000, budget=500):
-    """Sparse facility location and vote-k at the default graph against the exact graph."""
+    """Sparse facility location, vote-k and the per-row uniqueness score at the default
+    graph against the exact graph."""
     from explorer import space
+    from explorer.row_scores import row_scores
     from explorer.strategies import _sparse
 
     Xs = X[np.sort(np.random.default_rng(1).choice(len(X), min(n, len(X)), replace=False))]
     data = explorer.Dataset.from_arrays(Xs)
     out = {}
-    for method in ("inverted-file", "exact"):
+    for method in ("nn-descent", "exact"):
         saved = _sparse.EXACT_MAX_ROWS
-        _sparse.EXACT_MAX_ROWS = 0 if method == "inverted-file" else 1 << 40
+        _sparse.EXACT_MAX_ROWS = 0 if method == "nn-descent" else 1 << 40
         try:
             fl = explorer.select(data, "facility-location", budget, metric="cosine",
                                  params={"kernel": "sparse"})
             vk = explorer.select(data, "vote-k", budget, metric="cosine")
+            unique = row_scores(data, metric="cosine").frame["uniqueness"].to_numpy()
         finally:
             _sparse.EXACT_MAX_ROWS = saved
         d, _ = space.nearest(Xs, Xs[fl.indices], "euclidean")
-        out[method] = (float(d.mean()), vk.indices)
-    overlap = len(np.intersect1d(out["inverted-file"][1], out["exact"][1])) / budget
+        out[method] = (float(d.mean()), vk.indices, unique)
+    overlap = len(np.intersect1d(out["nn-descent"][1], out["exact"][1])) / budget
     table.add(data=label, task=f"graph-dependent results at the default, {len(Xs):,} rows, "
               f"budget {budget}", ours="-", peer="exact graph", ratio="-",
               quality=f"facility location mean distance to nearest pick "
-                      f"{out['inverted-file'][0] / out['exact'][0]:.4f}x the exact graph's; "
-                      f"vote-k picks shared with the exact graph's {overlap:.1%}")
+                      f"{out['nn-descent'][0] / out['exact'][0]:.4f}x the exact graph's; "
+                      f"vote-k picks shared with the exact graph's {overlap:.1%}; "
+                      f"uniqueness equal to the exact graph's (1e-4) for "
+                      f"{np.mean(np.isclose(out['nn-descent'][2], out['exact'][2], rtol=1e-4, atol=1e-4)):.1%} "
+                      f"of rows")
 
 
 # ----------------------------------------------------------------------------- layout

@@ -5,7 +5,7 @@ its neighbours, its metric and its space (the dataset's fingerprint and, when kn
 model that made the embeddings), and reuses the library's own kernels:
 
 - ``uniqueness``: distance to the k-th nearest other row (the kNN graph of
-  ``strategies._sparse.knn_graph``, exact up to 10,000 rows, an inverted file above whose
+  ``strategies._sparse.knn_graph``, exact up to 10,000 rows, NN-descent above whose
   recall knob is ``graph_search``);
 - ``typicality``: the inverse of the mean distance to the k nearest other rows, the
   typicality of Hacohen, Dekel & Weinshall (2022) (a kNN density: dense regions score high;

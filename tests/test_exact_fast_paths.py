@@ -159,3 +159,40 @@ def test_graph_search_knob_raises_recall_up_to_the_exact_graph(pydocs):
     full = _sparse.knn_graph(Xc, sq, 16, method="inverted-file", search=10_000)
     np.testing.assert_array_equal(full.neighbors, exact.neighbors)
     np.testing.assert_allclose(full.sqdist, exact.sqdist, rtol=1e-5, atol=1e-6)
+
+
+def test_nn_descent_graph_is_the_exact_graph_on_real_text(pydocs):
+    """NN-descent from the inverted file, on real MiniLM vectors: recall@10 of the exact
+    graph at least 0.97 at the default knob, higher with a larger one; every listed
+    distance the true one, rows sorted, the row itself first; the same graph on one thread
+    and on several (Dong, Charikar & Li 2011, as _nn_descent follows it)."""
+    import numba
+
+    from explorer.strategies import _sparse
+
+    Xc, sq = _sparse.centred(explorer.space.prepare(pydocs.embeddings, "cosine"))
+    k = 16
+    exact = _sparse.knn_graph(Xc, sq, k, method="exact")
+
+    def recall(g):
+        return np.mean([len(np.intersect1d(g.neighbors[i, 1:11], exact.neighbors[i, 1:11]))
+                        for i in range(len(Xc))]) / 10
+
+    start = _sparse.knn_graph(Xc, sq, k, method="inverted-file", search=4)
+    small = _sparse.knn_graph(Xc, sq, k, method="nn-descent", search=4)
+    default = _sparse.knn_graph(Xc, sq, k, method="nn-descent")
+    assert default.method == "nn-descent"
+    assert recall(start) < recall(small) <= recall(default) and recall(default) >= 0.97
+    assert np.array_equal(default.neighbors[:, 0], np.arange(len(Xc)))
+    assert all(len(set(row)) == k for row in default.neighbors.tolist())
+    D = ((Xc[:, None, :].astype(np.float64) - Xc[None, :, :]) ** 2).sum(-1)
+    true = np.take_along_axis(D, default.neighbors.astype(np.int64), axis=1)
+    np.testing.assert_allclose(default.sqdist, true, rtol=1e-5, atol=1e-6)
+    assert np.all(np.diff(default.sqdist, axis=1) >= 0)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        alone = _sparse.knn_graph(Xc, sq, k, method="nn-descent")
+    finally:
+        numba.set_num_threads(threads)
+    np.testing.assert_array_equal(alone.neighbors, default.neighbors)

@@ -90,16 +90,16 @@ def test_each_score_says_how_it_was_computed(digits, digit_scores):
     json.dumps({k: r.to_dict() for k, r in rec.items()})  # plain data
 
 
-def test_the_inverted_file_graph_is_used_above_its_limit():
-    """Above 10,000 rows the kNN graph is the inverted file, its knob recorded; its
+def test_the_nn_descent_graph_is_used_above_its_limit():
+    """Above 10,000 rows the kNN graph is NN-descent's, its knob recorded; its
     uniqueness is never below the exact value (it can only miss neighbours) and is mostly
     equal on clustered (synthetic) data."""
     rng = np.random.default_rng(0)
     X = (rng.normal(size=(40, 8)) * 6)[rng.integers(0, 40, 10_500)] + \
         rng.normal(size=(10_500, 8))
     data = explorer.Dataset.from_arrays(X.astype(np.float32))
-    s = R.row_scores(data, k=5, n_clusters=4, graph_search=32)
-    assert s.records["uniqueness"].settings == {"graph": "inverted-file", "graph_search": 32}
+    s = R.row_scores(data, k=5, n_clusters=4, graph_search=16)
+    assert s.records["uniqueness"].settings == {"graph": "nn-descent", "graph_search": 16}
     exact = _brute_knn(np.asarray(data.embeddings, np.float64), 5, "euclidean")[:, -1]
     got = s.frame["uniqueness"].to_numpy()
     assert (got >= exact - 1e-4).all()

@@ -2,10 +2,12 @@
 
 ``knn_graph`` finds, for every row, its ``k`` nearest rows under squared Euclidean distance
 (the row itself always first): exactly, by blocked float32 matrix products and a compiled
-top-k selection, up to ``EXACT_MAX_ROWS`` rows; above, by an inverted-file search (the rows
-are split into Voronoi cells of a few Lloyd iterations, and every cell is compared exactly
-with the rows of its nearest cells), as in Jegou, Douze & Schmid (2011). Both are
-deterministic: ties go to the lower row and no result depends on the thread count.
+top-k selection, up to ``EXACT_MAX_ROWS`` rows; above, by NN-descent (Dong, Charikar & Li
+2011; ``_nn_descent``) started from an inverted-file graph (the rows are split into Voronoi
+cells of a few Lloyd iterations, and every cell is compared exactly with the rows of its
+nearest cells, as in Jegou, Douze & Schmid 2011). The inverted file alone is a faster,
+lower-recall choice. Every graph is deterministic: ties go to the lower row and no result
+depends on the thread count.
 ``transpose`` turns the graph into CSR rows of its transpose, which the facility-location
 kernels read as "the rows that have j among their neighbours".
 """
@@ -17,12 +19,12 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .. import space
 from .._cluster_kernels import centre_sums
 
-#: Up to this many rows the graph is exact (N^2 D work); above, inverted-file search.
+#: Up to this many rows the graph is exact (N^2 D work); above, NN-descent.
 EXACT_MAX_ROWS = 10_000
 #: Bytes of one block of distances.
 BLOCK_BYTES = 64 << 20
@@ -32,22 +34,54 @@ LLOYD_ITERATIONS = 4
 LLOYD_SAMPLE = 32  # rows per cell (at least 20,000) for the Lloyd iterations
 PROBE_CELLS = 8
 PROBE_ROWS_PER_NEIGHBOUR = 32
-#: The recall knob of the inverted file (``search``): each cell is compared with at least
-#: ``search x k`` rows and ``search / 4`` cells. More finds more of the true neighbours,
-#: in proportion more time. Its default is chosen in benchmarks/bench_peers.py.
-SEARCH_DEFAULT = 64
+#: The inverted file's own recall knob (``search`` of ``method="inverted-file"``): each cell
+#: is compared with at least ``search x k`` rows and ``search / 4`` cells.
+IVF_SEARCH = 64
+#: NN-descent starts from the inverted file at this ``search``: a rough graph it refines.
+NN_DESCENT_START = 16
+#: NN-descent keeps at least this many neighbours per row while it works (then the k
+#: nearest): short lists give it too few neighbours of neighbours to find the true ones.
+NN_DESCENT_MIN_K = 24
+#: The graph's recall knob (``graph_search`` of the strategies that use it): the neighbours
+#: of each row that NN-descent compares per round. Chosen in benchmarks/bench_peers.py.
+SEARCH_DEFAULT = 24
+GRAPH_SEARCH_HELP = ("Above 10,000 rows, where the neighbour graph is approximate "
+                     "(NN-descent): neighbours each row compares per round (more finds more "
+                     "of the true neighbours, slower).")
+#: NN-descent's rounds cost per row about as much as a float32 matrix product with this
+#: many columns (its pairs are measured one dot product at a time, from gathered rows).
+NN_DESCENT_PRODUCT_COLUMNS = 20_000
 
+
+def graph_seconds(size) -> float:
+    """Expected seconds of the k-NN graph for a cost model's ``size`` (explorer.cost)."""
+    if size.n <= EXACT_MAX_ROWS:
+        return size.product(size.n, size.n)
+    return size.product(size.n, NN_DESCENT_PRODUCT_COLUMNS)
+
+
+def graph_bytes(size, k: int) -> float:
+    """Peak extra bytes of the k-NN graph: distance blocks (exact) or NN-descent's lists and
+    one chunk of updates, and the graph itself."""
+    if size.n <= EXACT_MAX_ROWS:
+        work = min(4.0 * size.n * size.n, BLOCK_BYTES)
+    else:
+        work = 40.0 * size.n * k + 48.0 * size.n * SEARCH_DEFAULT + (80 << 20)
+    return work + 12.0 * size.n * k
 
 @dataclass(frozen=True, eq=False)
 class KnnGraph:
     """``neighbors`` (N, k) int32: row i's k nearest rows, nearest first, i itself first;
     ``sqdist`` (N, k) float32: their squared Euclidean distances; ``method``: "exact" or
-    "inverted-file"; ``candidates``: distance evaluations made (N^2 when exact)."""
+    "inverted-file" or "nn-descent"; ``candidates``: distance evaluations made by the exact
+    search or the inverted file (for NN-descent, those of the inverted file it starts from);
+    ``cells``: the inverted file's cell of each row, or None."""
 
     neighbors: np.ndarray
     sqdist: np.ndarray
     method: str
     candidates: int
+    cells: np.ndarray | None = None
 
 
 def centred(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -251,26 +285,94 @@ def ivf_knn(Xc, sq, k: int, n_cells: int | None = None, probe_cells: int = PROBE
 
     searched = _in_pool(search_cell, cells, lambda c: int(sizes[c]),
                         None if report is None else progress)
-    return KnnGraph(out_idx.astype(np.int32), out_d, "inverted-file", searched)
+    return KnnGraph(out_idx.astype(np.int32), out_d, "inverted-file", searched, labels)
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def _exact_sorted(Xc, found, out_idx, out_d):
+    """Row i's neighbours ``found[i]`` (distinct rows, i among them) with their squared
+    distances recomputed in float64 from the rows, sorted nearest first, ties to the lower
+    row, i itself first; the first ``out_idx.shape[1]`` of them kept."""
+    n, width = found.shape
+    k = out_idx.shape[1]
+    dim = Xc.shape[1]
+    for i in prange(n):
+        rows = found[i].copy()
+        dist = np.empty(width, dtype=np.float64)
+        for t in range(width):
+            j = rows[t]
+            s = 0.0
+            if j != i:
+                for c in range(dim):
+                    d = np.float64(Xc[i, c]) - np.float64(Xc[j, c])
+                    s += d * d
+            dist[t] = -1.0 if j == i else s  # i itself sorts first
+        for t in range(1, width):  # insertion sort: the lists arrive almost sorted
+            d = dist[t]
+            j = rows[t]
+            u = t
+            while u > 0 and (dist[u - 1] > d or (dist[u - 1] == d and rows[u - 1] > j)):
+                dist[u] = dist[u - 1]
+                rows[u] = rows[u - 1]
+                u -= 1
+            dist[u] = d
+            rows[u] = j
+        for t in range(k):
+            out_idx[i, t] = rows[t]
+            out_d[i, t] = np.float32(max(dist[t], 0.0))
+
+
+def nn_descent_knn(Xc, sq, k: int, sample: int = SEARCH_DEFAULT, seed: int = 0,
+                   report=None) -> KnnGraph:
+    """Approximate k nearest neighbours: the inverted-file graph at ``NN_DESCENT_START``,
+    refined by NN-descent comparing ``sample`` neighbours per row and round
+    (``_nn_descent.refine``) on lists of at least ``NN_DESCENT_MIN_K``; distances
+    recomputed from the rows at the end."""
+    from . import _nn_descent
+
+    n = len(Xc)
+    wide = min(n, max(k, NN_DESCENT_MIN_K))
+    start = ivf_knn(Xc, sq, wide, probe_cells=max(1, NN_DESCENT_START // 4),
+                    probe_rows=NN_DESCENT_START * k, seed=seed,
+                    report=None if report is None else lambda f, m: report(0.2 * f, m))
+    # rows of one cell side by side: the rows a local join gathers are then mostly near in
+    # memory (the graph is mapped back, and re-sorted by original row, below)
+    order = np.argsort(start.cells, kind="stable")
+    place = np.empty(n, dtype=np.int64)
+    place[order] = np.arange(n)
+    found, _, _ = _nn_descent.refine(
+        np.ascontiguousarray(Xc[order]), sq[order], place[start.neighbors[order]],
+        start.sqdist[order], sample=int(sample),
+        report=None if report is None else lambda f, m: report(0.2 + 0.8 * f, m))
+    out_idx = np.empty((n, k), dtype=np.int64)
+    out_d = np.empty((n, k), dtype=np.float32)
+    _exact_sorted(Xc, np.ascontiguousarray(order[found[place]]), out_idx, out_d)
+    return KnnGraph(out_idx.astype(np.int32), out_d, "nn-descent", start.candidates)
 
 
 def knn_graph(Xc, sq, k: int, method: str = "auto", report=None,
-              search: int = SEARCH_DEFAULT) -> KnnGraph:
+              search: int | None = None) -> KnnGraph:
     """The k-nearest-neighbour graph of the rows of ``Xc`` (see :func:`centred`), itself
-    included; ``method``: "exact", "inverted-file" or "auto" (exact up to
-    ``EXACT_MAX_ROWS`` rows). ``search`` is the inverted file's recall knob: every cell is
-    compared with at least ``search x k`` rows and ``search / 4`` cells (recall@10 of a
-    64-NN graph: see benchmarks/bench_peers.py)."""
+    included; ``method``: "exact", "nn-descent", "inverted-file" or "auto" (exact up to
+    ``EXACT_MAX_ROWS`` rows, NN-descent above). ``search`` is the approximate graph's recall
+    knob: for NN-descent the neighbours compared per row and round (default
+    ``SEARCH_DEFAULT``), for the inverted file the rows compared per neighbour (default
+    ``IVF_SEARCH``). Time and recall@10 of each on real embeddings:
+    benchmarks/bench_peers.py."""
     n = len(Xc)
     k = int(min(k, n))
     if method == "auto":
-        method = "exact" if n <= EXACT_MAX_ROWS else "inverted-file"
+        method = "exact" if n <= EXACT_MAX_ROWS else "nn-descent"
     if method == "exact":
         return exact_knn(Xc, sq, k, report)
+    if method == "nn-descent":
+        return nn_descent_knn(Xc, sq, k, sample=search or SEARCH_DEFAULT, report=report)
     if method == "inverted-file":
+        search = search or IVF_SEARCH
         return ivf_knn(Xc, sq, k, probe_cells=max(1, int(search) // 4),
                        probe_rows=int(search) * k, report=report)
-    raise ValueError(f"unknown kNN method {method!r}; use 'auto', 'exact' or 'inverted-file'")
+    raise ValueError(f"unknown kNN method {method!r}; use 'auto', 'exact', 'nn-descent' or "
+                     "'inverted-file'")
 
 
 @njit(cache=True, nogil=True)

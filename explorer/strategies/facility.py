@@ -171,17 +171,17 @@ def _kernel_for(s) -> str:
 
 def _seconds(s) -> float:
     """The dense kernel: the N x N product, then a pass over it per pick; the sparse one:
-    the exact kNN graph up to 10,000 rows, above it the inverted file compares a few per
-    cent of the pairs."""
+    the exact kNN graph up to 10,000 rows, above it NN-descent compares a few per cent of
+    the pairs."""
     if _kernel_for(s) == "dense":
         return s.product(s.n, s.n) + s.k * s.n * s.n * 0.2 / s.bandwidth
-    return (s.product(s.n, s.n) if s.n <= 10_000 else 0.15 * s.product(s.n, s.n)) + 1e-4 * s.k
+    return _sparse.graph_seconds(s) + 1e-4 * s.k
 
 
 def _memory(s) -> float:
     if _kernel_for(s) == "dense":
         return dense_bytes(s.n) + 24 * s.n
-    return 12 * s.n * int(s.params.get("neighbors") or 64) + s.matrix
+    return _sparse.graph_bytes(s, int(s.params.get("neighbors") or 64)) + s.matrix
 
 
 def _advice(s=None) -> str:
@@ -208,9 +208,7 @@ def _advice(s=None) -> str:
               "For the sparse kernel: nearest rows kept per row (more is closer to dense, "
               "slower)."),
         Param("graph_search", Interval("int", 4, None), _sparse.SEARCH_DEFAULT,
-              "For the sparse kernel above 10,000 rows, where the neighbour graph is "
-              "approximate: rows searched per neighbour (more finds more of the true "
-              "neighbours, slower)."),
+              "For the sparse kernel. " + _sparse.GRAPH_SEARCH_HELP),
     ),
     greedy=True,
     cost_rule="knapsack",
@@ -231,7 +229,7 @@ def facility_location(problem: Problem, optimizer: str, epsilon: float, kernel: 
     ``kernel="dense"`` holds all N x N similarities (float32, one matrix product) and is
     refused with an estimate when they would not fit in memory. ``kernel="sparse"`` keeps
     each row's ``neighbors`` nearest rows (itself included; exact search up to 10,000 rows,
-    an inverted file above) and counts every other pair as similarity 0; under euclidean the
+    NN-descent above) and counts every other pair as similarity 0; under euclidean the
     largest squared distance is then the largest one in the graph (apricot's convention for
     a nearest-neighbour graph). With ``neighbors >= N`` it is the dense objective.
     ``graph_search`` is the approximate graph's recall knob (``_sparse.knn_graph``). Under a
@@ -257,8 +255,10 @@ def facility_location(problem: Problem, optimizer: str, epsilon: float, kernel: 
     M. Minoux, "Accelerated greedy algorithms for maximizing submodular set functions",
     Optimization Techniques, 1978.
     B. Mirzasoleiman et al., "Lazier Than Lazy Greedy", AAAI 2015.
+    W. Dong, M. Charikar and K. Li, "Efficient k-nearest neighbor graph construction for
+    generic similarity measures", WWW 2011 (NN-descent, the graph above 10,000 rows).
     H. Jegou, M. Douze and C. Schmid, "Product quantization for nearest neighbor search",
-    IEEE TPAMI 33, 2011 (the inverted file).
+    IEEE TPAMI 33, 2011 (the inverted file NN-descent starts from).
     J. Schreiber, J. Bilmes and W. S. Noble, "apricot: Submodular selection for data
     summarization in Python", JMLR 21, 2020.
     """

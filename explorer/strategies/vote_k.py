@@ -25,16 +25,14 @@ from .base import Picks, Problem, register
               "How much a vote loses per picked point already in the voter's neighbourhood "
               "(rho in the paper)."),
         Param("graph_search", Interval("int", 4, None), _sparse.SEARCH_DEFAULT,
-              "Above 10,000 rows, where the neighbour graph is approximate: rows searched "
-              "per neighbour (more finds more of the true neighbours, slower)."),
+              _sparse.GRAPH_SEARCH_HELP),
     ),
     greedy=True,
     randomized=False,
     cost=CostModel(
-        seconds=lambda s: s.product(s.n, min(s.n, 30_000)) + s.k * s.n * 8 / s.bandwidth,
-        # distance blocks of up to 64 MiB while the kNN graph is built, then the graph
-        memory=lambda s: min(2.0 * s.n * s.n, 48 << 20) + 16 * s.n * s.params["neighbors"]
-        + s.matrix,
+        seconds=lambda s: _sparse.graph_seconds(s) + s.k * s.n * 8 / s.bandwidth,
+        memory=lambda s: _sparse.graph_bytes(s, s.params["neighbors"] + 1)
+        + 8 * s.n * s.params["neighbors"] + s.matrix,
         advice="Select from a sample."),
 )
 def vote_k(problem: Problem, neighbors: int, discount: float, graph_search: int) -> Picks:
@@ -46,14 +44,15 @@ def vote_k(problem: Problem, neighbors: int, discount: float, graph_search: int)
     unpicked points voting for it (ties: lowest index) and updates the weights locally
     (O(k^2) per pick). Pinned rows are picked first and discount their neighbourhoods.
     ``gains`` holds each pick's score at pick time. The graph is the one facility location
-    uses (exact up to 10,000 rows, an inverted file above, whose recall ``graph_search``
-    sets).
+    uses (exact up to 10,000 rows, NN-descent above, whose recall ``graph_search`` sets).
 
     References
     ----------
     H. Su, J. Kasai, C. H. Wu, W. Shi, T. Wang, J. Xin, R. Zhang, M. Ostendorf, L. Zettlemoyer,
     N. A. Smith and T. Yu, "Selective Annotation Makes Language Models Better Few-Shot
     Learners", ICLR 2023.
+    W. Dong, M. Charikar and K. Li, "Efficient k-nearest neighbor graph construction for
+    generic similarity measures", WWW 2011 (NN-descent, the graph above 10,000 rows).
     S. Zhang, X. Xia, Z. Wang, L.-H. Chen, J. Liu, Q. Wu and T. Liu, "IDEAL: Influence-Driven
     Selective Annotations Empower In-Context Learners in Large Language Models", ICLR 2024.
 
