@@ -51,7 +51,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +59,8 @@ import pandas as pd
 from . import space
 from .data.dataset import Dataset, fingerprint
 from .errors import ExplorerError
+from .params import (METRIC, OPTIONAL_CALLBACK, OPTIONAL_COLUMN, SEED, InstanceOf, Interval,
+                     Options, SequenceOf, check_param, validate_params)
 
 #: method -> (needs labels, one-sentence description)
 METHODS = {
@@ -123,11 +124,17 @@ class DimensionChoice:
         return np.ascontiguousarray(X[:, self.indices], dtype=np.float32)
 
 
-def _check_k(k, dim: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, Integral) or not 1 <= k <= dim:
-        raise ExplorerError(f"The 'k' parameter of choose_dimensions must be an int in "
-                            f"[1, {dim}] (the embedding has {dim} dimensions). Got {k!r}.")
+def _check_k(owner: str, k, dim: int) -> int:
+    """``k`` dimensions of ``dim``: a bound the embedding sets, so ``k`` is checked here
+    rather than declared in the function's constraints."""
+    check_param(owner, "k", k, [Interval("int", 1, dim)],
+                f"the embedding has {dim} dimensions")
     return int(k)
+
+
+METHOD = Options(tuple(METHODS))
+DATASET = InstanceOf((Dataset,), "a Dataset (from explorer.load)")
+CHOICE = InstanceOf((DimensionChoice,), "a DimensionChoice (from choose_dimensions)")
 
 
 def _fit_rows(n: int, seed: int) -> np.ndarray:
@@ -254,6 +261,9 @@ def _label_array(data, label_column, labels, rows):
     return labels if rows is None else labels[rows]
 
 
+@validate_params({"method": [METHOD],
+                  "label_column": OPTIONAL_COLUMN, "metric": [METRIC], "seed": [SEED],
+                  "alpha": [Interval("float", 0, 1)]})
 def choose_dimensions(data, k: int, method: str, *, label_column: str | None = None,
                       labels=None, rows=None, metric: str = "euclidean", seed: int = 0,
                       alpha: float = 0.5) -> DimensionChoice:
@@ -286,9 +296,6 @@ def choose_dimensions(data, k: int, method: str, *, label_column: str | None = N
     >>> choose_dimensions(data, 4, "omp", label_column="label").indices.tolist()
     [33, 21, 60, 36]
     """
-    if method not in METHODS:
-        raise ExplorerError(f"Unknown dimension method {method!r}; use one of "
-                            f"{', '.join(METHODS)}.")
     is_data = isinstance(data, Dataset)
     X = space.prepare(data.embeddings, metric, ids=data.ids) if is_data else \
         np.asarray(data, dtype=np.float32)
@@ -298,7 +305,7 @@ def choose_dimensions(data, k: int, method: str, *, label_column: str | None = N
     if not is_data and metric == "cosine":
         X = space.prepare(X, metric)
     n, dim = X.shape
-    k = _check_k(k, dim)
+    k = _check_k("choose_dimensions", k, dim)
     if rows is not None:
         rows = np.asarray(rows, dtype=np.int64)
         X = np.asarray(X[rows])
@@ -328,6 +335,7 @@ def choose_dimensions(data, k: int, method: str, *, label_column: str | None = N
                            fingerprint=data.fingerprint if is_data else "")
 
 
+@validate_params({"data": [DATASET], "choice": [CHOICE]})
 def reduce(data: Dataset, choice: DimensionChoice) -> Dataset:
     """``data`` with only the chosen dimensions (same ids and metadata, its own
     fingerprint); refused when the choice was made on other data.
@@ -467,6 +475,11 @@ class DimensionReport:
                 f"{self.k}-dimension subsets. " + ". ".join(parts) + ".")
 
 
+@validate_params({"data": [DATASET], "methods": [METHOD, SequenceOf((METHOD,))], "label_column": OPTIONAL_COLUMN,
+                  "metric": [METRIC], "random_draws": [Interval("int", 2, None)],
+                  "seed": [SEED], "neighbours": [Interval("int", 1, None)],
+                  "holdout": [Interval("float", 0, 1, closed="neither")],
+                  "progress": OPTIONAL_CALLBACK})
 def dimension_report(data: Dataset, k: int, methods=tuple(METHODS), *,
                      label_column: str | None = None, metric: str = "euclidean",
                      random_draws: int = 30, seed: int = 0, selection=None,
@@ -503,27 +516,14 @@ def dimension_report(data: Dataset, k: int, methods=tuple(METHODS), *,
     from .evaluate.scorecard import MetricScore, random_subsets
     from .evaluate.stats import holm, prediction_p_value
     from .evaluate import metrics as subset_metrics
-    from .selection import DISTANCES
     from .selection import select
 
-    if not isinstance(data, Dataset):
-        raise ExplorerError(f"dimension_report needs a Dataset; got {type(data).__name__}.")
-    if metric not in DISTANCES:
-        raise ExplorerError(f"The 'metric' parameter of dimension_report must be a str among "
-                            f"{{'euclidean', 'cosine'}}. Got {metric!r}.")
-    k = _check_k(k, data.dim)
+    k = _check_k("dimension_report", k, data.dim)
     methods = [methods] if isinstance(methods, str) else list(dict.fromkeys(methods))
     for m in methods:
-        if m not in METHODS:
-            raise ExplorerError(f"Unknown dimension method {m!r}; use one of "
-                                f"{', '.join(METHODS)}.")
         if METHODS[m][0] and label_column is None:
             raise ExplorerError(f"The {m!r} dimension method needs labels (label_column=, "
                                 "--label-column).")
-    if isinstance(random_draws, bool) or not isinstance(random_draws, Integral) or \
-            random_draws < 2:
-        raise ExplorerError(f"The 'random_draws' parameter of dimension_report must be an int "
-                            f"in [2, inf). Got {random_draws!r}.")
 
     def tick(fraction, message):
         if progress is not None:
@@ -595,6 +595,7 @@ def dimension_report(data: Dataset, k: int, methods=tuple(METHODS), *,
 # ----------------------------------------------------------------------------- exporting
 
 
+@validate_params({"data": [DATASET], "choice": [CHOICE]})
 def dimensions_manifest(data: Dataset, choice: DimensionChoice) -> dict:
     """The JSON record of a dimension choice: which columns of which dataset, and how.
 
@@ -618,6 +619,7 @@ def dimensions_manifest(data: Dataset, choice: DimensionChoice) -> dict:
             "versions": versions()}
 
 
+@validate_params({"data": [DATASET], "choice": [CHOICE]})
 def export_dimensions(data: Dataset, choice: DimensionChoice, path, *, manifest=None,
                       force: bool = False) -> Path:
     """Write the reduced matrix to ``path`` (.npy: the float32 matrix; .parquet: ``id`` and
@@ -657,6 +659,7 @@ def export_dimensions(data: Dataset, choice: DimensionChoice, path, *, manifest=
     return path
 
 
+@validate_params({"path": [InstanceOf((str, Path), "a path")]})
 def read_dimensions(path) -> dict:
     """A dimensions manifest, checked against its schema
     (:func:`explorer.data.manifest.validate_dimensions`) before anything uses it."""
@@ -671,6 +674,8 @@ def read_dimensions(path) -> dict:
     return validate_dimensions(doc, path.name)
 
 
+@validate_params({"data": [DATASET],
+                  "doc": [InstanceOf((dict,), "a dict (from read_dimensions)")]})
 def apply_dimensions(data: Dataset, doc: dict) -> Dataset:
     """``data`` reduced to the dimensions a (checked) manifest records; refused when the
     data is not the dataset it was made on."""

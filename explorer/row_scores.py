@@ -40,6 +40,8 @@ import pandas as pd
 
 from . import space
 from .errors import ExplorerError
+from .params import (METRIC, OPTIONAL_CALLBACK, SEED, InstanceOf, Interval, SequenceOf, Text,
+                     check_param, validate_params)
 
 #: The score columns, in the order they are written.
 SCORE_NAMES = ("uniqueness", "typicality", "duplicate_group", "duplicate_similarity",
@@ -107,6 +109,9 @@ def _model(data) -> str | None:
     return record.get("model")
 
 
+@validate_params({"metric": [METRIC], "duplicate_threshold": [Interval("float", 0, None)], "seed": [SEED],
+                  "graph_search": [Interval("int", 1, None), None],
+                  "progress": OPTIONAL_CALLBACK})
 def row_scores(data, *, k: int = 10, metric: str = "euclidean", n_clusters: int = 20,
                duplicate_threshold: float = 0.05, selected=None, seed: int = 0,
                graph_search: int | None = None, progress=None) -> RowScores:
@@ -143,17 +148,11 @@ def row_scores(data, *, k: int = 10, metric: str = "euclidean", n_clusters: int 
     from .strategies import _sparse
     from .strategies.dedup import leader_dedup
 
-    n = data.n
+    n = data.n  # k and n_clusters are bounded by the rows: checked here, not declared above
+    check_param("row_scores", "k", k, [Interval("int", 1, n - 1)], f"fewer than the {n} rows")
+    check_param("row_scores", "n_clusters", n_clusters, [Interval("int", 1, n)],
+                f"at most the {n} rows")
     k = int(k)
-    if not 1 <= k < n:
-        raise ExplorerError(f"The 'k' of the per-row scores must be an int in [1, {n - 1}] "
-                            f"(fewer than the {n} rows). Got {k}.")
-    if not 1 <= int(n_clusters) <= n:
-        raise ExplorerError(f"The 'n_clusters' of the per-row scores must be an int in "
-                            f"[1, {n}]. Got {n_clusters}.")
-    if not duplicate_threshold >= 0:
-        raise ExplorerError(f"The 'duplicate_threshold' of the per-row scores must be a "
-                            f"number >= 0. Got {duplicate_threshold}.")
 
     def report(lo, hi):
         if progress is None:
@@ -222,6 +221,7 @@ def row_scores(data, *, k: int = 10, metric: str = "euclidean", n_clusters: int 
     return RowScores(frame, records)
 
 
+@validate_params({"metric": [METRIC]})
 def distance_to_selected(X: np.ndarray, selected, metric: str) -> np.ndarray:
     """Distance of every prepared row of ``X`` to its nearest row among ``selected`` (the
     scorecard's coverage kernel), NaN everywhere when nothing is selected.
@@ -238,6 +238,8 @@ def distance_to_selected(X: np.ndarray, selected, metric: str) -> np.ndarray:
     return space.to_metric(nearest_many(X, [idx])[0], metric)
 
 
+@validate_params({"scores": [InstanceOf((RowScores,), "RowScores (from row_scores)")],
+                  "metric": [METRIC]})
 def with_selection(scores: RowScores, data, selected, metric: str) -> RowScores:
     """``scores`` with ``distance_to_selected`` measured to ``selected`` (the rest kept)."""
     X = space.prepare(data.embeddings, metric, ids=data.ids)
@@ -250,6 +252,8 @@ def with_selection(scores: RowScores, data, selected, metric: str) -> RowScores:
     return RowScores(frame, records)
 
 
+@validate_params({"scores": [InstanceOf((RowScores,), "RowScores (from row_scores)")],
+                  "columns": [SequenceOf((Text(),)), None]})
 def with_scores(data, scores: RowScores, columns=None):
     """``data`` with the score columns (all, or those named in ``columns``) added to its
     metadata (same embeddings, ids and fingerprint), so filters, ``score_column=`` and

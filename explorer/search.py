@@ -15,11 +15,15 @@ import numpy as np
 
 from . import space
 from .errors import ExplorerError
+from .params import METRIC, Interval, Text, validate_params
+
+NEIGHBOURS = Interval("int", 1, None)
 
 #: Longest search text accepted (characters).
 MAX_QUERY = 500
 
 
+@validate_params({"column": [Text()]})
 def text_matches(data, column: str, query: str) -> np.ndarray:
     """Row indices (ascending) whose ``column`` contains ``query`` as literal text, ignoring
     case; empty for an empty query. Regex characters have no meaning here.
@@ -70,6 +74,7 @@ def _nearest_to(X: np.ndarray, q: np.ndarray, k: int, skip: int | None) -> tuple
     return order.astype(np.int64), d[order]
 
 
+@validate_params({"k": [NEIGHBOURS], "metric": [METRIC]})
 def neighbours_of_row(data, row: int, k: int = 10, metric: str = "euclidean") -> Neighbours:
     """The ``k`` rows nearest to row ``row`` (itself left out), nearest first.
 
@@ -80,13 +85,12 @@ def neighbours_of_row(data, row: int, k: int = 10, metric: str = "euclidean") ->
     """
     if not 0 <= int(row) < data.n:
         raise ExplorerError(f"Row {row} is outside the {data.n} rows of {data.name}.")
-    if int(k) < 1:
-        raise ExplorerError(f"The number of neighbours must be at least 1. Got {k}.")
     X = space.prepare(data.embeddings, metric, ids=data.ids)
     idx, sq = _nearest_to(X, np.asarray(X[int(row)]), int(k), int(row))
     return Neighbours(idx, space.to_metric(sq, metric), metric, f"row {int(row)}")
 
 
+@validate_params({"k": [NEIGHBOURS], "metric": [METRIC], "query": [Text()]})
 def neighbours_of_vector(data, vector, k: int = 10, metric: str = "euclidean",
                          query: str = "a vector") -> Neighbours:
     """The ``k`` rows nearest to an embedding ``vector`` of the dataset's width."""
@@ -121,6 +125,7 @@ def query_model(data):
     return model
 
 
+@validate_params({"k": [NEIGHBOURS], "metric": [METRIC]})
 def neighbours_of_text(data, model, text: str, k: int = 10,
                        metric: str = "cosine") -> Neighbours:
     """The ``k`` rows nearest to ``text`` embedded by ``model`` (see :func:`query_model`)."""

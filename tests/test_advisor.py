@@ -104,7 +104,7 @@ def test_cannot_say_when_the_curves_do_not_support_a_claim():
                                extrapolate=10.0)
     assert noisy.random.status == "cannot say"
     assert "open-ended" in noisy.random.reason or "levels off" in noisy.random.reason
-    with pytest.raises(ExplorerError, match="'eps' parameter of advise"):
+    with pytest.raises(ExplorerError, match="'eps' parameter of advice_from_curves"):
         advice_from_curves({}, rnd, 0.96, eps=0)
 
 

@@ -188,3 +188,70 @@ def test_load_takes_an_array_or_names_from_arrays():
         explorer.load(X, id_column="id")
     with pytest.raises(ExplorerError, match="2-D"):
         explorer.load(np.arange(5.0))
+
+
+#: The modules whose public functions check their arguments with
+#: :func:`explorer.params.validate_params` (``explorer.evaluate.metrics`` is left out: array
+#: kernels the scorecard calls with arrays it built).
+VALIDATED_MODULES = (
+    "explorer.evaluate.advisor", "explorer.evaluate.compare", "explorer.evaluate.confirm",
+    "explorer.evaluate.probes", "explorer.evaluate.robustness", "explorer.evaluate.scorecard",
+    "explorer.evaluate.stats", "explorer.row_scores", "explorer.dimensions", "explorer.search",
+)
+#: Public functions of those modules without the decorator, and why.
+UNVALIDATED = {
+    "explorer.evaluate.advisor.power_law": "a formula over arrays (curve_fit calls it)",
+    "explorer.evaluate.advisor.rows": "formats a number for a sentence",
+    "explorer.evaluate.confirm.plural": "formats a count for a sentence",
+    "explorer.evaluate.confirm.tried": "reads the exploration log frame",
+    "explorer.evaluate.robustness.flip": "names a verdict change",
+    "explorer.evaluate.robustness.jaccard_of": "two index sets; any iterables",
+    "explorer.evaluate.stats.rank_p_value": "numbers in, a number out (inner loops)",
+    "explorer.evaluate.stats.prediction_p_value": "numbers in, a number out (inner loops)",
+    "explorer.evaluate.stats.holm": "p-values are data: it checks them itself",
+    "explorer.dimensions.variance_scores": "an array kernel of choose_dimensions",
+    "explorer.dimensions.pivoted_qr_order": "an array kernel of choose_dimensions",
+    "explorer.dimensions.inf_fs_scores": "an array kernel of choose_dimensions",
+    "explorer.dimensions.omp_order": "an array kernel of choose_dimensions",
+    "explorer.dimensions.nearest_neighbours": "an array kernel of dimension_report",
+    "explorer.search.query_model": "takes a dataset only; its checks are about the data",
+}
+
+
+def test_public_functions_of_the_evaluation_modules_declare_their_parameters():
+    """Every public function there carries ``validate_params`` (or is listed above with a
+    reason), so a wrong argument gets the one message naming the function and parameter."""
+    import importlib
+    import inspect
+
+    missing = []
+    for name in VALIDATED_MODULES:
+        module = importlib.import_module(name)
+        for fname, func in vars(module).items():
+            if not inspect.isfunction(func) or func.__module__ != name or fname.startswith("_"):
+                continue
+            if not hasattr(func, "parameter_constraints") and \
+                    f"{name}.{fname}" not in UNVALIDATED:
+                missing.append(f"{name}.{fname}")
+    assert not missing, ("public functions without @validate_params (declare their "
+                         f"parameters, or list them in UNVALIDATED with a reason): {missing}")
+
+
+def test_no_hand_written_parameter_messages():
+    """The wording 'The 'x' parameter of f must be ...' comes from explorer.params only
+    (parameter_error, check_param, validate_params); the other modules never write it."""
+    import re
+    from pathlib import Path
+
+    root = Path(explorer.__file__).parent
+    shape = re.compile(r"""The (\{\w+!r\}|'\w+') parameter of|must be an? (int|float|number) """
+                       r"""(in|>|>=)""")
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "params.py":
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if shape.search(line) and "ExplorerError" in "".join(
+                    path.read_text().splitlines()[max(0, number - 3):number]):
+                found.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
+    assert not found, "hand-written parameter messages:\n" + "\n".join(found)

@@ -118,7 +118,8 @@ def test_bad_arguments_are_one_line_errors(digits):
         with pytest.raises(ExplorerError, match=r"'k' parameter of choose_dimensions must be "
                                                 r"an int in \[1, 64\]"):
             choose_dimensions(digits, k, "variance")
-    with pytest.raises(ExplorerError, match="Unknown dimension method 'pca'"):
+    with pytest.raises(ExplorerError, match=r"^The 'method' parameter of choose_dimensions must "
+                                            r"be a str among \{'variance', .*\}. Got 'pca'\.$"):
         choose_dimensions(digits, 4, "pca")
     with pytest.raises(ExplorerError, match="needs labels"):
         dimension_report(digits, 4, ["omp"])

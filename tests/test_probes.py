@@ -343,7 +343,8 @@ def test_pydocs_cosine_knn_sweep(pydocs):
 
 
 def test_sweep_errors_name_the_problem(digits):
-    with pytest.raises(ExplorerError, match="Unknown probe 'svm'"):
+    with pytest.raises(ExplorerError, match=r"^The 'probe' parameter of probe_sweep must be "
+                       r".* Got 'svm'\.$"):
         P.probe_sweep(digits, ["random"], [10], label_column="label", probe="svm")
     with pytest.raises(ExplorerError, match="needs a label column"):
         P.probe_sweep(digits, ["random"], [10], probe="knn")

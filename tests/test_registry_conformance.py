@@ -15,7 +15,7 @@ import pytest
 
 import explorer
 from explorer.errors import ExplorerError
-from explorer.params import Boolean, Interval, Options, Text
+from explorer.params import Boolean, Interval, Options, Pairs, Text
 from explorer.strategies import REGISTRY, list_strategies
 
 NAMES = sorted(REGISTRY)
@@ -52,6 +52,8 @@ def invalid_values(param):
         return ["maybe"]
     if isinstance(c, Text):
         return ["", 5]
+    if isinstance(c, Pairs):  # named values: not KEY=VALUE text, a wrong value, not a dict
+        return ["no-equals-sign", "=1", 5]
     raise AssertionError(f"unknown constraint {c!r}")
 
 

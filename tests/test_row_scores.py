@@ -107,9 +107,10 @@ def test_the_nn_descent_graph_is_used_above_its_limit():
 
 
 def test_bad_settings_are_one_line_errors(digits):
-    with pytest.raises(explorer.ExplorerError, match="'k' of the per-row scores"):
+    with pytest.raises(explorer.ExplorerError, match=r"^The 'k' parameter of row_scores must be "
+                       r"an int in \[1, 1796\] \(fewer than the 1797 rows\)\. Got 0\.$"):
         R.row_scores(digits, k=0)
-    with pytest.raises(explorer.ExplorerError, match="'n_clusters'"):
+    with pytest.raises(explorer.ExplorerError, match="'n_clusters' parameter of row_scores"):
         R.row_scores(digits, n_clusters=0)
     clash = explorer.Dataset.from_arrays(np.eye(4, dtype=np.float32),
                                          metadata=pd.DataFrame({"cluster": [1, 2, 3, 4]}))

@@ -43,7 +43,7 @@ import numpy as np
 
 from .. import space
 from ..errors import ExplorerError
-from ..params import Interval, Param, ParamSet
+from ..params import Interval, Param, ParamSet, parameter_error
 from . import tasks
 
 #: Rows per in-memory partition when an in-memory dataset runs on an engine.
@@ -685,8 +685,8 @@ def select(data, strategy: str, budget, *, engine=None, seed: int = 0,
         fp = run.fingerprint()
         if budget is None:
             if spec.exact_budget:
-                raise ExplorerError(f"The 'budget' parameter of {strategy} must be an int in "
-                                    "[1, inf) or a float in (0, 1). Got None.")
+                raise parameter_error("budget", strategy,
+                                      "an int in [1, inf) or a float in (0, 1)", None)
             k = run.n
         else:
             k = resolve_budget(budget, run.n, run.n, owner=strategy)

@@ -53,6 +53,12 @@ import numpy as np
 
 from ..data.dataset import Dataset
 from ..errors import ExplorerError
+from ..params import (METRIC, OPTIONAL_CALLBACK, OPTIONAL_COLUMN, SEED, InstanceOf, Interval,
+                      Options, SequenceOf, Text, validate_params)
+
+#: How far below the full-pool value counts as reached, in points (hundredths).
+EPS = Interval("float", 0, 100, closed="neither")
+POSITIVE = Interval("float", 0, None, closed="neither")
 
 #: the model fitted to every learning curve, as printed in reports
 LAW = "a - b * n^(-c)"
@@ -97,6 +103,7 @@ class CurveFit:
         return max(1.0, float((self.b / (self.a - target)) ** (1.0 / self.c)))
 
 
+@validate_params({"ceiling": [POSITIVE]})
 def fit_learning_curve(budgets, values, *, ceiling: float = 1.0) -> CurveFit:
     """Fit ``a - b * n^(-c)`` to a learning curve by bounded least squares.
 
@@ -144,6 +151,9 @@ def fit_learning_curve(budgets, values, *, ceiling: float = 1.0) -> CurveFit:
     return CurveFit(a, b, c, ok=True)
 
 
+@validate_params({"n_pool": [Interval("int", 1, None)], "points": [Interval("int", 1, None)],
+                  "low": [Interval("int", 1, None), None],
+                  "high": [Interval("int", 1, None), None]})
 def budget_grid(n_pool: int, points: int = 8, low: int | None = None,
                 high: int | None = None) -> list[int]:
     """``points`` log-spaced budgets from ``low`` (default 2 % of the pool, at least 10) to
@@ -342,12 +352,9 @@ def _curve_advice(name: str, repeats: dict, target: float, largest: int, *, boot
     return adv
 
 
-def _check_eps(eps) -> None:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 100:
-        raise ExplorerError(f"The 'eps' parameter of advise must be a number in (0, 100) "
-                            f"accuracy points. Got {eps!r}.")
-
-
+@validate_params({"full_value": [Interval("float")], "eps": [EPS], "metric": [Text()],
+                  "boot": [Interval("int", 1, None)], "seed": [SEED], "ceiling": [POSITIVE],
+                  "extrapolate": [POSITIVE]})
 def advice_from_curves(strategy_repeats: dict, random_repeats: dict, full_value: float, *,
                        eps: float = 1.0, band: dict | None = None, metric: str = "accuracy",
                        boot: int = 200, seed: int = 0, ceiling: float = 1.0,
@@ -371,7 +378,6 @@ def advice_from_curves(strategy_repeats: dict, random_repeats: dict, full_value:
     same: no saving: its curve stays inside random's 5-95 % band at every budget measured
     (25, 50, 100, 200, 400, 800); random needs ~720 [440, 7,300].
     """
-    _check_eps(eps)
     rng = np.random.default_rng(seed)
     target = float(full_value) - eps / 100.0
     largest = int(max([max(random_repeats)] + [max(r) for r in strategy_repeats.values()]))
@@ -405,6 +411,16 @@ def advice_from_curves(strategy_repeats: dict, random_repeats: dict, full_value:
                   largest, band)
 
 
+@validate_params({
+    "data": [InstanceOf((Dataset,), "a Dataset (from explorer.load)")],
+    "strategies": [Text(), SequenceOf((Text(),), min_items=0)],
+    "label_column": OPTIONAL_COLUMN, "eps": [EPS],
+    "budgets": [POSITIVE, SequenceOf((POSITIVE,)), None], "probe": [Options(("logistic", "knn"))],
+    "metric": [Text()], "seeds": [Interval("int", 1, None)],
+    "random_draws": [Interval("int", 2, None)], "seed": [SEED], "space_metric": [METRIC],
+    "holdout": [Interval("float", 0, 1, closed="neither")], "boot": [Interval("int", 1, None)],
+    "extrapolate": [POSITIVE], "params": [InstanceOf((dict,), "a dict"), None],
+    "progress": OPTIONAL_CALLBACK})
 def advise(data: Dataset, strategies, *, label_column: str, eps: float = 1.0, budgets=None,
            probe: str = "logistic", metric: str = "accuracy", seeds: int = 3,
            random_draws: int = 30, seed: int = 0, space_metric: str = "euclidean",
@@ -447,13 +463,9 @@ def advise(data: Dataset, strategies, *, label_column: str, eps: float = 1.0, bu
     if isinstance(strategies, str):
         strategies = [s for s in strategies.split(",") if s]
     names = [s for s in dict.fromkeys(strategies) if s != "random"]
-    _check_eps(eps)
     if label_column is None:
         raise ExplorerError("advise needs a label column (label_column=, --label-column): "
                             "the learning curve is a probe's held-out accuracy.")
-    if probe not in ("logistic", "knn"):
-        raise ExplorerError(f"The 'probe' parameter of advise must be 'logistic' or 'knn'. "
-                            f"Got {probe!r}.")
     if budgets is None:
         from .probes import holdout_split
 

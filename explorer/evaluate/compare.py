@@ -7,6 +7,8 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from ..params import (METRIC, OPTIONAL_CALLBACK, OPTIONAL_COLUMN, SEED, Boolean, InstanceOf,
+                      Interval, SequenceOf, Text, validate_params)
 from ..selection import select
 from ..strategies import get_strategy
 from .scorecard import ScoringContext, score
@@ -19,6 +21,10 @@ DEFAULT_LOW_CAP = 50
 DEFAULT_HIGH_CAP = 1000
 
 
+COUNT = Interval("int", 1, None)
+
+
+@validate_params({"n": [COUNT], "count": [COUNT], "low": [COUNT, None], "high": [COUNT, None]})
 def log_budgets(n: int, count: int = 5, low: int | None = None, high: int | None = None
                 ) -> list[int]:
     """``count`` log-spaced budgets between ``low`` (default ~1% of n, at least 10, at most
@@ -35,6 +41,16 @@ def log_budgets(n: int, count: int = 5, low: int | None = None, high: int | None
     return [int(v) for v in values]
 
 
+@validate_params({
+    "strategies": [SequenceOf((Text(),))],
+    "budgets": [SequenceOf((Interval("float", 0, None, closed="neither"),))],
+    "seed": [SEED], "metric": [METRIC], "label_column": OPTIONAL_COLUMN,
+    "group_column": OPTIONAL_COLUMN, "score_column": OPTIONAL_COLUMN,
+    "random_draws": [Interval("int", 2, None)],
+    "params": [InstanceOf((dict,), "a dict of strategy -> its parameters"), None],
+    "progress": OPTIONAL_CALLBACK,
+    "context": [InstanceOf((ScoringContext,), "a ScoringContext"), None],
+    "cost_column": OPTIONAL_COLUMN})
 def sweep(data, strategies, budgets, *, seed: int = 0, metric: str = "euclidean",
           label_column: str | None = None, group_column: str | None = None,
           score_column: str | None = None, random_draws: int = 30, params=None,
@@ -85,6 +101,7 @@ def sweep(data, strategies, budgets, *, seed: int = 0, metric: str = "euclidean"
     return pd.DataFrame(rows), selections
 
 
+@validate_params({"sets": [InstanceOf((dict,), "a dict of name -> row indices")]})
 def jaccard(sets: dict) -> pd.DataFrame:
     """Jaccard overlap |A & B| / |A | B| between every pair of index sets.
 
@@ -100,6 +117,7 @@ def jaccard(sets: dict) -> pd.DataFrame:
     return m
 
 
+@validate_params({"strategy": [Text()], "seeds": [SequenceOf((SEED,), min_items=2)]})
 def stability(data, strategy: str, budget: int, seeds=(0, 1, 2, 3, 4), **kw) -> float:
     """Mean Jaccard overlap between the selections of different seeds (1 = seed-independent)."""
     picks = {s: select(data, strategy, budget, seed=s, **kw).indices for s in seeds}
@@ -108,6 +126,9 @@ def stability(data, strategy: str, budget: int, seeds=(0, 1, 2, 3, 4), **kw) -> 
     return float(m[iu].mean())
 
 
+@validate_params({"score_column": [Text()],
+                  "weights": [SequenceOf((Interval("float", 0, 1),))], "metric": [METRIC],
+                  "higher_is_better": [Boolean()], "seed": [SEED]})
 def quality_coverage_front(data, budget: int, score_column: str, *,
                            weights=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
                            metric: str = "euclidean", higher_is_better: bool = True,

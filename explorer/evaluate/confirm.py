@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +36,21 @@ import pandas as pd
 from ..data.dataset import Dataset
 from ..data.ledger import Ledger, already_locked, now
 from ..errors import ExplorerError
+from ..params import (METRIC, OPTIONAL_COLUMN, SEED, Boolean, InstanceOf, Interval, Options,
+                      Text, validate_params)
 from .probes import PROBES, holdout_split, make_probe
 from .scorecard import random_subsets
 from .stats import prediction_p_value, rank_p_value, verdict
 
+#: The probes a confirmation may train: the classifiers (the split is stratified by a label).
+CONFIRM_PROBES = Options(tuple(p for p, (kind, _) in PROBES.items() if kind == "classification"))
+DRAWS = Interval("int", 2, None)
 
+
+@validate_params({"data": [InstanceOf((Dataset,), "a Dataset (from explorer.load)")],
+                  "label_column": OPTIONAL_COLUMN,
+                  "fraction": [Interval("float", 0, 1, closed="neither")],
+                  "seed": [SEED, None]})
 def lock_confirmation(data: Dataset, label_column: str | None = None, fraction: float = 0.2,
                       seed: int | None = None, *, folder=None) -> dict:
     """Lock a confirmation split of ``data``: ``fraction`` of the rows (stratified by
@@ -56,9 +65,6 @@ def lock_confirmation(data: Dataset, label_column: str | None = None, fraction: 
     """
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**31))
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise ExplorerError(f"The 'seed' parameter of lock_confirmation must be an int in "
-                            f"[0, inf) or None. Got {seed!r}.")
     ledger = Ledger(folder)
     existing = ledger.locked(data.fingerprint)
     if existing is not None:  # said before anything is drawn
@@ -68,6 +74,7 @@ def lock_confirmation(data: Dataset, label_column: str | None = None, fraction: 
                        fraction=float(fraction), label_column=label_column)
 
 
+@validate_params({"data": [InstanceOf((Dataset,), "a Dataset (from explorer.load)")]})
 def status(data: Dataset, *, folder=None) -> dict | None:
     """The dataset's lock (without its rows), what was tried since (``explorations``:
     runs, strategies, budgets and strategy x budget pairs, by entry point) and the
@@ -142,6 +149,10 @@ class Confirmation:
         return text
 
 
+@validate_params({"data": [InstanceOf((Dataset,), "a Dataset (from explorer.load)")],
+                  "label_column": OPTIONAL_COLUMN, "probe": [CONFIRM_PROBES],
+                  "random_draws": [DRAWS], "seed": [SEED], "metric": [METRIC, None],
+                  "again": [Boolean()], "made": [Text(), None]})
 def confirm(data: Dataset, selection, *, label_column: str | None = None,
             probe: str = "logistic", random_draws: int = 200, seed: int = 0,
             metric: str | None = None, again: bool = False, made: str | None = None,
@@ -185,17 +196,10 @@ def confirm(data: Dataset, selection, *, label_column: str | None = None,
         raise ExplorerError(f"{data.name} has no locked confirmation split; lock one before "
                             "exploring (explorer lock DATA --label-column C), then confirm "
                             "the selection you choose.")
-    if probe not in PROBES or PROBES[probe][0] != "classification":
-        raise ExplorerError(f"The 'probe' parameter of confirm must be a str among "
-                            f"{{'logistic', 'knn'}}. Got {probe!r}.")
     label_column = label_column or lock["label_column"]
     if label_column is None:
         raise ExplorerError("confirm needs a label column (label_column=, --label-column): "
                             "the split was locked without one.")
-    if isinstance(random_draws, bool) or not isinstance(random_draws, Integral) or \
-            random_draws < 2:
-        raise ExplorerError(f"The 'random_draws' parameter of confirm must be an int in "
-                            f"[2, inf). Got {random_draws!r}.")
     locked = lock["rows"]
     idx = np.asarray(getattr(selection, "indices", selection), dtype=np.int64)
     pinned = np.asarray(getattr(selection, "pinned", ()), dtype=np.int64)
@@ -265,6 +269,9 @@ def _earlier(made: str | None, locked: str) -> bool:
         return False
 
 
+@validate_params({"label_column": OPTIONAL_COLUMN, "probe": [CONFIRM_PROBES],
+                  "random_draws": [DRAWS], "seed": [SEED], "again": [Boolean()],
+                  "data": [InstanceOf((Dataset,), "a Dataset (from explorer.load)"), None]})
 def confirm_manifest(path, *, label_column: str | None = None, probe: str = "logistic",
                      random_draws: int = 200, seed: int = 0, again: bool = False,
                      data: Dataset | None = None, folder=None) -> Confirmation:

@@ -45,7 +45,8 @@ from .. import space
 from ..data.dataset import Dataset, fingerprint
 from ..data.rows import row_indices
 from ..errors import ExplorerError, preview
-from ..params import budget_count
+from ..params import (METRIC, OPTIONAL_CALLBACK, OPTIONAL_COLUMN, SEED, InstanceOf, Interval,
+                      Options, SequenceOf, Text, budget_count, check_param, validate_params)
 from . import metrics as subset_metrics
 from .scorecard import SCORECARD_METRICS
 from .scorecard import ScoringContext, random_subsets, random_subsets_at_cost
@@ -72,18 +73,20 @@ REGRESSION_METRICS = {
            "better than predicting the mean)."),
     "rmse": (False, "Root mean squared error on the held-out rows, in the target's units."),
 }
+#: A probe by name, as the sweep takes it ('auto' picks by the columns given; 'none' runs none).
+PROBE_CHOICE = (Options(("auto", "none", *PROBES)),
+                SequenceOf((Options(("none", *PROBES)),), min_items=0), None)
+FRACTION = Interval("float", 0, 1, closed="neither")
+#: A budget or several: counts, fractions of the pool, or total costs (with a cost column).
+POSITIVE = Interval("float", 0, None, closed="neither")
+BUDGETS = (POSITIVE, SequenceOf((POSITIVE,)))
+#: One count budget: a whole number of rows, or a fraction of the pool.
+COUNT_BUDGET = (Interval("int", 1, None), FRACTION)
 VERDICT_NOTE = ("Verdicts use Holm-corrected one-sided p-values across every strategy and "
                 "budget of a metric, at alpha {alpha}.")
 
 
 # ----------------------------------------------------------------------------- the split
-
-
-def _fraction(fraction, owner: str = "holdout_split") -> float:
-    if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction < 1:
-        raise ExplorerError(f"The 'fraction' parameter of {owner} must be a float in (0, 1). "
-                            f"Got {fraction!r}.")
-    return float(fraction)
 
 
 def _label_codes(data: Dataset, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -110,6 +113,7 @@ def _numeric_target(data: Dataset, column: str) -> np.ndarray:
     return y
 
 
+@validate_params({"label_column": OPTIONAL_COLUMN, "fraction": [FRACTION], "seed": [SEED]})
 def holdout_split(data: Dataset, label_column: str | None = None, fraction: float = 0.2,
                   seed: int = 0, *, locked=None) -> tuple[np.ndarray, np.ndarray]:
     """Split the rows into a selection pool and a held-out evaluation set.
@@ -143,10 +147,7 @@ def holdout_split(data: Dataset, label_column: str | None = None, fraction: floa
     >>> len(pool), len(held), len(set(pool) & set(held))
     (1438, 359, 0)
     """
-    fraction = _fraction(fraction)
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise ExplorerError(f"The 'seed' parameter of holdout_split must be an int in [0, inf)."
-                            f" Got {seed!r}.")
+    fraction = float(fraction)
     if locked is None:
         from ..data.ledger import locked_rows
 
@@ -186,6 +187,7 @@ def holdout_split(data: Dataset, label_column: str | None = None, fraction: floa
     return np.flatnonzero(mask).astype(np.int64), held
 
 
+@validate_params({"data": [InstanceOf((Dataset,), "a Dataset (from explorer.load)")]})
 def take_rows(data: Dataset, rows) -> Dataset:
     """A new Dataset holding only ``rows`` of ``data`` (in that order), with their ids and
     metadata (index reset) and its own fingerprint. Strategies run on it cannot see the
@@ -341,13 +343,10 @@ def _classification_scores(y_true: np.ndarray, pred: np.ndarray) -> dict[str, fl
             "worst_recall": float(np.min(recalls))}
 
 
-def _check_probe_name(name) -> str:
-    if name not in PROBES:
-        raise ExplorerError(f"Unknown probe {name!r}; use one of "
-                            f"{', '.join(repr(p) for p in PROBES)} (or 'none').")
-    return name
-
-
+@validate_params({"probe": [Options(tuple(PROBES))], "label_column": OPTIONAL_COLUMN,
+                  "target_column": OPTIONAL_COLUMN, "metric": [METRIC],
+                  "max_iter": [Interval("int", 1, None)], "C": [POSITIVE],
+                  "n_neighbors": [Interval("int", 1, None)], "alpha": [Interval("float", 0, None)]})
 def make_probe(data: Dataset, probe: str, pool_rows, eval_rows, *,
                label_column: str | None = None, target_column: str | None = None,
                metric: str = "euclidean", max_iter: int = 200, C: float = 1.0,
@@ -377,7 +376,6 @@ def make_probe(data: Dataset, probe: str, pool_rows, eval_rows, *,
     >>> round(probe.run(range(300))["accuracy"], 3)
     0.883
     """
-    _check_probe_name(probe)
     pool_rows = np.asarray(pool_rows, dtype=np.int64)
     eval_rows = np.asarray(eval_rows, dtype=np.int64)
     if len(np.intersect1d(pool_rows, eval_rows)):
@@ -386,13 +384,6 @@ def make_probe(data: Dataset, probe: str, pool_rows, eval_rows, *,
     if len(pool_rows) == 0 or len(eval_rows) == 0:
         raise ExplorerError("make_probe: the pool and the held-out set need at least one row "
                             "each.")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, Integral) or max_iter < 1:
-        raise ExplorerError(f"The 'max_iter' parameter of make_probe must be an int in "
-                            f"[1, inf). Got {max_iter!r}.")
-    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, Integral) or \
-            n_neighbors < 1:
-        raise ExplorerError(f"The 'n_neighbors' parameter of make_probe must be an int in "
-                            f"[1, inf). Got {n_neighbors!r}.")
     classes = None
     if PROBES[probe][0] == "classification":
         if label_column is None:
@@ -416,6 +407,9 @@ def make_probe(data: Dataset, probe: str, pool_rows, eval_rows, *,
                  n_neighbors=int(n_neighbors), alpha=float(alpha))
 
 
+@validate_params({"probe": [InstanceOf((Probe,), "a Probe (from make_probe)")],
+                  "draws": [Interval("int", 1, None)],
+                  "seed": [SEED]})
 def random_envelope(probe: Probe, size: int, draws: int = 30, seed: int = 0) -> pd.DataFrame:
     """The probe on ``draws`` random subsets of the pool of ``size`` rows (the draws of
     :func:`~explorer.evaluate.scorecard.random_subsets` with this seed): one row per draw,
@@ -429,10 +423,9 @@ def random_envelope(probe: Probe, size: int, draws: int = 30, seed: int = 0) -> 
     >>> env.shape, bool(env["accuracy"].between(0, 1).all())
     ((5, 3), True)
     """
-    n = len(probe.y_pool)
-    if isinstance(size, bool) or not isinstance(size, Integral) or not 1 <= size <= n:
-        raise ExplorerError(f"random_envelope: the size must be an int in [1, {n}] (the pool "
-                            f"has {n} rows). Got {size!r}.")
+    n = len(probe.y_pool)  # the size is bounded by the pool: checked here
+    check_param("random_envelope", "size", size, [Interval("int", 1, n)],
+                f"the pool has {n} rows")
     subsets = random_subsets(n, int(size), int(draws), seed)
     return pd.DataFrame([probe.run(idx) for idx in subsets])
 
@@ -454,7 +447,6 @@ def _resolve_probes(probe, label_column, target_column) -> list[str]:
     for p in probe:
         if p == "none":
             continue
-        _check_probe_name(p)
         if PROBES[p][0] == "classification" and label_column is None:
             raise ExplorerError(f"The {p!r} probe needs a label column (label_column=, "
                                 "--label-column).")
@@ -467,14 +459,17 @@ def _resolve_probes(probe, label_column, target_column) -> list[str]:
 
 
 def _resolve_budgets(budgets, n_pool: int, n_total: int, held: int) -> list[int]:
-    if isinstance(budgets, (Integral, Real)) and not isinstance(budgets, bool):
+    """Count budgets (each a whole number of rows, or a fraction of the pool) -> distinct
+    row counts, sorted; a count larger than the pool is refused."""
+    if isinstance(budgets, Real):
         budgets = [budgets]
     out = []
     for b in budgets:
-        if isinstance(b, bool) or not isinstance(b, Real) or b <= 0 or \
-                (not isinstance(b, Integral) and b >= 1 and not float(b).is_integer()):
-            raise ExplorerError(f"The 'budgets' parameter of probe_sweep must hold ints >= 1 "
-                                f"or fractions in (0, 1). Got {b!r}.")
+        if isinstance(b, Real) and not isinstance(b, Integral) and b >= 1 and \
+                float(b).is_integer():
+            b = int(b)  # a whole float is a count
+        check_param("probe_sweep", "budgets", b, COUNT_BUDGET,
+                    "each budget, without a cost column")
         k = budget_count(b, n_pool)
         if k > n_pool:
             where = (f"the {n_pool} rows of the pool ({n_total} rows minus {held} held out "
@@ -482,31 +477,15 @@ def _resolve_budgets(budgets, n_pool: int, n_total: int, held: int) -> list[int]
                      if held else f"the {n_pool} rows")
             raise ExplorerError(f"budget {k} exceeds {where}.")
         out.append(k)
-    if not out:
-        raise ExplorerError("probe_sweep: give at least one budget.")
     return sorted(set(out))
 
 
 def _resolve_cost_budgets(budgets) -> list[float]:
-    """Total-cost budgets (numbers > 0), sorted and distinct."""
-    if isinstance(budgets, Real) and not isinstance(budgets, bool):
+    """Total-cost budgets (numbers > 0, checked by :func:`probe_sweep`'s ``BUDGETS``),
+    sorted and distinct."""
+    if isinstance(budgets, Real):
         budgets = [budgets]
-    out = []
-    for b in budgets:
-        if isinstance(b, bool) or not isinstance(b, Real) or not np.isfinite(b) or b <= 0:
-            raise ExplorerError(f"The 'budgets' parameter of probe_sweep must hold numbers > 0 "
-                                f"(total costs) with a cost column. Got {b!r}.")
-        out.append(float(b))
-    if not out:
-        raise ExplorerError("probe_sweep: give at least one budget.")
-    return sorted(set(out))
-
-
-def _count(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ExplorerError(f"The {name!r} parameter of probe_sweep must be an int in "
-                            f"[{low}, inf). Got {value!r}.")
-    return int(value)
+    return sorted({float(b) for b in budgets})
 
 
 def _pool_target(target, pool_rows, n_total: int):
@@ -618,6 +597,9 @@ NO_PROBE_ON_ENGINE = ("the distributed strategies cannot keep held-out rows out 
                       "on rows it was trained on")
 
 
+@validate_params({"strategies": [Text(), SequenceOf((Text(),))], "probe": PROBE_CHOICE,
+                  "label_column": OPTIONAL_COLUMN, "target_column": OPTIONAL_COLUMN,
+                  "score_column": OPTIONAL_COLUMN, "cost_column": OPTIONAL_COLUMN})
 def check_sweep_on_engine(data, strategies, *, probe="auto", probe_names=None,
                           label_column: str | None = None, target_column: str | None = None,
                           geometry: bool = True, score_column: str | None = None,
@@ -736,6 +718,14 @@ def _sweep_on_engine(data, strategies, budgets, *, engine, probe, probe_names, s
             eng.close()
 
 
+@validate_params({
+    "strategies": [Text(), SequenceOf((Text(),))], "budgets": BUDGETS,
+    "label_column": OPTIONAL_COLUMN, "target_column": OPTIONAL_COLUMN, "probe": PROBE_CHOICE,
+    "seeds": [Interval("int", 1, None)], "random_draws": [Interval("int", 2, None)],
+    "seed": [SEED], "metric": [METRIC], "holdout": [FRACTION], "alpha": [FRACTION],
+    "group_column": OPTIONAL_COLUMN, "score_column": OPTIONAL_COLUMN,
+    "params": [InstanceOf((dict,), "a dict of strategy -> its parameters"), None],
+    "progress": OPTIONAL_CALLBACK, "cost_column": OPTIONAL_COLUMN})
 def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None = None,
                 target_column: str | None = None, probe="auto", seeds: int = 1,
                 random_draws: int = 30, seed: int = 0, metric: str = "euclidean",
@@ -822,31 +812,20 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
         knn_macro_f1  0.908        0.854   0.007     better than random
     knn_worst_recall  0.750        0.553   0.054 within random's spread
     """
-    from ..selection import DISTANCES
     from ..selection import select
     from ..strategies import get_strategy
 
     from ..data.shards import ShardedDataset
 
     on_engine = engine is not None or isinstance(data, ShardedDataset)
-    if not isinstance(data, Dataset) and not on_engine:
-        raise ExplorerError(f"probe_sweep needs a Dataset (from explorer.load); got "
-                            f"{type(data).__name__}.")
+    if not on_engine:
+        check_param("probe_sweep", "data", data,
+                    [InstanceOf((Dataset,), "a Dataset (from explorer.load)")])
     if isinstance(strategies, str):
         strategies = [strategies]
     strategies = list(dict.fromkeys(strategies))
-    if not strategies:
-        raise ExplorerError("probe_sweep: give at least one strategy.")
     specs = {name: get_strategy(name) for name in strategies}
-    if metric not in DISTANCES:
-        raise ExplorerError(f"The 'metric' parameter of probe_sweep must be a str among "
-                            f"{{'euclidean', 'cosine'}}. Got {metric!r}.")
-    seeds = _count(seeds, "seeds", 1)
-    random_draws = _count(random_draws, "random_draws", 2)
-    seed = _count(seed, "seed", 0)
-    if not isinstance(alpha, Real) or not 0 < alpha < 1:
-        raise ExplorerError(f"The 'alpha' parameter of probe_sweep must be a float in (0, 1). "
-                            f"Got {alpha!r}.")
+    seeds, random_draws, seed = int(seeds), int(random_draws), int(seed)
     probe_names = _resolve_probes(probe, label_column, target_column)
     params = params or {}
     for key in params:
@@ -866,8 +845,7 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
 
     # 1. Hold out the evaluation rows first; everything below sees the pool only.
     if probe_names:
-        pool_rows, eval_rows = holdout_split(data, label_column,
-                                             _fraction(holdout, "probe_sweep"), seed)
+        pool_rows, eval_rows = holdout_split(data, label_column, holdout, seed)
         pool = take_rows(data, pool_rows)
     else:
         from ..data.ledger import locked_rows

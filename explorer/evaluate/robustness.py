@@ -28,6 +28,8 @@ import pandas as pd
 
 from ..data.dataset import Dataset, fingerprint
 from ..errors import ExplorerError, preview
+from ..params import (METRIC, OPTIONAL_CALLBACK, OPTIONAL_COLUMN, SEED, Boolean, InstanceOf,
+                      Interval, Text, validate_params)
 from .scorecard import Scorecard, random_subsets, score
 
 #: How a verdict can change from the first space to the second.
@@ -38,6 +40,10 @@ FLIPS = {
 }
 
 
+@validate_params({"data": [InstanceOf((Dataset,), "a Dataset (from explorer.load)")],
+                  "other": [InstanceOf((Dataset, str, Path), "a Dataset or a path"), None],
+                  "column": OPTIONAL_COLUMN, "id_column": OPTIONAL_COLUMN,
+                  "name": [Text(), None]})
 def other_space(data: Dataset, other=None, *, column: str | None = None,
                 id_column: str | None = None, name: str | None = None) -> Dataset:
     """The same rows as ``data`` in a second embedding: ``data``'s ids, order and metadata
@@ -253,6 +259,8 @@ def jaccard_of(a, b) -> float:
     return len(a & b) / union if union else 1.0
 
 
+@validate_params({"n": [Interval("int", 1, None)], "k": [Interval("int", 0, None)],
+                  "pairs": [Interval("int", 1, None)], "seed": [SEED]})
 def random_jaccard(n: int, k: int, pairs: int = 30, seed: int = 0, pinned=(),
                    excluded=()) -> np.ndarray:
     """Jaccard of ``pairs`` pairs of random subsets of size ``k`` (drawn as the scorecard's
@@ -289,6 +297,10 @@ def _rerun_args(selection, data: Dataset) -> tuple[dict | None, str]:
             **target, **dict(selection.columns)}, ""
 
 
+@validate_params({"data": [InstanceOf((Dataset,), "a Dataset (from explorer.load)")],
+                  "metric": [METRIC, None], "other_metric": [METRIC, None],
+                  "label_column": OPTIONAL_COLUMN, "random_draws": [Interval("int", 2, None)],
+                  "seed": [SEED], "rerun": [Boolean()], "progress": OPTIONAL_CALLBACK})
 def check_in_other_space(data: Dataset, selection, other, *, metric: str | None = None,
                          other_metric: str | None = None, label_column: str | None = None,
                          random_draws: int = 30, seed: int = 0, rerun: bool = True,

@@ -22,6 +22,8 @@ from ..clustering import kmeans
 from ..data.dataset import Dataset
 from ..data.rows import row_indices
 from ..errors import ExplorerError
+from ..params import (METRIC, OPTIONAL_CALLBACK, OPTIONAL_COLUMN, SEED, InstanceOf, Interval,
+                      Options, check_param, validate_params)
 from ..transport import sinkhorn_cost
 from . import metrics as subset_metrics
 
@@ -57,6 +59,9 @@ DIRECTION = {name: hib for name, hib, _ in SCORECARD_METRICS}
 DESCRIPTION = {name: text for name, _, text in SCORECARD_METRICS}
 
 PCA_DIMS = 64
+#: Where the scorecard measures: the full space (sampled coverage above 20,000 rows), every
+#: row, or a 64-d PCA.
+SPACE_MODES = Options(("auto", "full", "pca"))
 MMD_SAMPLE = 5000
 #: Above this many rows, 'auto' measures the coverage metrics (each row's distance to its
 #: nearest pick) on a fixed seeded sample of ``COVERAGE_SAMPLE`` rows: the subset and every
@@ -205,13 +210,14 @@ class ScoringContext:
         return hit[0], [dict(r) for r in hit[1]]
 
     @classmethod
+    @validate_params({"metric": [METRIC], "label_column": OPTIONAL_COLUMN,
+                      "n_clusters": [Interval("int", 1, None), None],
+                      "space_mode": [SPACE_MODES], "seed": [SEED]},
+                     owner="ScoringContext.build")
     def build(cls, data: Dataset, *, metric: str = "euclidean", label_column: str | None = None,
               n_clusters: int | None = None, space_mode: str = "auto", seed: int = 0,
               ) -> "ScoringContext":
         """Precompute the population side. ``space_mode``: 'auto', 'full' or 'pca'."""
-        if space_mode not in ("auto", "full", "pca"):
-            raise ExplorerError(f"The 'space' parameter of score must be a str among "
-                                f"{{'auto', 'full', 'pca'}}. Got {space_mode!r}.")
         Xp = space.prepare(data.embeddings, metric, ids=data.ids)
         n, d = Xp.shape
         # 'auto' stays in the full space: with coverage measured on a bounded sample of
@@ -411,6 +417,8 @@ class Scorecard:
         return out.sort_values("difference", kind="stable").reset_index(drop=True)
 
 
+@validate_params({"n": [Interval("int", 0, None)], "k": [Interval("int", 0, None)],
+                  "draws": [Interval("int", 0, None)]})
 def random_subsets(n: int, k: int, draws: int, seed: int, pinned=(), excluded=()):
     """R random subsets of size k, drawn as the ``random`` strategy would under the same pinned
     and excluded rows, from ``np.random.SeedSequence(seed).spawn(draws)``."""
@@ -426,6 +434,7 @@ def random_subsets(n: int, k: int, draws: int, seed: int, pinned=(), excluded=()
     return out
 
 
+@validate_params({"budget": [Interval("float", 0, None)], "draws": [Interval("int", 0, None)]})
 def random_subsets_at_cost(costs: np.ndarray, budget: float, draws: int, seed: int,
                            pinned=(), excluded=()):
     """R random subsets of total cost at most ``budget``, drawn as the ``random`` strategy
@@ -496,6 +505,14 @@ def _target_scorer(data: Dataset, ctx: ScoringContext, target, seed: int):
     return measure
 
 
+@validate_params({
+    "data": [InstanceOf((Dataset,), "a Dataset (from explorer.load)")],
+    "metric": [METRIC, None], "label_column": OPTIONAL_COLUMN,
+    "random_draws": [Interval("int", 2, None)], "seed": [SEED],
+    "n_clusters": [Interval("int", 1, None), None], "space": [SPACE_MODES],
+    "context": [InstanceOf((ScoringContext,), "a ScoringContext"), None],
+    "progress": OPTIONAL_CALLBACK, "cost_column": OPTIONAL_COLUMN,
+    "cost_budget": [Interval("float", 0, None, closed="neither"), None]})
 def score(data: Dataset, selection, *, metric: str | None = None,
           label_column: str | None = None, random_draws: int = 30, seed: int = 0,
           target=None, n_clusters: int | None = None, space: str = "auto",
@@ -551,10 +568,6 @@ def score(data: Dataset, selection, *, metric: str | None = None,
         idx = np.asarray(selection)
     metric = metric or "euclidean"
     idx = row_indices(idx, data.n, "score: the selection")
-    if isinstance(random_draws, bool) or not isinstance(random_draws, (int, np.integer)) or \
-            random_draws < 2:
-        raise ExplorerError(f"The 'random_draws' parameter of score must be an int in [2, inf)."
-                            f" Got {random_draws!r}.")
     ctx = context
     if ctx is None or ctx.fingerprint != data.fingerprint or ctx.metric != metric or \
             ctx.label_column != label_column or ctx.seed != seed:
@@ -572,11 +585,10 @@ def score(data: Dataset, selection, *, metric: str | None = None,
 
         costs = cost_array(data, cost_column)
         spend = float(costs[idx].sum())
-        cost_budget = spend if cost_budget is None else cost_budget
-        if isinstance(cost_budget, bool) or not isinstance(cost_budget, (int, float)) or \
-                not math.isfinite(cost_budget) or cost_budget <= 0:
-            raise ExplorerError(f"The 'cost_budget' parameter of score must be a number > 0. "
-                                f"Got {cost_budget!r}.")
+        if cost_budget is None:
+            cost_budget = check_param("score", "cost_budget", spend,
+                                      [Interval("float", 0, None, closed="neither")],
+                                      "the selection's cost, when none is given")
         cost_budget = float(cost_budget)
     target_metrics = _target_scorer(data, ctx, target, seed) if target is not None else None
     value = ctx.subset_metrics(idx)

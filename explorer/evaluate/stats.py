@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
 
 import numpy as np
 
 from ..errors import ExplorerError
+from ..params import Interval, validate_params
 
 VERDICTS = ("better than random", "within random's spread", "worse than random",
             "not comparable")
@@ -80,13 +80,6 @@ def _as_values(x, name: str) -> np.ndarray:
     if arr.size == 0:
         raise ExplorerError(f"bootstrap_diff_ci: {name} is empty; give at least one number.")
     return arr
-
-
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ExplorerError(f"The {name!r} parameter of bootstrap_diff_ci must be an int in "
-                            f"[{low}, inf). Got {value!r}.")
-    return int(value)
 
 
 def rank_p_value(value: float, random_values, higher_is_better: bool = True) -> float:
@@ -148,6 +141,9 @@ def _permutation_p(values: np.ndarray, randoms: np.ndarray, higher_is_better: bo
     return (float(up), float(down)) if higher_is_better else (float(down), float(up))
 
 
+@validate_params({"level": [Interval("float", 0, 1, closed="neither")],
+                  "n_boot": [Interval("int", 1, None)],
+                  "n_permutations": [Interval("int", 1, None)]})
 def bootstrap_diff_ci(value_or_values, random_values, *, higher_is_better: bool = True,
                       level: float = 0.95, n_boot: int = 2000, n_permutations: int = 9999,
                       seed: int = 0) -> DiffCI:
@@ -182,11 +178,7 @@ def bootstrap_diff_ci(value_or_values, random_values, *, higher_is_better: bool 
     """
     values = _as_values(value_or_values, "value_or_values")
     randoms = _as_values(random_values, "random_values")
-    if not isinstance(level, Real) or not 0 < level < 1:
-        raise ExplorerError(f"The 'level' parameter of bootstrap_diff_ci must be a float in "
-                            f"(0, 1). Got {level!r}.")
-    n_boot = _check_int(n_boot, "n_boot", 1)
-    n_permutations = _check_int(n_permutations, "n_permutations", 1)
+    n_boot, n_permutations = int(n_boot), int(n_permutations)
     randoms = randoms[np.isfinite(randoms)]
     values = values[np.isfinite(values)]
     method = "prediction-t" if len(values) <= 1 else "permutation"
@@ -241,6 +233,7 @@ def holm(pvalues) -> np.ndarray:
     return out
 
 
+@validate_params({"alpha": [Interval("float", 0, 1, closed="neither")]})
 def verdict(p_better: float, p_worse: float, alpha: float = 0.05) -> str:
     """'better than random' when ``p_better < alpha``, 'worse than random' when
     ``p_worse < alpha``, else "within random's spread" (pass Holm-corrected p-values).
@@ -257,6 +250,8 @@ def verdict(p_better: float, p_worse: float, alpha: float = 0.05) -> str:
     return "within random's spread"
 
 
+@validate_params({"comparisons": [Interval("int", 1, None)],
+                  "alpha": [Interval("float", 0, 1, closed="neither")]})
 def draws_needed(comparisons: int, alpha: float = 0.05) -> int:
     """The fewest random draws R for which one value can still be called better than random
     after Holm over ``comparisons`` tests: the smallest R with ``comparisons / (R + 1) <
@@ -265,9 +260,6 @@ def draws_needed(comparisons: int, alpha: float = 0.05) -> int:
     >>> draws_needed(1), draws_needed(25)
     (20, 500)
     """
-    if isinstance(comparisons, bool) or not isinstance(comparisons, Integral) or comparisons < 1:
-        raise ExplorerError(f"draws_needed: 'comparisons' must be an int in [1, inf). Got "
-                            f"{comparisons!r}.")
     draws = max(1, int(math.floor(comparisons / alpha)) - 1)
     while comparisons / (draws + 1) >= alpha:
         draws += 1

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ..params import Param, ParamSet
+from ..params import Boolean, Interval, Pairs, Param, ParamSet, Text, parameter_error
 
 if TYPE_CHECKING:
     from ..cost import CostModel
@@ -93,10 +93,18 @@ class Picks:
     info: dict = field(default_factory=dict)
 
 
+#: The parameters of an inner strategy: a dict of a text, bool, number or None by name, or
+#: the text ``'k=v; k=v'`` (its values kept as text); the inner strategy's own constraints
+#: then type and check each value.
+INNER_PARAMS = Pairs((Text(), Boolean(), Interval("float"), None), name="parameter",
+                     separator=";")
+
+
 @dataclass(frozen=True)
 class Nested:
     """A strategy that runs another: the parameter naming the inner strategy and the one
-    holding the inner strategy's parameters as ``'k=v; k=v'``."""
+    holding the inner strategy's parameters (a dict, or text ``'k=v; k=v'``: the
+    :data:`INNER_PARAMS` constraint)."""
 
     strategy: str
     params: str
@@ -123,15 +131,21 @@ class Strategy:
 
     def inner(self, params: dict) -> tuple[Strategy, dict] | None:
         """For a strategy that runs another: the inner strategy named in ``params`` and its
-        parameters parsed from their ``'k=v; k=v'`` text (defaults not filled in); None when
-        this strategy runs no other or ``params`` names no registered one."""
+        parameters, from a dict or their ``'k=v; k=v'`` text, typed by the inner strategy's
+        constraints (defaults not filled in); None when this strategy runs no other or
+        ``params`` names no registered one."""
         if self.nested is None:
             return None
         spec = REGISTRY.get(params.get(self.nested.strategy))
         if spec is None:
             return None
-        text = params.get(self.nested.params) or ""
-        return spec, spec.params.parse_cli([p.strip() for p in text.split(";") if p.strip()])
+        given = params.get(self.nested.params) or {}
+        if isinstance(given, str):
+            given = INNER_PARAMS.parse(given)
+        if isinstance(given, str):  # not 'k=v; k=v' text
+            raise parameter_error(self.nested.params, self.name, INNER_PARAMS.describe(),
+                                  given)
+        return spec, spec.params.parse_texts(given)
 
     def inner_choices(self) -> list[str]:
         """The strategies this one may run inside: every other one that meets its budget."""

@@ -8,32 +8,14 @@ import numpy as np
 
 from ..cost import CostModel
 from ..errors import ExplorerError
-from ..params import Interval, Options, Param, Text
+from ..params import Interval, Options, Pairs, Param, Text
 from ._allocation import allocate
-from .base import REGISTRY, Nested, Picks, Problem, register
+from .base import INNER_PARAMS, REGISTRY, Nested, Picks, Problem, register
 
 
-def _parse_quotas(text: str, names: np.ndarray) -> dict:
-    """'a=10, b=5' -> {'a': 10, 'b': 5}; every name must be a group."""
-    out = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise ExplorerError(f"quotas: expected GROUP=COUNT pairs separated by commas, got "
-                                f"{part.strip()!r}.")
-        name, count = (p.strip() for p in part.rsplit("=", 1))
-        if name not in set(names.tolist()):
-            raise ExplorerError(f"quotas: {name!r} is not a group; the groups are "
-                                f"{', '.join(map(str, names[:12]))}.")
-        try:
-            out[name] = int(count)
-        except ValueError:
-            raise ExplorerError(f"quotas: the count for {name!r} must be an integer, got "
-                                f"{count!r}.") from None
-        if out[name] < 0:
-            raise ExplorerError(f"quotas: the count for {name!r} must be 0 or more.")
-    return out
+#: Exact picks per group: a dict {group: count}, or the text 'a=10, b=5' (``--param``); a
+#: group name may hold '=', a count never does.
+QUOTAS = Pairs((Interval("int", 0, None),), name="group", separator=",", split_last=True)
 
 
 def learning_curve_slopes(X, labels, rows_by_group, quota0, seed: int, pilot: int = 300):
@@ -112,10 +94,10 @@ def equitable_quotas(curves, capacity, total, minimum):
               "more to groups whose learning curve is steeper."),
         Param("minimum", Interval("int", 0, None), 1,
               "Picks every group gets at least (when the group has that many rows)."),
-        Param("quotas", Text(), None,
+        Param("quotas", QUOTAS, None,
               "Exact picks per group, e.g. 'a=10, b=5' (groups not named share the rest).",
               optional=True),
-        Param("inner_params", Text(), None,
+        Param("inner_params", INNER_PARAMS, None,
               "Parameters of the inner strategy, e.g. 'pick=nearest; n_clusters=5'.",
               optional=True),
     ),
@@ -125,7 +107,7 @@ def equitable_quotas(curves, capacity, total, minimum):
         seconds=lambda s: s.one_pass, memory=lambda s: 48 * s.n),
 )
 def group_quota(problem: Problem, inner: str, allocation: str, minimum: int,
-                quotas: str | None, inner_params: str | None) -> Picks:
+                quotas: dict | None, inner_params: dict | None) -> Picks:
     """Per-group quotas around any strategy.
 
     Quotas are met exactly: named ``quotas`` first, the rest of the budget shared by
@@ -164,10 +146,13 @@ def group_quota(problem: Problem, inner: str, allocation: str, minimum: int,
     G = len(names)
     pin_count = np.bincount(codes[problem.pinned], minlength=G)
     capacity = np.bincount(codes[problem.allowed], minlength=G) + pin_count
-    fixed = _parse_quotas(quotas, names) if quotas else {}
+    known = set(names.tolist())
     quota = np.zeros(G, dtype=np.int64)
     named = np.zeros(G, dtype=bool)
-    for name, count in fixed.items():
+    for name, count in (quotas or {}).items():
+        if name not in known:
+            raise ExplorerError(f"quotas: {name!r} is not a group; the groups are "
+                                f"{', '.join(map(str, names[:12]))}.")
         g = int(np.flatnonzero(names == name)[0])
         if count > capacity[g]:
             raise ExplorerError(f"quotas: group {name!r} has only {int(capacity[g])} rows "

@@ -9,7 +9,7 @@ import streamlit as st
 
 import explorer
 from explorer.data.provenance import describe
-from explorer.params import Boolean, Interval, Options, Text, budget_count
+from explorer.params import Boolean, Interval, Options, Pairs, Text, budget_count
 from explorer.strategies import INPUTS, REGISTRY, list_strategies
 
 from . import data as uidata
@@ -303,7 +303,7 @@ def param_widgets(spec, key: str) -> dict:
             params[p.name] = state.remembered(st.selectbox, label, wkey,
                                               options=spec.inner_choices(),
                                               default=p.default, help=p.help)
-        elif isinstance(c, Text):
+        elif isinstance(c, (Text, Pairs)):  # named values are typed as their text form
             params[p.name] = state.remembered(st.text_input, label, wkey,
                                               default=p.default or "", help=p.help)
     return params
