@@ -40,6 +40,7 @@ import pandas as pd
 
 from . import space
 from .errors import ExplorerError
+from .strategies._sparse import GRAPH_SEARCH_RANGE
 from .params import (METRIC, OPTIONAL_CALLBACK, SEED, InstanceOf, Interval, SequenceOf, Text,
                      check_param, validate_params)
 
@@ -110,7 +111,7 @@ def _model(data) -> str | None:
 
 
 @validate_params({"metric": [METRIC], "duplicate_threshold": [Interval("float", 0, None)], "seed": [SEED],
-                  "graph_search": [Interval("int", 1, None), None],
+                  "graph_search": [GRAPH_SEARCH_RANGE, None],
                   "progress": OPTIONAL_CALLBACK})
 def row_scores(data, *, k: int = 10, metric: str = "euclidean", n_clusters: int = 20,
                duplicate_threshold: float = 0.05, selected=None, seed: int = 0,

@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import space
+from ..params import Interval
 from .._cluster_kernels import centre_sums
 
 #: Up to this many rows the graph is exact (N^2 D work); above, NN-descent.
@@ -45,6 +46,7 @@ NN_DESCENT_MIN_K = 24
 #: The graph's recall knob (``graph_search`` of the strategies that use it): the neighbours
 #: of each row that NN-descent compares per round. Chosen in benchmarks/bench_peers.py.
 SEARCH_DEFAULT = 24
+GRAPH_SEARCH_RANGE = Interval("int", 4, None)
 GRAPH_SEARCH_HELP = ("Above 10,000 rows, where the neighbour graph is approximate "
                      "(NN-descent): neighbours each row compares per round (more finds more "
                      "of the true neighbours, slower).")

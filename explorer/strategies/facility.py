@@ -207,7 +207,7 @@ def _advice(s=None) -> str:
         Param("neighbors", Interval("int", 2, None), 64,
               "For the sparse kernel: nearest rows kept per row (more is closer to dense, "
               "slower)."),
-        Param("graph_search", Interval("int", 4, None), _sparse.SEARCH_DEFAULT,
+        Param("graph_search", _sparse.GRAPH_SEARCH_RANGE, _sparse.SEARCH_DEFAULT,
               "For the sparse kernel. " + _sparse.GRAPH_SEARCH_HELP),
     ),
     greedy=True,

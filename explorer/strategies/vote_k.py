@@ -24,7 +24,7 @@ from .base import Picks, Problem, register
         Param("discount", Interval("float", 1, None, closed="neither"), 10.0,
               "How much a vote loses per picked point already in the voter's neighbourhood "
               "(rho in the paper)."),
-        Param("graph_search", Interval("int", 4, None), _sparse.SEARCH_DEFAULT,
+        Param("graph_search", _sparse.GRAPH_SEARCH_RANGE, _sparse.SEARCH_DEFAULT,
               _sparse.GRAPH_SEARCH_HELP),
     ),
     greedy=True,
