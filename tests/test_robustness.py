@@ -169,9 +169,19 @@ def test_cli_robustness_json_and_errors(tmp_path, pydocs):
         done.stderr
 
 
-def test_the_script_regenerates_the_tfidf_space_byte_for_byte(tmp_path, monkeypatch):
+def test_the_script_regenerates_the_tfidf_space(tmp_path, monkeypatch):
+    """The same ids in the same order and the same vectors up to BLAS rounding (the SVD's
+    last bits differ between CPUs and BLAS builds, so the bytes may differ)."""
+    import pyarrow.parquet as pq
+
     monkeypatch.syspath_prepend(str(ROOT / "scripts"))
     import make_sample_pydocs_tfidf as script
 
     script.main(out=tmp_path)
-    assert (tmp_path / "pydocs_tfidf.parquet").read_bytes() == TFIDF.read_bytes()
+    made, shipped = pq.read_table(tmp_path / "pydocs_tfidf.parquet"), pq.read_table(TFIDF)
+    assert made.schema == shipped.schema
+    assert made.column("id").to_pylist() == shipped.column("id").to_pylist()
+    a = np.stack(made.column("embedding").to_numpy(zero_copy_only=False))
+    b = np.stack(shipped.column("embedding").to_numpy(zero_copy_only=False))
+    assert a.shape == b.shape == (1010, 128)
+    assert float(np.abs(a - b).max()) <= 1e-6 * float(np.abs(b).max())
