@@ -1,4 +1,4 @@
-"""2-D layouts (UMAP, PaCMAP, PCA) for looking at the data, cached on disk.
+"""2-D layouts (UMAP, PaCMAP, t-SNE, PCA) for looking at the data, cached on disk.
 
 The layout is only for looking: no metric is ever computed on it. A cached layout is keyed by
 the data fingerprint, the method and its parameters, and the library versions; it is stored
@@ -29,7 +29,21 @@ UMAP_PCA_DIMS = 64
 #: PaCMAP's own default number of neighbour pairs per row.
 PACMAP_NEIGHBORS = 10
 #: The layout methods and the package whose version keys their cache entries.
-METHODS = {"umap": "umap-learn", "pacmap": "pacmap", "pca": "scikit-learn"}
+#: openTSNE's own default perplexity.
+TSNE_PERPLEXITY = 30
+METHODS = {"umap": "umap-learn", "pacmap": "pacmap", "tsne": "openTSNE", "pca": "scikit-learn"}
+#: The layouts' names on screen, in the order they are offered.
+LABELS = {"umap": "UMAP", "pacmap": "PaCMAP", "tsne": "t-SNE", "pca": "PCA"}
+
+
+def available_methods() -> list[str]:
+    """The layout methods whose library is installed here (PaCMAP and t-SNE come with the
+    optional ``[layouts]`` extra)."""
+    from importlib.util import find_spec
+
+    module = {"umap-learn": "umap", "pacmap": "pacmap", "openTSNE": "openTSNE",
+              "scikit-learn": "sklearn"}
+    return [m for m, package in METHODS.items() if find_spec(module[package]) is not None]
 
 
 def cache_dir() -> Path:
@@ -97,6 +111,9 @@ def _params(data, method, given):
     if method == "pacmap":
         return {"n_neighbors": int(given.get("n_neighbors") or PACMAP_NEIGHBORS),
                 "metric": given.get("metric", "euclidean"), "seed": int(given.get("seed", 0))}
+    if method == "tsne":
+        return {"perplexity": TSNE_PERPLEXITY, "metric": given.get("metric", "euclidean"),
+                "seed": int(given.get("seed", 0))}
     params = {"n_neighbors": int(given.get("n_neighbors") or 15),
               "min_dist": float(given.get("min_dist", 0.1)),
               "metric": given.get("metric", "euclidean"), "seed": int(given.get("seed", 0)),
@@ -111,15 +128,17 @@ def layout(data, method: str = "umap", *, n_neighbors: int | None = None,
            min_dist: float = 0.1, metric: str = "euclidean", seed: int = 0,
            use_cache: bool = True, progress=None, given: bool = True) -> np.ndarray:
     """A 2-D layout (N, 2) float32 of ``data``: 'umap' (McInnes, Healy & Melville, 2018),
-    'pacmap' (Wang, Huang, Rudin & Shaposhnik, JMLR 2021; the optional ``[layouts]`` extra)
-    or 'pca'. Cached on disk by fingerprint, parameters and library versions. ``progress``
-    (fraction, message) hears UMAP's stages: neighbours, each layout epoch, placing.
+    'pacmap' (Wang, Huang, Rudin & Shaposhnik, JMLR 2021), 'tsne' (van der Maaten & Hinton,
+    JMLR 2008, by openTSNE's FFT-accelerated gradients: Policar, Strazar & Zupan, JSS 2024;
+    both with the optional ``[layouts]`` extra) or 'pca'. Cached on disk by fingerprint,
+    parameters and library versions. ``progress`` (fraction, message) hears the stages:
+    neighbours, then UMAP's epochs or t-SNE's iterations, placing.
     ``n_neighbors`` defaults to 15 for UMAP and 10 for PaCMAP (each library's own default);
     ``min_dist`` is UMAP's only.
 
-    PaCMAP took about half of UMAP's time at 100,000 x 384 with a higher trustworthiness
-    (``benchmarks/bench_peers.py``, figures in docs/bench_peers.md). It fits every row (no
-    fit limit).
+    On real text embeddings PaCMAP takes about half of UMAP's time at a lower
+    trustworthiness and t-SNE about twice UMAP's at a higher one (``benchmarks/
+    bench_peers.py``, figures in docs/bench_peers.md). Both fit every row (no fit limit).
 
     With ``given`` (the default), a 'umap' layout of data that carries its own layout
     (``x`` / ``y``, ``umap_x`` / ``umap_y``, ``umap_1`` / ``umap_2`` or a 2-wide ``layout``
@@ -150,6 +169,8 @@ def layout(data, method: str = "umap", *, n_neighbors: int | None = None,
             xy = np.column_stack([xy[:, 0], np.zeros(len(xy), np.float32)])
     elif method == "pacmap":
         xy = _pacmap(X, params, progress or (lambda fraction, message: None))
+    elif method == "tsne":
+        xy = _tsne(X, params, progress or (lambda fraction, message: None))
     else:
         xy = _umap(X, params, seed, progress or (lambda fraction, message: None))
     xy = np.asarray(xy, dtype=np.float32)
@@ -229,6 +250,38 @@ def _pacmap(X: np.ndarray, params: dict, progress) -> np.ndarray:
     reducer = pacmap.PaCMAP(n_components=2, n_neighbors=min(params["n_neighbors"], n - 1),
                             random_state=params["seed"], verbose=False)
     xy = reducer.fit_transform(np.asarray(X, dtype=np.float32), init="pca")
+    progress(1.0, "done")
+    return xy
+
+
+def _tsne(X: np.ndarray, params: dict, progress) -> np.ndarray:
+    try:
+        import openTSNE
+    except ImportError as exc:
+        from .errors import ExplorerError
+
+        raise ExplorerError("the 'tsne' layout needs the openTSNE package: "
+                            "pip install 'subset-explorer[layouts]'") from exc
+    n = X.shape[0]
+    phases = (("early exaggeration", 250, 0.1, 0.3), ("main", 500, 0.4, 0.6))
+    heard = {"phase": 0, "last": 0}
+
+    def callback(iteration, error, embedding):
+        """openTSNE calls it in both phases, counting iterations from 0 in each."""
+        if iteration <= heard["last"]:
+            heard["phase"] = min(heard["phase"] + 1, len(phases) - 1)
+        heard["last"] = iteration
+        name, total, start, width = phases[heard["phase"]]
+        progress(start + width * min(1.0, iteration / total),
+                 f"t-SNE: {name} iteration {iteration} of {total}")
+
+    progress(0.02, "t-SNE: finding each point's nearest neighbours ...")
+    # a perplexity needs about three times as many neighbours as rows allow
+    tsne = openTSNE.TSNE(n_components=2, perplexity=min(params["perplexity"], (n - 1) / 3),
+                         early_exaggeration_iter=phases[0][1], n_iter=phases[1][1],
+                         random_state=params["seed"], n_jobs=1, callbacks=callback,
+                         callbacks_every_iters=50)
+    xy = np.asarray(tsne.fit(np.asarray(X, dtype=np.float32)))
     progress(1.0, "done")
     return xy
 

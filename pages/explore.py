@@ -4,6 +4,7 @@ import streamlit as st
 
 from explorer.ui import compute, curate_view, explore_view, filter_view, panels, state
 
+explore_view.start_page()
 data = panels.current_data()
 st.title("Explore")
 if data is None:

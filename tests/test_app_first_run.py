@@ -67,3 +67,31 @@ def test_the_scorecard_is_drawn_before_the_maps_umap_starts(umap_stops_the_page,
     assert "**Scorecard of k-center** — 50 rows against 30 random subsets" in texts(at.markdown)
     bars = " ".join(bar.proto.text for bar in at.get("progress"))
     assert "PCA layout shown while UMAP computes" in bars
+
+
+def test_a_tsne_map_follows_the_scorecard_and_is_cached(digits, tmp_path, monkeypatch):
+    """Choosing t-SNE (the ``[layouts]`` extra) shows PCA at once, computes t-SNE after the
+    scorecard, then draws it from the disk cache."""
+    done = threading.Event()
+    done.set()
+    monkeypatch.setattr(warmup, "_started", done)
+    layouts = tmp_path / "layouts"
+    monkeypatch.setenv("SUBSET_EXPLORER_CACHE", str(layouts))
+    path = tmp_path / "no_layout.npy"
+    np.save(path, digits.embeddings[:400])
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    at.session_state["source"] = "Path on disk"
+    at.session_state["disk_path"] = str(path)
+    at.run()
+    [box for box in at.selectbox if box.label == "Layout"][0].set_value("t-SNE").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "**Scorecard of k-center** — 50 rows against 30 random subsets" in texts(at.markdown)
+    layout = [box for box in at.selectbox if box.label == "Layout"][0]
+    assert layout.options == ["UMAP", "PaCMAP", "t-SNE", "PCA"] and layout.value == "t-SNE"
+    from explorer import Dataset
+
+    data = Dataset.from_arrays(np.load(path))
+    key = projection.cache_key(data.fingerprint, "tsne", projection._params(data, "tsne", {}))
+    assert (layouts / f"{key}.npz").exists()  # computed once, then read by the redrawn map
+    assert not at.get("progress")

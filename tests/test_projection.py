@@ -80,3 +80,31 @@ def test_pacmap_layout_keeps_digits_apart_is_seeded_and_cached(tmp_path, monkeyp
                              projection._params(data, "pacmap", {"n_neighbors": 20}))
     small = explorer.Dataset.from_arrays(data.embeddings[:6])
     assert projection.layout(small, "pacmap", use_cache=False).shape == (6, 2)
+
+
+def test_tsne_layout_keeps_digits_apart_is_seeded_and_cached(tmp_path, monkeypatch):
+    """t-SNE (openTSNE, the ``[layouts]`` extra): seeded, cached, and on digits the rows of
+    one digit are each other's neighbours on the map, more trustworthy than PCA's."""
+    from sklearn.manifold import trustworthiness
+
+    monkeypatch.setenv("SUBSET_EXPLORER_CACHE", str(tmp_path))
+    digits = explorer.load_sample("digits")
+    data = explorer.Dataset.from_arrays(digits.embeddings[:600],
+                                        metadata=digits.metadata.iloc[:600].reset_index(drop=True))
+    heard = []
+    xy = projection.layout(data, "tsne", progress=lambda f, m: heard.append((f, m)))
+    assert xy.shape == (data.n, 2) and xy.dtype == np.float32 and np.isfinite(xy).all()
+    assert np.array_equal(xy, projection.layout(data, "tsne", use_cache=False))
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    assert [f for f, _ in heard] == sorted(f for f, _ in heard) and heard[-1][0] == 1.0
+    assert any("iteration" in m for _, m in heard)
+    labels = data.metadata["label"].to_numpy()
+    d = ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    assert (labels[np.argsort(d, axis=1)[:, :5]] == labels[:, None]).mean() > 0.9
+    pca = projection.layout(data, "pca", use_cache=False)
+    assert trustworthiness(data.embeddings, xy, n_neighbors=10) > \
+        trustworthiness(data.embeddings, pca, n_neighbors=10)
+    assert projection.layout(explorer.Dataset.from_arrays(data.embeddings[:6]), "tsne",
+                             use_cache=False).shape == (6, 2)
+    assert projection.available_methods() == ["umap", "pacmap", "tsne", "pca"]

@@ -227,9 +227,9 @@ def _stability(data_key, name, budget, metric, label_column, group_column, score
 
 def _small_multiples(data, picks) -> None:
     key = state.get("data_key")
-    xy = compute.layout(key, "umap", 15, 0.1, state.get("metric")) if compute.cached_umap(
-        key, 15, 0.1, state.get("metric")) else compute.layout(key, "pca", 15, 0.1,
-                                                               state.get("metric"))
+    xy = compute.layout(key, "umap", 15, 0.1, state.get("metric")) if compute.cached_layout(
+        key, "umap", 15, 0.1, state.get("metric")) else compute.layout(key, "pca", 15, 0.1,
+                                                                       state.get("metric"))
     names = list(picks)
     cols = min(3, len(names))
     rows = -(-len(names) // cols)

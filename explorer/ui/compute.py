@@ -30,8 +30,9 @@ def column_levels(data_key) -> dict:
 @st.cache_data(show_spinner=False, max_entries=16)
 def layout(data_key, method: str, n_neighbors: int, min_dist: float, metric: str):
     data = _data(data_key)
-    return projection.layout(data, method, n_neighbors=n_neighbors, min_dist=min_dist,
-                             metric=metric)
+    return projection.layout(data, method,
+                             n_neighbors=n_neighbors if method == "umap" else None,
+                             min_dist=min_dist, metric=metric)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -42,19 +43,21 @@ def given_layout(data_key):
     return own(_data(data_key))
 
 
-def compute_umap(data_key, n_neighbors, min_dist, metric, progress) -> None:
-    """Compute the UMAP layout onto the disk cache, telling ``progress`` (fraction, message);
-    the next run reads it through :func:`layout`."""
-    projection.layout(_data(data_key), "umap", n_neighbors=n_neighbors, min_dist=min_dist,
-                      metric=metric, progress=progress)
+def compute_layout(data_key, method, n_neighbors, min_dist, metric, progress) -> None:
+    """Compute a layout ('umap', 'pacmap', 'tsne') onto the disk cache, telling ``progress``
+    (fraction, message); the next run reads it through :func:`layout`."""
+    projection.layout(_data(data_key), method,
+                      n_neighbors=n_neighbors if method == "umap" else None,
+                      min_dist=min_dist, metric=metric, progress=progress)
 
 
-def cached_umap(data_key, n_neighbors, min_dist, metric):
-    """The UMAP layout only if it is already on disk (else None), without computing."""
+def cached_layout(data_key, method, n_neighbors, min_dist, metric) -> bool:
+    """Whether the layout is already on disk, without computing it."""
     data = _data(data_key)
-    params = {"n_neighbors": n_neighbors, "min_dist": min_dist, "metric": metric, "seed": 0}
+    params = {"n_neighbors": n_neighbors if method == "umap" else None, "min_dist": min_dist,
+              "metric": metric, "seed": 0}
     path = projection.cache_dir() / (
-        projection.cache_key(data.fingerprint, "umap", projection._params(data, "umap", params))
+        projection.cache_key(data.fingerprint, method, projection._params(data, method, params))
         + ".npz")
     return path.exists()
 

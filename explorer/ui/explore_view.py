@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 import explorer
+from explorer import projection
 from explorer.cost import estimate_score
 
 from . import compute, curate_view, figures, filter_view, live_charts, panels, robustness_view, state
@@ -63,18 +64,28 @@ def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False,
         state.put("selection_error", str(exc))
 
 
-UMAP_LEAD = "PCA layout shown while UMAP computes (once; then it is cached on disk)"
+def layout_lead(label: str) -> str:
+    return f"PCA layout shown while {label} computes (once; then it is cached on disk)"
+
+
+UMAP_LEAD = layout_lead("UMAP")
 COLOUR_CHOICES = ("label", "group", "k-means cluster", "coverage (distance to nearest pick)",
                   "none")
 
 
 @st.fragment
 def map_section(data) -> None:
-    """The 2-D map (UMAP, or PCA at once while UMAP computes) with lasso actions."""
+    """The 2-D map (UMAP, PaCMAP or t-SNE, with PCA at once while they compute; or PCA) with
+    lasso actions."""
     c1, c2, c3 = st.columns([1, 1.6, 1])
-    method = state.remembered(c1.selectbox, "Layout", "layout_method", options=["UMAP", "PCA"],
-                              help="For looking only: every metric is computed in the "
-                              "embedding space, never on this map.")
+    offered = projection.available_methods()
+    label = state.remembered(c1.selectbox, "Layout", "layout_method",
+                             options=[projection.LABELS[m] for m in offered],
+                             help="For looking only: every metric is computed in the "
+                             "embedding space, never on this map. PaCMAP is faster than "
+                             "UMAP, t-SNE keeps neighbourhoods better and is slower "
+                             "(docs/bench_peers.md).")
+    method = {projection.LABELS[m]: m for m in offered}[label]
     levels = compute.column_levels(state.get("data_key"))
     layout_columns = compute.given_layout(state.get("data_key")).columns
     extra = [c for c in data.metadata.columns if c not in layout_columns and (
@@ -92,18 +103,18 @@ def map_section(data) -> None:
     if own.problem:
         st.warning(own.problem)
     state.put("layout_pending", None)
-    if method == "UMAP" and own.xy is not None:
+    if method == "umap" and own.xy is not None:
         xy = own.xy
         c3.caption(f"The data's own layout (columns {', '.join(own.columns)}).")
-    elif method == "UMAP" and not compute.cached_umap(key, nn, md, metric):
+    elif method != "pca" and not compute.cached_layout(key, method, nn, md, metric):
         xy = compute.layout(key, "pca", 15, 0.1, metric)
-        # UMAP's progress bar, above the map; UMAP itself runs after the page's selection and
-        # scorecard are drawn (finish_layout)
+        # the layout's progress bar, above the map; the layout itself runs after the page's
+        # selection and scorecard are drawn (finish_layout)
         note = st.empty()
-        note.progress(0.0, text=f"{UMAP_LEAD} ...")
-        state.put("layout_pending", (key, nn, md, metric, note))
+        note.progress(0.0, text=f"{layout_lead(label)} ...")
+        state.put("layout_pending", (key, method, nn, md, metric, note))
     else:
-        xy = compute.layout(key, method.lower(), nn, md, metric)
+        xy = compute.layout(key, method, nn, md, metric)
     sel = state.get("selection")
     selected = sel.indices if sel is not None and sel.fingerprint == data.fingerprint else None
     colour, name, continuous = _colour(data, key, colour_by, selected, metric)
@@ -140,20 +151,29 @@ def map_section(data) -> None:
     state.put("map_drawn", live_charts.MapChart({}, chart.series_rows))
     _take_lasso(event, drawn if drawn is not None else chart)
     lasso_actions(data)
+    if state.get("layout_pending") is not None and not state.get("page_running"):
+        st.rerun()  # the layout was chosen in this fragment: the page's end computes it
+
+
+def start_page() -> None:
+    """Mark a run of the whole page (finish_layout, at its end, clears the mark)."""
+    state.put("page_running", True)
 
 
 def finish_layout() -> None:
-    """Compute the UMAP the map is waiting for (if any), showing its progress above the map,
-    then redraw the page with it. Called last, so the selection and its scorecard are on
-    screen before UMAP starts."""
+    """Compute the layout the map is waiting for (if any), showing its progress above the
+    map, then redraw the page with it. Called last, so the selection and its scorecard are
+    on screen before the layout starts."""
+    state.put("page_running", False)
     pending = state.get("layout_pending")
     if pending is None:
         return
-    key, nn, md, metric, note = pending
+    key, method, nn, md, metric, note = pending
     state.put("layout_pending", None)
-    compute.compute_umap(key, nn, md, metric,
-                         lambda f, m: note.progress(min(1.0, max(0.0, f)),
-                                                    text=f"{UMAP_LEAD}: {m}"))
+    lead = layout_lead(projection.LABELS[method])
+    compute.compute_layout(key, method, nn, md, metric,
+                           lambda f, m: note.progress(min(1.0, max(0.0, f)),
+                                                      text=f"{lead}: {m}"))
     note.empty()
     st.rerun()
 

@@ -48,13 +48,17 @@ def compute_filter_rows(data_key, where_json: str) -> np.ndarray:
 
 
 def _map_layout(data_key):
-    """The layout the Explore map shows (UMAP when it is cached, else the PCA shown first)."""
-    method = state.get("layout_method") if "layout_method" in st.session_state else "UMAP"
+    """The layout the Explore map shows (the chosen one when it is cached, else the PCA shown
+    first)."""
+    from explorer.projection import LABELS
+
+    label = state.get("layout_method") if "layout_method" in st.session_state else "UMAP"
+    method = {shown: name for name, shown in LABELS.items()}.get(label, "umap")
     nn = st.session_state.get("umap_nn", 15)
     md = st.session_state.get("umap_md", 0.1)
     metric = state.get("metric")
-    if method == "UMAP" and compute.cached_umap(data_key, nn, md, metric):
-        return compute.layout(data_key, "umap", nn, md, metric), "UMAP"
+    if method != "pca" and compute.cached_layout(data_key, method, nn, md, metric):
+        return compute.layout(data_key, method, nn, md, metric), LABELS[method]
     return compute.layout(data_key, "pca", 15, 0.1, metric), "PCA"
 
 

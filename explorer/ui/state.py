@@ -33,9 +33,10 @@ DEFAULTS = {
     "map_generation": 0,            # part of the map's key: a new one clears a drawn lasso
     "map_drawn": None,              # the MapChart on screen (turns a lasso event into rows)
     "map_event": None,              # the last lasso event taken (not taken twice)
-    # (data key, neighbours, min_dist, metric, progress placeholder) of the UMAP the map
-    # waits for, computed at the end of the run (explore_view.finish_layout)
+    # (data key, method, neighbours, min_dist, metric, progress placeholder) of the layout
+    # the map waits for, computed at the end of the page's run (explore_view.finish_layout)
     "layout_pending": None,
+    "page_running": False,          # a run of the whole Explore page, not of one fragment
     "strategy": "k-center",         # the Explore page's strategy
     "workspace_moved": None,        # where a damaged workspace file was just moved (said once)
     "filter_count": 0,              # conditions in the Explore page's filter builder
