@@ -34,6 +34,7 @@ TSNE_PERPLEXITY = 30
 METHODS = {"umap": "umap-learn", "pacmap": "pacmap", "tsne": "openTSNE", "pca": "scikit-learn"}
 #: The layouts' names on screen, in the order they are offered.
 LABELS = {"umap": "UMAP", "pacmap": "PaCMAP", "tsne": "t-SNE", "pca": "PCA"}
+METHOD_OF_LABEL = {label: method for method, label in LABELS.items()}
 
 
 def available_methods() -> list[str]:

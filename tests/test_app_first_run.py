@@ -24,13 +24,18 @@ class UmapStarted(Exception):
 
 
 @pytest.fixture
-def umap_stops_the_page(monkeypatch, tmp_path):
+def no_background_warmup(monkeypatch):
+    """The app's background warm-up (a small UMAP of its own) counts as started."""
+    done = threading.Event()
+    done.set()
+    monkeypatch.setattr(warmup, "_started", done)
+
+
+@pytest.fixture
+def umap_stops_the_page(monkeypatch, tmp_path, no_background_warmup):
     """UMAP replaced by an exception (the page's order is under test, not UMAP); returns the
     list of the rows counts UMAP was started on."""
     started = []
-    done = threading.Event()
-    done.set()  # the app's background warm-up (a small UMAP of its own) counts as started
-    monkeypatch.setattr(warmup, "_started", done)
 
     def start(X, *args, **kwargs):
         started.append(len(X))
@@ -69,12 +74,10 @@ def test_the_scorecard_is_drawn_before_the_maps_umap_starts(umap_stops_the_page,
     assert "PCA layout shown while UMAP computes" in bars
 
 
-def test_a_tsne_map_follows_the_scorecard_and_is_cached(digits, tmp_path, monkeypatch):
+def test_a_tsne_map_follows_the_scorecard_and_is_cached(digits, tmp_path, monkeypatch,
+                                                        no_background_warmup):
     """Choosing t-SNE (the ``[layouts]`` extra) shows PCA at once, computes t-SNE after the
     scorecard, then draws it from the disk cache."""
-    done = threading.Event()
-    done.set()
-    monkeypatch.setattr(warmup, "_started", done)
     layouts = tmp_path / "layouts"
     monkeypatch.setenv("SUBSET_EXPLORER_CACHE", str(layouts))
     path = tmp_path / "no_layout.npy"

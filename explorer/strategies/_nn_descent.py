@@ -2,7 +2,7 @@
 k-nearest neighbor graph construction for generic similarity measures", WWW 2011), private.
 
 A neighbour of a neighbour is probably a neighbour. Each round samples, for every row v, up
-to ``sample`` of its neighbours flagged new and ``old_sample`` not new, forward (v's own
+to ``sample`` of its neighbours flagged new and as many not new, forward (v's own
 list) and reverse (rows that list v): B(v). Every pair of B(v) with at least one new member
 is measured, from a contiguous copy of B(v)'s rows, and becomes an update for either row it
 is nearer to than that row's current last neighbour. Rows are joined in fixed chunks; a
@@ -257,19 +257,18 @@ CHUNK_ROWS = 2048
 
 
 def refine(Xc: np.ndarray, sq: np.ndarray, neighbors: np.ndarray, sqdist: np.ndarray,
-           sample: int, old_sample: int | None = None, rounds: int = ROUNDS,
-           delta: float = DELTA, report=None, on_round=None):
+           sample: int, rounds: int = ROUNDS, delta: float = DELTA, report=None):
     """NN-descent from the graph ``neighbors`` / ``sqdist`` (N x k, each row sorted nearest
-    first, the row itself first), sampling ``sample`` new and ``old_sample`` (default as
-    many) old neighbours per row and round. Returns (neighbors int64, squared distances
+    first, the row itself first), sampling ``sample`` new and as many old neighbours
+    per row and round. Returns (neighbors int64, squared distances
     float64 from float32 dot products, rounds run), rows sorted nearest first, ties to the
-    lower row. ``on_round(r, neighbors)`` hears each round's graph."""
+    lower row."""
     n, k = neighbors.shape
     idx = np.array(neighbors, dtype=np.int64)
     dist = np.array(sqdist, dtype=np.float64)
     is_new = np.ones((n, k), dtype=np.bool_)
     new_rows = np.empty((n, sample), dtype=np.int64)
-    old_rows = np.empty((n, sample if old_sample is None else old_sample), dtype=np.int64)
+    old_rows = np.empty((n, sample), dtype=np.int64)
     new_n = np.zeros(n, dtype=np.int64)
     old_n = np.zeros(n, dtype=np.int64)
     width = new_rows.shape[1] + old_rows.shape[1]
@@ -293,8 +292,6 @@ def refine(Xc: np.ndarray, sq: np.ndarray, neighbors: np.ndarray, sqdist: np.nda
             _apply(ptr, rows, dists, idx, dist, is_new, worst, changed)
         done = r + 1
         updates = int(changed.sum())
-        if on_round is not None:
-            on_round(r, idx)
         if report is not None:
             report(done / rounds, f"NN-descent round {done}: {updates:,} neighbours changed")
         if updates <= delta * n * k:

@@ -85,7 +85,7 @@ def map_section(data) -> None:
                              "embedding space, never on this map. PaCMAP is faster than "
                              "UMAP, t-SNE keeps neighbourhoods better and is slower "
                              "(docs/bench_peers.md).")
-    method = {projection.LABELS[m]: m for m in offered}[label]
+    method = projection.METHOD_OF_LABEL[label]
     levels = compute.column_levels(state.get("data_key"))
     layout_columns = compute.given_layout(state.get("data_key")).columns
     extra = [c for c in data.metadata.columns if c not in layout_columns and (

@@ -50,10 +50,10 @@ def compute_filter_rows(data_key, where_json: str) -> np.ndarray:
 def _map_layout(data_key):
     """The layout the Explore map shows (the chosen one when it is cached, else the PCA shown
     first)."""
-    from explorer.projection import LABELS
+    from explorer.projection import LABELS, METHOD_OF_LABEL
 
     label = state.get("layout_method") if "layout_method" in st.session_state else "UMAP"
-    method = {shown: name for name, shown in LABELS.items()}.get(label, "umap")
+    method = METHOD_OF_LABEL.get(label, "umap")
     nn = st.session_state.get("umap_nn", 15)
     md = st.session_state.get("umap_md", 0.1)
     metric = state.get("metric")
