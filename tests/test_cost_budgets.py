@@ -413,3 +413,32 @@ def test_compare_page_budgets_refuse_what_is_not_a_budget():
     for text in ("inf", "nan", "0", "10.5", "-1"):
         assert parse_budgets(text, 10, costs).startswith("Budgets must be total costs")
     assert parse_budgets("2.5, 1", 10, costs) == [1.0, 2.5]
+
+
+def test_balance_under_a_cost_budget_takes_shares_per_draw_and_of_the_spend(digits):
+    """Under a cost budget the random draws differ in size from the subset (here facility
+    location buys ~880 cheap rows where random buys ~110), so the random band is each draw's
+    share of its own rows, and the shares of the spend come from the costs."""
+    sel = explorer.select(digits, "facility-location", 15.0, cost_column="difficulty")
+    card = explorer.score(digits, sel, label_column="label", random_draws=30)
+    costs = np.asarray(digits.metadata["difficulty"], dtype=np.float64)
+    labels = np.asarray(digits.metadata["label"])
+    assert card.cost["random_count_mean"] < len(sel.indices) / 4
+    for kind in ("cluster", "label"):
+        for by in ("rows", "spend"):
+            bal = card.balance(kind, by=by)
+            for column in ("population_share", "subset_share", "random_mean_share"):
+                assert bal[column].sum() == pytest.approx(1.0), (kind, by, column)
+            assert (bal["random_p05_share"] <= bal["random_mean_share"] + 1e-12).all()
+            assert (bal["random_mean_share"] <= bal["random_p95_share"] + 1e-12).all()
+    by_spend = card.balance("label", by="spend").set_index("group")
+    for label in np.unique(labels):
+        rows = sel.indices[labels[sel.indices] == label]
+        assert by_spend.loc[str(label), "subset_share"] == pytest.approx(
+            costs[rows].sum() / costs[sel.indices].sum())
+        assert by_spend.loc[str(label), "population_share"] == pytest.approx(
+            costs[labels == label].sum() / costs.sum())
+    unbudgeted = explorer.score(digits, explorer.select(digits, "k-center", 50),
+                                random_draws=5)
+    with pytest.raises(ExplorerError, match="no cost budget"):
+        unbudgeted.balance("cluster", by="spend")

@@ -817,7 +817,7 @@ def score(data, selection, *, engine=None, metric: str | None = None, random_dra
     clusters and the MMD's bandwidth.
     """
     from ..evaluate import metrics as subset_metrics
-    from ..evaluate.scorecard import MetricScore, Scorecard
+    from ..evaluate.scorecard import MetricScore, Scorecard, balance_frame
     from . import get_engine
 
     indices = np.asarray(getattr(selection, "indices", selection), dtype=np.int64)
@@ -843,14 +843,8 @@ def score(data, selection, *, engine=None, metric: str | None = None, random_dra
                 random_p95=float(np.percentile(rnd, 95)),
                 percentile=subset_metrics.percentile_of(float(v[0]), rnd), higher_is_better=higher,
                 random_values=rnd, description=description)
-        import pandas as pd
-
-        rnd_counts = np.array(sub_counts[1:])
-        clusters = pd.DataFrame({"cluster": np.arange(len(pop.centres)), "population": pop.counts,
-                                 "subset": sub_counts[0],
-                                 "random_mean": rnd_counts.mean(axis=0),
-                                 "random_p05": np.percentile(rnd_counts, 5, axis=0),
-                                 "random_p95": np.percentile(rnd_counts, 95, axis=0)})
+        clusters = balance_frame("cluster", np.arange(len(pop.centres)), pop.counts,
+                                 sub_counts[0], np.array(sub_counts[1:]))
         return Scorecard(budget=k, metric=metric, metrics=scores, random_draws=random_draws,
                          seed=seed, space=engine_space(data, eng), n_clusters=len(pop.centres),
                          label_counts=None, cluster_counts=clusters,

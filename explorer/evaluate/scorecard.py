@@ -396,22 +396,40 @@ class Scorecard:
                          "verdict": m.verdict})
         return pd.DataFrame(rows)
 
-    def balance(self, kind: str = "cluster") -> pd.DataFrame:
+    def balance(self, kind: str = "cluster", by: str = "rows") -> pd.DataFrame:
         """Population share, subset share and the random 5-95 % share band per cluster or
-        label, sorted from the most under-represented to the most over-represented group."""
+        label, sorted from the most under-represented to the most over-represented group.
+        ``by="spend"`` (under a cost budget) gives the shares of the spend instead of the
+        rows: a subset can hold a cluster's share of the rows while spending less on it.
+
+        >>> import explorer
+        >>> data = explorer.load_sample("digits")
+        >>> sel = explorer.select(data, "facility-location", 15.0, cost_column="difficulty")
+        >>> card = explorer.score(data, sel, label_column="label", random_draws=30)
+        >>> most_under = card.balance("label", by="spend").iloc[0]
+        >>> [most_under["group"]] + [round(float(most_under[c]), 2)
+        ...                          for c in ("population_share", "subset_share")]
+        ['8', 0.2, 0.13]
+        """
         frame = self.cluster_counts if kind == "cluster" else self.label_counts
         if frame is None:
             raise ExplorerError("This scorecard has no label column; score with "
                                 "--label-column to see the label balance.")
-        n_pop = frame["population"].sum()
-        k = frame["subset"].sum()
+        if by not in ("rows", "spend"):
+            raise ExplorerError(f"balance by {by!r}: use 'rows' or 'spend'.")
+        if by == "spend" and "subset_spend" not in frame:
+            raise ExplorerError("This scorecard has no cost budget, so there is no spend to "
+                                "balance; score with a cost column (--cost-column).")
+        population, subset, band = (("population", "subset", "random_share") if by == "rows"
+                                    else ("population_spend", "subset_spend",
+                                          "random_spend_share"))
         out = pd.DataFrame({
             "group": frame.iloc[:, 0].astype(str),
-            "population_share": frame["population"] / n_pop,
-            "subset_share": frame["subset"] / k,
-            "random_p05_share": frame["random_p05"] / k,
-            "random_mean_share": frame["random_mean"] / k,
-            "random_p95_share": frame["random_p95"] / k,
+            "population_share": frame[population] / frame[population].sum(),
+            "subset_share": frame[subset] / max(frame[subset].sum(), 1e-300),
+            "random_p05_share": frame[f"{band}_p05"],
+            "random_mean_share": frame[f"{band}_mean"],
+            "random_p95_share": frame[f"{band}_p95"],
         })
         out["difference"] = out["subset_share"] - out["population_share"]
         return out.sort_values("difference", kind="stable").reset_index(drop=True)
@@ -464,16 +482,49 @@ def random_subsets_at_cost(costs: np.ndarray, budget: float, draws: int, seed: i
     return out
 
 
-def _counts_frame(codes, names, idx, draws_idx, column):
+def balance_frame(column: str, names, population, subset, draws, *, population_spend=None,
+                  subset_spend=None, draw_spends=None) -> pd.DataFrame:
+    """Per group (cluster or label): its rows in the population, in the subset and in the
+    random draws (mean, 5th and 95th percentiles), and each draw's share of its own rows
+    (under a cost budget the draws differ in size, so a share is taken per draw before its
+    percentiles). With spends (the cost of each group's rows in the population, the subset
+    and each draw), the same shares of the spend. ``draws`` and ``draw_spends`` hold one row
+    per random draw."""
+    draws = np.asarray(draws, dtype=np.float64)
+    out = pd.DataFrame({column: names, "population": population, "subset": subset,
+                        "random_mean": draws.mean(axis=0),
+                        "random_p05": np.percentile(draws, 5, axis=0),
+                        "random_p95": np.percentile(draws, 95, axis=0)})
+    _add_share_band(out, "random_share", draws)
+    if draw_spends is not None:
+        out["population_spend"] = population_spend
+        out["subset_spend"] = subset_spend
+        _add_share_band(out, "random_spend_share", np.asarray(draw_spends, dtype=np.float64))
+    return out
+
+
+def _add_share_band(frame: pd.DataFrame, prefix: str, per_draw: np.ndarray) -> None:
+    totals = per_draw.sum(axis=1, keepdims=True)
+    shares = per_draw / np.where(totals > 0, totals, 1.0)
+    frame[f"{prefix}_mean"] = shares.mean(axis=0)
+    frame[f"{prefix}_p05"] = np.percentile(shares, 5, axis=0)
+    frame[f"{prefix}_p95"] = np.percentile(shares, 95, axis=0)
+
+
+def _counts_frame(codes, names, idx, draws_idx, column, costs=None):
     m = len(names)
-    pop = np.bincount(codes, minlength=m)
-    sub = np.bincount(codes[idx], minlength=m)
-    rand = np.array([np.bincount(codes[r], minlength=m) for r in draws_idx])
-    return pd.DataFrame({
-        column: names, "population": pop, "subset": sub,
-        "random_mean": rand.mean(axis=0), "random_p05": np.percentile(rand, 5, axis=0),
-        "random_p95": np.percentile(rand, 95, axis=0),
-    })
+
+    def count(rows):
+        return np.bincount(codes[rows], minlength=m)
+
+    def spend(rows):
+        return np.bincount(codes[rows], weights=costs[rows], minlength=m)
+
+    spends = {} if costs is None else {
+        "population_spend": np.bincount(codes, weights=costs, minlength=m),
+        "subset_spend": spend(idx), "draw_spends": np.array([spend(r) for r in draws_idx])}
+    return balance_frame(column, names, np.bincount(codes, minlength=m), count(idx),
+                         np.array([count(r) for r in draws_idx]), **spends)
 
 
 def _target_scorer(data: Dataset, ctx: ScoringContext, target, seed: int):
@@ -624,10 +675,10 @@ def score(data: Dataset, selection, *, metric: str | None = None,
             percentile=subset_metrics.percentile_of(value[name], vals),
             higher_is_better=hib, random_values=vals, description=text)
     cluster_counts = _counts_frame(ctx.clusters, np.arange(ctx.n_clusters), idx, draws,
-                                   "cluster")
+                                   "cluster", costs)
     label_counts = None
     if ctx.labels is not None:
-        label_counts = _counts_frame(ctx.labels, ctx.label_names, idx, draws, "label")
+        label_counts = _counts_frame(ctx.labels, ctx.label_names, idx, draws, "label", costs)
     where = ctx.space
     if k > PAIRWISE_SAMPLE:
         where += (f"; pairwise metrics on a seeded sample of {PAIRWISE_SAMPLE:,} of the "
