@@ -6,7 +6,9 @@ the module (``__pycache__``) or under ``$NUMBA_CACHE_DIR``; later processes load
 milliseconds. :func:`warm` makes those first calls on the bundled digits sample: the app's
 opening selection (k-center, 50) and its scorecard, the k-means of the map's colours, and a
 small UMAP (umap-learn's and pynndescent's kernels, which a dataset without its own layout
-needs for its map).
+needs for its map). At install it also compiles the NN-descent kernels of the approximate
+neighbour graph (about 10 s; vote-k, sparse facility location and the per-row scores need
+them above 10,000 rows), which the first session on the bundled samples never calls.
 
     python -m explorer.warmup        # at install (./run does it), in the foreground
 
@@ -22,9 +24,10 @@ import time
 _started = threading.Event()
 
 
-def warm(report=print) -> dict:
-    """Make the first calls of the kernels a first session uses; returns the seconds each
-    step took (``report`` hears each as it ends)."""
+def warm(report=print, large_data: bool = False) -> dict:
+    """Make the first calls of the kernels a first session uses, and with ``large_data``
+    those of the approximate neighbour graph; returns the seconds each step took
+    (``report`` hears each as it ends)."""
     import explorer
     from explorer import projection, space
     from explorer.clustering import kmeans
@@ -52,6 +55,11 @@ def warm(report=print) -> dict:
                                                  ids=data.ids), 20, seed=0))
     few = explorer.Dataset.from_arrays(data.embeddings[:300])
     step("umap", lambda: projection.layout(few, "umap", use_cache=False, given=False))
+    if large_data:
+        from explorer.strategies import _sparse
+
+        step("nn-descent graph", lambda: _sparse.knn_graph(*_sparse.centred(data.embeddings),
+                                                           16, method="nn-descent"))
     return seconds
 
 
@@ -75,4 +83,4 @@ if __name__ == "__main__":
     import warnings
 
     warnings.simplefilter("ignore")  # umap-learn's note that a seed makes it single-threaded
-    warm()
+    warm(large_data=True)

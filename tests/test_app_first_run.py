@@ -87,8 +87,11 @@ def test_a_tsne_map_follows_the_scorecard_and_is_cached(digits, tmp_path, monkey
     at.session_state["source"] = "Path on disk"
     at.session_state["disk_path"] = str(path)
     at.run()
+    assert [s.label for s in at.slider if s.label in ("neighbours", "min_dist")] == \
+        ["neighbours", "min_dist"]  # UMAP's settings, beside UMAP only
     [box for box in at.selectbox if box.label == "Layout"][0].set_value("t-SNE").run()
     assert not at.exception, [e.value for e in at.exception]
+    assert not [s for s in at.slider if s.label in ("neighbours", "min_dist")]
     assert "**Scorecard of k-center** — 50 rows against 30 random subsets" in texts(at.markdown)
     layout = [box for box in at.selectbox if box.label == "Layout"][0]
     assert layout.options == ["UMAP", "PaCMAP", "t-SNE", "PCA"] and layout.value == "t-SNE"

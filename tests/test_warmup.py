@@ -22,3 +22,10 @@ def test_the_background_warm_up_runs_once_per_process_off_the_calling_thread(mon
     assert warmup.warm_in_background() is False
     assert done.wait(30)
     assert ran == ["numba-warm-up"]
+
+
+def test_the_install_warm_up_also_builds_an_nn_descent_graph():
+    steps = []
+    seconds = warmup.warm(report=steps.append, large_data=True)
+    assert list(seconds) == ["k-center", "scorecard", "k-means", "umap", "nn-descent graph"]
+    assert all(line.startswith("warm-up: ") for line in steps) and len(steps) == 5

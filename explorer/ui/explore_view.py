@@ -69,6 +69,7 @@ def layout_lead(label: str) -> str:
 
 
 UMAP_LEAD = layout_lead("UMAP")
+UMAP_DEFAULTS = (15, 0.1)  # (n_neighbors, min_dist) until the page's UMAP settings change them
 COLOUR_CHOICES = ("label", "group", "k-means cluster", "coverage (distance to nearest pick)",
                   "none")
 
@@ -94,9 +95,13 @@ def map_section(data) -> None:
     choices = [c for c in COLOUR_CHOICES if c not in ("label", "group")
                or c in data.metadata.columns] + extra
     colour_by = state.remembered(c2.selectbox, "Colour by", "colour_by", options=choices)
-    with c3.popover("UMAP settings"):
-        nn = state.remembered(st.slider, "neighbours", "umap_nn", 5, 100, default=15)
-        md = state.remembered(st.slider, "min_dist", "umap_md", 0.0, 0.99, default=0.1)
+    nn, md = UMAP_DEFAULTS  # the other layouts take no settings from the page
+    if method == "umap":
+        with c3.popover("UMAP settings"):
+            nn = state.remembered(st.slider, "neighbours", "umap_nn", 5, 100,
+                                  default=UMAP_DEFAULTS[0])
+            md = state.remembered(st.slider, "min_dist", "umap_md", 0.0, 0.99,
+                                  default=UMAP_DEFAULTS[1])
     metric = state.get("metric")
     key = state.get("data_key")
     own = compute.given_layout(key)
