@@ -355,6 +355,10 @@ def test_app_budget_as_a_total_cost():
     assert "spending" in texts(at.success) and "of 12.5 difficulty" in texts(at.success)
     shown = texts(at.markdown)
     assert "random subsets of the same total difficulty" in shown and "**Spend:**" in shown
+    balance_by = at.radio(key="balance_by")
+    assert balance_by.options == ["rows", "difficulty spent"] and balance_by.value == "rows"
+    balance_by.set_value("difficulty spent").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
     at.selectbox(key="w:strategy").set_value("dedup").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
 
@@ -438,6 +442,10 @@ def test_balance_under_a_cost_budget_takes_shares_per_draw_and_of_the_spend(digi
             costs[rows].sum() / costs[sel.indices].sum())
         assert by_spend.loc[str(label), "population_share"] == pytest.approx(
             costs[labels == label].sum() / costs.sum())
+    from explorer.ui.live_charts import balance_chart
+
+    chart = balance_chart(card.balance("label", by="spend"), "labels", share_of="difficulty")
+    assert chart["yAxis"]["name"] == "share of difficulty (%)"
     unbudgeted = explorer.score(digits, explorer.select(digits, "k-center", 50),
                                 random_draws=5)
     with pytest.raises(ExplorerError, match="no cost budget"):

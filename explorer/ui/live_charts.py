@@ -248,9 +248,11 @@ def scorecard_chart(frame: pd.DataFrame) -> dict:
     })
 
 
-def balance_chart(frame: pd.DataFrame, title: str, max_groups: int = 30) -> dict:
+def balance_chart(frame: pd.DataFrame, title: str, max_groups: int = 30,
+                  share_of: str = "rows") -> dict:
     """Population share, subset share and random's 5-95 % band (box, mean as its line) per
-    group, sorted from the most under-represented to the most over-represented."""
+    group, sorted from the most under-represented to the most over-represented; ``share_of``
+    names what is shared (rows, or the cost column under a cost budget) on the axis."""
     if len(frame) > max_groups:  # keep the extremes: most under- and over-represented
         half = max_groups // 2
         frame = pd.concat([frame.head(half), frame.tail(max_groups - half)])
@@ -269,7 +271,7 @@ def balance_chart(frame: pd.DataFrame, title: str, max_groups: int = 30) -> dict
                    "data": ["population", "this subset", "random 5–95%"]},
         "tooltip": {"trigger": "item"},
         "xAxis": {"type": "category", "data": groups},
-        "yAxis": {"type": "value", "name": "share of rows (%)",
+        "yAxis": {"type": "value", "name": f"share of {share_of} (%)",
                   "nameTextStyle": {"align": "left"}},
         "series": [
             {"type": "bar", "name": "population", "itemStyle": {"color": "#9ecae1"},

@@ -65,38 +65,26 @@ def scorecard_view(card, data, strategy: str = "") -> None:
     with st.expander("What the metrics mean"):
         for name in frame["metric"]:
             st.markdown(f"- **{name}** — {DESCRIPTION[name]}")
+    by, share_of = "rows", "rows"
+    if card.cost is not None:
+        spend = f"{card.cost['column']} spent"
+        chosen = st.radio("Balance as shares of", ["rows", spend], horizontal=True,
+                          key="balance_by",
+                          help="Under a cost budget a subset can hold a group's share of the "
+                          "rows while spending more or less than its share on it; random "
+                          "subsets drawn at the same total cost give the band either way.")
+        if chosen == spend:
+            by, share_of = "spend", spend
     tabs = st.tabs(["Balance by cluster", "Balance by label"])
     with tabs[0]:
-        st.echarts_chart(balance_chart(card.balance("cluster"),
+        st.echarts_chart(balance_chart(card.balance("cluster", by=by),
                                        f"k-means clusters ({card.n_clusters}), most "
-                                       "under-represented first"), key="balance_clusters",
-                         height=340)
+                                       "under-represented first", share_of=share_of),
+                         key="balance_clusters", height=340)
     with tabs[1]:
         if card.label_counts is not None:
-            st.echarts_chart(balance_chart(card.balance("label"), "labels, most "
-                                           "under-represented first"), key="balance_labels",
-                             height=340)
+            st.echarts_chart(balance_chart(card.balance("label", by=by), "labels, most "
+                                           "under-represented first", share_of=share_of),
+                             key="balance_labels", height=340)
         else:
             st.info("Choose a label column in the sidebar to see the label balance.")
-
-
-def detail_panel(data, row: int) -> None:
-    """What one row is: id, label, text or thumbnail (fetched on click, not sent per point)."""
-    meta = data.metadata.iloc[row]
-    st.markdown(f"**id {data.ids[row]}** (row {row})")
-    for col in data.metadata.columns:
-        value = meta[col]
-        if isinstance(value, str) and value.startswith("data:image/"):
-            st.image(value, width=96)
-        elif col == "text":
-            st.write(str(value)[:600])
-        elif col not in ("id",):
-            st.caption(f"{col}: {value}")
-
-
-def frame_of_rows(data, rows) -> pd.DataFrame:
-    rows = np.asarray(rows, dtype=np.int64)
-    out = pd.DataFrame({"row": rows, "id": data.ids[rows]})
-    for col in [c for c in ("label", "group") if c in data.metadata.columns]:
-        out[col] = data.metadata[col].to_numpy()[rows]
-    return out
