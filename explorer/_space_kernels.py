@@ -1,10 +1,12 @@
 """Compiled kernels (numba) for space.py, private. The plain-numpy form each replaces is its
-reference in the tests."""
+reference in the tests. The row kernels are serial over a range of rows and release the GIL:
+:func:`explorer.space.over_row_ranges` runs them on one range per thread (numba's
+``parallel=True`` would compile each twice as long, which a first session waits for)."""
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -38,15 +40,15 @@ def exact_sq_distance(A, i, B, j):
     return s
 
 
-@njit(cache=True, parallel=True, nogil=True, fastmath=True)
-def nearest_rows_from_gram(G, block, C, c_sq, dist, arg, offset):
-    """For each row i of ``block``: the row j of ``C`` minimising |c_j|^2 - 2 <block_i, c_j>
-    (float32, from the Gram matrix ``G`` = block @ C.T), written to ``arg[offset + i]``,
-    and its squared distance recomputed exactly from the row difference in float64, written
-    to ``dist[offset + i]``."""
+@njit(cache=True, nogil=True, fastmath=True)
+def nearest_rows_from_gram(G, block, C, c_sq, dist, arg, offset, lo, hi):
+    """For each row i in lo .. hi-1 of ``block``: the row j of ``C`` minimising
+    |c_j|^2 - 2 <block_i, c_j> (float32, from the Gram matrix ``G`` = block @ C.T), written
+    to ``arg[offset + i]``, and its squared distance recomputed exactly from the row
+    difference in float64, written to ``dist[offset + i]``."""
     k = G.shape[1]
-    for i in prange(G.shape[0]):
-        v = np.empty(k, dtype=np.float32)
+    v = np.empty(k, dtype=np.float32)
+    for i in range(lo, hi):
         bj = nearest_in_block(G, i, c_sq, 0, k, v)
         dist[offset + i] = exact_sq_distance(block, i, C, bj)
         arg[offset + i] = bj

@@ -77,6 +77,30 @@ def pairwise(A: np.ndarray, B: np.ndarray, metric: str) -> np.ndarray:
     return to_metric(sq_distances(A, B), metric)
 
 
+#: Rows below which a compiled row pass runs in the calling thread (a thread's start costs
+#: more than the pass over so few rows).
+THREADED_MIN_ROWS = 2048
+
+
+def over_row_ranges(n_rows: int, work) -> None:
+    """Call ``work(lo, hi)`` on contiguous ranges covering rows 0 .. n_rows-1, one range per
+    thread of numba's thread count (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``), or in
+    this thread when the rows are few. ``work`` runs a compiled kernel that releases the GIL
+    and writes its own rows' results, so the ranges cannot change a result."""
+    import numba
+
+    threads = min(numba.get_num_threads(), n_rows // THREADED_MIN_ROWS)
+    if threads <= 1:
+        work(0, n_rows)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    cuts = np.linspace(0, n_rows, threads + 1).astype(np.int64)
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(work, cuts[:-1].tolist(), cuts[1:].tolist()):
+            pass  # re-raises a range's error here
+
+
 def nearest(X: np.ndarray, C: np.ndarray, metric: str):
     """For each row of ``X``, the distance to its nearest row of ``C`` and that row's position.
 
@@ -97,7 +121,9 @@ def nearest(X: np.ndarray, C: np.ndarray, metric: str):
     rows = max(1, BLOCK_BYTES // (4 * max(len(C), X.shape[1])))
     for s in range(0, n, rows):
         block = np.ascontiguousarray(X[s : s + rows], dtype=np.float32)
-        nearest_rows_from_gram(block @ C.T, block, C, c_sq, dist, arg, s)
+        G = block @ C.T
+        over_row_ranges(len(block), lambda lo, hi: nearest_rows_from_gram(
+            G, block, C, c_sq, dist, arg, s, lo, hi))
     return to_metric(dist, metric), arg
 
 

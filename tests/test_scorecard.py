@@ -239,3 +239,35 @@ def test_bad_selections_are_refused(digits):
         explorer.score(digits, np.array([1, 1]))
     with pytest.raises(ExplorerError, match="'random_draws' parameter of score"):
         explorer.score(digits, np.array([1, 2]), random_draws=1)
+
+
+def test_row_passes_on_threads_give_the_same_bits_as_one_thread():
+    """The scorecard's compiled row passes run one range of rows per thread
+    (space.over_row_ranges); each writes its own rows, so the thread count changes nothing."""
+    import numba
+
+    from explorer.evaluate import metrics as subset_metrics
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((3 * space.THREADED_MIN_ROWS + 17, 24)).astype(np.float32)
+    subsets = [rng.choice(len(X), 40, replace=False) for _ in range(3)]
+    z_sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    kernel_at = np.sort(rng.choice(len(X), 2500, replace=False))
+    before = numba.get_num_threads()
+    got = []
+    try:
+        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            near, sums = subset_metrics.nearest_and_kernel_sums(X, subsets, X, kernel_at,
+                                                                z_sq[kernel_at], 0.05)
+            pairs = subset_metrics.pairwise_summary(X[:5000], "euclidean", 0.05)
+            dist, arg = space.nearest(X, X[subsets[0]], "euclidean")
+            got.append((near, sums, pairs, dist, arg))
+    finally:
+        numba.set_num_threads(before)
+    one, two = got
+    for a, b in zip(one, two):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    # and the nearest rows are the plain numpy answer
+    d2 = ((X[:, None, :] - X[subsets[0]][None, :, :]) ** 2).sum(-1)
+    assert np.array_equal(one[4], d2.argmin(axis=1))

@@ -52,14 +52,23 @@ def nearest_and_kernel_sums(Z: np.ndarray, subsets, source: np.ndarray, kernel_a
     for s in range(0, n, rows):
         block = np.ascontiguousarray(Z[s : s + rows], dtype=np.float32)
         G = block @ S.T
-        nearest_from_gram(G, block, S, s_sq32, m, k, near, s)
+        space.over_row_ranges(len(block), lambda lo, hi: nearest_from_gram(
+            G, block, S, s_sq32, m, k, near, s, lo, hi))
         a, b = np.searchsorted(kernel_at, [s, s + len(block)])
         if b > a:
             local = kernel_at[a:b] - s
             Gk = G[local[0] : local[-1] + 1] if local[-1] - local[0] + 1 == len(local) \
                 else np.ascontiguousarray(G[local])
-            total += kernel_sums_from_gram(Gk, kernel_sq[a:b], s_sq64, float(gamma), m, k)
+            total += _kernel_sums(Gk, kernel_sq[a:b], s_sq64, gamma, m, k)
     return near, total
+
+
+def _kernel_sums(G, p_sq, s_sq, gamma: float, m: int, k: int) -> np.ndarray:
+    """Per subset: the kernel sums of one block (see ``kernel_sums_from_gram``)."""
+    partial = np.empty((G.shape[0], m))
+    space.over_row_ranges(G.shape[0], lambda lo, hi: kernel_sums_from_gram(
+        G, p_sq, s_sq, float(gamma), m, k, partial, lo, hi))
+    return partial.sum(axis=0)
 
 
 def kernel_sum(Z: np.ndarray, z_sq: np.ndarray, rows: np.ndarray, idx: np.ndarray,
@@ -85,8 +94,7 @@ def kernel_sums(Z: np.ndarray, z_sq: np.ndarray, rows: np.ndarray, subsets, gamm
     for a in range(0, len(rows), step):
         r = rows[a : a + step]
         block = np.asarray(Z[r], dtype=np.float32)
-        total += kernel_sums_from_gram(block @ S.T, np.ascontiguousarray(z_sq[r]), s_sq,
-                                       float(gamma), m, k)
+        total += _kernel_sums(block @ S.T, np.ascontiguousarray(z_sq[r]), s_sq, gamma, m, k)
     return total
 
 
@@ -105,11 +113,15 @@ def pairwise_summary(S: np.ndarray, metric: str, gamma: float, block: int = 2048
     ksum = 0.0
     for a in range(0, k, block):
         T = S[a:]
-        t, ks, near = pairwise_from_gram(T[:block] @ T.T, T, s_sq[a : a + block], s_sq[a:],
-                                         float(gamma), metric == "cosine")
-        total += t
-        ksum += ks
-        minimum = min(minimum, near)
+        G = T[:block] @ T.T
+        b = G.shape[0]
+        dist_sum, kern_sum, near = np.empty(b), np.empty(b), np.full(b, np.inf)
+        space.over_row_ranges(b, lambda lo, hi: pairwise_from_gram(
+            G, T, s_sq[a : a + block], s_sq[a:], float(gamma), metric == "cosine",
+            dist_sum, kern_sum, near, lo, hi))
+        total += dist_sum.sum()
+        ksum += kern_sum.sum()
+        minimum = min(minimum, near.min())
     mean = total / (k * (k - 1))
     return mean, float(space.to_metric(np.array(minimum), metric)), ksum / (k * k)
 
