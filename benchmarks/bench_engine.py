@@ -178,6 +178,7 @@ def main() -> None:
                                            processes=True, memory_limit=args.memory_limit,
                                            dashboard_address=":0", silence_logs=40)
         client = distributed.Client(cluster, set_as_default=False)
+        pids = sorted(client.run(os.getpid).values())
     try:
         print(f"{'strategy':<18}{'engine':<8}{'seconds':>9}{'peak MiB':>10}"
               f"{'rows/s/core':>13}{'ratio':>7}  same ids   load", flush=True)
@@ -206,6 +207,11 @@ def main() -> None:
                   f" s / round (median {split['wall_median']:.3f}), compute "
                   f"{split['compute_mean']:.3f} s, scheduling {split['scheduling_mean']:.3f} s; "
                   f"load average {load_average()}", flush=True)
+            now = sorted(client.run(os.getpid).values())
+            total = args.workers * distributed.utils.parse_bytes(args.memory_limit) / 1e9
+            print(f"workers restarted (a nanny kill or a crash) during the runs: "
+                  f"{len(set(pids) - set(now))} of {len(pids)}; data {gb:.2f} GB = "
+                  f"{gb / total:.1f}x the workers' total memory ({total:.2f} GB)", flush=True)
     finally:
         if client is not None:
             client.close()

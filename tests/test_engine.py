@@ -294,3 +294,34 @@ def test_starting_a_local_cluster_leaves_this_process_environment_as_it_was():
     finally:
         engine.close()
     assert dict(os.environ) == before
+
+
+def test_a_large_parquet_export_is_a_folder_of_parts_with_its_manifest(shard_sets, digits,
+                                                                      tmp_path, client):
+    """Above ``part_rows`` rows a sharded selection's .parquet is a folder of parts in rank
+    order that pandas reads as one table equal to the single-file export, with the manifest
+    inside and beside it; the manifest replays to the same ids."""
+    import pandas as pd
+
+    from explorer.data.export import PARTS_MANIFEST, export, replay
+
+    data = _open(shard_sets[8])
+    sel = explorer.select(data, "random", 1000, seed=0, engine=client)
+    whole, parts = tmp_path / "whole.parquet", tmp_path / "parts.parquet"
+    export(data, sel, whole, engine=client)
+    export(data, sel, parts, manifest=tmp_path / "m.json", engine=client, part_rows=400)
+    assert whole.is_file() and parts.is_dir()
+    assert sorted(p.name for p in parts.iterdir()) == [
+        PARTS_MANIFEST, "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    read = pd.read_parquet(parts)
+    expected = pd.read_parquet(whole)
+    pd.testing.assert_frame_equal(read.reset_index(drop=True), expected, check_dtype=False)
+    assert read["rank"].tolist() == list(range(1000))
+    assert read["id"].tolist() == digits.ids[sel.indices].tolist()
+    assert (parts / PARTS_MANIFEST).read_text() == (tmp_path / "m.json").read_text()
+    _, again = replay(tmp_path / "m.json", engine=client)
+    assert again.indices.tolist() == sel.indices.tolist()
+    with pytest.raises(ExplorerError, match="already exists"):
+        export(data, sel, parts, engine=client, part_rows=400)
+    export(data, sel, parts, engine=client, part_rows=600, force=True)
+    assert len(list(parts.glob("part-*.parquet"))) == 2

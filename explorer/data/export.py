@@ -24,6 +24,13 @@ from .json_values import json_safe
 MANIFEST_FORMAT = "subset-explorer-manifest"
 MANIFEST_VERSION = 1
 EXPORT_FORMATS = (".csv", ".parquet", ".npy")
+#: A .parquet export of more rows than this, from a sharded dataset, is a folder of Parquet
+#: parts of at most this many rows each, in rank order (pandas, pyarrow, Dask and Spark read
+#: such a folder as one table); each part's metadata is read from the shards and written
+#: before the next, so the export never holds the whole subset in memory.
+PART_ROWS = 1_000_000
+#: The manifest's copy inside a folder of parts; readers skip names that start with "_".
+PARTS_MANIFEST = "_subset-explorer-manifest.json"
 
 
 def selection_frame(data: Dataset, selection, engine=None) -> pd.DataFrame:
@@ -70,7 +77,8 @@ def _inputs(data: Dataset) -> list:
 
 
 def export(data: Dataset, selection, path, *, force: bool = False, scorecard=None,
-           manifest=None, columns: dict | None = None, engine=None) -> Path:
+           manifest=None, columns: dict | None = None, engine=None,
+           part_rows: int = PART_ROWS) -> Path:
     """Write the selection to ``path`` (.csv / .parquet with rank, index, id and metadata, or
     .npy of int64 indices); with ``manifest``, also write the JSON manifest there.
     ``columns`` adds columns (name -> one value per selected row) to a .csv / .parquet, such
@@ -78,12 +86,22 @@ def export(data: Dataset, selection, path, *, force: bool = False, scorecard=Non
 
     Both targets are checked before either is written, and the two are committed together
     (:func:`explorer.data.atomic.write_together`): never a subset without its manifest.
+    A .parquet of more than ``part_rows`` rows of a sharded dataset is a folder of parts
+    (see :data:`PART_ROWS`) holding a copy of the manifest (:data:`PARTS_MANIFEST`), so it is
+    never without one either.
     """
     path = Path(path).expanduser()
     suffix = output_type(path)
     if columns and suffix == ".npy":
         raise ExplorerError(f"{path.name}: a .npy holds only the row indices; write .csv or "
                             ".parquet to add columns.")
+    from .shards import ShardedDataset
+
+    if suffix == ".parquet" and isinstance(data, ShardedDataset) and \
+            len(selection.indices) > part_rows:
+        return _export_parts(data, selection, path, force=force, scorecard=scorecard,
+                             manifest=manifest, columns=columns, engine=engine,
+                             part_rows=part_rows)
 
     def write_subset(tmp: Path) -> None:
         if suffix == ".npy":
@@ -102,6 +120,40 @@ def export(data: Dataset, selection, path, *, force: bool = False, scorecard=Non
         writes.insert(0, (Path(manifest).expanduser(), "manifest",
                           lambda tmp: tmp.write_text(text, encoding="utf-8")))
     write_together(writes, force=force, inputs=_inputs(data))
+    return path
+
+
+def _export_parts(data, selection, path: Path, *, force, scorecard, manifest, columns,
+                  engine, part_rows: int) -> Path:
+    """:func:`export`'s folder of Parquet parts ``part-00000.parquet``, ... (ranks
+    ``i * part_rows`` onward in part i), with the manifest inside and, with ``manifest``,
+    beside it (written once the folder is in place)."""
+    from types import SimpleNamespace
+
+    from .atomic import atomic_folder, check_targets
+
+    if manifest is not None:
+        check_targets([(manifest, "manifest")], force=force,
+                      inputs=_inputs(data) + [(path, "the output folder")])
+    idx = np.asarray(selection.indices, dtype=np.int64)
+    gains = getattr(selection, "gains", None)
+    text = _manifest_text(data, selection, scorecard)
+    with atomic_folder(path, force, "output", inputs=_inputs(data),
+                       looks_ours=lambda p: (p / PARTS_MANIFEST).is_file()) as tmp:
+        for part, start in enumerate(range(0, len(idx), part_rows)):
+            stop = min(len(idx), start + part_rows)
+            rows = SimpleNamespace(indices=idx[start:stop],
+                                   gains=None if gains is None else gains[start:stop])
+            frame = selection_frame(data, rows, engine)
+            frame["rank"] += start
+            for name, values in (columns or {}).items():
+                frame[name] = np.asarray(values)[start:stop]
+            frame.to_parquet(tmp / f"part-{part:05d}.parquet", index=False)
+        (tmp / PARTS_MANIFEST).write_text(text, encoding="utf-8")
+    if manifest is not None:
+        write_together([(Path(manifest).expanduser(), "manifest",
+                         lambda tmp: tmp.write_text(text, encoding="utf-8"))], force=force,
+                       inputs=_inputs(data))
     return path
 
 

@@ -195,9 +195,21 @@ class Run:
         return self.data._digest["fingerprint"]
 
     def smallest(self, seed: int, k: int, vectors: bool = False):
-        """The k rows with the smallest (seed, id) keys: (keys, index, ids[, X])."""
-        found = self.map(tasks.smallest_keys, [seed], k, vectors)
-        return tasks.merge_smallest([f[0] for f in found], k)
+        """The k rows with the smallest (seed, id) keys: (keys, index, ids[, X]). The keys
+        come first and the vectors of the k rows after, in a second pass: each partition
+        sends its k smallest keys, and k vectors from every partition (k x partitions rows)
+        would not fit in the workers' memory for a large sample."""
+        found = self.map(tasks.smallest_keys, [seed], k)
+        keys, index, ids = tasks.merge_smallest([f[0] for f in found], k)
+        if not vectors:
+            return keys, index, ids
+        return keys, index, ids, self.rows_vectors(index)
+
+    def rows_vectors(self, index: np.ndarray) -> np.ndarray:
+        """The prepared vectors (float32) of the global rows ``index``, in the order given."""
+        if len(index) == 0:
+            return np.zeros((0, self.data.dim), dtype=np.float32)
+        return np.asarray(self.rows(index)["X"], dtype=np.float32)
 
     def rows(self, index: np.ndarray, columns=(), vectors: bool = True) -> dict:
         """Vectors (prepared; None without ``vectors``), ids and metadata ``columns`` of the
@@ -756,9 +768,11 @@ def random_draws_of(run: Run, k: int, draws: int, seed: int) -> list:
     ``np.random.SeedSequence(seed).spawn(draws)``; so the draws depend on the seed, k and
     the ids only, never on the engine or the partitions."""
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(draws)]
-    drawn = run.map(tasks.smallest_keys, seeds, k, True, what="scorecard: random draws")
-    return [np.asarray(tasks.merge_smallest([f[r] for f in drawn], k)[3], np.float32)
-            for r in range(draws)]
+    drawn = run.map(tasks.smallest_keys, seeds, k, what="scorecard: random draws")
+    picks = [tasks.merge_smallest([f[r] for f in drawn], k)[1] for r in range(draws)]
+    every = np.unique(np.concatenate(picks)) if picks else np.zeros(0, np.int64)
+    X = run.rows_vectors(every)  # one read for the rows of every draw
+    return [X[np.searchsorted(every, rows)] for rows in picks]
 
 
 def subset_values(run: Run, pop: Population, subsets: list) -> tuple[dict, list]:
