@@ -81,7 +81,7 @@ class PeakMemory:
         if self.client is None:
             return psutil.Process().memory_info().rss / 2**20
         rss = self.client.run(lambda: __import__("psutil").Process().memory_info().rss)
-        return max(rss.values()) / 2**20
+        return max(rss.values(), default=0) / 2**20  # none while every worker restarts
 
     def _run(self):
         while not self._stop.is_set():
