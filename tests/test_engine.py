@@ -101,6 +101,19 @@ def test_kcenter_exact_is_one_machines_farthest_first(shard_sets, digits, client
         sel = explorer.select(_open(shard_sets[n]), "k-center", 25, seed=1, engine=engine)
         assert sel.indices.tolist() == ref.indices.tolist(), n
         assert sel.engine["mode"] == "exact"
+        assert sel.info["rows_held_in_memory"] is True
+
+
+def test_kcenter_exact_reads_each_round_when_the_rows_do_not_fit(shard_sets, digits, client,
+                                                                 monkeypatch):
+    """Data larger than the workers' memory: each round reads its partition again instead
+    of holding the rows (the memory measured in benchmarks/bench_engine.py); same ids."""
+    monkeypatch.setattr(drivers, "HOLD_FRACTION", 0.0)
+    ref = explorer.select(digits, "k-center", 12, seed=1)
+    for n, engine in ((3, "local"), (8, client)):
+        sel = explorer.select(_open(shard_sets[n]), "k-center", 12, seed=1, engine=engine)
+        assert sel.indices.tolist() == ref.indices.tolist(), n
+        assert sel.info["rows_held_in_memory"] is False
 
 
 def _sq(X, C):

@@ -175,5 +175,11 @@ class DaskEngine:
         if self._cluster is not None:
             self._cluster.close()
 
+    def memory_bytes(self) -> float:
+        """The workers' memory limits summed (a worker without a limit counts as infinite)."""
+        workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        limits = [w.get("memory_limit") or float("inf") for w in workers.values()]
+        return float(sum(limits)) if limits else float("inf")
+
     def describe(self) -> dict:
         return {"name": self.name, "workers": self.workers}

@@ -326,6 +326,12 @@ def _kmeans(run: Run, k: int, seed: int, n_clusters, pick: str, allocation: str,
                               "largest_cluster": int(sizes.max())}
 
 
+#: k-center exact keeps every partition's rows in the workers' memory across its rounds
+#: when they take at most this share of it (the rest is for the states, the libraries and
+#: distributed's own margins), else reads each partition again in every round.
+HOLD_FRACTION = 0.5
+
+
 def _kcenter(run: Run, k: int, seed: int, mode: str, **_):
     from ..strategies._kernels import sqdist_vectors
 
@@ -335,9 +341,14 @@ def _kcenter(run: Run, k: int, seed: int, mode: str, **_):
         return _kcenter_coreset(run, k, seed, first)
     eng = run.engine
     t0 = time.perf_counter()
-    blocks = [eng.submit(tasks.load, p, run.metric, label=f"load-{p.name}") for p in run.parts]
-    states = [eng.submit(tasks.kcenter_start, b, label=f"kc-start-{p.name}")
-              for b, p in zip(blocks, run.parts)]
+    held = run.n * run.data.dim * 4 <= HOLD_FRACTION * eng.memory_bytes()
+    if held:  # the rows stay in the workers' memory for every round
+        blocks = [eng.submit(tasks.load, p, run.metric, label=f"load-{p.name}")
+                  for p in run.parts]
+    else:  # each round reads its partition again: larger than the workers' memory
+        blocks = [tasks.ReadEachTime(p, run.metric) for p in run.parts]
+    states = [eng.submit(tasks.kcenter_start, p.rows, label=f"kc-start-{p.name}")
+              for p in run.parts]
     holder = [eng.submit(tasks.row_vector, b, first, label=f"kc-first-{p.name}")
               for b, p in zip(blocks, run.parts)]
     vec = next(v for v in eng.gather(holder) if v is not None)
@@ -357,8 +368,8 @@ def _kcenter(run: Run, k: int, seed: int, mode: str, **_):
                for b, s, p in zip(blocks, states, run.parts)]
         eng.release(states)
         states = new
-        best = eng.gather([eng.submit(tasks.kcenter_best, b, s, label=f"kc-best{r}-{p.name}")
-                           for b, s, p in zip(blocks, states, run.parts)])
+        best = eng.gather([eng.submit(tasks.kcenter_best, s, label=f"kc-best{r}-{p.name}")
+                           for s, p in zip(states, run.parts)])
         val, gidx, v = -1.0, -1, None
         for bv, bi, bx, _ in best:  # partitions in row order: ties go to the lowest index
             if bi >= 0 and bv > val:
@@ -372,14 +383,16 @@ def _kcenter(run: Run, k: int, seed: int, mode: str, **_):
         rounds.append(time.perf_counter() - tr)
         run.say((r + 1) / (k - 1), f"k-center (exact): {r + 1} of {k - 1} rounds")
     eng.release(states)
-    eng.release(blocks)
+    if held:
+        eng.release(blocks)
     index = np.asarray(index[:k], np.int64)
     ids = run.rows(index)["ids"]
     gains = np.concatenate([[np.nan], space.to_metric(np.asarray(dists[1:k]) ** 2,
                                                        run.metric)])
     info = {"radius": float(gains[-1]) if k > 1 else float("nan"),
             "distance_evaluations": int(evaluations),
-            "round_seconds": _spread(rounds), "seconds_total": time.perf_counter() - t0}
+            "round_seconds": _spread(rounds), "seconds_total": time.perf_counter() - t0,
+            "rows_held_in_memory": bool(held)}
     return index, ids, gains, info
 
 

@@ -20,6 +20,16 @@ def _value(arg):
     return arg.value if isinstance(arg, Done) else arg
 
 
+def available_memory() -> float:
+    """This machine's available physical memory in bytes (infinite where it cannot be read)."""
+    import os
+
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return float("inf")
+
+
 class LocalEngine:
     """Runs tasks in this process, one after another.
 
@@ -43,6 +53,10 @@ class LocalEngine:
         if progress is not None and out:
             progress(1.0, what)
         return out
+
+    def memory_bytes(self) -> float:
+        """The memory this process may still fill: the machine's available memory."""
+        return available_memory()
 
     def release(self, handles) -> None:
         for h in handles:

@@ -209,22 +209,44 @@ def grouped_smallest(part: Part, metric: str, how: tuple, quota: np.ndarray, ord
 # --- k-center -----------------------------------------------------------------------------
 
 
-def kcenter_start(block: Block) -> dict:
-    """Per-partition k-center state: nearest distance, nearest centre, candidacy."""
-    return {"mind": np.full(block.n, np.inf), "assign": np.full(block.n, -1, np.int64),
-            "candidate": np.ones(block.n, dtype=bool), "evaluations": 0}
+@dataclass(frozen=True)
+class ReadEachTime:
+    """A partition that a task reads when it runs, instead of a Block held in memory."""
+
+    part: Part
+    metric: str
 
 
-def kcenter_round(block: Block, state: dict, centre: np.ndarray, centre_index: int,
+def block_of(source) -> Block:
+    """A partition's rows from a loaded Block, or read now (:class:`ReadEachTime`): the
+    k-center rounds hold the blocks in the workers' memory when the data fits there, and
+    read each partition again in every round when it does not."""
+    if isinstance(source, ReadEachTime):
+        return load(source.part, source.metric)
+    return source
+
+
+def kcenter_start(rows: int) -> dict:
+    """Per-partition k-center state for ``rows`` rows: nearest distance, nearest centre,
+    candidacy."""
+    return {"mind": np.full(rows, np.inf), "assign": np.full(rows, -1, np.int64),
+            "candidate": np.ones(rows, dtype=bool), "evaluations": 0, "best": None}
+
+
+def kcenter_round(source, state: dict, centre: np.ndarray, centre_index: int,
                   cc: np.ndarray, k: int) -> dict:
     """Add the k-th centre (vector ``centre``, global row ``centre_index``; ``cc`` its
     distances to the earlier centres) to a copy of ``state``: the one-machine kernel
-    :func:`~explorer.strategies._kernels.kcenter_pass` over this partition."""
+    :func:`~explorer.strategies._kernels.kcenter_pass` over this partition (``source``, see
+    :func:`block_of`). The state keeps the partition's farthest candidate after the round
+    (:func:`kcenter_best`), so no other task needs the rows."""
     from ..strategies._kernels import KCENTER_CHUNK, kcenter_pass
 
+    block = block_of(source)
     out = {"mind": state["mind"].copy(), "assign": state["assign"].copy(),
            "candidate": state["candidate"].copy(), "evaluations": state["evaluations"]}
     if block.n == 0:
+        out["best"] = (-1.0, -1, None, out["evaluations"])
         return out
     local = centre_index - int(block.index[0])
     if 0 <= local < block.n:
@@ -236,22 +258,26 @@ def kcenter_round(block: Block, state: dict, centre: np.ndarray, centre_index: i
     kcenter_pass(block.X, np.ascontiguousarray(centre, np.float32), cc, out["mind"],
                  out["assign"], out["candidate"], k, best_idx, best_val, evals)
     out["evaluations"] += int(evals.sum())
+    cand = np.flatnonzero(out["candidate"])
+    if len(cand) == 0:
+        out["best"] = (-1.0, -1, None, out["evaluations"])
+    else:  # ties: lowest index (the one-machine kernel's rule); argmax takes the first
+        j = cand[np.argmax(out["mind"][cand])]
+        out["best"] = (float(out["mind"][j]), int(block.index[j]), block.X[j].copy(),
+                       out["evaluations"])
     return out
 
 
-def kcenter_best(block: Block, state: dict):
-    """This partition's farthest candidate: (distance, global index, vector, evaluations);
-    ties: lowest index (the one-machine kernel's rule)."""
-    cand = np.flatnonzero(state["candidate"])
-    if len(cand) == 0:
-        return (-1.0, -1, None, state["evaluations"])
-    j = cand[np.argmax(state["mind"][cand])]  # argmax: first of equal maxima
-    return (float(state["mind"][j]), int(block.index[j]), block.X[j].copy(),
-            state["evaluations"])
+def kcenter_best(state: dict):
+    """This partition's farthest candidate after the last round: (distance, global index,
+    vector, evaluations)."""
+    return state["best"]
 
 
-def row_vector(block: Block, index: int):
-    """The vector of global row ``index`` when this partition holds it, else None."""
+def row_vector(source, index: int):
+    """The vector of global row ``index`` when this partition (``source``, see
+    :func:`block_of`) holds it, else None."""
+    block = block_of(source)
     if block.n == 0:
         return None
     local = index - int(block.index[0])
