@@ -121,6 +121,7 @@ def kcenter_split(data, client, budget: int) -> dict:
     compute it holds (sum of the round's task compute times / workers); the rest is
     scheduling (submitting, the scheduler's decisions, transfers, the driver's merge)."""
     import distributed
+    from dask.utils import parse_bytes
 
     import explorer
 
@@ -158,6 +159,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import distributed
+    from dask.utils import parse_bytes
 
     import explorer
 
@@ -208,7 +210,7 @@ def main() -> None:
                   f"{split['compute_mean']:.3f} s, scheduling {split['scheduling_mean']:.3f} s; "
                   f"load average {load_average()}", flush=True)
             now = sorted(client.run(os.getpid).values())
-            total = args.workers * distributed.utils.parse_bytes(args.memory_limit) / 1e9
+            total = args.workers * parse_bytes(args.memory_limit) / 1e9
             print(f"workers restarted (a nanny kill or a crash) during the runs: "
                   f"{len(set(pids) - set(now))} of {len(pids)}; data {gb:.2f} GB = "
                   f"{gb / total:.1f}x the workers' total memory ({total:.2f} GB)", flush=True)
