@@ -121,7 +121,6 @@ def kcenter_split(data, client, budget: int) -> dict:
     compute it holds (sum of the round's task compute times / workers); the rest is
     scheduling (submitting, the scheduler's decisions, transfers, the driver's merge)."""
     import distributed
-    from dask.utils import parse_bytes
 
     import explorer
 
