@@ -5,7 +5,7 @@
                                              # written to a temporary folder unless --out is given
 
 For each bundled sample (digits: 1,797 x 64 pixels, euclidean; pydocs: 1,010 x 384
-all-MiniLM-L6-v2 embeddings, cosine) it runs :func:`explorer.evaluate.probes.probe_sweep`:
+all-MiniLM-L6-v2 embeddings, cosine) it runs :func:`explorer.evaluate.sweep.probe_sweep`:
 20 % of the rows are held out (stratified by label) first, every strategy picks from the
 remaining pool at log-spaced budgets (1 % ... 40 % of the pool), and a logistic-regression and
 a kNN probe trained on the picks are scored on the held-out rows (accuracy, macro-F1,
@@ -51,7 +51,8 @@ sys.path.insert(0, str(ROOT))
 import explorer  # noqa: E402
 from explorer import space  # noqa: E402
 from explorer.clustering import kmeans  # noqa: E402
-from explorer.evaluate.probes import probe_sweep, take_rows  # noqa: E402
+from explorer.evaluate.probes import take_rows  # noqa: E402
+from explorer.evaluate.sweep import probe_sweep  # noqa: E402
 from explorer.evaluate.scorecard import ScoringContext, random_subsets  # noqa: E402
 from explorer.evaluate.stats import draws_needed, holm, rank_p_value, verdict  # noqa: E402
 

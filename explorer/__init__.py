@@ -81,10 +81,14 @@ def __getattr__(name):
         from .evaluate import scorecard
 
         return getattr(scorecard, name)
-    if name in ("probe_sweep", "holdout_split"):
-        from .evaluate import probes
+    if name == "probe_sweep":
+        from .evaluate.sweep import probe_sweep
 
-        return getattr(probes, name)
+        return probe_sweep
+    if name == "holdout_split":
+        from .evaluate.probes import holdout_split
+
+        return holdout_split
     if name == "estimate":
         from .cost import estimate
 

@@ -9,7 +9,7 @@ by the dataset's fingerprint (embeddings + ids). Three tables:
   label column), never replaced;
 * ``explorations`` — one row per strategy x budget tried on a locked dataset: every
   :func:`explorer.select` on it (the app's Explore page, ``explorer select``) and every
-  strategy x budget of a comparison (:func:`~explorer.evaluate.probes.probe_sweep`: the
+  strategy x budget of a comparison (:func:`~explorer.evaluate.sweep.probe_sweep`: the
   Compare page, ``explorer compare``). Nothing is logged for a dataset without a lock;
 * ``confirmations`` — each use of the split by ``explorer confirm`` (the second is refused
   unless asked for, and then flagged).
