@@ -26,6 +26,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
+from .. import cache
 from ..data.dataset import Dataset
 from ..data.rows import row_indices
 from ..errors import ExplorerError
@@ -152,20 +153,23 @@ def _run_strategies(pool: Dataset, specs: dict, sizes: list, *, seed: int, seeds
     from ..selection import select
 
     runs = {}
-    for name, spec in specs.items():
-        seed_list = _seeds_of(spec, seed, seeds)
-        kw = dict(select_kw, params=select_kw["params"].get(name), cost_column=cost_column)
-        per_seed = {}
-        for s in seed_list:
-            if spec.greedy and cost_column is None:
-                largest = select(pool, name, sizes[-1], seed=s, **kw)
-                per_seed[s] = {b: largest for b in sizes}
-            else:
-                per_seed[s] = {b: select(pool, name, b, seed=s, **kw) for b in sizes}
-        for b in sizes:
-            runs[(name, b)] = _distinct_runs([per_seed[s][b] for s in seed_list],
-                                             None if cost_column is not None else b)
-            steps.tick(f"{name} at budget {b}")
+    # the runs share the caller's cache, or one of the sweep's own (clusterings reused at
+    # every budget), dropped when the sweep returns
+    with (cache.current() or cache.Cache()).kept():
+        for name, spec in specs.items():
+            seed_list = _seeds_of(spec, seed, seeds)
+            kw = dict(select_kw, params=select_kw["params"].get(name), cost_column=cost_column)
+            per_seed = {}
+            for s in seed_list:
+                if spec.greedy and cost_column is None:
+                    largest = select(pool, name, sizes[-1], seed=s, **kw)
+                    per_seed[s] = {b: largest for b in sizes}
+                else:
+                    per_seed[s] = {b: select(pool, name, b, seed=s, **kw) for b in sizes}
+            for b in sizes:
+                runs[(name, b)] = _distinct_runs([per_seed[s][b] for s in seed_list],
+                                                 None if cost_column is not None else b)
+                steps.tick(f"{name} at budget {b}")
     return runs
 
 
