@@ -54,7 +54,8 @@ from explorer.clustering import kmeans  # noqa: E402
 from explorer.evaluate.probes import take_rows  # noqa: E402
 from explorer.evaluate.sweep import probe_sweep  # noqa: E402
 from explorer.evaluate.scorecard import ScoringContext, random_subsets  # noqa: E402
-from explorer.evaluate.stats import draws_needed, holm, rank_p_value, verdict  # noqa: E402
+from explorer.evaluate.stats import (draws_needed, holm, holm_verdicts,  # noqa: E402
+                                     rank_p_value)
 
 DATASETS = {
     "digits": dict(metric="euclidean", label="label", score="difficulty", group="group",
@@ -138,13 +139,8 @@ def add_distribution_free(table: pd.DataFrame, draws: int) -> pd.DataFrame:
         free_worse.append((1 + worse_count) / (R + 1))
     t["p_free"] = free
     t["p_free_worse"] = free_worse
-    t["p_free_holm"] = np.nan
-    t["p_free_worse_holm"] = np.nan
-    for _, part in t.groupby("metric", sort=False):
-        t.loc[part.index, "p_free_holm"] = holm(part["p_free"].to_numpy())
-        t.loc[part.index, "p_free_worse_holm"] = holm(part["p_free_worse"].to_numpy())
-    t["verdict_free"] = [verdict(p, q, ALPHA) for p, q in
-                         zip(t["p_free_holm"], t["p_free_worse_holm"])]
+    t["p_free_holm"], t["p_free_worse_holm"], t["verdict_free"] = holm_verdicts(
+        t, "p_free", "p_free_worse", ALPHA)
     return t
 
 

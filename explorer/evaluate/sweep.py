@@ -36,7 +36,7 @@ from . import metrics as subset_metrics
 from .probes import (FRACTION, POSITIVE, PROBES, holdout_split, make_probe, one_blas_thread,
                      take_rows)
 from .scorecard import SCORECARD_METRICS, ScoringContext, random_subsets, random_subsets_at_cost
-from .stats import bootstrap_diff_ci, draws_needed, holm, verdict
+from .stats import bootstrap_diff_ci, draws_needed, holm_verdicts
 
 #: A probe by name, as the sweep takes it ('auto' picks by the columns given; 'none' runs none).
 PROBE_CHOICE = (Options(("auto", "none", *PROBES)),
@@ -336,13 +336,8 @@ def _comparison_table(measured: dict, sizes_of: dict, envelope_of: dict, envelop
                 **({} if spent is None else spent[(name, b)]),
             })
     table = pd.DataFrame(rows)
-    table["p_holm"] = np.nan
-    table["p_worse_holm"] = np.nan
-    for m, part in table.groupby("metric", sort=False):
-        table.loc[part.index, "p_holm"] = holm(part["p_value"].to_numpy())
-        table.loc[part.index, "p_worse_holm"] = holm(part["p_worse"].to_numpy())
-    table["verdict"] = [verdict(p, q, alpha) for p, q in
-                        zip(table["p_holm"], table["p_worse_holm"])]
+    table["p_holm"], table["p_worse_holm"], table["verdict"] = holm_verdicts(
+        table, "p_value", "p_worse", alpha)
     order = ["strategy", "budget", "size", "metric", "kind", "higher_is_better", "value",
              "n_values", "random_mean", "random_std", "random_p05", "random_p95",
              "percentile", "difference", "ci_low", "ci_high", "p_value", "p_holm", "p_worse",
