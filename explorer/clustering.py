@@ -13,15 +13,14 @@ from . import cache, space
 #: row is assigned to its nearest centre.
 MINIBATCH_ABOVE = 50_000
 #: Training rows per cluster on large data (faiss caps at 256 and warns below 39; 64 keeps
-#: 1M x 384 at k = 1,000 well under a minute on two cores, with centres within a few % of the
-#: full fit's inertia).
+#: a million rows at k = 1,000 fast while the centres stay close to the full fit's inertia:
+#: docs/bench_peers.md).
 SAMPLE_PER_CLUSTER = 64
 #: ... but never fewer training rows than this.
 MIN_SAMPLE = 10_000
 #: k-means++ seeds from a seeded subset of the training rows: max(10,000, 2 k) of them
 #: (seeding costs k passes over its rows; Lloyd's iterations on the full training sample
-#: then move the centres. At 100,000 x 384 and k = 1,000, seeds from 10,000 or 16,000 rows
-#: ended at a lower inertia than seeds from all 64,000).
+#: then move the centres, and seeds from a subset end no worse than seeds from all of it).
 SEED_PER_CLUSTER = 2
 #: Lloyd iterations on large data stop when the inertia falls by less than this fraction.
 LLOYD_TOL = 1e-4

@@ -27,7 +27,8 @@ def _data(data_key):
 @st.cache_data(show_spinner=False, max_entries=8)
 def column_levels(data_key) -> dict:
     """Number of distinct values of each metadata column, counted once per dataset (the
-    sidebar and the map's colour choices ask on every run; 50 ms at 100,000 rows of text)."""
+    sidebar and the map's colour choices ask on every run, and counting text columns of a
+    large dataset is not free)."""
     meta = _data(data_key).metadata
     return {c: int(meta[c].nunique()) for c in meta.columns}
 
