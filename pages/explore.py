@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from explorer.ui import (compute, curate_view, explore_view, filter_view, results_view, sidebar, state,
-                         strategy_panel)
+from explorer.ui import (compute, curate_view, explore_view, filter_view, results_view, sidebar,
+                         state, strategy_panel)
 
 explore_view.start_page()
 data = sidebar.current_data()
