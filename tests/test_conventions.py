@@ -200,6 +200,7 @@ VALIDATED_MODULES = (
 )
 #: Public functions of those modules without the decorator, and why.
 UNVALIDATED = {
+    "explorer.evaluate.scorecard.balance_frame": "a table of counts the scorecards computed",
     "explorer.evaluate.advisor.power_law": "a formula over arrays (curve_fit calls it)",
     "explorer.evaluate.advisor.rows": "formats a number for a sentence",
     "explorer.evaluate.probes.one_blas_thread": "a context manager without arguments",
