@@ -12,6 +12,7 @@ if data is None:
     st.info("Load a dataset in the sidebar to begin.")
     st.stop()
 
+map_first = explore_view.map_before_selection()
 left, right = st.columns([2.6, 1.2], gap="medium")
 with right:
     st.subheader("Strategy")
@@ -24,11 +25,16 @@ with right:
                             default=data.n <= 200_000,
                             help="Off: press Run. Results are cached, so going back is instant.")
     run = st.button("Run", type="primary", disabled=bool(missing), width="stretch")
-    explore_view.run_if_needed(data, spec, params, missing, auto or run, pressed=run,
-                               where=where)
+    if not map_first:
+        explore_view.run_if_needed(data, spec, params, missing, auto or run, pressed=run,
+                                   where=where)
 with left:
     explore_view.map_section(data)
     curate_view.scores_panel(data)
+if map_first:
+    with right:
+        explore_view.run_if_needed(data, spec, params, missing, auto or run, pressed=run,
+                                   where=where)
 
 sel = state.get("selection")
 if sel is not None:
@@ -40,4 +46,4 @@ elif state.get("selection_error"):
 else:
     st.info("Choose a strategy and a budget, then press **Run** to see which rows it picks "
             "and how they compare with random subsets of the same size.")
-explore_view.finish_layout()  # the map's UMAP, once the selection and scorecard are drawn
+explore_view.finish_layout(redraw=map_first)  # the map's layout, after the scorecard

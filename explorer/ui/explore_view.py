@@ -166,13 +166,24 @@ def start_page() -> None:
     state.put("page_running", True)
 
 
-def finish_layout() -> None:
+def map_before_selection() -> bool:
+    """Whether this run of the page draws the map before it computes the selection: only
+    before the session's first selection, which may wait for numba's first compile (seconds
+    on a fresh install) while the map does not need it. ``finish_layout(redraw=True)`` then
+    redraws the page, so that the map shows the picks."""
+    return state.get("selection") is None and state.get("selection_error") is None
+
+
+def finish_layout(redraw: bool = False) -> None:
     """Compute the layout the map is waiting for (if any), showing its progress above the
     map, then redraw the page with it. Called last, so the selection and its scorecard are
-    on screen before the layout starts."""
+    on screen before the layout starts. ``redraw``: redraw the page anyway once there is a
+    selection (the map was drawn before it)."""
     state.put("page_running", False)
     pending = state.get("layout_pending")
     if pending is None:
+        if redraw and state.get("selection") is not None:
+            st.rerun()
         return
     key, method, nn, md, metric, note = pending
     state.put("layout_pending", None)
