@@ -88,3 +88,25 @@ def scorecard_view(card, data, strategy: str = "") -> None:
                              key="balance_labels", height=340)
         else:
             st.info("Choose a label column in the sidebar to see the label balance.")
+
+
+def detail_panel(data, row: int) -> None:
+    """What one row is: id, label, text or thumbnail (fetched on click, not sent per point)."""
+    meta = data.metadata.iloc[row]
+    st.markdown(f"**id {data.ids[row]}** (row {row})")
+    for col in data.metadata.columns:
+        value = meta[col]
+        if isinstance(value, str) and value.startswith("data:image/"):
+            st.image(value, width=96)
+        elif col == "text":
+            st.write(str(value)[:600])
+        elif col not in ("id",):
+            st.caption(f"{col}: {value}")
+
+
+def frame_of_rows(data, rows) -> pd.DataFrame:
+    rows = np.asarray(rows, dtype=np.int64)
+    out = pd.DataFrame({"row": rows, "id": data.ids[rows]})
+    for col in [c for c in ("label", "group") if c in data.metadata.columns]:
+        out[col] = data.metadata[col].to_numpy()[rows]
+    return out
