@@ -1,0 +1,480 @@
+"""Runs on a sharded dataset: the engine they go to (chosen in the sidebar, one per session),
+their progress, the Dask dashboard link, the map of a uniform sample plus every selected row,
+and the export of such a run.
+
+A sharded dataset is never in this process as a whole: the strategies offered are those with
+a distributed form (:data:`explorer.engine.drivers.FORMS`), the scorecard is the engine's
+(every row, against random subsets of the same size), and the map reads only its sample and
+the selected rows (:mod:`explorer.engine.sample_map`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from contextlib import nullcontext
+from pathlib import Path
+from types import SimpleNamespace
+
+import streamlit as st
+
+import explorer
+from explorer.data.shards import ShardedDataset
+from explorer.engine import drivers, get_engine
+from explorer.engine.sample_map import MAP_SAMPLE_ROWS, map_layout, read_map_sample
+from explorer.params import ParamSet, budget_count
+from explorer.strategies import INPUTS, list_strategies
+
+from . import live_charts, state
+from .heavy import heavy_turn
+
+#: The sidebar's engine choices: state value -> label.
+ENGINE_KINDS = {"local": "This process (local engine)",
+                "cluster": "Dask: a local cluster",
+                "scheduler": "Dask: a scheduler address"}
+#: Random subsets the engine's scorecard measures next to the selection (the command line's
+#: ``--random-draws`` default).
+RANDOM_DRAWS = 30
+#: Runs (selection and scorecard) a session keeps, so going back to a setting is instant.
+KEPT_RUNS = 8
+#: Seconds between two redraws of a progress bar (a k-center run reports every round).
+PROGRESS_EVERY_S = 0.1
+
+
+def is_sharded(data) -> bool:
+    return isinstance(data, ShardedDataset)
+
+
+# --- the session's engine ------------------------------------------------------------------
+
+
+class EngineSlot:
+    """This session's engine: opened for one choice of the sidebar (its ``spec``), closed
+    when the choice changes or the session ends. A choice that failed keeps its message, so a
+    bad scheduler address is not tried again on every rerun (each try waits up to 5 s)."""
+
+    def __init__(self) -> None:
+        self.spec = None
+        self.engine = None
+        self.error = None
+        self._lock = threading.Lock()
+
+    def get(self, spec: tuple, again: bool = False):
+        """(engine, None) or (None, message) for ``spec``; ``again`` retries a failed one."""
+        with self._lock:
+            if spec == self.spec and not (again and self.error):
+                return self.engine, self.error
+            self._close()
+            self.spec = spec
+            try:
+                self.engine = _open_engine(spec)
+            except explorer.ExplorerError as exc:
+                self.error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - one line on the page, not a traceback
+                self.error = f"The Dask engine could not start: {type(exc).__name__}: {exc}"
+            return self.engine, self.error
+
+    def _close(self) -> None:
+        engine, self.engine, self.error = self.engine, None, None
+        if engine is not None:
+            try:
+                engine.close()
+            except Exception:  # noqa: BLE001 - a cluster already gone has nothing to close
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+            self.spec = None
+
+
+def _open_engine(spec: tuple):
+    kind, workers, memory, address = spec
+    if kind == "cluster":
+        return get_engine("dask", workers=int(workers), memory_limit=memory,
+                          local_cluster=True)
+    if kind == "scheduler":
+        if not address:
+            raise explorer.ExplorerError("Dask scheduler: type its address (tcp://HOST:8786) "
+                                         "in the sidebar, or set DASK_SCHEDULER_ADDRESS where "
+                                         "the app is started.")
+        return get_engine("dask", scheduler=address)
+    return get_engine("local")
+
+
+@st.cache_resource(scope="session", on_release=lambda slot: slot.close(), show_spinner=False)
+def _session_slot() -> EngineSlot:
+    """The session's engine slot; Streamlit releases it (closing its cluster) when the
+    session ends."""
+    return EngineSlot()
+
+
+def _memory_limit(text: str) -> str:
+    """A worker's memory limit as typed ('auto', '2GiB', '1.5 GB'), checked."""
+    from dask.utils import parse_bytes
+
+    text = (text or "").strip() or "auto"
+    if text.lower() == "auto":
+        return "auto"
+    try:
+        parse_bytes(text)
+    except (ValueError, TypeError):
+        raise explorer.ExplorerError(f"Memory per worker {text!r}: not a size; give e.g. 2GiB, "
+                                     "500MB or auto.") from None
+    return text
+
+
+def engine_spec() -> tuple:
+    """The sidebar's engine choice, from the session state it writes."""
+    kind = state.get("engine_kind")
+    if kind == "cluster":
+        return ("cluster", int(state.get("engine_workers")),
+                _memory_limit(state.get("engine_memory")), None)
+    if kind == "scheduler":
+        return ("scheduler", None, None, (state.get("engine_address") or "").strip() or None)
+    return ("local", None, None, None)
+
+
+def session_engine(again: bool = False):
+    """(engine, None) for the sidebar's choice, or (None, the one-line reason it failed)."""
+    try:
+        spec = engine_spec()
+    except explorer.ExplorerError as exc:
+        return None, str(exc)
+    return _session_slot().get(spec, again=again)
+
+
+def engine_sidebar(sb) -> None:
+    """Where runs on a sharded dataset go, and the engine's state."""
+    import os
+
+    sb.header("Engine")
+    kind = state.remembered(sb.radio, "Runs go to", "engine_kind",
+                            options=list(ENGINE_KINDS), format_func=ENGINE_KINDS.get,
+                            help="Where selections, scorecards and the map's sample of a "
+                            "sharded dataset are computed. The picks are the same on every "
+                            "engine.")
+    if kind == "cluster":
+        state.remembered(sb.number_input, "Workers", "engine_workers", min_value=1,
+                         max_value=256, step=1,
+                         help="Worker processes of one thread each, on this machine.")
+        state.remembered(sb.text_input, "Memory per worker", "engine_memory",
+                         help="e.g. 2GiB; auto shares the machine's memory among the workers.")
+    elif kind == "scheduler":
+        if state.get("engine_address") is None:
+            state.put("engine_address", os.environ.get("DASK_SCHEDULER_ADDRESS", ""))
+        state.remembered(sb.text_input, "Scheduler address", "engine_address",
+                         placeholder="tcp://HOST:8786",
+                         help="A running `dask scheduler`; the default comes from "
+                         "DASK_SCHEDULER_ADDRESS.")
+    with sb:
+        with st.spinner("Starting the engine ...") if kind != "local" else nullcontext():
+            engine, error = session_engine()
+    if error:
+        sb.error(error)
+        if sb.button("Try again", key="engine_retry"):
+            session_engine(again=True)
+            st.rerun()
+    elif engine is not None:
+        sb.caption(engine_line(engine))
+
+
+def engine_line(engine) -> str:
+    """The engine in one line, with the Dask dashboard's link when it has one."""
+    if engine.name == "local":
+        return "Engine: **local**, in this process, one shard after another."
+    link = engine.dashboard
+    return (f"Engine: **Dask**, {engine.workers} worker(s)"
+            + (f" · [Dask dashboard]({link})" if link else " · no dashboard (install bokeh)"))
+
+
+# --- running on the engine ----------------------------------------------------------------
+
+
+def engine_strategies() -> list:
+    """The registered strategies that have a distributed form, in the registry's order."""
+    return [s for s in list_strategies() if s.name in drivers.FORMS]
+
+
+def _progress_callback(bar, stage: str):
+    """A progress(fraction, message) that redraws ``bar`` at most every PROGRESS_EVERY_S."""
+    last = [0.0]
+
+    def say(fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] < PROGRESS_EVERY_S and fraction < 1.0:
+            return
+        last[0] = now
+        bar.progress(min(1.0, max(0.0, float(fraction))),
+                     text=f"{stage}: {message}" if message else stage)
+
+    return say
+
+
+def strategy_panel(data):
+    """The strategy (those with a distributed form), its parameters, its mode and bound.
+
+    Returns (spec, params, mode, missing)."""
+    from .panels import param_widgets
+
+    specs = engine_strategies()
+    labels = {s.name: f"{s.family} · {s.name}" for s in specs}
+    name = state.remembered(st.selectbox, "Strategy", "engine_strategy",
+                            options=[s.name for s in specs], format_func=labels.get,
+                            help="On a sharded dataset: the strategies with a distributed "
+                            "form, which give the same picks on every engine.")
+    spec = next(s for s in specs if s.name == name)
+    form = drivers.FORMS[name]
+    st.caption(spec.summary)
+    available = {"labels"} if state.get("label_column") else set()
+    if state.get("group_column"):
+        available.add("groups")
+    missing = spec.missing_inputs(available)
+    if missing:
+        st.warning(f"{name} needs {' and '.join(missing)}, which the app cannot take on a "
+                   "sharded dataset yet; run it from the command line (explorer select "
+                   "--engine dask ...).")
+    params = param_widgets(spec, "engine_strategy")
+    if form.extra:
+        params.update(param_widgets(SimpleNamespace(name=name, params=ParamSet(name, form.extra),
+                                                    nested=None), "engine_strategy"))
+    mode = form.modes[0]
+    if len(form.modes) > 1:
+        mode = state.remembered(st.radio, "Mode", f"engine_mode:{name}", options=form.modes,
+                                horizontal=True)
+    st.caption(f"Distributed form ({mode}): {form.bounds[mode]}.")
+    return spec, params, mode, missing
+
+
+def budget_of(data, spec):
+    """The sidebar's budget as a row count (None when the strategy sets its own size)."""
+    if spec.sets_size:
+        return None
+    if state.get("budget_mode") == "percent":
+        pct = float(state.get("budget_percent"))
+        return data.n if pct >= 100 else budget_count(pct / 100, data.n)
+    return int(min(state.get("budget_count"), data.n))
+
+
+def run_key(data, spec, params, mode) -> tuple:
+    """What identifies a run on the engine (the engine's choice included: its record goes
+    into the manifest)."""
+    return (state.get("data_key"), spec.name, tuple(sorted(params.items())), mode,
+            budget_of(data, spec), int(state.get("seed")), state.get("metric"),
+            state.get("label_column"), state.get("group_column"), engine_spec())
+
+
+def run_on_engine(data, engine, spec, params, mode, key) -> None:
+    """Select and score on ``engine`` with a progress bar; the result (or the one-line reason
+    it failed) is kept in the session."""
+    bar = st.progress(0.0, text=f"Starting {spec.name} on the {engine.name} engine ...")
+    seed, metric = int(state.get("seed")), state.get("metric")
+    # the local engine works in the server's own process: one such run at a time
+    turn = heavy_turn(f"{spec.name} on the local engine") if engine.name == "local" \
+        else nullcontext()
+    try:
+        with turn:
+            sel = explorer.select(data, spec.name, budget_of(data, spec), seed=seed,
+                                  metric=metric, params=params, mode=mode, engine=engine,
+                                  label_column=state.get("label_column"),
+                                  group_column=state.get("group_column"),
+                                  progress=_progress_callback(bar, "1 of 2 · selecting"))
+            card = drivers.score(data, sel, engine=engine, metric=metric,
+                                 random_draws=RANDOM_DRAWS, seed=seed,
+                                 progress=_progress_callback(bar, "2 of 2 · scoring"))
+    except explorer.ExplorerError as exc:
+        state.put("engine_error", str(exc))
+        return
+    except Exception as exc:  # noqa: BLE001 - a lost cluster, a closed connection: said
+        state.put("engine_error", f"The {engine.name} engine failed during the run: "
+                  f"{type(exc).__name__}: {exc}. Check the engine in the sidebar and press "
+                  "Run again.")
+        return
+    finally:
+        bar.empty()
+    runs = state.get("engine_runs")
+    runs[key] = (sel, card)
+    while len(runs) > KEPT_RUNS:
+        runs.pop(next(iter(runs)))
+    state.put("engine_error", None)
+    state.put("selection", sel)
+    state.put("engine_scorecard", card)
+
+
+def current_run(key):
+    """(selection, scorecard) of the run ``key`` when this session made it, else None."""
+    return state.get("engine_runs").get(key)
+
+
+# --- the map ------------------------------------------------------------------------------
+
+_SAMPLES: OrderedDict = OrderedDict()
+_SAMPLES_LOCK = threading.Lock()
+_KEPT_SAMPLES = 4
+
+
+def map_sample(data, engine, rows: int, metric: str, columns: tuple, progress=None):
+    """The map's uniform sample of ``data`` (read once per dataset, size, metric and
+    columns, and shared by the sessions of this server: it is the same on every engine)."""
+    key = (state.get("data_key"), int(rows), metric, columns)
+    with _SAMPLES_LOCK:
+        if key in _SAMPLES:
+            _SAMPLES.move_to_end(key)
+            return _SAMPLES[key]
+    sample = read_map_sample(data, engine=engine, rows=rows, metric=metric, columns=columns,
+                             progress=progress)
+    with _SAMPLES_LOCK:
+        _SAMPLES[key] = sample
+        while len(_SAMPLES) > _KEPT_SAMPLES:
+            _SAMPLES.popitem(last=False)
+    return sample
+
+
+def map_section(data, engine, sel) -> None:
+    """The map: a uniform sample of the rows plus every selected row, by a PCA fitted on the
+    sample, with the selected rows highlighted as on the map of one file."""
+    metric = state.get("metric")
+    c1, c2 = st.columns([1, 1])
+    choices = ["(none)"] + [c for c in data.columns if c != data.id_column]
+    guess = state.get("label_column") if state.get("label_column") in choices else "(none)"
+    colour_by = state.remembered(c1.selectbox, "Colour by", "shard_colour", options=choices,
+                                 index=choices.index(guess),
+                                 default=guess)
+    rows = int(state.remembered(c2.number_input, "Rows in the map's sample", "map_sample_rows",
+                                min_value=100, max_value=200_000, step=1_000,
+                                help="A uniform sample, the same rows whatever the seed, "
+                                "the strategy or the engine; the selected rows are always "
+                                "drawn too."))
+    columns = () if colour_by == "(none)" else (colour_by,)
+    bar = st.empty()
+    try:
+        sample = map_sample(data, engine, rows, metric, columns,
+                            _progress_callback(bar, "Reading the map's sample"))
+        layout = map_layout(data, sample, None if sel is None else sel.indices, engine=engine,
+                            metric=metric)
+    except explorer.ExplorerError as exc:
+        bar.empty()
+        st.error(str(exc))
+        return
+    bar.empty()
+    colour, continuous = None, False
+    if columns:
+        values = layout.columns[colour_by]
+        continuous = values.dtype.kind == "f"
+        colour = values if continuous else values.astype(str)
+    chart = live_charts.map_chart(layout.xy, layout.ids, colour=colour, colour_name=colour_by,
+                                  continuous=continuous,
+                                  selected=layout.selected if sel is not None else None)
+    st.echarts_chart(chart.option, key="shard_map", height=600)
+    picked = "" if sel is None else f" plus every selected row ({len(sel):,})"
+    st.caption(f"The map shows a uniform sample of **{layout.sample_rows:,} of "
+               f"{layout.total:,} rows**{picked}: {layout.n:,} points, placed by a PCA fitted "
+               f"on the sample (it keeps {layout.explained:.0%} of the sample's variance). "
+               "For looking only: every metric is computed over all rows, in the embedding "
+               "space.")
+
+
+# --- the page -----------------------------------------------------------------------------
+
+
+def explore_page(data) -> None:
+    """The Explore page for a sharded dataset."""
+    from .panels import scorecard_view, selection_summary
+
+    shards = len(data.shards)
+    st.caption(f"Sharded: {shards:,} shard{'s' if shards != 1 else ''} in {data.source}. Rows "
+               "are read shard by shard on the engine, never all at once.")
+    engine, error = session_engine()
+    if error:
+        st.error(error)
+    else:
+        st.markdown(engine_line(engine))
+    left, right = st.columns([2.6, 1.2], gap="medium")
+    with right:
+        st.subheader("Strategy")
+        spec, params, mode, missing = strategy_panel(data)
+        pressed = st.button("Run", type="primary", key="engine_run",
+                            disabled=bool(missing) or engine is None, width="stretch")
+        key = run_key(data, spec, params, mode)
+        if pressed:
+            run_on_engine(data, engine, spec, params, mode, key)
+    done = current_run(key)
+    sel, card = done if done is not None else (None, None)
+    with left:
+        map_section(data, engine, sel)
+    if state.get("engine_error") and done is None:
+        st.error(state.get("engine_error"))
+    elif sel is None:
+        st.info(f"Choose a strategy and a budget, then press **Run**: it runs on the "
+                f"{'chosen ' if engine is None else engine.name + ' '}engine over all "
+                f"{data.n:,} rows, and is scored against random subsets of the same size.")
+    else:
+        state.put("selection", sel)
+        state.put("engine_scorecard", card)
+        selection_summary(sel, data)
+        st.caption(f"On the {sel.engine['name']} engine: {sel.engine['partitions']} "
+                   f"partitions, {sel.engine['workers']} worker(s), mode "
+                   f"{sel.engine['mode']} ({sel.engine['bound']}).")
+        scorecard_view(card, data, sel.strategy)
+
+
+# --- export -------------------------------------------------------------------------------
+
+
+def export_bytes(data, sel, card, engine) -> dict:
+    """The Parquet and the manifest of an engine run, as the command line's ``select
+    --engine`` writes them (the library's own export; the manifest records the engine, the
+    partitions, the mode and its bound, and the scorecard)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / f"{data.name}-{sel.strategy}-{len(sel)}"
+        explorer.export(data, sel, base.with_suffix(".parquet"),
+                        manifest=base.with_suffix(".json"), scorecard=card, engine=engine)
+        return {".parquet": base.with_suffix(".parquet").read_bytes(),
+                ".json": base.with_suffix(".json").read_bytes()}
+
+
+def downloads(data, sel) -> None:
+    """The Export page for a run on a sharded dataset."""
+    st.subheader("Download this selection")
+    st.write(f"**{sel.strategy}**, {len(sel):,} rows of {data.name} (seed {sel.seed}, "
+             f"{sel.metric}, {sel.engine['name']} engine, {sel.engine['partitions']} "
+             f"partitions, mode {sel.engine['mode']}).")
+    engine, error = session_engine()
+    if error:
+        st.error(error)
+        return
+    cached = state.get("engine_exports")
+    key = (state.get("data_key"), sel.strategy, sel.seed, sel.indices.tobytes())
+    if key not in cached:
+        try:
+            with st.spinner("Reading the selected rows' metadata from the shards ..."):
+                cached.clear()  # one export kept: it may be large
+                cached[key] = export_bytes(data, sel, state.get("engine_scorecard"), engine)
+        except explorer.ExplorerError as exc:
+            st.error(str(exc))
+            return
+    files = cached[key]
+    stem = f"{data.name}-{sel.strategy}-{len(sel)}"
+    c = st.columns(2)
+    c[0].download_button("Parquet", files[".parquet"], f"{stem}.parquet",
+                         "application/octet-stream", key="dl_engine_parquet",
+                         help="rank, index, id, then the metadata columns of the selected rows")
+    c[1].download_button("Manifest (JSON)", files[".json"], f"{stem}.json", "application/json",
+                         key="dl_engine_json", help="Records the engine, the partitions, the "
+                         "mode and its bound; replays on either engine with the same ids.")
+    st.code(f"explorer select --replay {stem}.json --out {stem}.parquet", language="bash")
+
+
+def not_on_shards(what: str) -> None:
+    """A page that needs the whole dataset in memory, on a sharded one."""
+    st.info(f"{what} works on a dataset in one file. This one is sharded: explore, score and "
+            "export it on the **Explore** and **Export** pages, or run `explorer compare "
+            "--engine dask` from the command line.")
+
+
+__all__ = ["ENGINE_KINDS", "EngineSlot", "budget_of", "downloads", "engine_line",
+           "engine_sidebar", "engine_spec", "engine_strategies", "explore_page", "is_sharded",
+           "map_section", "not_on_shards", "run_on_engine", "session_engine", "INPUTS",
+           "MAP_SAMPLE_ROWS"]
