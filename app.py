@@ -4,7 +4,7 @@ sidebar) so they persist across pages; each page is a short script in pages/."""
 import streamlit as st
 
 from explorer import warmup
-from explorer.ui import compute, panels
+from explorer.ui import compute, sidebar
 
 st.set_page_config(page_title="Subset Explorer", layout="wide")
 compute.stop_background_work()  # work done while the page was idle stops for this run
@@ -16,6 +16,6 @@ pages = [
     st.Page("pages/export.py", title="Export"),
 ]
 nav = st.navigation(pages, position="top")
-panels.sidebar_data()
+sidebar.sidebar_data()
 nav.run()
 warmup.warm_in_background()  # numba's first compiles, once the first page is drawn

@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from explorer.ui import advisor_view, compare_view, panels
+from explorer.ui import advisor_view, compare_view, sidebar
 
-data = panels.current_data()
+data = sidebar.current_data()
 st.title("Compare strategies")
 if data is None:
     st.info("Load a dataset in the sidebar to begin.")
     st.stop()
-same = "size" if panels.cost_column() is None else f"total {panels.cost_column()}"
+same = "size" if sidebar.cost_column() is None else f"total {sidebar.cost_column()}"
 st.caption("Each metric against the budget, one line per strategy; the grey band is where 90% "
            f"of random subsets of the same {same} fall. A line outside the band, on the good "
            "side, beats random.")

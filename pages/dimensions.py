@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from explorer.ui import dimensions_view, panels
+from explorer.ui import dimensions_view, sidebar
 
-data = panels.current_data()
+data = sidebar.current_data()
 st.title("Dimensions")
 if data is None:
     st.info("Load a dataset in the sidebar to begin.")

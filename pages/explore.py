@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from explorer.ui import compute, curate_view, explore_view, filter_view, panels, state
+from explorer.ui import (compute, curate_view, explore_view, filter_view, results_view, sidebar, state,
+                         strategy_panel)
 
 explore_view.start_page()
-data = panels.current_data()
+data = sidebar.current_data()
 st.title("Explore")
 if data is None:
     st.info("Load a dataset in the sidebar to begin.")
@@ -14,7 +15,7 @@ if data is None:
 left, right = st.columns([2.6, 1.2], gap="medium")
 with right:
     st.subheader("Strategy")
-    spec, params, missing = panels.strategy_picker()
+    spec, params, missing = strategy_panel.strategy_picker()
     explore_view.strategy_insights(data, spec, params)
     where = filter_view.filter_builder(data)
     state.put("filter_json", filter_view.where_json(where))
@@ -31,7 +32,7 @@ with left:
 
 sel = state.get("selection")
 if sel is not None:
-    panels.selection_summary(sel, data)
+    results_view.selection_summary(sel, data)
     explore_view.scorecard_section(data, sel)
     compute.prefetch_after(sel)  # the page is drawn: continue k-center while it is idle
 elif state.get("selection_error"):

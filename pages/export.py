@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from explorer.ui import confirm_view, export_view, interchange_view, panels, state
+from explorer.ui import confirm_view, export_view, interchange_view, sidebar, state
 
-data = panels.current_data()
+data = sidebar.current_data()
 st.title("Export")
 if data is None:
     st.info("Load a dataset in the sidebar to begin.")

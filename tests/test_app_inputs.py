@@ -46,10 +46,10 @@ def shows_no_server_folder(at) -> None:
 
 def _sidebar_page():
     # the app's data sidebar and the top of a page, as every page draws them
-    from explorer.ui import panels
+    from explorer.ui import sidebar
 
-    panels.sidebar_data()
-    panels.current_data()
+    sidebar.sidebar_data()
+    sidebar.current_data()
 
 
 def test_odd_upload_names_load_cleanly_or_say_why():

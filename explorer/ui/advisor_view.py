@@ -15,7 +15,7 @@ from explorer.cost import estimate_sweep
 from explorer.evaluate.advisor import LAW, Advice, advise, rows
 from explorer.strategies import REGISTRY
 
-from . import compute, figures, panels, state
+from . import compute, figures, state, strategy_panel
 from .heavy import heavy_turn
 
 
@@ -138,7 +138,7 @@ def budget_advice(data) -> None:
                 "accuracy as the budget grows.")
         return
     usable = [n for n, s in REGISTRY.items()
-              if not s.missing_inputs(panels.available_inputs()) and n != "random"
+              if not s.missing_inputs(strategy_panel.available_inputs()) and n != "random"
               and "target" not in s.needs]
     default = [n for n in ("k-means", "k-center") if n in usable]
     c1, c2, c3 = st.columns([2.2, 0.8, 1.2])

@@ -16,7 +16,7 @@ from explorer.evaluate.compare import jaccard, log_budgets, stability
 from explorer.evaluate.probes import probe_sweep
 from explorer.strategies import REGISTRY
 
-from . import compute, figures, panels, state
+from . import compute, figures, sidebar, state, strategy_panel
 from .heavy import heavy_turn
 
 
@@ -45,11 +45,11 @@ def cached_sweep(data_key, strategies, budgets, seed, metric, label_column, grou
 
 
 def controls_and_results(data) -> None:
-    cost_column = panels.cost_column()  # the sidebar's total-cost mode: budgets are costs
+    cost_column = sidebar.cost_column()  # the sidebar's total-cost mode: budgets are costs
     costs = None if cost_column is None else data.metadata[cost_column].to_numpy(dtype=float)
     mean_cost = None if costs is None else float(np.mean(costs))
     usable = [n for n, s in REGISTRY.items()
-              if not s.missing_inputs(panels.available_inputs()) and n != "random"
+              if not s.missing_inputs(strategy_panel.available_inputs()) and n != "random"
               and not (cost_column and s.sets_size)]
     default = [n for n in ("k-center", "k-means", "facility-location", "stratified")
                if n in usable]

@@ -11,19 +11,20 @@ import explorer
 from explorer import projection
 from explorer.cost import estimate_score
 
-from . import compute, curate_view, figures, filter_view, live_charts, panels, robustness_view, state
+from . import (compute, curate_view, figures, filter_view, live_charts, results_view, robustness_view,
+               sidebar, state)
 from .heavy import heavy_turn
 
 
 def _selection_args(data, spec, params, where=None):
     return dict(
-        data_key=state.get("data_key"), strategy=spec.name, budget=panels.budget_value(data),
+        data_key=state.get("data_key"), strategy=spec.name, budget=sidebar.budget_value(data),
         seed=int(state.get("seed")), metric=state.get("metric"),
         params_items=tuple(sorted(params.items())), pinned=tuple(state.get("pinned")),
         excluded=tuple(state.get("excluded")), label_column=state.get("label_column"),
         group_column=state.get("group_column"), score_column=state.get("score_column"),
         target=tuple(state.get("target")), where=filter_view.where_json(where),
-        lock=compute.lock_digest(state.get("data_key")), cost_column=panels.cost_column())
+        lock=compute.lock_digest(state.get("data_key")), cost_column=sidebar.cost_column())
 
 
 def run_if_needed(data, spec, params, missing, go: bool, pressed: bool = False,
@@ -244,11 +245,12 @@ def lasso_actions(data) -> None:
             for name, rows in (("pinned", pinned), ("excluded", excluded), ("target", target)):
                 if rows:
                     st.markdown(f"**{name}** ({len(rows)})")
-                    st.dataframe(panels.frame_of_rows(data, rows), hide_index=True, height=150)
+                    st.dataframe(results_view.frame_of_rows(data, rows), hide_index=True,
+                                 height=150)
     focus = state.get("focus_row")
     if focus is not None and focus < data.n:
         with st.container(border=True):
-            panels.detail_panel(data, focus)
+            results_view.detail_panel(data, focus)
     with st.container(border=True):
         curate_view.neighbours_panel(data, _apply)
 
@@ -282,7 +284,7 @@ def scorecard_section(data, sel) -> None:
     with heavy_turn("scoring", state.scored_key(sel)) if est.heavy else nullcontext():
         card = compute.scorecard(state.get("data_key"), sel, sel.metric,
                                  state.get("label_column"))
-    panels.scorecard_view(card, data, sel.strategy)
+    results_view.scorecard_view(card, data, sel.strategy)
     robustness_view.check_in_another_embedding(data, sel)
 
 
@@ -297,7 +299,7 @@ def strategy_insights(data, spec, params) -> None:
     elif spec.name == "quality-diversity" and state.get("score_column"):
         with st.expander("Quality against coverage, over the weight", expanded=False):
             # a count: under a cost budget the front is drawn at the sidebar's row count
-            count = panels.budget_value(data) if panels.cost_column() is None else \
+            count = sidebar.budget_value(data) if sidebar.cost_column() is None else \
                 int(state.get("budget_count"))
             front = compute.quality_front(state.get("data_key"), count,
                                           state.get("score_column"), state.get("metric"),
