@@ -24,8 +24,8 @@ import explorer
 from explorer.data.shards import ShardedDataset
 from explorer.engine import drivers, get_engine
 from explorer.engine.sample_map import MAP_SAMPLE_ROWS, map_layout, read_map_sample
-from explorer.params import ParamSet, budget_count
-from explorer.strategies import INPUTS, list_strategies
+from explorer.params import ParamSet
+from explorer.strategies import list_strategies
 
 from . import live_charts, state
 from .heavy import heavy_turn
@@ -217,7 +217,7 @@ def strategy_panel(data):
     """The strategy (those with a distributed form), its parameters, its mode and bound.
 
     Returns (spec, params, mode, missing)."""
-    from .panels import param_widgets
+    from .strategy_panel import param_widgets
 
     specs = engine_strategies()
     labels = {s.name: f"{s.family} · {s.name}" for s in specs}
@@ -250,12 +250,9 @@ def strategy_panel(data):
 
 def budget_of(data, spec):
     """The sidebar's budget as a row count (None when the strategy sets its own size)."""
-    if spec.sets_size:
-        return None
-    if state.get("budget_mode") == "percent":
-        pct = float(state.get("budget_percent"))
-        return data.n if pct >= 100 else budget_count(pct / 100, data.n)
-    return int(min(state.get("budget_count"), data.n))
+    from .sidebar import budget_value
+
+    return None if spec.sets_size else int(budget_value(data))
 
 
 def run_key(data, spec, params, mode) -> tuple:
@@ -344,7 +341,7 @@ def map_section(data, engine, sel) -> None:
                                  default=guess)
     rows = int(state.remembered(c2.number_input, "Rows in the map's sample", "map_sample_rows",
                                 min_value=100, max_value=200_000, step=1_000,
-                                help="A uniform sample, the same rows whatever the seed, "
+                                default=MAP_SAMPLE_ROWS, help="A uniform sample, the same rows whatever the seed, "
                                 "the strategy or the engine; the selected rows are always "
                                 "drawn too."))
     columns = () if colour_by == "(none)" else (colour_by,)
@@ -381,7 +378,7 @@ def map_section(data, engine, sel) -> None:
 
 def explore_page(data) -> None:
     """The Explore page for a sharded dataset."""
-    from .panels import scorecard_view, selection_summary
+    from .results_view import scorecard_view, selection_summary
 
     shards = len(data.shards)
     st.caption(f"Sharded: {shards:,} shard{'s' if shards != 1 else ''} in {data.source}. Rows "
@@ -435,8 +432,13 @@ def export_bytes(data, sel, card, engine) -> dict:
                 ".json": base.with_suffix(".json").read_bytes()}
 
 
-def downloads(data, sel) -> None:
-    """The Export page for a run on a sharded dataset."""
+def export_page(data, sel) -> None:
+    """The Export page for a sharded dataset: the run on the Explore page, as Parquet and
+    its manifest."""
+    if sel is None or not sel.engine or sel.fingerprint != data.fingerprint:
+        st.info("Run a strategy on the **Explore** page first; its selection can then be "
+                "downloaded here as Parquet with its manifest.")
+        return
     st.subheader("Download this selection")
     st.write(f"**{sel.strategy}**, {len(sel):,} rows of {data.name} (seed {sel.seed}, "
              f"{sel.metric}, {sel.engine['name']} engine, {sel.engine['partitions']} "
@@ -474,7 +476,6 @@ def not_on_shards(what: str) -> None:
             "--engine dask` from the command line.")
 
 
-__all__ = ["ENGINE_KINDS", "EngineSlot", "budget_of", "downloads", "engine_line",
+__all__ = ["ENGINE_KINDS", "EngineSlot", "budget_of", "export_page", "engine_line",
            "engine_sidebar", "engine_spec", "engine_strategies", "explore_page", "is_sharded",
-           "map_section", "not_on_shards", "run_on_engine", "session_engine", "INPUTS",
-           "MAP_SAMPLE_ROWS"]
+           "map_section", "not_on_shards", "run_on_engine", "session_engine"]
