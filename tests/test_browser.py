@@ -324,3 +324,61 @@ def test_search_then_neighbours_of_a_clicked_row_then_pin_them(app_url, browser)
     page.wait_for_timeout(1000)
     shot(page, "explore-neighbours-pinned")
     page.close()
+
+
+def test_a_sharded_folder_on_a_dask_local_cluster(app_url, browser, digits, tmp_path_factory):
+    """Open a folder of shards, start a Dask LocalCluster from the sidebar, run k-center on
+    it: the progress, the dashboard link (served), the map of a sample plus the picks, and
+    the export; closing the page closes the cluster."""
+    from explorer.data.shards import write_shards
+
+    folder = tmp_path_factory.mktemp("browser-shards")
+    write_shards(digits, folder, [0, 600, 1200, 1797])
+    page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+    page.goto(app_url)
+    page.get_by_text("Dataset digits", exact=False).first.wait_for(timeout=180_000)
+    page.get_by_text("Shards on disk (folder or glob)").click()
+    for label, value in (("Id column (optional)", "id"),
+                         ("Folder or glob of shards", str(folder))):
+        box = page.get_by_role("textbox", name=label)
+        box.fill(value)
+        box.press("Enter")
+    page.get_by_text("Sharded: 3 shards", exact=False).wait_for(timeout=120_000)
+    page.get_by_text("Dask: a local cluster").click()
+    link = page.get_by_role("link", name="Dask dashboard").first
+    link.wait_for(timeout=120_000)
+    dashboard = link.get_attribute("href")
+    assert urllib.request.urlopen(dashboard, timeout=10).status == 200  # served by bokeh
+    rows = page.get_by_role("spinbutton", name="Rows in the map's sample")
+    rows.fill("600")
+    rows.press("Enter")
+    page.get_by_text("uniform sample of 600 of 1,797 rows", exact=False).wait_for(
+        timeout=120_000)
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text("k-center: selected 50 of 1,797 rows", exact=False).wait_for(
+        timeout=240_000)
+    for text in ("plus every selected row (50)", "On the dask engine: 3 partitions, 2 worker(s)",
+                 "50 rows against 30 random subsets", "every row on the dask engine"):
+        page.get_by_text(text, exact=False).first.wait_for(timeout=60_000)
+    assert "Traceback" not in page.inner_text("body")
+    page.wait_for_timeout(1500)
+    shot(page, "shards-dask-explore")
+
+    page.get_by_role("link", name="Export").click()
+    page.get_by_text("Download this selection").wait_for(timeout=60_000)
+    with page.expect_download(timeout=120_000) as dl:
+        page.get_by_role("button", name="Parquet", exact=True).click()
+    frame = pd.read_parquet(io.BytesIO(Path(dl.value.path()).read_bytes()))
+    assert len(frame) == 50 and frame["rank"].tolist() == list(range(50))
+    assert frame["id"].tolist() == digits.ids[frame["index"]].tolist()
+    shot(page, "shards-dask-export")
+    page.close()  # the session ends: its cluster is closed with it
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(dashboard, timeout=2)
+        except OSError:
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError("the session's Dask cluster outlived the session")
