@@ -18,6 +18,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import streamlit as st
 
 import explorer
@@ -307,26 +308,45 @@ def current_run(key):
 
 # --- the map ------------------------------------------------------------------------------
 
-_SAMPLES: OrderedDict = OrderedDict()
-_SAMPLES_LOCK = threading.Lock()
-_KEPT_SAMPLES = 4
+class Kept:
+    """The last ``size`` results by key, shared by the sessions of this server (a sample and
+    a layout are the same on every engine, so any session may reuse them)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, make):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()  # outside the lock: reading shards may take minutes
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
 
 
-def map_sample(data, engine, rows: int, metric: str, columns: tuple, progress=None):
-    """The map's uniform sample of ``data`` (read once per dataset, size, metric and
-    columns, and shared by the sessions of this server: it is the same on every engine)."""
-    key = (state.get("data_key"), int(rows), metric, columns)
-    with _SAMPLES_LOCK:
-        if key in _SAMPLES:
-            _SAMPLES.move_to_end(key)
-            return _SAMPLES[key]
-    sample = read_map_sample(data, engine=engine, rows=rows, metric=metric, columns=columns,
-                             progress=progress)
-    with _SAMPLES_LOCK:
-        _SAMPLES[key] = sample
-        while len(_SAMPLES) > _KEPT_SAMPLES:
-            _SAMPLES.popitem(last=False)
-    return sample
+#: The maps' samples (each up to 200,000 rows) and their layouts with a selection's rows.
+SAMPLES = Kept(4)
+LAYOUTS = Kept(8)
+
+
+def map_rows(data, engine, rows: int, metric: str, columns: tuple, selected, progress=None):
+    """The map's layout: its uniform sample of ``data`` (read once per dataset, size, metric
+    and columns) and the ``selected`` rows, each read once, not on every rerun."""
+    import hashlib
+
+    base = (state.get("data_key"), int(rows), metric, columns)
+    sample = SAMPLES.get(base, lambda: read_map_sample(
+        data, engine=engine, rows=rows, metric=metric, columns=columns, progress=progress))
+    picks = None if selected is None else np.asarray(selected, dtype=np.int64)
+    digest = None if picks is None else hashlib.sha1(np.sort(picks).tobytes()).hexdigest()
+    return LAYOUTS.get(base + (digest,), lambda: map_layout(data, sample, picks,
+                                                            engine=engine, metric=metric))
 
 
 def map_section(data, engine, sel) -> None:
@@ -347,10 +367,9 @@ def map_section(data, engine, sel) -> None:
     columns = () if colour_by == "(none)" else (colour_by,)
     bar = st.empty()
     try:
-        sample = map_sample(data, engine, rows, metric, columns,
-                            _progress_callback(bar, "Reading the map's sample"))
-        layout = map_layout(data, sample, None if sel is None else sel.indices, engine=engine,
-                            metric=metric)
+        layout = map_rows(data, engine, rows, metric, columns,
+                          None if sel is None else sel.indices,
+                          _progress_callback(bar, "Reading the map's sample"))
     except explorer.ExplorerError as exc:
         bar.empty()
         st.error(str(exc))
@@ -400,7 +419,8 @@ def explore_page(data) -> None:
     done = current_run(key)
     sel, card = done if done is not None else (None, None)
     with left:
-        map_section(data, engine, sel)
+        if engine is not None:  # the map's sample is read on the chosen engine, not here
+            map_section(data, engine, sel)
     if state.get("engine_error") and done is None:
         st.error(state.get("engine_error"))
     elif sel is None:
