@@ -126,6 +126,27 @@ def test_open_select_on_the_local_engine_map_and_export(shards):
     assert replayed.indices.tolist() == reference.indices.tolist()
 
 
+def test_semdedup_eps_chooser_filters_one_stored_profile(shards, digits):
+    at = opened(shards, engine_strategy="semdedup", metric="cosine", seed=2)
+    at.button(key="engine_eps_measure").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    removed = dict(zip(table["eps"], table["rows removed"]))
+    # each eps's count is what one machine's SemDeDup removes at that eps
+    for eps in (0.02, 0.1):
+        one_machine = explorer.select(digits, "semdedup", None, seed=2, metric="cosine",
+                                      params={"eps": eps})
+        assert removed[eps] == digits.n - len(one_machine) > 0
+    expected = explorer.select(digits, "semdedup", None, seed=2, metric="cosine",
+                               params={"eps": 0.1})
+    assert list(table["rows removed"]) == sorted(table["rows removed"])  # more with eps
+    at.number_input(key="w:engine_strategy:semdedup:eps").set_value(0.1).run()
+    at.button(key="engine_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["selection"].indices.tolist() == expected.indices.tolist()
+    assert f"{removed[0.1]:,} of 1,797 rows" in texts(at.caption)
+
+
 def test_paths_outside_the_allowed_folders_are_refused_in_one_line(shards, tmp_path):
     outside = Path(tempfile.mkdtemp(prefix="outside-roots-"))
     (outside / "part-0.parquet").write_bytes(Path(shards, "part-00000.parquet").read_bytes())

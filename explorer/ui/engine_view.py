@@ -249,6 +249,44 @@ def strategy_panel(data):
     return spec, params, mode, missing
 
 
+def eps_chooser(data, engine, params) -> None:
+    """SemDeDup's eps at scale: once every row's largest similarity to an earlier row of its
+    cluster is stored (by a run, or by the button here), each eps's count is a filter of that
+    profile, not a rerun."""
+    from .explore_view import EPS_STEPS
+
+    metric, seed = state.get("metric"), int(state.get("seed"))
+    n_clusters, eps = int(params["n_clusters"]), float(params["eps"])
+    with st.expander("Choose eps: near-duplicates in this data", expanded=False):
+        found = drivers.stored_semdedup_profile(data, metric, n_clusters, seed)
+        if found is None:
+            st.caption("Measured once on the engine, over every row; then every eps below is "
+                       "a filter of it, not a rerun.")
+            if engine is None or not st.button("Measure near-duplicates",
+                                               key="engine_eps_measure"):
+                return
+            bar = st.progress(0.0, text="Measuring near-duplicates ...")
+            try:
+                run = drivers.Run(data, engine, metric,
+                                  _progress_callback(bar, "Measuring near-duplicates"))
+                found = drivers.semdedup_profile(run, n_clusters, seed)
+            except explorer.ExplorerError as exc:
+                st.error(str(exc))
+                return
+            finally:
+                bar.empty()
+        profile, facts = found
+        st.dataframe([{"eps": e, "similarity above": round(1 - e, 3),
+                       "rows removed": profile.removed(e),
+                       "rows kept": data.n - profile.removed(e)} for e in EPS_STEPS],
+                      hide_index=True, width="stretch")
+        st.caption(f"At eps {eps:g}, **{profile.removed(eps):,} of {data.n:,} rows** go: each "
+                   "has an earlier row of its k-means cluster with cosine similarity above "
+                   f"{1 - eps:.3f}. {facts['n_clusters']} clusters, the largest "
+                   f"{facts['largest_cluster']:,} rows; {facts['pairs_compared']:,} pairs "
+                   "compared (pairs in different clusters are not).")
+
+
 def budget_of(data, spec):
     """The sidebar's budget as a row count (None when the strategy sets its own size)."""
     from .sidebar import budget_value
@@ -411,6 +449,8 @@ def explore_page(data) -> None:
     with right:
         st.subheader("Strategy")
         spec, params, mode, missing = strategy_panel(data)
+        if spec.name == "semdedup":
+            eps_chooser(data, engine, params)
         pressed = st.button("Run", type="primary", key="engine_run",
                             disabled=bool(missing) or engine is None, width="stretch")
         key = run_key(data, spec, params, mode)
@@ -497,5 +537,6 @@ def not_on_shards(what: str) -> None:
 
 
 __all__ = ["ENGINE_KINDS", "EngineSlot", "budget_of", "export_page", "engine_line",
-           "engine_sidebar", "engine_spec", "engine_strategies", "explore_page", "is_sharded",
+           "engine_sidebar", "engine_spec", "engine_strategies", "eps_chooser", "explore_page",
+           "is_sharded",
            "map_section", "not_on_shards", "run_on_engine", "session_engine"]
