@@ -55,7 +55,7 @@ def texts(elements) -> str:
 
 def map_series(at) -> dict:
     chart = next(json.loads(c.proto.spec) for c in at.get("echarts_chart")
-                 if c.proto.id.endswith("shard_map"))
+                 if "shard_map-" in c.proto.id)
     return {s["name"]: len(s["data"]) for s in chart["series"]}
 
 
@@ -145,6 +145,26 @@ def test_semdedup_eps_chooser_filters_one_stored_profile(shards, digits):
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["selection"].indices.tolist() == expected.indices.tolist()
     assert f"{removed[0.1]:,} of 1,797 rows" in texts(at.caption)
+
+
+def test_dsir_takes_the_maps_target_set(shards, digits):
+    at = opened(shards, engine_strategy="dsir", budget_count=30)
+    assert "dsir is unavailable: it needs" in texts(at.warning)
+    assert at.button(key="engine_run").disabled and at.button(key="shard_use_target").disabled
+    zeros = np.flatnonzero(digits.metadata["label"].to_numpy() == "0")[:40].tolist()
+    at.session_state["engine_target"] = zeros  # what "Use as target" keeps of a lasso
+    at.run()
+    assert "Target: **40** rows" in texts(at.caption)
+    assert map_series(at)["target (40)"] == 40
+    at.button(key="engine_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    data = explorer.load(shards, id_column="id")
+    expected = explorer.select(data, "dsir", 30, seed=0, target=np.array(zeros),
+                               engine="local")
+    assert at.session_state["selection"].indices.tolist() == expected.indices.tolist()
+    # the target pulled the picks toward the zeros
+    picked = digits.metadata["label"].to_numpy()[expected.indices]
+    assert (picked == "0").mean() > 0.5
 
 
 def test_paths_outside_the_allowed_folders_are_refused_in_one_line(shards, tmp_path):

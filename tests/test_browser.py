@@ -363,6 +363,23 @@ def test_a_sharded_folder_on_a_dask_local_cluster(app_url, browser, digits, tmp_
     assert "Traceback" not in page.inner_text("body")
     page.wait_for_timeout(1500)
     shot(page, "shards-dask-explore")
+    # a box drawn on the map becomes the target set (the strategies that need one: DSIR)
+    canvas = page.locator("[class*=st-key-shard_map-] canvas").first.bounding_box()
+    page.mouse.click(canvas["x"] + canvas["width"] - 94, canvas["y"] + 55)  # the box tool
+    x0, y0 = canvas["x"] + canvas["width"] * 0.3, canvas["y"] + canvas["height"] * 0.3
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + 120, y0 + 120, steps=10)
+    page.mouse.up()
+    page.get_by_role("button", name="Use as target").and_(
+        page.locator("button:not([disabled])")).wait_for(timeout=60_000)
+    lassoed = int(page.get_by_text("in the current lasso", exact=False).inner_text()
+                  .split("(")[1].split(" in the current lasso")[0])
+    assert 0 < lassoed < 641
+    page.get_by_role("button", name="Use as target").click()
+    page.get_by_text(f"Target: {lassoed} rows", exact=False).wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    shot(page, "shards-dask-target")
 
     page.get_by_role("link", name="Export").click()
     page.get_by_text("Download this selection").wait_for(timeout=60_000)

@@ -131,18 +131,20 @@ def read_map_sample(data, *, engine=None, rows: int = MAP_SAMPLE_ROWS,
             eng.close()
 
 
-def map_layout(data, sample: MapSample, selected=None, *, engine=None,
+def map_layout(data, sample: MapSample, selected=None, *, also=None, engine=None,
                metric: str = "euclidean") -> MapLayout:
-    """The map's rows, the sample's and every ``selected`` row (global indices), placed by a
-    2-D PCA fitted on the sample. Selected rows outside the sample are read (with the
-    sample's columns) on ``engine`` from the shards that hold them, and only those."""
+    """The map's rows, the sample's, every ``selected`` row and every row of ``also`` (global
+    indices: a target set, drawn but not selected), placed by a 2-D PCA fitted on the
+    sample. Rows outside the sample are read (with the sample's columns) on ``engine`` from
+    the shards that hold them, and only those."""
     from sklearn.decomposition import PCA
 
     from . import get_engine
     from .drivers import Run
 
     selected = np.unique(np.asarray([] if selected is None else selected, dtype=np.int64))
-    missing = np.setdiff1d(selected, sample.index, assume_unique=True)
+    extra = np.asarray([] if also is None else also, dtype=np.int64)
+    missing = np.setdiff1d(np.union1d(selected, extra), sample.index)
     index, ids, X = sample.index, sample.ids, sample.X
     columns = dict(sample.columns)
     if len(missing):

@@ -229,14 +229,12 @@ def strategy_panel(data):
     spec = next(s for s in specs if s.name == name)
     form = drivers.FORMS[name]
     st.caption(spec.summary)
-    available = {"labels"} if state.get("label_column") else set()
-    if state.get("group_column"):
-        available.add("groups")
+    available = {name for name, key in (("labels", "label_column"), ("groups", "group_column"),
+                                        ("target", "engine_target")) if state.get(key)}
     missing = spec.missing_inputs(available)
     if missing:
-        st.warning(f"{name} needs {' and '.join(missing)}, which the app cannot take on a "
-                   "sharded dataset yet; run it from the command line (explorer select "
-                   "--engine dask ...).")
+        st.warning(f"{name} is unavailable: it needs {' and '.join(missing)}. Choose the column "
+                   "in the sidebar (or lasso a target on the map).")
     params = param_widgets(spec, "engine_strategy")
     if form.extra:
         params.update(param_widgets(SimpleNamespace(name=name, params=ParamSet(name, form.extra),
@@ -299,7 +297,13 @@ def run_key(data, spec, params, mode) -> tuple:
     into the manifest)."""
     return (state.get("data_key"), spec.name, tuple(sorted(params.items())), mode,
             budget_of(data, spec), int(state.get("seed")), state.get("metric"),
-            state.get("label_column"), state.get("group_column"), engine_spec())
+            state.get("label_column"), state.get("group_column"), engine_spec(),
+            tuple(target_of(spec)))
+
+
+def target_of(spec) -> list:
+    """The target rows a strategy that needs them is given (the lasso's, on the map)."""
+    return list(state.get("engine_target")) if "target" in spec.needs else []
 
 
 def run_on_engine(data, engine, spec, params, mode, key) -> None:
@@ -316,6 +320,8 @@ def run_on_engine(data, engine, spec, params, mode, key) -> None:
                                   metric=metric, params=params, mode=mode, engine=engine,
                                   label_column=state.get("label_column"),
                                   group_column=state.get("group_column"),
+                                  target=np.asarray(target_of(spec), dtype=np.int64)
+                                  if target_of(spec) else None,
                                   progress=_progress_callback(bar, "1 of 2 · selecting"))
             card = drivers.score(data, sel, engine=engine, metric=metric,
                                  random_draws=RANDOM_DRAWS, seed=seed,
@@ -373,23 +379,94 @@ SAMPLES = Kept(4)
 LAYOUTS = Kept(8)
 
 
-def map_rows(data, engine, rows: int, metric: str, columns: tuple, selected, progress=None):
-    """The map's layout: its uniform sample of ``data`` (read once per dataset, size, metric
-    and columns) and the ``selected`` rows, each read once, not on every rerun."""
+def _digest(rows) -> str | None:
     import hashlib
 
+    if rows is None:
+        return None
+    return hashlib.sha1(np.sort(np.asarray(rows, dtype=np.int64)).tobytes()).hexdigest()
+
+
+def map_rows(data, engine, rows: int, metric: str, columns: tuple, selected, target=(),
+             progress=None):
+    """The map's layout: its uniform sample of ``data`` (read once per dataset, size, metric
+    and columns), the ``selected`` rows and the ``target`` rows, each read once, not on every
+    rerun."""
     base = (state.get("data_key"), int(rows), metric, columns)
     sample = SAMPLES.get(base, lambda: read_map_sample(
         data, engine=engine, rows=rows, metric=metric, columns=columns, progress=progress))
-    picks = None if selected is None else np.asarray(selected, dtype=np.int64)
-    digest = None if picks is None else hashlib.sha1(np.sort(picks).tobytes()).hexdigest()
-    return LAYOUTS.get(base + (digest,), lambda: map_layout(data, sample, picks,
-                                                            engine=engine, metric=metric))
+    return LAYOUTS.get(base + (_digest(selected), _digest(target)), lambda: map_layout(
+        data, sample, selected, also=target, engine=engine, metric=metric))
 
 
+def inside_areas(xy: np.ndarray, areas) -> np.ndarray:
+    """Positions of the points ``xy`` inside any of the map's brushed ``areas`` (an
+    ``st.echarts_chart`` selection's ``areas``: a box's ``coord_range`` [[x0, x1], [y0, y1]],
+    or a lasso's polygon [[x, y], ...]), by their coordinates.
+
+    >>> xy = np.array([[0.0, 0.0], [2.0, 2.0], [0.5, 0.2]])
+    >>> inside_areas(xy, [{"brush_type": "rect", "coord_range": [[-1, 1], [-1, 1]]}]).tolist()
+    [0, 2]
+    >>> inside_areas(xy, [{"brush_type": "polygon",
+    ...                    "coord_range": [[-1, -1], [1, -1], [1, 1], [-1, 1]]}]).tolist()
+    [0, 2]
+    """
+    x, y = xy[:, 0], xy[:, 1]
+    hit = np.zeros(len(xy), dtype=bool)
+    for area in areas or ():
+        box = np.asarray(area.get("coord_range") or [], dtype=np.float64)
+        if area.get("brush_type") == "rect" and box.shape == (2, 2):
+            hit |= (x >= box[0].min()) & (x <= box[0].max()) & \
+                (y >= box[1].min()) & (y <= box[1].max())
+        elif box.ndim == 2 and box.shape[0] >= 3 and box.shape[1] == 2:
+            inside = np.zeros(len(xy), dtype=bool)  # even-odd rule, one edge at a time
+            for (xa, ya), (xb, yb) in zip(box, np.roll(box, -1, axis=0)):
+                crosses = (ya > y) != (yb > y)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    at = xa + (y - ya) * (xb - xa) / (yb - ya)
+                inside ^= crosses & (x < at)
+            hit |= inside
+    return np.flatnonzero(hit)
+
+
+def _take_lasso(event, layout) -> None:
+    """A new box or lasso drawn on the map becomes the current lasso (global rows); an
+    event already taken is not taken again. The rows are found from the drawn area's
+    coordinates: the chart's own list of brushed points came back empty for this map."""
+    try:
+        areas = event["selection"]["areas"]
+    except (KeyError, TypeError):
+        return
+    signature = repr(areas)
+    if signature == state.get("shard_map_event"):
+        return
+    state.put("shard_map_event", signature)
+    xy = np.round(np.asarray(layout.xy, dtype=np.float64), 3)  # as the chart draws them
+    state.put("shard_lasso", layout.index[inside_areas(xy, areas)].tolist())
+
+
+def target_actions() -> None:
+    """The lasso as a target set (for the strategies that need one, such as DSIR)."""
+    lasso, target = state.get("shard_lasso"), state.get("engine_target")
+    st.caption(f"Lasso or box: choose the tool at the map's top right and draw around points "
+               f"({len(lasso):,} in the current lasso). Target: **{len(target):,}** rows.")
+    b = st.columns(2)
+    if b[0].button("Use as target", disabled=not lasso, key="shard_use_target",
+                   help="A target set for target-driven strategies (DSIR)."):
+        state.put("engine_target", sorted(set(lasso)))
+        state.put("shard_lasso", [])
+        state.put("shard_map_generation", state.get("shard_map_generation") + 1)
+        st.rerun()
+    if b[1].button("Clear target", disabled=not target, key="shard_clear_target"):
+        state.put("engine_target", [])
+        st.rerun()
+
+
+@st.fragment
 def map_section(data, engine, sel) -> None:
     """The map: a uniform sample of the rows plus every selected row, by a PCA fitted on the
-    sample, with the selected rows highlighted as on the map of one file."""
+    sample, with the selected rows highlighted as on the map of one file. A fragment: a box
+    or lasso drawn on it reruns the map, not the page."""
     metric = state.get("metric")
     c1, c2 = st.columns([1, 1])
     choices = ["(none)"] + [c for c in data.columns if c != data.id_column]
@@ -405,8 +482,9 @@ def map_section(data, engine, sel) -> None:
     columns = () if colour_by == "(none)" else (colour_by,)
     bar = st.empty()
     try:
+        target = state.get("engine_target")
         layout = map_rows(data, engine, rows, metric, columns,
-                          None if sel is None else sel.indices,
+                          None if sel is None else sel.indices, target,
                           _progress_callback(bar, "Reading the map's sample"))
     except explorer.ExplorerError as exc:
         bar.empty()
@@ -420,14 +498,18 @@ def map_section(data, engine, sel) -> None:
         colour = values if continuous else values.astype(str)
     chart = live_charts.map_chart(layout.xy, layout.ids, colour=colour, colour_name=colour_by,
                                   continuous=continuous,
-                                  selected=layout.selected if sel is not None else None)
-    st.echarts_chart(chart.option, key="shard_map", height=600)
+                                  selected=layout.selected if sel is not None else None,
+                                  target=np.searchsorted(layout.index, target))
+    event = st.echarts_chart(chart.option, key=f"shard_map-{state.get('shard_map_generation')}",
+                             on_select="rerun", height=600)
+    _take_lasso(event, layout)
     picked = "" if sel is None else f" plus every selected row ({len(sel):,})"
     st.caption(f"The map shows a uniform sample of **{layout.sample_rows:,} of "
                f"{layout.total:,} rows**{picked}: {layout.n:,} points, placed by a PCA fitted "
                f"on the sample (it keeps {layout.explained:.0%} of the sample's variance). "
                "For looking only: every metric is computed over all rows, in the embedding "
                "space.")
+    target_actions()
 
 
 # --- the page -----------------------------------------------------------------------------

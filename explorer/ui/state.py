@@ -77,6 +77,10 @@ DEFAULTS = {
     "engine_error": None,           # why the last run on the engine failed
     "engine_scorecard": None,       # the scorecard of the run on screen (its manifest's)
     "engine_exports": {},           # the run on screen's Parquet and manifest, as bytes
+    "engine_target": [],            # global row indices of the sharded map's target set
+    "shard_lasso": [],              # ... rows of its current lasso
+    "shard_map_event": None,        # ... its last lasso event taken (not taken twice)
+    "shard_map_generation": 0,      # ... part of its key: a new one clears a drawn lasso
 }
 
 
@@ -118,7 +122,8 @@ def undo() -> bool:
 
 
 def reset_for_new_data() -> None:
-    for key in ("pinned", "excluded", "target", "history", "lasso"):
+    for key in ("pinned", "excluded", "target", "history", "lasso", "engine_target",
+                "shard_lasso"):
         put(key, [])
     for key in ("selection", "selection_error", "focus_row", "engine_error",
                 "engine_scorecard") + COLUMN_KEYS:
