@@ -472,13 +472,13 @@ def map_section(data, engine, sel) -> None:
     choices = ["(none)"] + [c for c in data.columns if c != data.id_column]
     guess = state.get("label_column") if state.get("label_column") in choices else "(none)"
     colour_by = state.remembered(c1.selectbox, "Colour by", "shard_colour", options=choices,
-                                 index=choices.index(guess),
-                                 default=guess)
+                                 index=choices.index(guess), default=guess)
     rows = int(state.remembered(c2.number_input, "Rows in the map's sample", "map_sample_rows",
                                 min_value=100, max_value=200_000, step=1_000,
-                                default=MAP_SAMPLE_ROWS, help="A uniform sample, the same rows whatever the seed, "
-                                "the strategy or the engine; the selected rows are always "
-                                "drawn too."))
+                                default=MAP_SAMPLE_ROWS,
+                                help="A uniform sample, the same rows whatever the seed, the "
+                                "strategy or the engine; the selected rows are always drawn "
+                                "too."))
     columns = () if colour_by == "(none)" else (colour_by,)
     bar = st.empty()
     try:
