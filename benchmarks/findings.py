@@ -5,7 +5,7 @@
                                              # written to a temporary folder unless --out is given
 
 For each bundled sample (digits: 1,797 x 64 pixels, euclidean; pydocs: 1,010 x 384
-all-MiniLM-L6-v2 embeddings, cosine) it runs :func:`explorer.evaluate.probes.probe_sweep`:
+all-MiniLM-L6-v2 embeddings, cosine) it runs :func:`explorer.evaluate.sweep.probe_sweep`:
 20 % of the rows are held out (stratified by label) first, every strategy picks from the
 remaining pool at log-spaced budgets (1 % ... 40 % of the pool), and a logistic-regression and
 a kNN probe trained on the picks are scored on the held-out rows (accuracy, macro-F1,
@@ -51,9 +51,11 @@ sys.path.insert(0, str(ROOT))
 import explorer  # noqa: E402
 from explorer import space  # noqa: E402
 from explorer.clustering import kmeans  # noqa: E402
-from explorer.evaluate.probes import probe_sweep, take_rows  # noqa: E402
+from explorer.evaluate.probes import take_rows  # noqa: E402
+from explorer.evaluate.sweep import probe_sweep  # noqa: E402
 from explorer.evaluate.scorecard import ScoringContext, random_subsets  # noqa: E402
-from explorer.evaluate.stats import draws_needed, holm, rank_p_value, verdict  # noqa: E402
+from explorer.evaluate.stats import (draws_needed, holm, holm_verdicts,  # noqa: E402
+                                     rank_p_value)
 
 DATASETS = {
     "digits": dict(metric="euclidean", label="label", score="difficulty", group="group",
@@ -137,13 +139,8 @@ def add_distribution_free(table: pd.DataFrame, draws: int) -> pd.DataFrame:
         free_worse.append((1 + worse_count) / (R + 1))
     t["p_free"] = free
     t["p_free_worse"] = free_worse
-    t["p_free_holm"] = np.nan
-    t["p_free_worse_holm"] = np.nan
-    for _, part in t.groupby("metric", sort=False):
-        t.loc[part.index, "p_free_holm"] = holm(part["p_free"].to_numpy())
-        t.loc[part.index, "p_free_worse_holm"] = holm(part["p_free_worse"].to_numpy())
-    t["verdict_free"] = [verdict(p, q, ALPHA) for p, q in
-                         zip(t["p_free_holm"], t["p_free_worse_holm"])]
+    t["p_free_holm"], t["p_free_worse_holm"], t["verdict_free"] = holm_verdicts(
+        t, "p_free", "p_free_worse", ALPHA)
     return t
 
 

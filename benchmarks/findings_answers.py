@@ -155,7 +155,7 @@ def robustness_section(draws: int, L: list) -> str:
 def confirmation_section(draws_confirm: int, L: list) -> str:
     import explorer
     from explorer.evaluate.confirm import confirm, lock_confirmation, status
-    from explorer.evaluate.probes import probe_sweep
+    from explorer.evaluate.sweep import probe_sweep
 
     L.append("### Is the winner real? A locked confirmation split")
     L.append("")

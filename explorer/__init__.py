@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import os
 
-# OpenBLAS's idle threads spin for ~2^28 cycles (about 0.1 s) after every matrix product and
-# starve the compiled (numba) passes that follow one: a 30-draw random envelope at 200 rows
-# of 100,000 x 384 took 0.87 s instead of 0.41 s. 2^12 cycles is a couple of microseconds.
+# OpenBLAS's idle threads spin for ~2^28 cycles after every matrix product and starve the
+# compiled (numba) passes that follow one (a scorecard's random envelope alternates the two);
+# 2^12 cycles is a couple of microseconds.
 # Read when OpenBLAS loads, so it only applies when explorer is imported before numpy (the
 # app and the command line); a value the user set is kept.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "12")
@@ -81,10 +81,14 @@ def __getattr__(name):
         from .evaluate import scorecard
 
         return getattr(scorecard, name)
-    if name in ("probe_sweep", "holdout_split"):
-        from .evaluate import probes
+    if name == "probe_sweep":
+        from .evaluate.sweep import probe_sweep
 
-        return getattr(probes, name)
+        return probe_sweep
+    if name == "holdout_split":
+        from .evaluate.probes import holdout_split
+
+        return holdout_split
     if name == "estimate":
         from .cost import estimate
 

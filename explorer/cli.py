@@ -1041,7 +1041,7 @@ def cmd_compare(args) -> int:
     from .data.atomic import atomic_path
     from .evaluate.compare import log_budgets
     from .engine.drivers import rows_where
-    from .evaluate.probes import check_sweep_on_engine, probe_sweep
+    from .evaluate.sweep import check_sweep_on_engine, probe_sweep
     from .strategies import get_strategy
 
     names = [s.strip() for s in args.strategies.split(",") if s.strip()]

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import space
+from . import cache, space
 
 #: Above this many rows k-means is trained on a sample (as faiss does by default), then every
 #: row is assigned to its nearest centre.
 MINIBATCH_ABOVE = 50_000
 #: Training rows per cluster on large data (faiss caps at 256 and warns below 39; 64 keeps
-#: 1M x 384 at k = 1,000 well under a minute on two cores, with centres within a few % of the
-#: full fit's inertia).
+#: a million rows at k = 1,000 fast while the centres stay close to the full fit's inertia:
+#: docs/bench_peers.md).
 SAMPLE_PER_CLUSTER = 64
 #: ... but never fewer training rows than this.
 MIN_SAMPLE = 10_000
 #: k-means++ seeds from a seeded subset of the training rows: max(10,000, 2 k) of them
 #: (seeding costs k passes over its rows; Lloyd's iterations on the full training sample
-#: then move the centres. At 100,000 x 384 and k = 1,000, seeds from 10,000 or 16,000 rows
-#: ended at a lower inertia than seeds from all 64,000).
+#: then move the centres, and seeds from a subset end no worse than seeds from all of it).
 SEED_PER_CLUSTER = 2
 #: Lloyd iterations on large data stop when the inertia falls by less than this fraction.
 LLOYD_TOL = 1e-4
@@ -151,32 +149,34 @@ def kmeans(X: np.ndarray, k: int, seed: int = 0, n_init: int = 1, max_iter: int 
                       np.asarray(distances, dtype=np.float64))
 
 
-#: Clusterings remembered by :func:`kmeans_of` (a few MB each at 100,000 rows).
-MEMO_ENTRIES = 8
-_memo: "OrderedDict[tuple, Clustering]" = OrderedDict()
+#: The kind of result a :class:`explorer.cache.Cache` keeps clusterings under, and how many
+#: (a few MB each at 100,000 rows).
+CLUSTERINGS = "k-means clusterings"
+KEPT_CLUSTERINGS = 8
 
 
 def kmeans_of(X: np.ndarray, k: int, seed: int, fingerprint: str | None, metric: str,
               rows: np.ndarray | None = None) -> Clustering:
-    """``kmeans(X[rows], k, seed)`` (all rows when ``rows`` is None), remembered per dataset
-    fingerprint, metric, rows, k and seed: a strategy re-run at another budget on the same
-    clusters (stratified, cluster-based quotas) does not cluster again. Without a
-    fingerprint nothing is remembered."""
+    """``kmeans(X[rows], k, seed)`` (all rows when ``rows`` is None), kept in the calling
+    thread's cache (:func:`explorer.cache.current`) per dataset fingerprint, metric, rows, k
+    and seed: a strategy re-run at another budget on the same clusters (stratified,
+    cluster-based quotas) does not cluster again. Without a fingerprint or a cache nothing
+    is kept. The arrays of a fingerprinted clustering are read-only (a kept one is shared)."""
     if rows is not None and len(rows) == X.shape[0]:
         rows = None  # sorted distinct rows of full length: all of them
     if fingerprint is None:
         return kmeans(X if rows is None else np.asarray(X[rows]), k, seed=seed)
+
+    def make() -> Clustering:
+        made = kmeans(X if rows is None else np.asarray(X[rows]), k, seed=seed)
+        for arr in (made.labels, made.centers, made.sizes):
+            arr.flags.writeable = False  # shared by later calls: nobody may change it
+        return made
+
+    kept = cache.current()
+    if kept is None:
+        return make()
     digest = "all" if rows is None else hashlib.sha1(
         np.ascontiguousarray(rows, dtype=np.int64).tobytes()).hexdigest()
     key = (fingerprint, metric, digest, int(k), int(seed))
-    hit = _memo.get(key)
-    if hit is None:
-        hit = kmeans(X if rows is None else np.asarray(X[rows]), k, seed=seed)
-        for arr in (hit.labels, hit.centers, hit.sizes):
-            arr.flags.writeable = False  # shared by later calls: nobody may change it
-        _memo[key] = hit
-        while len(_memo) > MEMO_ENTRIES:
-            _memo.popitem(last=False)
-    else:
-        _memo.move_to_end(key)
-    return hit
+    return kept.get_or_make(CLUSTERINGS, key, make, keep=KEPT_CLUSTERINGS)

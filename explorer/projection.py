@@ -238,14 +238,21 @@ def _umap(X: np.ndarray, params: dict, seed: int, progress) -> np.ndarray:
     return out
 
 
-def _pacmap(X: np.ndarray, params: dict, progress) -> np.ndarray:
+def _layout_package(package: str, method: str):
+    """The optional package a layout needs (the [layouts] extra), or a message saying so."""
+    import importlib
+
     try:
-        import pacmap
+        return importlib.import_module(package)
     except ImportError as exc:
         from .errors import ExplorerError
 
-        raise ExplorerError("the 'pacmap' layout needs the pacmap package: "
+        raise ExplorerError(f"the {method!r} layout needs the {package} package: "
                             "pip install 'subset-explorer[layouts]'") from exc
+
+
+def _pacmap(X: np.ndarray, params: dict, progress) -> np.ndarray:
+    pacmap = _layout_package("pacmap", "pacmap")
     progress(0.02, "PaCMAP: finding each point's neighbour pairs and laying out the map ...")
     n = X.shape[0]
     reducer = pacmap.PaCMAP(n_components=2, n_neighbors=min(params["n_neighbors"], n - 1),
@@ -256,13 +263,7 @@ def _pacmap(X: np.ndarray, params: dict, progress) -> np.ndarray:
 
 
 def _tsne(X: np.ndarray, params: dict, progress) -> np.ndarray:
-    try:
-        import openTSNE
-    except ImportError as exc:
-        from .errors import ExplorerError
-
-        raise ExplorerError("the 'tsne' layout needs the openTSNE package: "
-                            "pip install 'subset-explorer[layouts]'") from exc
+    openTSNE = _layout_package("openTSNE", "tsne")
     n = X.shape[0]
     phases = (("early exaggeration", 250, 0.1, 0.3), ("main", 500, 0.4, 0.6))
     heard = {"phase": 0, "last": 0}

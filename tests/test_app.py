@@ -6,39 +6,15 @@ import json
 
 import numpy as np
 import pytest
-from pathlib import Path
 
+from app_pages import APP, TIMEOUT, opened, texts
 from streamlit.testing.v1 import AppTest
 
 from explorer.strategies import REGISTRY
 
 FIRST_SET = ["random", "stratified", "k-center", "k-means", "facility-location", "dedup"]
-TIMEOUT = 240
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-def fresh():
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def fresh_on(sample: str):
-    """The app opened on another bundled sample (set before the first run: see below)."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state["sample"] = sample
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(elements):
-    return " ".join(str(e.value) for e in elements)
-
-
 def test_explore_opens_on_the_sample_with_a_map_and_a_scorecard():
-    at = fresh()
+    at = opened()
     assert "Dataset **digits** · 1,797 rows × 64 dims" in texts(at.caption)
     charts = {c.proto.id.split("-")[-1]: json.loads(c.proto.spec)
               for c in at.get("echarts_chart")}  # by key: the map, scorecard and balance
@@ -52,7 +28,7 @@ def test_explore_opens_on_the_sample_with_a_map_and_a_scorecard():
 
 @pytest.mark.parametrize("name", FIRST_SET)
 def test_each_first_set_strategy_runs_and_is_scored(name):
-    at = fresh()
+    at = opened()
     at.selectbox(key="w:strategy").set_value(name).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -61,7 +37,7 @@ def test_each_first_set_strategy_runs_and_is_scored(name):
 
 
 def test_budget_as_percent_and_seed_change_the_selection():
-    at = fresh()
+    at = opened()
     # (AppTest re-runs only the page after the first run under st.navigation, not app.py's
     # sidebar, so the sidebar's widgets are driven through their session-state keys)
     at.session_state["budget_mode"] = "percent"
@@ -79,7 +55,7 @@ def test_budget_as_percent_and_seed_change_the_selection():
 def test_a_bad_file_shows_the_librarys_message_and_keeps_the_dataset(tmp_path):
     bad = tmp_path / "broken.npy"
     np.save(bad, np.arange(10.0))
-    at = fresh()
+    at = opened()
     at.session_state["source"] = "Path on disk"
     at.session_state["disk_path"] = str(bad)
     at.run()
@@ -90,7 +66,7 @@ def test_a_bad_file_shows_the_librarys_message_and_keeps_the_dataset(tmp_path):
 
 
 def test_a_strategy_with_missing_inputs_is_disabled_with_the_reason():
-    at = fresh()
+    at = opened()
     # (AppTest re-runs only the page after the first run, not app.py's sidebar: the sidebar's
     # column choices are set through the session state the sidebar would write)
     for key in ("label_column", "group_column", "score_column"):
@@ -108,7 +84,7 @@ def test_a_strategy_with_missing_inputs_is_disabled_with_the_reason():
 
 
 def test_compare_page_plots_curves_with_the_random_band():
-    at = fresh()
+    at = opened()
     at.switch_page("pages/compare.py").run()
     assert not at.exception, [e.value for e in at.exception]
     at.multiselect(key="w:cmp_strategies").set_value(["k-center", "k-means"]).run()
@@ -140,7 +116,7 @@ def test_a_long_comparison_waits_for_the_button_and_says_how_long(monkeypatch):
     button starts it, and its results stay while another metric is chosen."""
     from explorer import cost
 
-    at = fresh()
+    at = opened()
     monkeypatch.setattr(cost, "SLOW_SECONDS", 1e-6)  # every comparison counts as heavy
     at.switch_page("pages/compare.py").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -167,7 +143,7 @@ def test_a_long_scorecard_waits_for_its_button_and_the_export_says_so(monkeypatc
     writes the manifest without it and says so; once asked for, both have it."""
     from explorer import cost
 
-    at = fresh()
+    at = opened()
     monkeypatch.setattr(cost, "SLOW_SECONDS", 1e-6)  # every scorecard counts as heavy
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -185,7 +161,7 @@ def test_a_long_scorecard_waits_for_its_button_and_the_export_says_so(monkeypatc
 
 
 def test_export_page_has_every_download_and_saves_without_overwriting():
-    at = fresh()
+    at = opened()
     at.switch_page("pages/export.py").run()
     assert not at.exception, [e.value for e in at.exception]
     labels = [b.proto.label for b in at.get("download_button")]
@@ -199,7 +175,7 @@ def test_export_page_has_every_download_and_saves_without_overwriting():
 
 
 def test_every_page_can_be_visited():
-    at = fresh()
+    at = opened()
     for page in ("pages/compare.py", "pages/dimensions.py", "pages/export.py",
                  "pages/explore.py"):
         at.switch_page(page).run()
@@ -207,7 +183,7 @@ def test_every_page_can_be_visited():
 
 
 def test_semdedup_shows_how_many_rows_each_eps_removes_and_example_pairs():
-    at = fresh_on("pydocs")
+    at = opened(sample="pydocs")
     at.selectbox(key="w:strategy").set_value("semdedup").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Just above the threshold (removed)" in texts(at.markdown)
@@ -220,7 +196,7 @@ def test_semdedup_shows_how_many_rows_each_eps_removes_and_example_pairs():
 
 
 def test_group_quota_and_quality_diversity_run_from_the_panel():
-    at = fresh()
+    at = opened()
     at.selectbox(key="w:strategy").set_value("group-quota").run()
     assert not at.exception, [e.value for e in at.exception]
     at.selectbox(key="w:strategy:group-quota:inner").set_value("k-center").run()
@@ -256,7 +232,7 @@ def test_a_one_row_budget_scores_without_an_error_and_names_what_is_not_comparab
 def test_the_strategy_and_its_parameters_survive_a_visit_to_another_page():
     # Streamlit drops the state of widgets a page does not draw: the choices are remembered
     # apart from the widgets (state.remembered), so coming back shows them again
-    at = fresh()
+    at = opened()
     at.selectbox(key="w:strategy").set_value("k-means").run()
     at.selectbox(key="w:strategy:k-means:pick").set_value("median").run()
     assert "k-means: selected" in texts(at.success)

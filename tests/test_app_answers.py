@@ -3,33 +3,22 @@ embedding", the Dimensions page, and the Export page's locked confirmation split
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
+from app_pages import opened, texts
 from streamlit.testing.v1 import AppTest
 
 import explorer
 from explorer.data.ledger import locked_rows
 
 TIMEOUT = 300
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
-def opened(sample: str = "digits") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state["sample"] = sample
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(elements):
-    return " ".join(str(e.value) for e in elements)
+def opened_on(sample: str = "digits") -> AppTest:
+    return opened(TIMEOUT, sample=sample)
 
 
 def test_check_in_another_embedding_on_pydocs():
-    at = opened("pydocs")
+    at = opened_on("pydocs")
     assert "k-center: selected **50**" in texts(at.success)
     choice = at.selectbox(key="w:robust_space")
     assert choice.value == "TF-IDF + SVD (128-D), bundled"
@@ -42,7 +31,7 @@ def test_check_in_another_embedding_on_pydocs():
 
 
 def test_dimensions_page_measures_and_offers_the_reduced_matrix():
-    at = opened()
+    at = opened_on()
     at.switch_page("pages/dimensions.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.number_input(key="w:dims_k").value == 16  # a quarter of digits' 64
@@ -60,7 +49,7 @@ def test_dimensions_page_measures_and_offers_the_reduced_matrix():
 
 def test_export_locks_a_split_and_confirms_once(tmp_path, monkeypatch):
     monkeypatch.setenv("SUBSET_EXPLORER_HOME", str(tmp_path))
-    at = opened()
+    at = opened_on()
     at.switch_page("pages/export.py").run()
     at.button(key="confirm_lock").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -85,7 +74,7 @@ def test_export_locks_a_split_and_confirms_once(tmp_path, monkeypatch):
 
 
 def test_compare_page_advises_how_many_rows():
-    at = opened()
+    at = opened_on()
     at.switch_page("pages/compare.py").run()
     assert not at.exception, [e.value for e in at.exception]
     at.multiselect(key="w:adv_strategies").set_value(["k-center"])

@@ -4,28 +4,20 @@ row with their pin / exclude / target buttons."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
-from streamlit.testing.v1 import AppTest
+from app_pages import opened, texts
 
 import explorer
 from explorer.row_scores import row_scores
 from explorer.search import neighbours_of_row, text_matches
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 240
 
 
 def fresh(sample: str = "digits"):
     """The app on a bundled sample, its map laid out by PCA (UMAP's first fit is not what
     these tests are about, and takes a minute on a busy machine)."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state["sample"] = sample
-    at.session_state["layout_method"] = "PCA"
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return opened(sample=sample, layout_method="PCA")
 
 
 def ok(at):
@@ -38,10 +30,6 @@ def table_with(at, column: str):
     found = [d.value for d in at.dataframe if column in d.value.columns]
     assert found, f"no table with a {column!r} column"
     return found[0]
-
-
-def texts(elements):
-    return " ".join(str(e.value) for e in elements)
 
 
 def test_scores_become_columns_to_colour_filter_and_sort_by():

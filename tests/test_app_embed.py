@@ -11,15 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from app_pages import APP, texts
 from streamlit.testing.v1 import AppTest
 
 from explorer.data.samples import SAMPLES
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-def texts(elements):
-    return " ".join(str(e.value) for e in elements)
 
 
 @pytest.fixture()

@@ -10,26 +10,13 @@ from pathlib import Path
 import numpy as np
 
 import explorer
+from app_pages import opened, texts
 from explorer.data.workspace import Workspace
-from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 240
-
-
-def fresh():
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(elements):
-    return " ".join(str(e.value) for e in elements)
 
 
 def test_the_filter_builder_restricts_the_selection_and_shows_its_text():
-    at = fresh()
+    at = opened()
     at.button(key="filter_add").click().run()
     at.selectbox(key="w:filter:0:column").set_value("label").run()
     at.selectbox(key="w:filter:0:op:text").set_value("is one of").run()
@@ -75,7 +62,7 @@ def test_reload_into_explore_refuses_a_planted_entry_whose_filter_holds_code(tmp
     folder = tmp_path / "ws"
     _plant(folder, "planted", f"__import__('os').system('touch {canary}')")
     _plant(folder, "planted-at", f"@pd.io.common.os.system('touch {canary}')")
-    at = fresh()
+    at = opened()
     at.switch_page("pages/export.py").run()
     at.text_input(key="ws_folder").set_value(str(folder)).run()
     for name, refused in (("planted", "the dunder name '__import__'"),
@@ -95,7 +82,7 @@ def test_reload_into_explore_does_not_read_a_target_path_from_the_entry(tmp_path
     np.save(target, np.asarray(digits.embeddings[:30]))
     Workspace(folder).save("with-path", digits,
                            explorer.select(digits, "dsir", 20, target=str(target)))
-    at = fresh()
+    at = opened()
     at.switch_page("pages/export.py").run()
     at.text_input(key="ws_folder").set_value(str(folder)).run()
     at.selectbox(key="ws_pick").set_value("with-path").run()

@@ -4,19 +4,13 @@ map does wait for UMAP, the selection and its scorecard are drawn before UMAP st
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
+from app_pages import opened, texts
 
 from explorer import projection, warmup
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-def texts(elements):
-    return " ".join(str(e.value) for e in elements)
 
 
 class UmapStarted(Exception):
@@ -47,9 +41,7 @@ def umap_stops_the_page(monkeypatch, tmp_path, no_background_warmup):
 
 
 def test_the_sample_opens_on_its_shipped_map_without_umap(umap_stops_the_page):
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = opened()
     assert "The data's own layout (columns x, y)." in texts(at.caption)
     assert "**Scorecard of k-center** — 50 rows against 30 random subsets" in texts(at.markdown)
     assert not at.get("progress")
@@ -60,8 +52,7 @@ def test_the_scorecard_is_drawn_before_the_maps_umap_starts(umap_stops_the_page,
                                                             tmp_path):
     path = tmp_path / "no_layout.npy"  # no layout columns: the map needs UMAP
     np.save(path, digits.embeddings[:400])
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.run()
+    at = opened()
     at.session_state["source"] = "Path on disk"
     at.session_state["disk_path"] = str(path)
     at.run()
@@ -82,8 +73,7 @@ def test_a_tsne_map_follows_the_scorecard_and_is_cached(digits, tmp_path, monkey
     monkeypatch.setenv("SUBSET_EXPLORER_CACHE", str(layouts))
     path = tmp_path / "no_layout.npy"
     np.save(path, digits.embeddings[:400])
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.run()
+    at = opened()
     at.session_state["source"] = "Path on disk"
     at.session_state["disk_path"] = str(path)
     at.run()

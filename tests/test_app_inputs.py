@@ -9,15 +9,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from app_pages import opened, texts
 from streamlit.testing.v1 import AppTest
 
 from explorer.ui import data as uidata
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-def texts(elements):
-    return " ".join(str(e.value) for e in elements)
 
 
 def npy_bytes(n=60, d=8, seed=0) -> bytes:
@@ -30,12 +26,7 @@ def opened_on(source: str) -> AppTest:
     """The app with the sidebar on ``source`` from the first run (AppTest re-runs only the
     page after that, so the sidebar's uploader must be drawn then), its map a PCA (a new
     dataset's UMAP is not what these tests are about)."""
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.session_state["source"] = source
-    at.session_state["layout_method"] = "PCA"
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return opened(source=source, layout_method="PCA")
 
 
 def shows_no_server_folder(at) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import explorer
 from explorer.data.shards import write_shards
@@ -21,7 +20,8 @@ from explorer.engine import drivers
 from explorer.engine.sample_map import map_layout, read_map_sample
 from explorer.strategies import list_strategies
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from app_pages import opened as opened_with, texts
+
 SHARDS_SOURCE = "Shards on disk (folder or glob)"
 SAMPLE_ROWS = 400
 
@@ -34,23 +34,10 @@ def shards(digits, tmp_path_factory):
     return str(folder)
 
 
-def opened(folder: str, **settings) -> AppTest:
-    """The app opened on ``folder`` (the sidebar's widgets are set through the session state
-    they write: AppTest reruns only the page after the first run)."""
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.session_state["source"] = SHARDS_SOURCE
-    at.session_state["shards_path"] = folder
-    at.session_state["shards_id"] = "id"
-    at.session_state["map_sample_rows"] = SAMPLE_ROWS
-    for key, value in settings.items():
-        at.session_state[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
+def opened(folder: str, **settings):
+    """The app opened on ``folder``, with the sidebar's other ``settings``."""
+    return opened_with(source=SHARDS_SOURCE, shards_path=folder, shards_id="id",
+                       map_sample_rows=SAMPLE_ROWS, **settings)
 
 
 def map_series(at) -> dict:

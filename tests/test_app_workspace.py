@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from app_pages import APP, texts
 from streamlit.testing.v1 import AppTest
 
 import explorer
@@ -15,7 +16,6 @@ from explorer.data.paths import ROOTS_VARIABLE
 from explorer.data.workspace import DB_NAME, Workspace
 from test_workspace import FILES  # every damaged file of the library's tests
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 def export_page(folder: Path, monkeypatch) -> AppTest:
@@ -27,10 +27,6 @@ def export_page(folder: Path, monkeypatch) -> AppTest:
     at.text_input(key="ws_folder").set_value(str(folder)).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
 
 
 DAMAGE = {name: make for name, (make, _) in FILES.items()}

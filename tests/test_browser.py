@@ -78,6 +78,26 @@ def shot(page, name):
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def _box_select(page, at: float, size: int, chart: str = ".st-key-map-1",
+                button: str = "Pin lassoed", rows: int = 1797) -> int:
+    """Drag a ``size``-pixel box on the map ``chart`` from ``at`` of its width and height
+    (the box tool sits second from the right in the map's toolbox), wait for ``button`` to be
+    enabled; returns how many of its ``rows`` the box lassoed."""
+    canvas = page.locator(f"{chart} canvas").first.bounding_box()
+    page.mouse.click(canvas["x"] + canvas["width"] - 94, canvas["y"] + 55)  # the box tool
+    x0, y0 = canvas["x"] + canvas["width"] * at, canvas["y"] + canvas["height"] * at
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + size, y0 + size, steps=10)
+    page.mouse.up()
+    page.get_by_role("button", name=button).and_(
+        page.locator("button:not([disabled])")).wait_for(timeout=60_000)
+    lassoed = int(page.get_by_text("in the current lasso", exact=False).inner_text()
+                  .split("(")[1].split(" in the current lasso")[0])
+    assert 0 < lassoed < rows
+    return lassoed
+
+
 def test_select_50_with_k_center_and_download_the_csv(app_url, browser):
     page = browser.new_page(viewport={"width": 1500, "height": 1000}, accept_downloads=True)
     page.goto(app_url)
@@ -98,18 +118,7 @@ def test_select_50_with_k_center_and_download_the_csv(app_url, browser):
 
     # box-select on the map (the box tool sits second from the right in the map's toolbox),
     # then pin the boxed rows: the next run keeps them
-    canvas = page.locator(".st-key-map-1 canvas").first.bounding_box()
-    page.mouse.click(canvas["x"] + canvas["width"] - 94, canvas["y"] + 55)
-    x0, y0 = canvas["x"] + canvas["width"] * 0.3, canvas["y"] + canvas["height"] * 0.3
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move(x0 + 120, y0 + 120, steps=10)
-    page.mouse.up()
-    page.get_by_role("button", name="Pin lassoed").and_(
-        page.locator("button:not([disabled])")).wait_for(timeout=60_000)
-    lassoed = int(page.get_by_text("in the current lasso", exact=False).inner_text()
-                  .split("(")[1].split(" in the current lasso")[0])
-    assert 0 < lassoed < 1797
+    lassoed = _box_select(page, 0.3, 120)
     page.get_by_role("button", name="Pin lassoed").click()
     page.get_by_text(f"Pinned: {lassoed}", exact=False).wait_for(timeout=60_000)
     shot(page, "explore-pinned")
@@ -251,18 +260,7 @@ def test_export_the_lasso_with_map_xy(app_url, browser):
     page.goto(app_url)
     page.get_by_text("k-center: selected 50 of 1,797 rows", exact=False).wait_for(
         timeout=180_000)
-    canvas = page.locator(".st-key-map-1 canvas").first.bounding_box()
-    page.mouse.click(canvas["x"] + canvas["width"] - 94, canvas["y"] + 55)  # the box tool
-    x0, y0 = canvas["x"] + canvas["width"] * 0.35, canvas["y"] + canvas["height"] * 0.35
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move(x0 + 140, y0 + 140, steps=10)
-    page.mouse.up()
-    page.get_by_role("button", name="Pin lassoed").and_(
-        page.locator("button:not([disabled])")).wait_for(timeout=60_000)
-    lassoed = int(page.get_by_text("in the current lasso", exact=False).inner_text()
-                  .split("(")[1].split(" in the current lasso")[0])
-    assert 0 < lassoed < 1797
+    lassoed = _box_select(page, 0.35, 140)
     page.get_by_role("link", name="Export").click()
     page.get_by_text("Export rows for other tools").wait_for(timeout=60_000)
     page.get_by_text(f"the current lasso ({lassoed:,} rows)").click()
@@ -364,18 +362,8 @@ def test_a_sharded_folder_on_a_dask_local_cluster(app_url, browser, digits, tmp_
     page.wait_for_timeout(1500)
     shot(page, "shards-dask-explore")
     # a box drawn on the map becomes the target set (the strategies that need one: DSIR)
-    canvas = page.locator("[class*=st-key-shard_map-] canvas").first.bounding_box()
-    page.mouse.click(canvas["x"] + canvas["width"] - 94, canvas["y"] + 55)  # the box tool
-    x0, y0 = canvas["x"] + canvas["width"] * 0.3, canvas["y"] + canvas["height"] * 0.3
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move(x0 + 120, y0 + 120, steps=10)
-    page.mouse.up()
-    page.get_by_role("button", name="Use as target").and_(
-        page.locator("button:not([disabled])")).wait_for(timeout=60_000)
-    lassoed = int(page.get_by_text("in the current lasso", exact=False).inner_text()
-                  .split("(")[1].split(" in the current lasso")[0])
-    assert 0 < lassoed < 641
+    lassoed = _box_select(page, 0.3, 120, chart="[class*=st-key-shard_map-]",
+                          button="Use as target", rows=641)
     page.get_by_role("button", name="Use as target").click()
     page.get_by_text(f"Target: {lassoed} rows", exact=False).wait_for(timeout=60_000)
     page.wait_for_timeout(1500)

@@ -227,13 +227,13 @@ def test_compare_writes_the_long_table_a_plot_and_a_summary(tmp_path, capsys):
 
 def test_a_heavy_run_is_announced_with_an_estimate_and_the_faster_variant(tmp_path, capsys,
                                                                           monkeypatch):
-    import explorer.cost as E
+    from explorer import cost
 
-    est = E.estimate("k-center", 1_000_000, 384, 50_000)
+    est = cost.estimate("k-center", 1_000_000, 384, 50_000)
     assert est.heavy and est.upper_bound > est.seconds and "k-means" in est.advice
-    assert not E.estimate("random", 1_000_000, 384, 50_000).heavy
-    assert E.estimate("facility-location", 10**6, 384, 1000, {"kernel": "dense"}).heavy
-    monkeypatch.setattr(E, "SLOW_SECONDS", -1.0)  # call every run heavy
+    assert not cost.estimate("random", 1_000_000, 384, 50_000).heavy
+    assert cost.estimate("facility-location", 10**6, 384, 1000, {"kernel": "dense"}).heavy
+    monkeypatch.setattr(cost, "SLOW_SECONDS", -1.0)  # call every run heavy
     code, _, err = run(capsys, "select", DIGITS, "--strategy", "k-center", "--budget", "30",
                        "--out", str(tmp_path / "k.csv"))
     assert code == 0

@@ -21,7 +21,8 @@ from explorer.data.ledger import Ledger, locked_rows
 from explorer.errors import ExplorerError
 from explorer.evaluate.compare import sweep
 from explorer.evaluate.confirm import confirm, confirm_manifest, lock_confirmation, status
-from explorer.evaluate.probes import holdout_split, probe_sweep
+from explorer.evaluate.probes import holdout_split
+from explorer.evaluate.sweep import probe_sweep
 from explorer.evaluate.scorecard import ScoringContext, score
 from explorer.strategies import REGISTRY
 

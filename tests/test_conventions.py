@@ -196,12 +196,13 @@ def test_load_takes_an_array_or_names_from_arrays():
 VALIDATED_MODULES = (
     "explorer.evaluate.advisor", "explorer.evaluate.compare", "explorer.evaluate.confirm",
     "explorer.evaluate.probes", "explorer.evaluate.robustness", "explorer.evaluate.scorecard",
-    "explorer.evaluate.stats", "explorer.row_scores", "explorer.dimensions", "explorer.search",
+    "explorer.evaluate.stats", "explorer.evaluate.sweep", "explorer.row_scores", "explorer.dimensions", "explorer.search",
 )
 #: Public functions of those modules without the decorator, and why.
 UNVALIDATED = {
     "explorer.evaluate.advisor.power_law": "a formula over arrays (curve_fit calls it)",
     "explorer.evaluate.advisor.rows": "formats a number for a sentence",
+    "explorer.evaluate.probes.one_blas_thread": "a context manager without arguments",
     "explorer.evaluate.confirm.plural": "formats a count for a sentence",
     "explorer.evaluate.confirm.tried": "reads the exploration log frame",
     "explorer.evaluate.robustness.flip": "names a verdict change",

@@ -41,47 +41,54 @@ def test_kcenter_matches_plain_reference_on_digits(digits):
     assert np.isclose(d.max(), sel.gains[150])  # the next pick is at the current radius
 
 
-def test_kcenter_continues_and_slices_a_remembered_traversal(digits):
-    """Budgets asked in any order (smaller: a slice; larger: the walk continues) give what a
-    fresh run gives, including the distance-evaluation count and the cosine copy of X."""
+def test_kcenter_continues_and_slices_a_kept_traversal(digits):
+    """Inside a cache, budgets asked in any order (smaller: a slice; larger: the walk
+    continues) give what a fresh run gives, including the distance-evaluation count and the
+    cosine copy of X."""
+    from explorer.cache import Cache
     from explorer.strategies import kcenter
 
     for metric in ("euclidean", "cosine"):
-        kcenter._memo.clear()
-        runs = {b: explorer.select(digits, "k-center", b, seed=3, metric=metric)
-                for b in (40, 10, 120, 60)}
-        assert len(kcenter._memo) == 1  # one traversal served all four budgets
+        kept = Cache()
+        with kept.kept():
+            runs = {b: explorer.select(digits, "k-center", b, seed=3, metric=metric)
+                    for b in (40, 10, 120, 60)}
+        assert kept.size(kcenter.TRAVERSALS) == 1  # one traversal served all four budgets
         for b, sel in runs.items():
-            kcenter._memo.clear()
             fresh = explorer.select(digits, "k-center", b, seed=3, metric=metric)
             assert np.array_equal(sel.indices, fresh.indices)
             np.testing.assert_array_equal(sel.gains, fresh.gains)
             assert sel.info == fresh.info
-    excluded = explorer.select(digits, "k-center", 40, seed=3, excluded=range(100))
-    assert excluded.indices.min() >= 100  # other allowed rows: another traversal
+        with kept.kept():
+            excluded = explorer.select(digits, "k-center", 40, seed=3, excluded=range(100))
+        assert excluded.indices.min() >= 100  # other allowed rows: another traversal
+        assert kept.size(kcenter.TRAVERSALS) == 2
 
 
 def test_kcenter_prefetch_in_the_background_changes_no_selection(digits):
     """The app continues the last traversal while idle (kcenter.prefetch): a larger budget
     then finds its picks done, and every selection equals a fresh run's."""
+    from explorer.cache import Cache
     from explorer.strategies import kcenter
 
     for metric in ("euclidean", "cosine"):
-        kcenter._memo.clear()
-        first = explorer.select(digits, "k-center", 30, seed=5, metric=metric, pinned=[7])
-        assert kcenter.prefetch(100, fingerprint=digits.fingerprint)
-        kcenter._prefetch["thread"].join()
-        walk = next(iter(kcenter._memo.values()))
+        kept = Cache()
+        with kept.kept():
+            first = explorer.select(digits, "k-center", 30, seed=5, metric=metric, pinned=[7])
+        assert kcenter.prefetch(kept, 100, fingerprint=digits.fingerprint)
+        kept.join_background()
+        walk = kept.served(kcenter.TRAVERSALS)["walk"]
         assert len(walk.picks) == 29 + 100  # the start (the pinned row) is not a pick
-        later = explorer.select(digits, "k-center", 130, seed=5, metric=metric, pinned=[7])
+        with kept.kept():
+            later = explorer.select(digits, "k-center", 130, seed=5, metric=metric,
+                                    pinned=[7])
         assert later.info["distance_evaluations"] == walk.evaluations[128]
-        kcenter.prefetch(2000)  # more than there are rows: stops when every row is picked
-        kcenter._prefetch["thread"].join()
+        kcenter.prefetch(kept, 2000)  # more than there are rows: stops when every row is picked
+        kept.join_background()
         assert len(walk.picks) == digits.n - 1
-        kcenter.stop_prefetch()
-        assert not kcenter.prefetch(10, fingerprint="another dataset")
-        assert kcenter._served["X"] is None  # that let go of this dataset's matrix
-        kcenter._memo.clear()
+        kept.stop_background()
+        assert not kcenter.prefetch(kept, 10, fingerprint="another dataset")
+        assert kept.served(kcenter.TRAVERSALS) == {}  # that let go of this dataset's matrix
         for sel in (first, later):
             fresh = explorer.select(digits, "k-center", len(sel), seed=5, metric=metric,
                                     pinned=[7])

@@ -328,9 +328,9 @@ def test_cli_compare_at_a_cost(capsys, tmp_path, tokens_file):
 def app_at_a_total_cost(total: float):
     """The app on digits with the sidebar's budget a total of ``total`` difficulty (the
     sample's one numeric column), set as its widgets remember them."""
-    from test_app import fresh
+    from app_pages import opened
 
-    at = fresh()
+    at = opened()
     assert "total cost" in at.radio(key="w:budget_mode").options
     digits = explorer.load_sample("digits")
     at.session_state["budget_mode"] = "total cost"
@@ -345,7 +345,7 @@ def test_app_budget_as_a_total_cost():
     """The sidebar's 'total cost' budget: a numeric cost column (digits' difficulty here, the
     one numeric column of the sample) and a total; the selection spends at most that and the
     scorecard says random was drawn at the same total cost, with the spend and the count."""
-    from test_app import texts
+    from app_pages import texts
 
     at, digits = app_at_a_total_cost(12.5)
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -375,7 +375,7 @@ def test_app_compare_page_at_total_costs():
     each strategy spends at most each one, the curves' axis says so, the rows bought are
     listed beside random's mean count at the same total, and strategies that set their own
     size are not offered."""
-    from test_app import texts
+    from app_pages import texts
 
     at, digits = app_at_a_total_cost(12.5)
     at.switch_page("pages/compare.py").run()

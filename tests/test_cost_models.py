@@ -4,8 +4,8 @@ For each strategy the run is measured on synthetic clustered data (20 Gaussian b
 groups, scores and a target set to match), at the smallest size from :data:`SIZES` whose run
 takes at least :data:`MIN_SECONDS`, so that fixed overheads do not hide the model's terms.
 Time: the CPU time of this process (all its threads), the least of three runs after a warm-up
-(numba compiles on the first), with the process-wide memos cleared before each so nothing is
-reused; a run at a size that proves instant is the only one at that size. Memory: the peak of
+(numba compiles on the first), nothing kept between them (no cache is open: see
+:mod:`explorer.cache`); a run at a size that proves instant is the only one at that size. Memory: the peak of
 ``tracemalloc`` (numpy's allocations) above the start of a third run; numba's own
 allocations are not traced, so a model may only be above it there.
 
@@ -52,14 +52,6 @@ def synthetic(n: int, dim: int):
     return explorer.Dataset.from_arrays(X, metadata=meta), np.flatnonzero(blob == 3)[:100]
 
 
-def _forget():
-    from explorer import clustering
-    from explorer.strategies import kcenter
-
-    clustering._memo.clear()
-    kcenter._memo.clear()
-
-
 def _runner(name: str, n: int, dim: int):
     """A function running ``select`` with ``name``'s defaults on synthetic data, nothing
     remembered from an earlier run, returning its CPU seconds."""
@@ -70,7 +62,6 @@ def _runner(name: str, n: int, dim: int):
     kw = dict(given[need] for need in spec.needs)
 
     def run() -> float:
-        _forget()
         t = time.process_time()
         explorer.select(data, name, BUDGET, seed=0, **kw)
         return time.process_time() - t
@@ -88,7 +79,6 @@ def ratios(name: str) -> dict:
         if seconds >= MIN_SECONDS:
             break
     seconds = min(seconds, run(), run())
-    _forget()
     tracemalloc.start()
     try:
         start = tracemalloc.get_traced_memory()[0]

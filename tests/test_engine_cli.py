@@ -22,7 +22,7 @@ from explorer.engine.dask import parent_environ_kept
 from explorer.cli import main
 from explorer.data.samples import SAMPLES
 from explorer.data.shards import write_shards
-from explorer.evaluate import probes
+from explorer.evaluate import sweep
 
 distributed = pytest.importorskip("distributed")  # the [dask] extra is in [test]: never skips
 
@@ -243,7 +243,7 @@ EXACT_ON_BOTH = ["coverage_max", "coverage_mean", "mean_pairwise_distance",
                  "min_pairwise_distance", "vendi"]
 
 
-PROBE_SWEEP = probes.probe_sweep
+PROBE_SWEEP = sweep.probe_sweep
 
 
 def _compare(capsys, monkeypatch, data, *options, out):
@@ -254,7 +254,7 @@ def _compare(capsys, monkeypatch, data, *options, out):
         tables.append(PROBE_SWEEP(*args, **kwargs))
         return tables[-1]
 
-    monkeypatch.setattr(probes, "probe_sweep", spy)
+    monkeypatch.setattr(sweep, "probe_sweep", spy)
     code = main(["compare", data, *COMPARE, *options, "--out", str(out)])
     err = capsys.readouterr().err
     return code, err, tables[0].attrs["selections"] if tables else None

@@ -10,7 +10,7 @@ import pytest
 
 import explorer
 from explorer.errors import ExplorerError
-from explorer.strategies import _facility_kernels as K
+from explorer.strategies import _facility_kernels as kernels
 from explorer.strategies import _sparse, facility
 from explorer.strategies._greedy import greedy
 
@@ -142,7 +142,7 @@ def test_sqdist_kernel_against_numpy():
     ref = np.minimum(ref, 1.0)
     np.fill_diagonal(ref, 0)
     G[np.triu_indices(150, 1)] = np.nan  # only the lower triangle is read (as syrk fills)
-    top = K.sqdist_from_gram(G, sq, 0.25, 1.0)
+    top = kernels.sqdist_from_gram(G, sq, 0.25, 1.0)
     np.testing.assert_allclose(G, ref, rtol=1e-6, atol=1e-7)
     assert np.array_equal(G, G.T) and top == G.max()
     Xc, _ = _sparse.centred(X)

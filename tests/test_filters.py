@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import explorer
 from explorer.cli import main
-from explorer.data import filters as F
+from explorer.data import filters
 from explorer.data.rows import query_rows
 from explorer.errors import ExplorerError
 
@@ -114,7 +114,7 @@ def test_every_payload_is_refused_through_the_api(tmp_path, digits):
             message = str(info.value)
             assert "\n" not in message and len(message) < 1500, payload[:60]
             assert any(words in message for words in (
-                F.ALLOWED, "unknown column", "control character", "characters long")), message
+                filters.ALLOWED, "unknown column", "control character", "characters long")), message
     assert not canary.exists()
     assert not any(p.name.startswith("canary") for p in tmp_path.iterdir())
 
@@ -169,10 +169,10 @@ def test_messages_say_what_was_refused_and_what_is_allowed(digits):
                                       "'__class__'. Allowed: column names")
     assert "col.str.contains('x', case=False)" in str(info.value)
     with pytest.raises(ExplorerError, match=r"calling \.to_csv\(\.\.\.\)"):
-        F.parse("label.to_csv('x')")
+        filters.parse("label.to_csv('x')")
     with pytest.raises(ExplorerError, match=r"not allowed where a column name goes: "
                                             r"subscripts such as x\[\.\.\.\]"):
-        F.parse("label[0] == '1'")
+        filters.parse("label[0] == '1'")
     with pytest.raises(ExplorerError) as info:
         query_rows(digits, "lable == '1'", "where")
     assert str(info.value) == ("where \"lable == '1'\": unknown column 'lable'. Did you mean "
@@ -185,27 +185,27 @@ def test_messages_say_what_was_refused_and_what_is_allowed(digits):
                                             " a number written without quotes"):
         query_rows(digits, "difficulty > '0.5'")
     with pytest.raises(ExplorerError, match=r"write label\.isna\(\) or label\.notna\(\)"):
-        F.parse("label == None")
+        filters.parse("label == None")
     with pytest.raises(ExplorerError, match="one side must be a column"):
-        F.parse("1 < 2")
+        filters.parse("1 < 2")
     with pytest.raises(ExplorerError, match=r"\.str\.contains applies to text columns"):
         query_rows(digits, "difficulty.str.contains('1')")
 
 
 def test_bounds_refuse_huge_input_at_once():
-    for text, words in ((f"x in [{', '.join(['1'] * (F.MAX_LIST + 1))}]", "at most 10,000"),
-                        ("x == 1 and " * F.MAX_CONDITIONS + "x == 1", "more than 1,000"),
-                        ("(" * (F.MAX_DEPTH + 1) + "x == 1" + ")" * (F.MAX_DEPTH + 1),
+    for text, words in ((f"x in [{', '.join(['1'] * (filters.MAX_LIST + 1))}]", "at most 10,000"),
+                        ("x == 1 and " * filters.MAX_CONDITIONS + "x == 1", "more than 1,000"),
+                        ("(" * (filters.MAX_DEPTH + 1) + "x == 1" + ")" * (filters.MAX_DEPTH + 1),
                          "nested more than 32"),
-                        ("not " * (F.MAX_DEPTH + 1) + "x == 1", "nested more than 32"),
-                        ("x == '" + "a" * F.MAX_TEXT + "'", "at most 100,000")):
+                        ("not " * (filters.MAX_DEPTH + 1) + "x == 1", "nested more than 32"),
+                        ("x == '" + "a" * filters.MAX_TEXT + "'", "at most 100,000")):
         start = time.perf_counter()
         with pytest.raises(ExplorerError, match=words):
-            F.parse(text)
+            filters.parse(text)
         assert time.perf_counter() - start < 1
     # just inside the bounds is fine
-    F.parse(f"x in [{', '.join(['1'] * F.MAX_LIST)}]")
-    F.parse("(" * F.MAX_DEPTH + "x == 1" + ")" * F.MAX_DEPTH)
+    filters.parse(f"x in [{', '.join(['1'] * filters.MAX_LIST)}]")
+    filters.parse("(" * filters.MAX_DEPTH + "x == 1" + ")" * filters.MAX_DEPTH)
 
 
 def test_the_grammar_and_its_canonical_text():
@@ -230,10 +230,10 @@ def test_the_grammar_and_its_canonical_text():
         "(a == 1 and b == 2) and c == 3": "a == 1 and b == 2 and c == 3",
     }
     for text, canonical in cases.items():
-        node = F.parse(text)
+        node = filters.parse(text)
         assert node.to_text() == canonical, text
-        assert F.parse(canonical) == node
-        assert F.from_json(json.loads(json.dumps(node.to_json()))) == node
+        assert filters.parse(canonical) == node
+        assert filters.from_json(json.loads(json.dumps(node.to_json()))) == node
 
 
 def test_evaluation_with_missing_values_booleans_times_and_spaces():
@@ -247,7 +247,7 @@ def test_evaluation_with_missing_values_booleans_times_and_spaces():
     })
 
     def rows(text):
-        return np.flatnonzero(F.evaluate(text, frame)).tolist()
+        return np.flatnonzero(filters.evaluate(text, frame)).tolist()
 
     assert rows("name != 'ant'") == [1, 2, 3]          # missing differs from every value
     assert rows("name == 'ant'") == [0]
@@ -272,13 +272,13 @@ def test_evaluation_with_missing_values_booleans_times_and_spaces():
                        ("name < size", "only columns of the same kind"),
                        ("mixed < 'a'", "cannot be compared that way")):
         with pytest.raises(ExplorerError, match=words):
-            F.evaluate(bad, frame, "where")
+            filters.evaluate(bad, frame, "where")
 
 
 def test_json_nodes_pass_the_same_whitelist():
     good = {"op": "and", "args": [{"op": "in", "column": "label", "values": ["1", "7"]},
                                   {"op": "not", "arg": {"op": "isna", "column": "x"}}]}
-    assert F.from_json(good).to_text() == "label in ['1', '7'] and not x.isna()"
+    assert filters.from_json(good).to_text() == "label in ['1', '7'] and not x.isna()"
     for node, words in (
             ({"op": "call", "column": "os"}, "key 'op' must be one of"),
             ({"op": "==", "column": "label"}, "a comparison with either a \"value\""),
@@ -295,7 +295,7 @@ def test_json_nodes_pass_the_same_whitelist():
             (json.loads('{"op": "not", "arg": ' * 40 + '{"op": "isna", "column": "x"}'
                         + "}" * 40), "nested more than 32 levels")):
         with pytest.raises(ExplorerError, match=re.escape(words)):
-            F.from_json(node)
+            filters.from_json(node)
 
 
 # ---------------------------------------------------------------------------- hypothesis
@@ -327,33 +327,35 @@ def _leaves():
     substring = st.text("0123456789inkmdhglow-", min_size=1, max_size=3)
     num_col = st.sampled_from(NUMBER_COLUMNS)
     return st.one_of(
-        st.builds(lambda cv, op: F.Compare(cv[0], op, cv[1]), level, st.sampled_from(OPS)),
-        st.builds(F.Compare, num_col, st.sampled_from(OPS), number),
-        st.builds(lambda cv, more, neg: F.IsIn(cv[0], (cv[1], *more), neg), level,
+        st.builds(lambda cv, op: filters.Compare(cv[0], op, cv[1]), level, st.sampled_from(OPS)),
+        st.builds(filters.Compare, num_col, st.sampled_from(OPS), number),
+        st.builds(lambda cv, more, neg: filters.IsIn(cv[0], (cv[1], *more), neg), level,
                   st.lists(st.sampled_from(TEXT_COLUMNS["label"]), max_size=3), st.booleans()),
-        st.builds(lambda c, a, b: F.Between(c, min(a, b), max(a, b)), num_col, number, number),
-        st.builds(F.Contains, text_col, substring, st.booleans()),
-        st.builds(F.StartsWith, text_col, substring),
-        st.builds(F.IsNa, st.sampled_from(["gap", "shade", "label"]), st.booleans()),
-        st.builds(F.CompareColumns, num_col, st.sampled_from(OPS), num_col),
+        st.builds(lambda c, a, b: filters.Between(c, min(a, b), max(a, b)), num_col, number,
+                  number),
+        st.builds(filters.Contains, text_col, substring, st.booleans()),
+        st.builds(filters.StartsWith, text_col, substring),
+        st.builds(filters.IsNa, st.sampled_from(["gap", "shade", "label"]), st.booleans()),
+        st.builds(filters.CompareColumns, num_col, st.sampled_from(OPS), num_col),
     )
 
 
 FILTERS = st.recursive(
     _leaves(),
-    lambda inner: st.one_of(st.lists(inner, min_size=2, max_size=3).map(lambda a: F.all_of(*a)),
-                            st.lists(inner, min_size=2, max_size=3).map(lambda a: F.any_of(*a)),
-                            inner.map(F.Not)),
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=2, max_size=3).map(lambda a: filters.all_of(*a)),
+        st.lists(inner, min_size=2, max_size=3).map(lambda a: filters.any_of(*a)),
+        inner.map(filters.Not)),
     max_leaves=6)
 
 
 def _pandas_text(node) -> str:
     """The same filter in pandas' operators (& | ~), for a second reading."""
-    if isinstance(node, F.And):
+    if isinstance(node, filters.And):
         return " & ".join(f"({_pandas_text(a)})" for a in node.args)
-    if isinstance(node, F.Or):
+    if isinstance(node, filters.Or):
         return " | ".join(f"({_pandas_text(a)})" for a in node.args)
-    if isinstance(node, F.Not):
+    if isinstance(node, filters.Not):
         return f"~({_pandas_text(node.arg)})"
     return node.to_text()
 
@@ -362,13 +364,13 @@ def _pandas_text(node) -> str:
 @given(node=FILTERS)
 def test_our_evaluator_agrees_with_pandas_on_generated_filters(digits, node):
     frame = _frame(digits)
-    ours = F.evaluate(node, frame)
+    ours = filters.evaluate(node, frame)
     for text in (node.to_text(), _pandas_text(node)):
-        assert F.parse(text) == node
+        assert filters.parse(text) == node
         expected = frame.eval(text)  # pandas on text this test generated (a peer cross-check)
         np.testing.assert_array_equal(ours, np.asarray(expected, dtype=bool), err_msg=text)
-        np.testing.assert_array_equal(F.evaluate(text, frame), ours)
-    assert F.from_json(json.loads(json.dumps(node.to_json()))) == node
+        np.testing.assert_array_equal(filters.evaluate(text, frame), ours)
+    assert filters.from_json(json.loads(json.dumps(node.to_json()))) == node
 
 
 PIECES = ["label", "difficulty", "__class__", "__globals__", "os", "open", "system", "str",
@@ -387,7 +389,7 @@ def test_hostile_text_is_refused_or_evaluated_never_anything_else(tmp_path_facto
     canary = tmp_path_factory.getbasetemp() / "canary-text"
     text = "".join(parts).replace("{c}", str(canary))
     try:
-        mask = F.evaluate(text, digits.metadata, "where")
+        mask = filters.evaluate(text, digits.metadata, "where")
     except ExplorerError as exc:
         assert "\n" not in str(exc)
     else:
@@ -422,7 +424,7 @@ def test_hostile_syntax_trees_are_refused_or_evaluated(tmp_path_factory, digits,
     canary = tmp_path_factory.getbasetemp() / "canary-ast"
     text = text.replace("{c}", str(canary))
     try:
-        mask = F.evaluate(text, digits.metadata, "where")
+        mask = filters.evaluate(text, digits.metadata, "where")
     except ExplorerError:
         pass
     else:
@@ -446,7 +448,7 @@ JSON_VALUES = st.recursive(
 @given(JSON_VALUES)
 def test_hostile_json_nodes_are_refused_or_evaluated(digits, node):
     try:
-        mask = F.evaluate(node if isinstance(node, dict) else {"op": "not", "arg": node},
+        mask = filters.evaluate(node if isinstance(node, dict) else {"op": "not", "arg": node},
                           digits.metadata, "where")
     except ExplorerError as exc:
         assert "\n" not in str(exc)

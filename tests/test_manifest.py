@@ -18,19 +18,15 @@ from explorer.data.export import manifest_dict
 from explorer.data.manifest import manifest_schema, validate_manifest
 from explorer.errors import ExplorerError
 from explorer.strategies import REGISTRY
+from test_registry_conformance import inputs_for  # the inputs each strategy needs
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _inputs(spec) -> dict:
-    kw = {}
-    if "labels" in spec.needs:
-        kw["label_column"] = "label"
-    if "groups" in spec.needs:
-        kw["group_column"] = "group"
-    if "scores" in spec.needs:
-        kw["score_column"] = "difficulty"
-    if "target" in spec.needs:
+def _inputs(spec, data) -> dict:
+    """The inputs ``spec`` needs, a target given as the query the manifest records."""
+    kw = inputs_for(spec, data)
+    if kw.pop("target", None) is not None:
         kw["target_query"] = "label == '3'"
     return kw
 
@@ -38,7 +34,7 @@ def _inputs(spec) -> dict:
 def test_every_strategys_manifest_validates_pipelines_and_targets_included(digits, tmp_path):
     for name, spec in REGISTRY.items():
         sel = explorer.select(digits, name, 40, seed=1, where="group != 'ink-low'",
-                              pinned=[0], excluded=[1], **_inputs(spec))
+                              pinned=[0], excluded=[1], **_inputs(spec, digits))
         doc = json.loads(json.dumps(manifest_dict(digits, sel)))
         assert validate_manifest(doc, name) is doc
     first = explorer.select(digits, "dedup", None, params={"threshold": 1.0},

@@ -19,8 +19,8 @@ from threadpoolctl import threadpool_limits
 
 import explorer
 from explorer.errors import ExplorerError, ExplorerWarning
-from explorer.evaluate import probes as P
-from explorer.evaluate import stats as S
+from explorer.evaluate import probes, stats
+from explorer.evaluate.sweep import probe_sweep
 from explorer.evaluate.scorecard import random_subsets
 
 SEED = 3
@@ -33,7 +33,7 @@ STRATEGIES = ["random", "k-center", "facility-location", "sensitivity", "stratif
 def _quiet_sweep(*args, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExplorerWarning)
-        return P.probe_sweep(*args, **kw)
+        return probe_sweep(*args, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def _labels(data, column="label"):
 
 
 def test_holdout_split_is_stratified_disjoint_and_seeded(digits):
-    pool, held = P.holdout_split(digits, "label", fraction=0.2, seed=0)
+    pool, held = probes.holdout_split(digits, "label", fraction=0.2, seed=0)
     assert len(np.intersect1d(pool, held)) == 0
     assert len(pool) + len(held) == digits.n
     assert len(held) == round(0.2 * digits.n)
@@ -58,12 +58,12 @@ def test_holdout_split_is_stratified_disjoint_and_seeded(digits):
     for label in np.unique(y):
         count = np.sum(y == label)
         assert abs(np.sum(y[held] == label) - 0.2 * count) <= 1, label
-    again = P.holdout_split(digits, "label", fraction=0.2, seed=0)
+    again = probes.holdout_split(digits, "label", fraction=0.2, seed=0)
     assert np.array_equal(again[1], held)
-    other = P.holdout_split(digits, "label", fraction=0.2, seed=1)
+    other = probes.holdout_split(digits, "label", fraction=0.2, seed=1)
     assert not np.array_equal(other[1], held)
     # Without a label column: a plain random split of the same size.
-    p2, h2 = P.holdout_split(digits, None, fraction=0.25, seed=0)
+    p2, h2 = probes.holdout_split(digits, None, fraction=0.25, seed=0)
     assert len(h2) == round(0.25 * digits.n) and len(np.intersect1d(p2, h2)) == 0
 
 
@@ -71,13 +71,13 @@ def test_holdout_split_keeps_a_row_of_every_class_in_the_pool(digits):
     meta = digits.metadata.copy()
     meta["rare"] = np.where(np.arange(digits.n) < 2, "rare", "common")
     data = explorer.Dataset.from_arrays(digits.embeddings, digits.ids, meta)
-    pool, held = P.holdout_split(data, "rare", fraction=0.6, seed=0)
+    pool, held = probes.holdout_split(data, "rare", fraction=0.6, seed=0)
     assert np.isin([0, 1], pool).any()
 
 
 def test_pool_dataset_holds_only_pool_rows(digits):
-    pool, held = P.holdout_split(digits, "label", seed=0)
-    part = P.take_rows(digits, pool)
+    pool, held = probes.holdout_split(digits, "label", seed=0)
+    part = probes.take_rows(digits, pool)
     assert part.n == len(pool)
     assert not set(part.ids.tolist()) & set(digits.ids[held].tolist())
     assert np.array_equal(part.embeddings, digits.embeddings[pool])
@@ -96,7 +96,7 @@ def test_held_out_rows_never_reach_a_strategy(digits, sweep):
         assert np.isin(rows, pool).all(), name
     # The strategies ran on the pool dataset itself (where held-out rows do not exist):
     # re-running one there gives the same rows.
-    part = P.take_rows(digits, pool)
+    part = probes.take_rows(digits, pool)
     again = explorer.select(part, "k-center", 80, seed=SEED)
     assert np.array_equal(pool[again.indices], selections[("k-center", 80)])
 
@@ -144,8 +144,8 @@ def test_random_envelope_mean_matches_sklearn_trained_here(digits, sweep):
 
 
 def test_probe_is_reproducible_and_uses_only_the_given_rows(digits):
-    pool, held = P.holdout_split(digits, "label", seed=0)
-    probe = P.make_probe(digits, "logistic", pool, held, label_column="label")
+    pool, held = probes.holdout_split(digits, "label", seed=0)
+    probe = probes.make_probe(digits, "logistic", pool, held, label_column="label")
     idx = np.arange(0, 400, 3)
     first, second = probe.run(idx), probe.run(idx)
     assert first == second
@@ -154,12 +154,12 @@ def test_probe_is_reproducible_and_uses_only_the_given_rows(digits):
 
 
 def test_single_class_subset_predicts_that_class(digits):
-    pool, held = P.holdout_split(digits, "label", seed=0)
+    pool, held = probes.holdout_split(digits, "label", seed=0)
     y = _labels(digits)
     only_threes = np.flatnonzero(y[pool] == "3")[:6]
     ye = y[held]
     for name in ("logistic", "knn"):
-        probe = P.make_probe(digits, name, pool, held, label_column="label")
+        probe = probes.make_probe(digits, name, pool, held, label_column="label")
         out = probe.run(only_threes)
         assert out["accuracy"] == pytest.approx(np.mean(ye == "3"))
         assert out["worst_recall"] == 0.0
@@ -169,25 +169,25 @@ def test_single_class_subset_predicts_that_class(digits):
 
 
 def test_knn_on_a_subset_smaller_than_k(digits):
-    pool, held = P.holdout_split(digits, "label", seed=0)
+    pool, held = probes.holdout_split(digits, "label", seed=0)
     y = _labels(digits)
-    probe = P.make_probe(digits, "knn", pool, held, label_column="label", n_neighbors=5)
+    probe = probes.make_probe(digits, "knn", pool, held, label_column="label", n_neighbors=5)
     two = np.array([np.flatnonzero(y[pool] == "0")[0], np.flatnonzero(y[pool] == "1")[0]])
     out = probe.run(two)
     X = np.asarray(digits.embeddings, dtype=np.float64)
     pred = KNeighborsClassifier(2).fit(X[pool][two], y[pool][two]).predict(X[held])
     assert out["accuracy"] == pytest.approx(accuracy_score(y[held], pred))
     # A single row: one class, defined result.
-    assert P.make_probe(digits, "knn", pool, held, label_column="label").run([0])[
+    assert probes.make_probe(digits, "knn", pool, held, label_column="label").run([0])[
         "worst_recall"] == 0.0
 
 
 def test_ridge_probe_uses_importance_weights(digits):
-    pool, held = P.holdout_split(digits, None, seed=0)
-    part = P.take_rows(digits, pool)
+    pool, held = probes.holdout_split(digits, None, seed=0)
+    part = probes.take_rows(digits, pool)
     sel = explorer.select(part, "sensitivity", 120, seed=0)
     assert sel.weights is not None and np.ptp(sel.weights) > 0
-    probe = P.make_probe(digits, "ridge", pool, held, target_column="difficulty")
+    probe = probes.make_probe(digits, "ridge", pool, held, target_column="difficulty")
     weighted = probe.run(sel.indices, sel.weights)
     plain = probe.run(sel.indices)
     assert weighted != plain
@@ -242,7 +242,7 @@ def test_sweep_table_shape_and_verdicts(sweep):
     assert (sweep["p_holm"] >= sweep["p_value"] - 1e-15).all() and (sweep["p_holm"] <= 1).all()
     # Holm runs per metric over every (strategy, budget).
     for _, part in sweep.groupby("metric"):
-        assert np.allclose(part["p_holm"], S.holm(part["p_value"].to_numpy()))
+        assert np.allclose(part["p_holm"], stats.holm(part["p_value"].to_numpy()))
     better = sweep["verdict"] == "better than random"
     assert (better == (sweep["p_holm"] < 0.05)).all()
     # 12 comparisons with 10 draws: rank p-values alone could never reach 0.05 after Holm
@@ -256,7 +256,7 @@ def test_sweep_table_shape_and_verdicts(sweep):
 
 def test_geometry_rows_agree_with_the_scorecard(digits, sweep):
     pool = sweep.attrs["pool_rows"]
-    part = P.take_rows(digits, pool)
+    part = probes.take_rows(digits, pool)
     rows_full = sweep.attrs["selections"][("facility-location", 30)]
     pos = np.searchsorted(pool, rows_full)
     card = explorer.score(part, pos, label_column="label", random_draws=DRAWS, seed=SEED)
@@ -282,12 +282,12 @@ def test_without_a_probe_nothing_is_held_out(digits):
 def test_a_single_comparison_uses_the_prediction_t_test_and_reports_the_rank_p(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ExplorerWarning)
-        table = P.probe_sweep(digits, ["k-means"], [100], label_column="label", probe="knn",
+        table = probe_sweep(digits, ["k-means"], [100], label_column="label", probe="knn",
                               random_draws=20, seed=0, geometry=False)
     acc = table[table.metric == "knn_accuracy"].iloc[0]
     assert acc["p_rank"] == pytest.approx(1 / 21)  # better than all 20 draws
     env = _quiet_envelope(digits, table, 100, 20, 0)
-    assert acc["p_value"] == pytest.approx(S.prediction_p_value(acc["value"], env))
+    assert acc["p_value"] == pytest.approx(stats.prediction_p_value(acc["value"], env))
     assert acc["p_value"] < acc["p_rank"] and acc["p_holm"] == acc["p_value"]
     assert acc["verdict"] == "better than random"
 
@@ -306,7 +306,7 @@ def test_several_seeds_use_a_permutation_test(digits):
     assert n_values["random"] == 3  # three seeds, three different subsets
     assert n_values["top-score"] == 1  # its seed only breaks ties: one run
     row = table[(table.strategy == "random") & (table.metric == "knn_accuracy")].iloc[0]
-    res = S.bootstrap_diff_ci(
+    res = stats.bootstrap_diff_ci(
         [_knn_accuracy_of_seed(digits, table, s) for s in (0, 1, 2)],
         _quiet_envelope(digits, table, 40, 8, 0), seed=0)
     assert row["p_value"] == pytest.approx(res.p_value)
@@ -315,15 +315,15 @@ def test_several_seeds_use_a_permutation_test(digits):
 
 def _knn_accuracy_of_seed(digits, table, seed):
     pool, held = table.attrs["pool_rows"], table.attrs["eval_rows"]
-    sel = explorer.select(P.take_rows(digits, pool), "random", 40, seed=seed)
-    probe = P.make_probe(digits, "knn", pool, held, label_column="label")
+    sel = explorer.select(probes.take_rows(digits, pool), "random", 40, seed=seed)
+    probe = probes.make_probe(digits, "knn", pool, held, label_column="label")
     return probe.run(sel.indices)["accuracy"]
 
 
 def _quiet_envelope(digits, table, size, draws, seed):
     pool, held = table.attrs["pool_rows"], table.attrs["eval_rows"]
-    probe = P.make_probe(digits, "knn", pool, held, label_column="label")
-    return P.random_envelope(probe, size, draws, seed)["accuracy"].to_numpy()
+    probe = probes.make_probe(digits, "knn", pool, held, label_column="label")
+    return probes.random_envelope(probe, size, draws, seed)["accuracy"].to_numpy()
 
 
 def test_pydocs_cosine_knn_sweep(pydocs):
@@ -345,29 +345,29 @@ def test_pydocs_cosine_knn_sweep(pydocs):
 def test_sweep_errors_name_the_problem(digits):
     with pytest.raises(ExplorerError, match=r"^The 'probe' parameter of probe_sweep must be "
                        r".* Got 'svm'\.$"):
-        P.probe_sweep(digits, ["random"], [10], label_column="label", probe="svm")
+        probe_sweep(digits, ["random"], [10], label_column="label", probe="svm")
     with pytest.raises(ExplorerError, match="needs a label column"):
-        P.probe_sweep(digits, ["random"], [10], probe="knn")
+        probe_sweep(digits, ["random"], [10], probe="knn")
     with pytest.raises(ExplorerError, match="'group'.*must be numeric"):
-        P.probe_sweep(digits, ["random"], [10], target_column="group", probe="ridge")
+        probe_sweep(digits, ["random"], [10], target_column="group", probe="ridge")
     with pytest.raises(ExplorerError, match="budget 1700 exceeds the 1438 rows of the pool"):
-        P.probe_sweep(digits, ["random"], [1700], label_column="label")
+        probe_sweep(digits, ["random"], [1700], label_column="label")
     with pytest.raises(ExplorerError, match="'fraction' parameter of holdout_split"):
-        P.holdout_split(digits, "label", fraction=1.5)
+        probes.holdout_split(digits, "label", fraction=1.5)
     with pytest.raises(ExplorerError, match="repeats"):
-        P.take_rows(digits, [1, 1])
+        probes.take_rows(digits, [1, 1])
     with pytest.raises(ExplorerError, match="held-out evaluation set"):
-        pool, held = P.holdout_split(digits, "label", seed=0)
-        P.probe_sweep(digits, ["dsir"], [10], label_column="label", target=held[:5])
+        pool, held = probes.holdout_split(digits, "label", seed=0)
+        probe_sweep(digits, ["dsir"], [10], label_column="label", target=held[:5])
 
 
 # ----------------------------------------------------------------------------- statistics
 
 
 def test_holm_textbook_example():
-    assert S.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
-    assert S.holm([0.5, 0.6]).tolist() == [1.0, 1.0]
-    out = S.holm([0.02, np.nan, 0.01])
+    assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert stats.holm([0.5, 0.6]).tolist() == [1.0, 1.0]
+    out = stats.holm([0.02, np.nan, 0.01])
     assert np.isnan(out[1]) and out[[0, 2]] == pytest.approx([0.02, 0.02])
 
 
@@ -387,7 +387,7 @@ def test_holm_adjusted_p_values_match_the_step_down_procedure():
     rng = np.random.default_rng(0)
     for _ in range(50):
         p = rng.uniform(0, 0.2, size=rng.integers(1, 12))
-        adj = S.holm(p)
+        adj = stats.holm(p)
         assert (adj >= p).all() and (adj <= 1).all()
         order = np.argsort(p, kind="stable")
         assert (np.diff(adj[order]) >= -1e-15).all()  # monotone in the sorted order
@@ -397,28 +397,28 @@ def test_holm_adjusted_p_values_match_the_step_down_procedure():
 
 def test_rank_p_value_counts_draws_at_least_as_good():
     draws = np.arange(1.0, 20.0)  # 19 draws: 1..19
-    assert S.rank_p_value(25.0, draws) == pytest.approx(1 / 20)
-    assert S.rank_p_value(19.0, draws) == pytest.approx(2 / 20)  # a tie counts
-    assert S.rank_p_value(0.5, draws, higher_is_better=False) == pytest.approx(1 / 20)
-    assert S.rank_p_value(0.5, draws) == 1.0
+    assert stats.rank_p_value(25.0, draws) == pytest.approx(1 / 20)
+    assert stats.rank_p_value(19.0, draws) == pytest.approx(2 / 20)  # a tie counts
+    assert stats.rank_p_value(0.5, draws, higher_is_better=False) == pytest.approx(1 / 20)
+    assert stats.rank_p_value(0.5, draws) == 1.0
 
 
 def test_bootstrap_diff_ci_is_seeded_and_centred():
     rng = np.random.default_rng(1)
     randoms = rng.normal(0.8, 0.02, size=30)
-    a = S.bootstrap_diff_ci(0.9, randoms, seed=5)
-    b = S.bootstrap_diff_ci(0.9, randoms, seed=5)
-    c = S.bootstrap_diff_ci(0.9, randoms, seed=6)
+    a = stats.bootstrap_diff_ci(0.9, randoms, seed=5)
+    b = stats.bootstrap_diff_ci(0.9, randoms, seed=5)
+    c = stats.bootstrap_diff_ci(0.9, randoms, seed=6)
     assert a == b and (a.ci_low, a.ci_high) != (c.ci_low, c.ci_high)
     assert a.difference == pytest.approx(0.9 - randoms.mean())
     assert a.ci_low < a.difference < a.ci_high
     assert a.p_rank == pytest.approx(1 / 31)
-    assert a.p_value == pytest.approx(S.prediction_p_value(0.9, randoms)) and a.p_value < 1e-3
+    assert a.p_value == pytest.approx(stats.prediction_p_value(0.9, randoms)) and a.p_value < 1e-3
     assert a.p_worse > 0.999
-    lower = S.bootstrap_diff_ci(0.9, randoms, higher_is_better=False, seed=5)
+    lower = stats.bootstrap_diff_ci(0.9, randoms, higher_is_better=False, seed=5)
     assert lower.p_value > 0.999 and lower.p_worse == pytest.approx(a.p_value)
     # The interval narrows as the random draws multiply.
-    wide = S.bootstrap_diff_ci(0.9, randoms[:8], seed=5)
+    wide = stats.bootstrap_diff_ci(0.9, randoms[:8], seed=5)
     assert wide.ci_high - wide.ci_low > a.ci_high - a.ci_low
 
 
@@ -427,25 +427,26 @@ def test_permutation_p_value_matches_exact_enumeration():
     randoms = np.array([0.80, 0.79, 0.84, 0.83, 0.78, 0.82])
     both = np.concatenate([values, randoms])
     observed = values.mean() - randoms.mean()
-    stats = []
+    differences = []
     for pick in itertools.combinations(range(len(both)), 2):
         mask = np.zeros(len(both), bool)
         mask[list(pick)] = True
-        stats.append(both[mask].mean() - both[~mask].mean())
-    exact = np.mean(np.array(stats) >= observed - 1e-12)
-    res = S.bootstrap_diff_ci(values, randoms, seed=0, n_permutations=20000)
+        differences.append(both[mask].mean() - both[~mask].mean())
+    exact = np.mean(np.array(differences) >= observed - 1e-12)
+    res = stats.bootstrap_diff_ci(values, randoms, seed=0, n_permutations=20000)
     assert res.method == "permutation"
     assert res.p_value == pytest.approx(exact, abs=0.01)
-    assert res.p_worse == pytest.approx(np.mean(np.array(stats) <= observed + 1e-12), abs=0.01)
+    below = np.mean(np.array(differences) <= observed + 1e-12)
+    assert res.p_worse == pytest.approx(below, abs=0.01)
 
 
 def test_draws_needed_and_verdicts():
     for m in (1, 3, 12, 25):
-        r = S.draws_needed(m)
+        r = stats.draws_needed(m)
         assert m / (r + 1) < 0.05 <= m / r
-    assert S.verdict(0.01, 0.99) == "better than random"
-    assert S.verdict(0.99, 0.01) == "worse than random"
-    assert S.verdict(0.06, 0.9) == "within random's spread"
+    assert stats.verdict(0.01, 0.99) == "better than random"
+    assert stats.verdict(0.99, 0.01) == "worse than random"
+    assert stats.verdict(0.06, 0.9) == "within random's spread"
 
 
 def test_prediction_p_value_matches_the_t_formula_and_its_calibration():
@@ -454,10 +455,10 @@ def test_prediction_p_value_matches_the_t_formula_and_its_calibration():
     randoms = np.array([0.80, 0.82, 0.85, 0.79, 0.81])
     m, sd = randoms.mean(), randoms.std(ddof=1)
     t = (0.9 - m) / (sd * np.sqrt(1 + 1 / 5))
-    assert S.prediction_p_value(0.9, randoms) == pytest.approx(student_t.sf(t, 4))
+    assert stats.prediction_p_value(0.9, randoms) == pytest.approx(student_t.sf(t, 4))
     # calibrated: a new draw from the same normal distribution gets p < 0.05 about 5% of
     # the time
     rng = np.random.default_rng(0)
-    hits = [S.prediction_p_value(rng.normal(), rng.normal(size=30)) < 0.05
+    hits = [stats.prediction_p_value(rng.normal(), rng.normal(size=30)) < 0.05
             for _ in range(4000)]
     assert abs(np.mean(hits) - 0.05) < 0.012

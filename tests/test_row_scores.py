@@ -11,8 +11,8 @@ import pytest
 from sklearn.neighbors import NearestNeighbors
 
 import explorer
-from explorer import row_scores as R
-from explorer.data import filters as F
+from explorer import row_scores
+from explorer.data import filters
 from explorer.data.interchange import as_rows, export_as, export_frame
 
 
@@ -24,7 +24,7 @@ def _brute_knn(X, k, metric):
 
 @pytest.fixture(scope="module")
 def digit_scores(digits):
-    return R.row_scores(digits, k=10, metric="euclidean", n_clusters=10,
+    return row_scores.row_scores(digits, k=10, metric="euclidean", n_clusters=10,
                         duplicate_threshold=0.8, selected=np.arange(0, 1797, 60))
 
 
@@ -32,7 +32,7 @@ def digit_scores(digits):
 def test_uniqueness_and_typicality_match_brute_force(sample, metric, request):
     data = request.getfixturevalue(sample)
     k = 7
-    s = R.row_scores(data, k=k, metric=metric, n_clusters=5).frame
+    s = row_scores.row_scores(data, k=k, metric=metric, n_clusters=5).frame
     X = np.asarray(data.embeddings, dtype=np.float64)
     d = _brute_knn(X, k, metric)
     np.testing.assert_allclose(s["uniqueness"], d[:, -1], rtol=1e-4, atol=1e-4)
@@ -74,13 +74,13 @@ def test_clusters_and_distance_to_selected(digits, digit_scores):
     np.testing.assert_allclose(s["distance_to_selected"], nn.kneighbors(X)[0][:, 0],
                                rtol=1e-6, atol=1e-6)
     assert (s["distance_to_selected"].to_numpy()[sel] == 0).all()
-    none = R.with_selection(digit_scores, digits, None, "euclidean").frame
+    none = row_scores.with_selection(digit_scores, digits, None, "euclidean").frame
     assert none["distance_to_selected"].isna().all()
 
 
 def test_each_score_says_how_it_was_computed(digits, digit_scores):
     rec = digit_scores.records
-    assert set(rec) == set(R.SCORE_NAMES) == set(digit_scores.frame.columns)
+    assert set(rec) == set(row_scores.SCORE_NAMES) == set(digit_scores.frame.columns)
     u = rec["uniqueness"]
     assert (u.k, u.metric, u.fingerprint) == (10, "euclidean", digits.fingerprint)
     assert u.settings["graph"] == "exact"
@@ -98,7 +98,7 @@ def test_the_nn_descent_graph_is_used_above_its_limit():
     X = (rng.normal(size=(40, 8)) * 6)[rng.integers(0, 40, 10_500)] + \
         rng.normal(size=(10_500, 8))
     data = explorer.Dataset.from_arrays(X.astype(np.float32))
-    s = R.row_scores(data, k=5, n_clusters=4, graph_search=16)
+    s = row_scores.row_scores(data, k=5, n_clusters=4, graph_search=16)
     assert s.records["uniqueness"].settings == {"graph": "nn-descent", "graph_search": 16}
     exact = _brute_knn(np.asarray(data.embeddings, np.float64), 5, "euclidean")[:, -1]
     got = s.frame["uniqueness"].to_numpy()
@@ -109,20 +109,20 @@ def test_the_nn_descent_graph_is_used_above_its_limit():
 def test_bad_settings_are_one_line_errors(digits):
     with pytest.raises(explorer.ExplorerError, match=r"^The 'k' parameter of row_scores must be "
                        r"an int in \[1, 1796\] \(fewer than the 1797 rows\)\. Got 0\.$"):
-        R.row_scores(digits, k=0)
+        row_scores.row_scores(digits, k=0)
     with pytest.raises(explorer.ExplorerError, match="'n_clusters' parameter of row_scores"):
-        R.row_scores(digits, n_clusters=0)
+        row_scores.row_scores(digits, n_clusters=0)
     clash = explorer.Dataset.from_arrays(np.eye(4, dtype=np.float32),
                                          metadata=pd.DataFrame({"cluster": [1, 2, 3, 4]}))
     with pytest.raises(explorer.ExplorerError, match="already has a column named 'cluster'"):
-        R.with_scores(clash, R.row_scores(clash, k=1, n_clusters=2))
+        row_scores.with_scores(clash, row_scores.row_scores(clash, k=1, n_clusters=2))
 
 
 def test_scores_are_columns_for_filters_and_score_strategies(digits, digit_scores):
-    scored = R.with_scores(digits, digit_scores)
+    scored = row_scores.with_scores(digits, digit_scores)
     assert scored.fingerprint == digits.fingerprint
-    assert F.column_kind(scored.metadata["uniqueness"]) == "number"
-    mask = F.evaluate(F.parse("uniqueness > 1.6"), scored.metadata, "where")
+    assert filters.column_kind(scored.metadata["uniqueness"]) == "number"
+    mask = filters.evaluate(filters.parse("uniqueness > 1.6"), scored.metadata, "where")
     assert mask.sum() == (digit_scores.frame["uniqueness"] > 1.6).sum() > 0
     top = explorer.select(scored, "top-score", 25, score_column="uniqueness")
     expected = np.lexsort((np.arange(digits.n), -digit_scores.frame["uniqueness"].to_numpy()))
@@ -131,9 +131,9 @@ def test_scores_are_columns_for_filters_and_score_strategies(digits, digit_score
 
 def test_exports_write_the_scores(digits, digit_scores, tmp_path):
     sel = explorer.select(digits, "k-center", 20, seed=0)
-    scores = R.with_selection(digit_scores, digits, sel.indices, "euclidean")
+    scores = row_scores.with_selection(digit_scores, digits, sel.indices, "euclidean")
     frame = export_frame(digits, sel, scores=scores)
-    for name in R.SCORE_NAMES:
+    for name in row_scores.SCORE_NAMES:
         np.testing.assert_array_equal(frame[name].to_numpy(),
                                       scores.frame[name].to_numpy()[sel.indices])
     assert (frame["distance_to_selected"] == 0).all()
@@ -158,9 +158,9 @@ def test_select_with_scores_on_the_command_line(tmp_path):
                  "--quiet"]) == 0
     table = pd.read_csv(out)
     data = explorer.load_sample("digits")
-    s = R.row_scores(data, metric="euclidean")
+    s = row_scores.row_scores(data, metric="euclidean")
     top = np.lexsort((np.arange(data.n), -s.frame["uniqueness"].to_numpy()))[:15]
     assert table["index"].tolist() == top.tolist()
-    assert set(R.SCORE_NAMES) <= set(table.columns)
+    assert set(row_scores.SCORE_NAMES) <= set(table.columns)
     assert (table["distance_to_selected"] == 0).all()
     np.testing.assert_allclose(table["typicality"], s.frame["typicality"].to_numpy()[top])

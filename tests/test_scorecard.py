@@ -10,7 +10,7 @@ import pytest
 import explorer
 from explorer import space
 from explorer.errors import ExplorerError
-from explorer.evaluate import metrics as M
+from explorer.evaluate import metrics
 from explorer.evaluate.scorecard import ScoringContext, random_subsets
 
 
@@ -28,19 +28,19 @@ def test_coverage_on_points_on_a_line():
 
 
 def test_divergences_and_vendi_reference_values():
-    assert M.kl_divergence(np.array([5, 5]), np.array([5, 5])) == pytest.approx(0.0)
-    assert M.kl_divergence(np.array([1, 0]), np.array([1, 1])) == pytest.approx(np.log(2))
-    assert M.js_divergence(np.array([1, 0]), np.array([0, 1])) == pytest.approx(np.log(2))
-    assert M.vendi_score(np.eye(5, dtype=np.float32)) == pytest.approx(5.0)
-    assert M.vendi_score(np.ones((7, 3), dtype=np.float32)) == pytest.approx(1.0)
+    assert metrics.kl_divergence(np.array([5, 5]), np.array([5, 5])) == pytest.approx(0.0)
+    assert metrics.kl_divergence(np.array([1, 0]), np.array([1, 1])) == pytest.approx(np.log(2))
+    assert metrics.js_divergence(np.array([1, 0]), np.array([0, 1])) == pytest.approx(np.log(2))
+    assert metrics.vendi_score(np.eye(5, dtype=np.float32)) == pytest.approx(5.0)
+    assert metrics.vendi_score(np.ones((7, 3), dtype=np.float32)) == pytest.approx(1.0)
     rng = np.random.default_rng(0)
     S = rng.standard_normal((40, 8)).astype(np.float32)
     Sn = S / np.linalg.norm(S, axis=1, keepdims=True)
     lam = np.linalg.eigvalsh(Sn @ Sn.T / 40)
     lam = lam[lam > 1e-12]
-    assert M.vendi_score(S) == pytest.approx(np.exp(-(lam * np.log(lam)).sum()))
-    assert M.percentile_of(5.0, np.array([1.0, 2.0, 3.0])) == 100.0
-    assert M.percentile_of(0.0, np.array([1.0, 2.0, 3.0])) == 0.0
+    assert metrics.vendi_score(S) == pytest.approx(np.exp(-(lam * np.log(lam)).sum()))
+    assert metrics.percentile_of(5.0, np.array([1.0, 2.0, 3.0])) == 100.0
+    assert metrics.percentile_of(0.0, np.array([1.0, 2.0, 3.0])) == 0.0
 
 
 def test_mmd_of_the_population_to_itself_is_zero(digits):
@@ -72,7 +72,7 @@ def test_batched_kernels_match_plain_numpy(pydocs):
     Z = np.array(pydocs.embeddings, dtype=np.float32)  # 1,010 rows
     Z[10] = Z[20]  # an exact duplicate: its distance to a subset holding row 20 is 0
     subsets = [np.r_[20, np.arange(100, 139)], np.arange(500, 540), np.arange(960, 1000)]
-    near = M.nearest_many(Z, subsets, block_bytes=1 << 16)  # several blocks
+    near = metrics.nearest_many(Z, subsets, block_bytes=1 << 16)  # several blocks
     X = Z.astype(np.float64)
     for t, idx in enumerate(subsets):
         d2 = ((X[:, None, :] - X[None, idx, :]) ** 2).sum(-1)
@@ -80,11 +80,11 @@ def test_batched_kernels_match_plain_numpy(pydocs):
     assert near[0, 10] == 0.0
     z_sq = (X ** 2).sum(1)
     rows = np.arange(0, len(Z), 3)
-    sums = M.kernel_sums(Z, z_sq, rows, subsets, 0.7, block_bytes=1 << 16)
+    sums = metrics.kernel_sums(Z, z_sq, rows, subsets, 0.7, block_bytes=1 << 16)
     for t, idx in enumerate(subsets):
         d2 = ((X[rows][:, None, :] - X[None, idx, :]) ** 2).sum(-1)
         assert sums[t] == pytest.approx(np.exp(-0.7 * d2).sum(), rel=1e-6)  # float32 products
-        assert M.kernel_sum(Z, z_sq, rows, idx, 0.7) == pytest.approx(sums[t], rel=1e-7)
+        assert metrics.kernel_sum(Z, z_sq, rows, idx, 0.7) == pytest.approx(sums[t], rel=1e-7)
 
 
 def test_pairwise_summary_matches_plain_numpy(pydocs):
@@ -101,7 +101,7 @@ def test_pairwise_summary_matches_plain_numpy(pydocs):
         d2 = np.maximum(((X[:, None, :] - X[None, :, :]) ** 2).sum(-1), 0.0)
         off = ~np.eye(len(S), dtype=bool)
         dist = d2 / 2.0 if metric == "cosine" else np.sqrt(d2)
-        mean, low, kern = M.pairwise_summary(S, metric, 0.7, block=256)  # three blocks
+        mean, low, kern = metrics.pairwise_summary(S, metric, 0.7, block=256)  # three blocks
         assert mean == pytest.approx(dist[off].mean(), rel=1e-5)
         assert low == 0.0
         assert kern == pytest.approx(np.exp(-0.7 * d2).mean(), rel=1e-5)
@@ -109,7 +109,7 @@ def test_pairwise_summary_matches_plain_numpy(pydocs):
         X = S.astype(np.float64)
         d2 = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
         d2[~off] = np.inf
-        low = M.pairwise_summary(S, metric, 0.7, block=256)[1]
+        low = metrics.pairwise_summary(S, metric, 0.7, block=256)[1]
         want = d2.min() / 2.0 if metric == "cosine" else np.sqrt(d2.min())
         assert low == pytest.approx(want, rel=1e-9)
 
@@ -119,14 +119,14 @@ def test_a_large_subset_has_its_pairwise_metrics_measured_on_a_stated_sample(dig
     """Above PAIRWISE_SAMPLE rows the pairwise metrics come from a seeded sample of the
     subset (the random draws the same way), close to the exact values, and the scorecard
     says so; below it nothing changes."""
-    from explorer.evaluate import scorecard as S
+    from explorer.evaluate import scorecard
 
     ctx = ScoringContext.build(digits)
     idx = np.random.default_rng(3).choice(digits.n, 1200, replace=False)
     exact = ctx.subset_metrics(idx)
     rows = idx[np.sort(np.random.default_rng(ctx.seed).choice(1200, 400, replace=False))]
     of_sample = ctx.subset_metrics(rows)
-    monkeypatch.setattr(S, "PAIRWISE_SAMPLE", 400)
+    monkeypatch.setattr(scorecard, "PAIRWISE_SAMPLE", 400)
     sampled = ctx.subset_metrics(idx)
     for name in ("mean_pairwise_distance", "min_pairwise_distance", "mmd"):
         assert sampled[name] == pytest.approx(of_sample[name], rel=1e-6)  # the sample's own
@@ -148,24 +148,24 @@ def test_one_shared_product_gives_the_same_coverage_and_kernel_sums(pydocs):
     z_sq = (Z.astype(np.float64) ** 2).sum(1)
     subsets = [np.arange(100, 140), np.arange(500, 540), np.r_[3, np.arange(961, 1000)]]
     for at in (np.arange(0, 600), np.arange(0, len(Z), 7)):
-        near, sums = M.nearest_and_kernel_sums(Z, subsets, Z, at, z_sq[at], 0.7,
+        near, sums = metrics.nearest_and_kernel_sums(Z, subsets, Z, at, z_sq[at], 0.7,
                                                block_bytes=1 << 16)  # several blocks
-        np.testing.assert_array_equal(near, M.nearest_many(Z, subsets, block_bytes=1 << 16))
-        np.testing.assert_allclose(sums, M.kernel_sums(Z, z_sq, at, subsets, 0.7), rtol=1e-9)
+        np.testing.assert_array_equal(near, metrics.nearest_many(Z, subsets, block_bytes=1 << 16))
+        np.testing.assert_allclose(sums, metrics.kernel_sums(Z, z_sq, at, subsets, 0.7), rtol=1e-9)
 
 
 def test_above_the_coverage_limit_the_mmd_sample_is_part_of_the_coverage_sample():
-    from explorer.evaluate import scorecard as S
+    from explorer.evaluate import scorecard
 
-    X = np.random.default_rng(0).normal(size=(S.COVERAGE_ABOVE + 500, 8)).astype(np.float32)
+    X = np.random.default_rng(0).normal(size=(scorecard.COVERAGE_ABOVE + 500, 8)).astype(np.float32)
     data = explorer.Dataset.from_arrays(X)
     ctx = ScoringContext.build(data)
     uniform = ctx.coverage_rows[: ctx.coverage_uniform]
-    assert len(ctx.mmd_rows) == min(S.MMD_SAMPLE, len(uniform))
+    assert len(ctx.mmd_rows) == min(scorecard.MMD_SAMPLE, len(uniform))
     np.testing.assert_array_equal(uniform[ctx.mmd_at], ctx.mmd_rows)
     idx = np.arange(0, data.n, 97)
-    ksp = M.kernel_sum(ctx.Z, ctx.z_sq, ctx.mmd_rows, idx, ctx.gamma)
-    near = M.nearest_many(ctx._coverage_Z(), [idx], ctx.Z)[0]
+    ksp = metrics.kernel_sum(ctx.Z, ctx.z_sq, ctx.mmd_rows, idx, ctx.gamma)
+    near = metrics.nearest_many(ctx._coverage_Z(), [idx], ctx.Z)[0]
     direct = ctx.subset_metrics(idx, near, ksp)
     shared = ctx.subset_metrics(idx)
     for name, value in direct.items():

@@ -9,7 +9,7 @@ by the dataset's fingerprint (embeddings + ids). Three tables:
   label column), never replaced;
 * ``explorations`` — one row per strategy x budget tried on a locked dataset: every
   :func:`explorer.select` on it (the app's Explore page, ``explorer select``) and every
-  strategy x budget of a comparison (:func:`~explorer.evaluate.probes.probe_sweep`: the
+  strategy x budget of a comparison (:func:`~explorer.evaluate.sweep.probe_sweep`: the
   Compare page, ``explorer compare``). Nothing is logged for a dataset without a lock;
 * ``confirmations`` — each use of the split by ``explorer confirm`` (the second is refused
   unless asked for, and then flagged).
@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ExplorerError
+from .sqlite_session import BUSY_SECONDS, session
 
 LEDGER_NAME = "ledger.sqlite"
 SCHEMA_VERSION = 1
-BUSY_SECONDS = 10
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS locks (fingerprint TEXT PRIMARY KEY, dataset TEXT, "
     "created TEXT, seed INTEGER, fraction REAL, label_column TEXT, n INTEGER, digest TEXT, "
@@ -46,6 +46,14 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS confirmations (id INTEGER PRIMARY KEY, fingerprint TEXT, "
     "at TEXT, strategy TEXT, budget INTEGER, record TEXT)",
 )
+
+
+def _create_tables(db) -> None:
+    """Create the ledger's tables in a new file (inside the first write transaction)."""
+    if db.execute("PRAGMA user_version").fetchone()[0] == 0:
+        for statement in _TABLES:
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def ledger_folder() -> Path:
@@ -114,29 +122,8 @@ class Ledger:
         if os.path.lexists(self.path) and not self.path.is_file():
             raise ExplorerError(f"{self.path}: is {_kind(os.stat(self.path).st_mode)}, not the "
                                 "confirmation ledger; move it away.")
-        try:
-            db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise self._error(exc) from None
-        try:
-            if write:
-                db.execute("BEGIN IMMEDIATE")
-                if db.execute("PRAGMA user_version").fetchone()[0] == 0:
-                    for statement in _TABLES:
-                        db.execute(statement)
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        with session(self.path, write=write, error=self._error, prepare=_create_tables) as db:
             yield db
-            if write:
-                db.execute("COMMIT")
-        except BaseException as exc:
-            if db.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise self._error(exc) from None
-            raise
-        finally:
-            db.close()
 
     def _ready(self) -> bool:
         return self.path.exists()

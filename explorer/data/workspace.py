@@ -27,6 +27,7 @@ from ..errors import ExplorerError
 from .export import manifest_dict
 from .manifest import validate_manifest
 from .paths import _kind
+from .sqlite_session import BUSY_SECONDS, session
 
 DB_NAME = "workspace.sqlite"
 #: The version this code writes. 0 is the unversioned table of the first release (same
@@ -34,7 +35,6 @@ DB_NAME = "workspace.sqlite"
 SCHEMA_VERSION = 1
 COLUMNS = ("name", "saved", "strategy", "budget", "rows", "dataset", "fingerprint", "manifest")
 #: How long an operation waits for another process's write before saying the file is busy.
-BUSY_SECONDS = 10
 SQLITE_MAGIC = b"SQLite format 3\x00"
 NAME_LIMIT = 200
 
@@ -159,25 +159,8 @@ class Workspace:
         """A connection; with ``write``, one transaction that holds the write lock from its
         start (``BEGIN IMMEDIATE``), committed at the end or rolled back on any error."""
         self._check_file()
-        try:
-            db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise self._error(exc) from None
-        try:
-            if write:
-                db.execute("BEGIN IMMEDIATE")
+        with session(self.path, write=write, error=self._error) as db:
             yield db
-            if write:
-                db.execute("COMMIT")
-        except BaseException as exc:
-            if db.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise self._error(exc) from None
-            raise
-        finally:
-            db.close()
 
     def _open(self) -> None:
         """:meth:`_open_once`, tried again while another process holds the file. SQLite answers

@@ -42,8 +42,8 @@ def go_offline() -> None:
     already (they read these variables at import), and let torch's idle OpenMP threads sleep.
 
     OMP_WAIT_POLICY=PASSIVE (unless set): with the cores shared, OpenMP's spinning threads
-    made MiniLM on 120 short texts in batches of 8 take 11.2 s instead of 1.3 s (load average
-    7.5 on 2 cores); it is read when torch loads, so it is set before torch is imported.
+    slow the embedding many times over; it is read when torch loads, so it is set before
+    torch is imported.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE",

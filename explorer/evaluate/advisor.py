@@ -1,6 +1,6 @@
 """The budget advisor: how many rows does a strategy need, and how many does random need?
 
-From a :func:`~explorer.evaluate.probes.probe_sweep` on a log grid of budgets, a learning
+From a :func:`~explorer.evaluate.sweep.probe_sweep` on a log grid of budgets, a learning
 curve is fitted for each strategy and for random subsets: the probe's held-out accuracy
 against the number of rows. The budget a curve needs is the smallest n at which the fit
 reaches within ``eps`` accuracy points of the probe trained on the whole pool.
@@ -364,7 +364,7 @@ def advice_from_curves(strategy_repeats: dict, random_repeats: dict, full_value:
     draws}; ``full_value`` is the metric of the probe trained on the whole pool; ``eps`` is in
     points (hundredths). ``band`` maps a budget to random's (p05, p95) (default: the
     percentiles of ``random_repeats``). :func:`advise` measures all of this with
-    :func:`~explorer.evaluate.probes.probe_sweep`.
+    :func:`~explorer.evaluate.sweep.probe_sweep`.
 
     >>> n = [25, 50, 100, 200, 400, 800]
     >>> rnd = {b: [float(power_law(b, 0.97, 1.0, 0.7)) + d for d in (-0.01, 0, 0.01)]
@@ -429,7 +429,7 @@ def advise(data: Dataset, strategies, *, label_column: str, eps: float = 1.0, bu
     """How many rows each strategy, and random, needs to come within ``eps`` points of the
     probe trained on the whole pool (see the module's docstring for the model and the rules).
 
-    The measurements are one :func:`~explorer.evaluate.probes.probe_sweep` (so the
+    The measurements are one :func:`~explorer.evaluate.sweep.probe_sweep` (so the
     exploration holdout, the locked confirmation split and the exploration log behave as in
     any comparison) on ``budgets`` (default :func:`budget_grid` of the pool: 8 log-spaced
     budgets from 2 % to half of it), plus the probe trained on the whole pool.
@@ -458,7 +458,8 @@ def advise(data: Dataset, strategies, *, label_column: str, eps: float = 1.0, bu
     >>> print(advice.sentence())  # doctest: +ELLIPSIS
     k-center reaches within 1 point of the full-data accuracy (0.981) at ~... rows [...]; random needs ~... [...]...
     """
-    from .probes import make_probe, probe_sweep
+    from .probes import make_probe
+    from .sweep import probe_sweep
 
     if isinstance(strategies, str):
         strategies = [s for s in strategies.split(",") if s]

@@ -250,6 +250,31 @@ def verdict(p_better: float, p_worse: float, alpha: float = 0.05) -> str:
     return "within random's spread"
 
 
+@validate_params({"alpha": [Interval("float", 0, 1, closed="neither")]})
+def holm_verdicts(table, p_better: str, p_worse: str, alpha: float = 0.05,
+                  by: str = "metric") -> tuple:
+    """Holm's correction of the p-value columns ``p_better`` and ``p_worse`` of ``table``
+    within each group of ``by`` (a metric: across every strategy and budget), and each row's
+    :func:`verdict` from the corrected pair. Returns (corrected ``p_better``, corrected
+    ``p_worse``, verdicts), aligned with ``table``'s rows.
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"metric": ["a", "a", "b"], "p": [0.01, 0.04, 0.03],
+    ...                   "q": [0.99, 0.96, 0.97]})
+    >>> better, worse, verdicts = holm_verdicts(t, "p", "q")
+    >>> better.tolist(), verdicts
+    ([0.02, 0.04, 0.03], ['better than random', 'better than random', 'better than random'])
+    """
+    import pandas as pd
+
+    better = pd.Series(np.nan, index=table.index)
+    worse = pd.Series(np.nan, index=table.index)
+    for _, part in table.groupby(by, sort=False):
+        better[part.index] = holm(part[p_better].to_numpy())
+        worse[part.index] = holm(part[p_worse].to_numpy())
+    return better, worse, [verdict(p, q, alpha) for p, q in zip(better, worse)]
+
+
 @validate_params({"comparisons": [Interval("int", 1, None)],
                   "alpha": [Interval("float", 0, 1, closed="neither")]})
 def draws_needed(comparisons: int, alpha: float = 0.05) -> int:

@@ -66,8 +66,8 @@ class Problem:
         return self.budget - len(self.pinned)
 
     def kmeans(self, k: int, seed: int, rows: np.ndarray | None = None):
-        """k-means of ``X[rows]`` (all rows when None), remembered per dataset, metric, rows,
-        k and seed (see :func:`explorer.clustering.kmeans_of`)."""
+        """k-means of ``X[rows]`` (all rows when None), kept per dataset, metric, rows, k and
+        seed in the caller's cache when there is one (see :func:`explorer.clustering.kmeans_of`)."""
         from ..clustering import kmeans_of
 
         fingerprint = getattr(self.dataset, "fingerprint", None)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections import OrderedDict
 
 import numpy as np
 
-from .. import space
+from .. import cache, space
 from ..cost import CostModel
 from ._kernels import kcenter_add
 from .base import Picks, Problem, register
@@ -69,6 +68,20 @@ class FarthestPointTraversal:
             if report is not None and t % step == 0:
                 report(t / todo, f"k-center: {len(self.picks) - 1} of {n_new} picks")
 
+    def continue_until(self, X: np.ndarray, target: int, stop: threading.Event,
+                       seconds: float) -> None:
+        """Extend towards ``target`` picks a few at a time (:data:`PREFETCH_CHUNK`, holding
+        ``lock`` only that long) until ``stop`` is set, ``seconds`` have passed or no row is
+        left to pick."""
+        deadline = time.perf_counter() + seconds
+        while not stop.is_set() and time.perf_counter() < deadline:
+            with self.lock:
+                left = int(np.count_nonzero(self.candidate))  # rows that can still be picked
+                if len(self.picks) >= target or self.nxt < 0 or left == 0:
+                    return
+                self.extend(X, len(self.picks) + min(PREFETCH_CHUNK, target - len(self.picks),
+                                                     left))
+
     def first(self, n_new: int) -> tuple[np.ndarray, np.ndarray, int]:
         """(picks, their distances at pick time, distance evaluations) for ``n_new`` picks."""
         ev = self.evaluations[n_new - 1] if n_new else self.start_evaluations
@@ -90,32 +103,25 @@ def farthest_point_order(X: np.ndarray, start: np.ndarray, n_new: int, candidate
     return walk.first(n_new)
 
 
-#: Traversals kept for later budgets, by dataset fingerprint, metric, start and allowed rows
+#: The kind of result a :class:`explorer.cache.Cache` keeps traversals under, and how many
 #: (each holds about 17 bytes per row).
-MEMO_ENTRIES = 2
-_memo: "OrderedDict[tuple, FarthestPointTraversal]" = OrderedDict()
-_memo_lock = threading.Lock()
+TRAVERSALS = "k-center traversals"
+KEPT_TRAVERSALS = 2
 
 
 def _traversal(problem: Problem, start: np.ndarray) -> FarthestPointTraversal:
-    """The remembered traversal for this dataset, metric, start and allowed rows, or a new
-    one (remembered when the problem carries a dataset fingerprint)."""
+    """The traversal kept for this dataset, metric, start and allowed rows in the calling
+    thread's cache (:func:`explorer.cache.current`), or a new one (kept there when there is
+    a cache and the problem carries a dataset fingerprint)."""
     fingerprint = getattr(problem.dataset, "fingerprint", None)
-    if fingerprint is None:
+    kept = cache.current()
+    if fingerprint is None or kept is None:
         return FarthestPointTraversal(problem.X, start, problem.allowed.copy())
     key = (fingerprint, problem.metric,
            hashlib.sha1(np.ascontiguousarray(start, np.int64).tobytes()).hexdigest(),
            hashlib.sha1(np.packbits(problem.allowed).tobytes()).hexdigest())
-    with _memo_lock:
-        walk = _memo.get(key)
-        if walk is None:
-            walk = _memo[key] = FarthestPointTraversal(problem.X, start,
-                                                       problem.allowed.copy())
-            while len(_memo) > MEMO_ENTRIES:
-                _memo.popitem(last=False)
-        else:
-            _memo.move_to_end(key)
-    return walk
+    return kept.get_or_make(TRAVERSALS, key, lambda: FarthestPointTraversal(
+        problem.X, start, problem.allowed.copy()), keep=KEPT_TRAVERSALS)
 
 
 #: A farthest-point traversal: one pass over the matrix per pick at most; the
@@ -193,61 +199,39 @@ PREFETCH_CHUNK = 8
 #: The matrix is kept for prefetching only when it is the dataset's own (no extra memory) or
 #: at most this large (a normalised copy under cosine).
 PREFETCH_COPY_BYTES = 256 << 20
-_served: dict = {"walk": None, "X": None, "fingerprint": None}
-_prefetch: dict = {"thread": None, "stop": None}
-_prefetch_lock = threading.Lock()
 
 
 def _remember_for_prefetch(walk: FarthestPointTraversal, problem: Problem) -> None:
-    """Remember the traversal just served (only remembered traversals) and its matrix."""
+    """In the calling thread's cache, remember the traversal just served (when the cache
+    keeps it) and its matrix, for :func:`prefetch`."""
+    kept = cache.current()
+    if kept is None:
+        return
     embeddings = getattr(problem.dataset, "embeddings", None)
     own = embeddings is not None and np.may_share_memory(problem.X, embeddings)
-    keep = walk in _memo.values() and (own or problem.X.nbytes <= PREFETCH_COPY_BYTES)
-    _served.update(walk=walk if keep else None, X=problem.X if keep else None,
-                   fingerprint=getattr(problem.dataset, "fingerprint", None))
+    keep = kept.holds(TRAVERSALS, walk) and (own or problem.X.nbytes <= PREFETCH_COPY_BYTES)
+    kept.serve(TRAVERSALS, walk=walk if keep else None, X=problem.X if keep else None,
+               fingerprint=getattr(problem.dataset, "fingerprint", None))
 
 
-def prefetch(extra: int, seconds: float = 5.0, fingerprint: str | None = None) -> bool:
-    """Continue the traversal that served the last k-center selection by up to ``extra``
-    picks in a background thread, a few picks at a time, until :func:`stop_prefetch` or
-    ``seconds`` of work; only when that selection was on the dataset with ``fingerprint``
-    (when given; another fingerprint releases the remembered matrix). The app calls this when
-    a page is drawn, so that a larger budget asked for next is already computed, and stops it
-    when the next run starts. Selections do not change: the traversal is the same whoever
-    extends it. Returns whether it started."""
-    stop_prefetch()
-    if fingerprint is not None and fingerprint != _served["fingerprint"]:
-        # another dataset is on screen: let go of the last one's matrix
-        _served.update(walk=None, X=None, fingerprint=None)
+def prefetch(kept: cache.Cache, extra: int, seconds: float = 5.0,
+             fingerprint: str | None = None) -> bool:
+    """Continue the traversal that served the last k-center selection made inside ``kept``
+    by up to ``extra`` picks, in ``kept``'s background thread, a few picks at a time, until
+    ``kept.stop_background()`` or ``seconds`` of work; only when that selection was on the
+    dataset with ``fingerprint`` (when given; another fingerprint releases the remembered
+    matrix). The app calls this when a page is drawn, so that a larger budget asked for next
+    is already computed, and stops it when the next run starts. Selections do not change:
+    the traversal is the same whoever extends it. Returns whether it started."""
+    kept.stop_background()
+    served = kept.served(TRAVERSALS)
+    if fingerprint is not None and fingerprint != served.get("fingerprint"):
+        kept.forget_served(TRAVERSALS)  # another dataset is on screen: let go of this matrix
         return False
-    walk, X = _served["walk"], _served["X"]
+    walk, X = served.get("walk"), served.get("X")
     if walk is None or extra <= 0 or walk.nxt < 0:
         return False
     target = len(walk.picks) + int(extra)
-    stop = threading.Event()
-
-    def work() -> None:
-        deadline = time.perf_counter() + seconds
-        while not stop.is_set() and time.perf_counter() < deadline:
-            with walk.lock:
-                left = int(np.count_nonzero(walk.candidate))  # rows that can still be picked
-                if len(walk.picks) >= target or walk.nxt < 0 or left == 0:
-                    return
-                walk.extend(X, len(walk.picks) + min(PREFETCH_CHUNK, target - len(walk.picks),
-                                                     left))
-
-    thread = threading.Thread(target=work, name="k-center prefetch", daemon=True)
-    with _prefetch_lock:
-        _prefetch.update(thread=thread, stop=stop)
-    thread.start()
+    kept.run_in_background(lambda stop: walk.continue_until(X, target, stop, seconds),
+                           "k-center prefetch")
     return True
-
-
-def stop_prefetch() -> None:
-    """Stop the background continuation (waits for its current few picks)."""
-    with _prefetch_lock:
-        thread, stop = _prefetch["thread"], _prefetch["stop"]
-        _prefetch.update(thread=None, stop=None)
-    if thread is not None:
-        stop.set()
-        thread.join()

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 import explorer
 from explorer.cost import estimate_sweep
 from explorer.evaluate.compare import jaccard, log_budgets, stability
-from explorer.evaluate.probes import probe_sweep
+from explorer.evaluate.sweep import probe_sweep
 from explorer.strategies import REGISTRY
 
 from . import compute, figures, sidebar, state, strategy_panel

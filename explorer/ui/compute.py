@@ -8,9 +8,14 @@ import numpy as np
 import streamlit as st
 
 import explorer
-from explorer import projection, space
+from explorer import cache, projection, space
 from explorer.evaluate.scorecard import ScoringContext
 from explorer.strategies import kcenter
+
+#: What the app keeps for every session of this process (:mod:`explorer.cache`): k-center
+#: traversals and k-means clusterings, so another budget on the same data is a slice or a
+#: continuation, and the thread that continues the last traversal while the page is idle.
+APP_CACHE = cache.Cache()
 
 
 def _data(data_key):
@@ -22,7 +27,8 @@ def _data(data_key):
 @st.cache_data(show_spinner=False, max_entries=8)
 def column_levels(data_key) -> dict:
     """Number of distinct values of each metadata column, counted once per dataset (the
-    sidebar and the map's colour choices ask on every run; 50 ms at 100,000 rows of text)."""
+    sidebar and the map's colour choices ask on every run, and counting text columns of a
+    large dataset is not free)."""
     meta = _data(data_key).metadata
     return {c: int(meta[c].nunique()) for c in meta.columns}
 
@@ -74,12 +80,14 @@ def run_selection(data_key, strategy, budget, seed, metric, params, pinned, excl
     """``where`` is a filter's JSON text (from the filter builder), read by
     :func:`explorer.data.filters.from_json`: JSON, never Python."""
     data = _data(data_key)
-    return explorer.select(data, strategy, budget, seed=seed, metric=metric, params=params,
-                           pinned=pinned or None, excluded=excluded or None,
-                           label_column=label_column, group_column=group_column,
-                           score_column=score_column, target=target or None, progress=progress,
-                           where=None if where is None else json.loads(where),
-                           cost_column=cost_column)
+    with APP_CACHE.kept():
+        return explorer.select(data, strategy, budget, seed=seed, metric=metric,
+                               params=params, pinned=pinned or None,
+                               excluded=excluded or None, label_column=label_column,
+                               group_column=group_column, score_column=score_column,
+                               target=target or None, progress=progress,
+                               where=None if where is None else json.loads(where),
+                               cost_column=cost_column)
 
 
 def lock_digest(data_key) -> str:
@@ -157,12 +165,13 @@ def prefetch_after(sel) -> None:
     times the budget, at least 200 picks more (at most 5 s of work), so a larger budget next
     is ready; stopped when the next run starts (:func:`stop_background_work`)."""
     if sel is not None and sel.strategy == "k-center":
-        kcenter.prefetch(max(3 * len(sel.indices), 200), fingerprint=sel.fingerprint)
+        kcenter.prefetch(APP_CACHE, max(3 * len(sel.indices), 200),
+                         fingerprint=sel.fingerprint)
 
 
 def stop_background_work() -> None:
     """Called first in every run: the run gets the machine to itself."""
-    kcenter.stop_prefetch()
+    APP_CACHE.stop_background()
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -11,8 +11,8 @@ import explorer
 from explorer import projection
 from explorer.cost import estimate_score
 
-from . import (compute, curate_view, figures, filter_view, live_charts, results_view, robustness_view,
-               sidebar, state)
+from . import (compute, curate_view, figures, filter_view, live_charts, results_view,
+               robustness_view, sidebar, state)
 from .heavy import heavy_turn
 
 

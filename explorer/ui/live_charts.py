@@ -3,8 +3,8 @@
 
 Why ECharts and not Plotly here: Streamlit gives a keyed ECharts chart a stable identity, so a
 new selection updates the canvas in place. A Plotly chart gets a new identity whenever its
-figure changes, and the browser rebuilds the whole plot on every run (1-2 s for a WebGL map
-in a software-rendered browser; see benchmarks/bench_app_feel.py). These charts compute no
+figure changes, and the browser rebuilds the whole plot on every run, which is slow for a
+WebGL map in a software-rendered browser (benchmarks/bench_app_feel.py measures it). These charts compute no
 metric: they take coordinates, colours, row sets and scorecard frames.
 """
 
