@@ -15,6 +15,7 @@ from explorer.params import budget_count
 from . import data as uidata
 from . import shard_source, state
 from .compute import column_levels
+from .engine_view import engine_sidebar, is_sharded
 from .strategy_panel import sets_own_size
 
 UPLOAD_TYPES = ["npy", "npz", "parquet", "feather", "csv"]
@@ -82,8 +83,6 @@ def sidebar_data():
     sb.header("Selection")
     state.remembered(sb.selectbox, "Metric", "metric", options=explorer.DISTANCES,
                      help="Distances for strategies and metrics: euclidean, or cosine (1 − cos).")
-    from .engine_view import engine_sidebar, is_sharded
-
     sharded = is_sharded(data)  # its rows are not in memory: its columns are names only
     # the strategy widget (drawn later, on Explore) holds this run's choice
     chooser = "engine_strategy" if sharded else "strategy"
