@@ -2,14 +2,18 @@
 
 import streamlit as st
 
-from explorer.ui import (compute, curate_view, explore_view, filter_view, results_view, sidebar,
-                         state, strategy_panel)
+from explorer.ui import (compute, curate_view, engine_view, explore_view, filter_view,
+                         results_view, sidebar, state, strategy_panel)
 
 explore_view.start_page()
 data = sidebar.current_data()
 st.title("Explore")
 if data is None:
     st.info("Load a dataset in the sidebar to begin.")
+    st.stop()
+if engine_view.is_sharded(data):  # rows read shard by shard on the sidebar's engine
+    engine_view.explore_page(data)
+    explore_view.finish_layout()
     st.stop()
 
 map_first = explore_view.map_before_selection()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer.ui import confirm_view, export_view, interchange_view, sidebar, state
+from explorer.ui import confirm_view, engine_view, export_view, interchange_view, sidebar, state
 
 data = sidebar.current_data()
 st.title("Export")
@@ -10,6 +10,9 @@ if data is None:
     st.info("Load a dataset in the sidebar to begin.")
     st.stop()
 sel = state.get("selection")
+if engine_view.is_sharded(data):  # the engine run's Parquet and manifest, as the CLI's
+    engine_view.export_page(data, sel)
+    st.stop()
 if sel is None or sel.fingerprint != data.fingerprint:
     st.info("Run a strategy on the **Explore** page first; its selection can then be "
             "downloaded here and saved to your workspace.")

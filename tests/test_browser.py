@@ -78,21 +78,23 @@ def shot(page, name):
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def _box_select(page, at: float, size: int) -> int:
-    """Drag a ``size``-pixel box on the map from ``at`` of its width and height (the box tool
-    sits second from the right in the map's toolbox); returns how many rows it lassoed."""
-    canvas = page.locator(".st-key-map-1 canvas").first.bounding_box()
+def _box_select(page, at: float, size: int, chart: str = ".st-key-map-1",
+                button: str = "Pin lassoed", rows: int = 1797) -> int:
+    """Drag a ``size``-pixel box on the map ``chart`` from ``at`` of its width and height
+    (the box tool sits second from the right in the map's toolbox), wait for ``button`` to be
+    enabled; returns how many of its ``rows`` the box lassoed."""
+    canvas = page.locator(f"{chart} canvas").first.bounding_box()
     page.mouse.click(canvas["x"] + canvas["width"] - 94, canvas["y"] + 55)  # the box tool
     x0, y0 = canvas["x"] + canvas["width"] * at, canvas["y"] + canvas["height"] * at
     page.mouse.move(x0, y0)
     page.mouse.down()
     page.mouse.move(x0 + size, y0 + size, steps=10)
     page.mouse.up()
-    page.get_by_role("button", name="Pin lassoed").and_(
+    page.get_by_role("button", name=button).and_(
         page.locator("button:not([disabled])")).wait_for(timeout=60_000)
     lassoed = int(page.get_by_text("in the current lasso", exact=False).inner_text()
                   .split("(")[1].split(" in the current lasso")[0])
-    assert 0 < lassoed < 1797
+    assert 0 < lassoed < rows
     return lassoed
 
 
@@ -320,3 +322,68 @@ def test_search_then_neighbours_of_a_clicked_row_then_pin_them(app_url, browser)
     page.wait_for_timeout(1000)
     shot(page, "explore-neighbours-pinned")
     page.close()
+
+
+def test_a_sharded_folder_on_a_dask_local_cluster(app_url, browser, digits, tmp_path_factory):
+    """Open a folder of shards, start a Dask LocalCluster from the sidebar, run k-center on
+    it: the progress, the dashboard link (served), the map of a sample plus the picks, and
+    the export; closing the page closes the cluster."""
+    from explorer.data.shards import write_shards
+
+    folder = tmp_path_factory.mktemp("browser-shards")
+    write_shards(digits, folder, [0, 600, 1200, 1797])
+    page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+    page.goto(app_url)
+    page.get_by_text("Dataset digits", exact=False).first.wait_for(timeout=180_000)
+    page.get_by_text("Shards on disk (folder or glob)").click()
+    for label, value in (("Id column (optional)", "id"),
+                         ("Folder or glob of shards", str(folder))):
+        box = page.get_by_role("textbox", name=label)
+        box.fill(value)
+        box.press("Enter")
+    page.get_by_text("Sharded: 3 shards", exact=False).wait_for(timeout=120_000)
+    page.get_by_text("Dask: a local cluster").click()
+    link = page.get_by_role("link", name="Dask dashboard").first
+    link.wait_for(timeout=120_000)
+    dashboard = link.get_attribute("href")
+    assert urllib.request.urlopen(dashboard, timeout=10).status == 200  # served by bokeh
+    rows = page.get_by_role("spinbutton", name="Rows in the map's sample")
+    rows.fill("600")
+    rows.press("Enter")
+    page.get_by_text("uniform sample of 600 of 1,797 rows", exact=False).wait_for(
+        timeout=120_000)
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text("k-center: selected 50 of 1,797 rows", exact=False).wait_for(
+        timeout=240_000)
+    for text in ("plus every selected row (50)", "On the dask engine: 3 partitions, 2 worker(s)",
+                 "50 rows against 30 random subsets", "every row on the dask engine"):
+        page.get_by_text(text, exact=False).first.wait_for(timeout=60_000)
+    assert "Traceback" not in page.inner_text("body")
+    page.wait_for_timeout(1500)
+    shot(page, "shards-dask-explore")
+    # a box drawn on the map becomes the target set (the strategies that need one: DSIR)
+    lassoed = _box_select(page, 0.3, 120, chart="[class*=st-key-shard_map-]",
+                          button="Use as target", rows=641)
+    page.get_by_role("button", name="Use as target").click()
+    page.get_by_text(f"Target: {lassoed} rows", exact=False).wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    shot(page, "shards-dask-target")
+
+    page.get_by_role("link", name="Export").click()
+    page.get_by_text("Download this selection").wait_for(timeout=60_000)
+    with page.expect_download(timeout=120_000) as dl:
+        page.get_by_role("button", name="Parquet", exact=True).click()
+    frame = pd.read_parquet(io.BytesIO(Path(dl.value.path()).read_bytes()))
+    assert len(frame) == 50 and frame["rank"].tolist() == list(range(50))
+    assert frame["id"].tolist() == digits.ids[frame["index"]].tolist()
+    shot(page, "shards-dask-export")
+    page.close()  # the session ends: its cluster is closed with it
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(dashboard, timeout=2)
+        except OSError:
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError("the session's Dask cluster outlived the session")

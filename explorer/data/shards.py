@@ -76,6 +76,12 @@ class ShardedDataset:
     options: dict = field(default_factory=dict)
     _digest: dict = field(default_factory=dict, repr=False)
 
+    #: What loading changed to make the input usable, as a Dataset's ``notes``: opening
+    #: shards changes nothing (a bad row is an error, never dropped).
+    notes = ()
+    #: The model that made the embeddings, as a Dataset's ``embedding``: shards carry none.
+    embedding = None
+
     @property
     def n(self) -> int:
         return int(sum(s.rows for s in self.shards))
@@ -123,6 +129,16 @@ def _files(source: str) -> list[Path]:
         raise ExplorerError(f"{source}: shards must be .parquet or .npy files; got "
                             f"{preview(sorted(kinds))}.")
     return [regular_file(p, "shard") for p in found]
+
+
+def shard_files(source) -> list[Path]:
+    """Every file that opening ``source`` (a folder or glob of shards) reads: the shards, in
+    the order :func:`open_shards` numbers their rows, and the ``.parquet`` of metadata beside
+    each ``.npy`` shard that has one. Lists names only; opens nothing (an app checks each
+    against its allowed folders before the dataset is opened)."""
+    shards = _files(str(source))
+    beside = [p.with_suffix(".parquet") for p in shards if p.suffix.lower() == ".npy"]
+    return shards + [p for p in beside if p.exists()]
 
 
 def _embedding_field(schema, embedding_column, where):

@@ -14,8 +14,10 @@ ENGINES = ("local", "dask")
 
 
 def get_engine(engine=None, *, scheduler: str | None = None, workers: int | None = None,
-               memory_limit: str | None = None):
+               memory_limit: str | None = None, local_cluster: bool = False):
     """An engine from a name ('local', 'dask'), a ``distributed.Client``, or an engine.
+    For 'dask', ``local_cluster`` starts a LocalCluster even when
+    ``$DASK_SCHEDULER_ADDRESS`` is set (see :class:`~explorer.engine.dask.DaskEngine`).
 
     >>> get_engine("local").name
     'local'
@@ -27,7 +29,8 @@ def get_engine(engine=None, *, scheduler: str | None = None, workers: int | None
     if engine == "dask":
         from .dask import DaskEngine
 
-        return DaskEngine(scheduler=scheduler, workers=workers, memory_limit=memory_limit)
+        return DaskEngine(scheduler=scheduler, workers=workers, memory_limit=memory_limit,
+                          local_cluster=local_cluster)
     if hasattr(engine, "submit") and hasattr(engine, "gather") and hasattr(engine, "name"):
         return engine
     if type(engine).__name__ == "Client" and type(engine).__module__.startswith("distributed"):

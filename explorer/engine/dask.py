@@ -56,20 +56,23 @@ def parent_environ_kept():
 
 class DaskEngine:
     """Runs tasks on a ``distributed.Client``: one given, one connected to ``scheduler``
-    (or ``$DASK_SCHEDULER_ADDRESS``), or a ``LocalCluster`` started here (``workers``
-    processes of one thread, each with ``memory_limit``) and closed by :meth:`close`."""
+    (or ``$DASK_SCHEDULER_ADDRESS``, unless ``local_cluster``), or a ``LocalCluster``
+    started here (``workers`` processes of one thread, each with ``memory_limit``) and closed
+    by :meth:`close`. ``local_cluster`` asks for the LocalCluster even when the variable is
+    set (the app's "local cluster" choice)."""
 
     name = "dask"
 
     def __init__(self, client=None, *, scheduler: str | None = None, workers: int | None = None,
-                 memory_limit: str | None = None):
+                 memory_limit: str | None = None, local_cluster: bool = False):
         distributed = import_distributed()
         self._cluster = None
         self._own_client = client is None
         if client is not None:
             self.client = client
             return
-        address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+        address = None if local_cluster else \
+            (scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None)
         if address:
             try:
                 self.client = distributed.Client(address, timeout=f"{CONNECT_TIMEOUT_S}s",

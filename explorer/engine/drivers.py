@@ -548,6 +548,16 @@ def semdedup_profile(run: Run, n_clusters: int, seed: int) -> tuple[DedupProfile
     return _profiles[key]
 
 
+def stored_semdedup_profile(data, metric: str, n_clusters: int, seed: int):
+    """The SemDeDup profile a run on ``data`` already made (see :func:`semdedup_profile`),
+    with its facts, or None: looking costs nothing, so a chooser of eps can show every eps's
+    count without reading a shard."""
+    fingerprint = getattr(data, "fingerprint", None)
+    if fingerprint is None:
+        return None
+    return _profiles.get((fingerprint, metric, int(n_clusters), int(seed)))
+
+
 def _semdedup_profile(run: Run, n_clusters: int, seed: int) -> tuple[DedupProfile, dict]:
     eng = run.engine
     centres = _fit_centres(run, n_clusters, seed, unit=True)

@@ -15,8 +15,21 @@ def selection_summary(sel, data) -> None:
     st.success(f"{sel.strategy}: selected **{len(sel):,}** of {data.n:,} rows{spent} in "
                f"{sel.seconds:.2f} s (seed {sel.seed}, {sel.metric}).")
     if sel.info:
-        st.caption(", ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
-                             for k, v in sel.info.items()))
+        st.caption(", ".join(f"{k}: {info_value(v)}" for k, v in sel.info.items()))
+
+
+def info_value(value) -> str:
+    """A value of a selection's ``info`` as the summary shows it: floats to 4 significant
+    digits, a dict (an engine run's per-round seconds) as its items.
+
+    >>> info_value({"rounds": 49, "mean": 0.0224266})
+    '(rounds 49, mean 0.02243)'
+    """
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k} {info_value(v)}" for k, v in value.items()) + ")"
+    return str(value)
 
 
 def scorecard_view(card, data, strategy: str = "") -> None:

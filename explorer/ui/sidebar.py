@@ -13,8 +13,9 @@ from explorer.data.provenance import describe
 from explorer.params import budget_count
 
 from . import data as uidata
-from . import state
+from . import shard_source, state
 from .compute import column_levels
+from .engine_view import engine_sidebar, is_sharded
 from .strategy_panel import sets_own_size
 
 UPLOAD_TYPES = ["npy", "npz", "parquet", "feather", "csv"]
@@ -33,9 +34,11 @@ def sidebar_data():
     sb.header("Data")
     source = state.remembered(sb.radio, "Where is the data?", "source",
                               options=["Bundled sample", "Upload a file", "Path on disk",
-                                       EMBED_SOURCE],
+                                       shard_source.SHARDS_SOURCE, EMBED_SOURCE],
                               help="Samples ship with the app; a path on disk is "
-                              "memory-mapped, so large files are not copied.")
+                              "memory-mapped, so large files are not copied; shards (a folder "
+                              "or glob of files) are read one at a time, for data larger than "
+                              "memory.")
     if source == "Bundled sample":
         state.remembered(sb.selectbox, "Sample", "sample", options=uidata.SAMPLES,
                          format_func=lambda s: f"{s} — {uidata.DESCRIPTIONS[s]}")
@@ -55,6 +58,8 @@ def sidebar_data():
         from .embed_view import embed_source
 
         embed_source(sb)
+    elif source == shard_source.SHARDS_SOURCE:
+        shard_source.source_widgets(sb)
     else:
         state.remembered(sb.text_input, "Path to the embeddings file", "disk_path", default="",
                          placeholder="/data/vectors.npy", help="Press Enter to load.")
@@ -78,12 +83,15 @@ def sidebar_data():
     sb.header("Selection")
     state.remembered(sb.selectbox, "Metric", "metric", options=explorer.DISTANCES,
                      help="Distances for strategies and metrics: euclidean, or cosine (1 − cos).")
+    sharded = is_sharded(data)  # its rows are not in memory: its columns are names only
     # the strategy widget (drawn later, on Explore) holds this run's choice
-    strategy = st.session_state.get(state.widget_key("strategy"), state.get("strategy"))
+    chooser = "engine_strategy" if sharded else "strategy"
+    strategy = st.session_state.get(state.widget_key(chooser), state.get(chooser))
     free = sets_own_size(strategy)
     why = (f"{strategy} decides how many rows it keeps, so the budget does not apply."
            if free else None)
-    numeric_columns = [c for c in data.metadata.columns if data.metadata[c].dtype.kind in "fiu"]
+    numeric_columns = [] if sharded else \
+        [c for c in data.metadata.columns if data.metadata[c].dtype.kind in "fiu"]
     modes = ["count", "percent"] + (["total cost"] if numeric_columns else [])
     mode = state.remembered(sb.radio, "Budget as", "budget_mode", options=modes,
                             horizontal=True, disabled=free,
@@ -104,6 +112,12 @@ def sidebar_data():
         sb.caption(why)
     state.remembered(sb.number_input, "Seed", "seed", min_value=0, step=1,
                      help="The same data, strategy, parameters and seed give the same rows.")
+    if sharded:
+        names = ["(none)"] + [c for c in data.columns if c != data.id_column]
+        _column_select(sb, "Label column", "label_column", names, "label")
+        _column_select(sb, "Group column", "group_column", names, "group")
+        engine_sidebar(sb)
+        return data
     levels = column_levels(state.get("data_key"))
     categorical = ["(none)"] + [c for c in data.metadata.columns
                                 if levels[c] <= max(50, data.n // 20)]
@@ -139,6 +153,8 @@ def _requested_key():
         return key
     if source == EMBED_SOURCE:
         return ss.get("embedded_key")
+    if source == shard_source.SHARDS_SOURCE:
+        return shard_source.requested_key(ss)
     path = ss.get("disk_path")
     if not path:
         return None

@@ -64,6 +64,23 @@ DEFAULTS = {
     "score_clusters": 20,           # per-row scores: k-means clusters
     "score_threshold": 0.05,        # per-row scores: near-duplicate threshold
     "scores_error": None,           # the last error of the per-row scores' button
+    # a sharded dataset and the engine its runs go to (shard_source.py, engine_view.py)
+    "shards_path": "",              # the folder or glob of shards typed in the sidebar
+    "shards_id": "",                # ... its id column ('' : row numbers)
+    "shards_emb": "",               # ... its embedding column ('' : found by its type)
+    "engine_kind": "local",         # "local", "cluster" (a Dask LocalCluster), "scheduler"
+    "engine_workers": 2,            # a LocalCluster's worker processes
+    "engine_memory": "auto",        # ... each one's memory limit
+    "engine_address": None,         # a scheduler's address (None: $DASK_SCHEDULER_ADDRESS)
+    "engine_strategy": "k-center",  # the strategy run on the engine
+    "engine_runs": {},              # run key -> (Selection, Scorecard), the last few
+    "engine_error": None,           # why the last run on the engine failed
+    "engine_scorecard": None,       # the scorecard of the run on screen (its manifest's)
+    "engine_exports": {},           # the run on screen's Parquet and manifest, as bytes
+    "engine_target": [],            # global row indices of the sharded map's target set
+    "shard_lasso": [],              # ... rows of its current lasso
+    "shard_map_event": None,        # ... its last lasso event taken (not taken twice)
+    "shard_map_generation": 0,      # ... part of its key: a new one clears a drawn lasso
 }
 
 
@@ -105,9 +122,11 @@ def undo() -> bool:
 
 
 def reset_for_new_data() -> None:
-    for key in ("pinned", "excluded", "target", "history", "lasso"):
+    for key in ("pinned", "excluded", "target", "history", "lasso", "engine_target",
+                "shard_lasso"):
         put(key, [])
-    for key in ("selection", "selection_error", "focus_row") + COLUMN_KEYS:
+    for key in ("selection", "selection_error", "focus_row", "engine_error",
+                "engine_scorecard") + COLUMN_KEYS:
         put(key, None)
     for key in COLUMN_KEYS:  # the guesses apply again on the new data
         st.session_state.pop(column_choice_key(key), None)

@@ -1,0 +1,215 @@
+"""The app on a sharded dataset (issue 13): opened from a folder of shards typed in the sidebar,
+run on the engine chosen there (this process, or a real Dask LocalCluster of 2 worker
+processes reached by its scheduler's address), the map a uniform sample plus every selected
+row, the export the command line's Parquet + manifest. Streamlit's AppTest, real components."""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import explorer
+from explorer.data.shards import write_shards
+from explorer.engine import drivers
+from explorer.engine.sample_map import map_layout, read_map_sample
+from explorer.strategies import list_strategies
+
+from app_pages import opened as opened_with, texts
+
+SHARDS_SOURCE = "Shards on disk (folder or glob)"
+SAMPLE_ROWS = 400
+
+
+@pytest.fixture(scope="module")
+def shards(digits, tmp_path_factory):
+    """The digits in 3 Parquet shards, one of them empty (below the allowed folders)."""
+    folder = tmp_path_factory.mktemp("digit-shards")
+    write_shards(digits, folder, [0, 700, 700, 1797])
+    return str(folder)
+
+
+def opened(folder: str, **settings):
+    """The app opened on ``folder``, with the sidebar's other ``settings``."""
+    return opened_with(source=SHARDS_SOURCE, shards_path=folder, shards_id="id",
+                       map_sample_rows=SAMPLE_ROWS, **settings)
+
+
+def map_series(at) -> dict:
+    chart = next(json.loads(c.proto.spec) for c in at.get("echarts_chart")
+                 if "shard_map-" in c.proto.id)
+    return {s["name"]: len(s["data"]) for s in chart["series"]}
+
+
+def test_sample_is_the_smallest_keys_and_the_layout_keeps_it_in_place(shards):
+    data = explorer.load(shards, id_column="id")
+    sample = read_map_sample(data, engine="local", rows=SAMPLE_ROWS, columns=("label",))
+    run = drivers.Run(data, explorer.engine.get_engine("local"), "euclidean")
+    _, smallest, _ = run.smallest(0, SAMPLE_ROWS)
+    assert sample.index.tolist() == sorted(smallest.tolist())  # the keyed uniform sample
+    assert sample.n == SAMPLE_ROWS and sample.total == 1797
+    digits = explorer.load_sample("digits")
+    assert sample.ids.tolist() == digits.ids[sample.index].tolist()
+    picks = explorer.select(data, "k-center", 30, engine="local").indices
+    before = map_layout(data, sample, None)
+    after = map_layout(data, sample, picks)
+    assert after.n == len(np.union1d(sample.index, picks)) <= SAMPLE_ROWS + 30
+    assert sorted(after.index[after.selected].tolist()) == sorted(picks.tolist())
+    # the projection is fitted on the sample: its points stay where they were
+    keep = np.searchsorted(after.index, before.index)
+    np.testing.assert_allclose(after.xy[keep], before.xy, atol=1e-5)
+    assert after.columns["label"].tolist() == \
+        digits.metadata["label"].to_numpy()[after.index].tolist()
+
+
+def test_open_select_on_the_local_engine_map_and_export(shards):
+    at = opened(shards, budget_count=40)
+    assert "Dataset **digit-shards0** · 1,797 rows × 64 dims" in texts(at.caption)
+    assert "Sharded: 3 shards" in texts(at.caption)
+    # only the strategies with a distributed form are offered, in the registry's order
+    offered = at.selectbox(key="w:engine_strategy").options
+    assert offered == [f"{s.family} · {s.name}" for s in list_strategies()
+                       if s.name in drivers.FORMS]
+    assert f"uniform sample of **{SAMPLE_ROWS} of 1,797 rows**" in texts(at.caption)
+    assert sum(map_series(at).values()) == SAMPLE_ROWS
+    at.button(key="engine_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert "k-center: selected **40** of 1,797 rows" in texts(at.success)
+    sel = at.session_state["selection"]
+    data = explorer.load(shards, id_column="id")
+    reference = explorer.select(data, "k-center", 40, seed=0, engine="local")
+    assert sel.indices.tolist() == reference.indices.tolist()
+    assert sel.engine["name"] == "local" and sel.engine["partitions"] == 3
+    series = map_series(at)
+    assert series["selected (40)"] == 40
+    assert sum(series.values()) <= SAMPLE_ROWS + 40
+    assert f"uniform sample of **{SAMPLE_ROWS} of 1,797 rows** plus every selected row (40)" \
+        in texts(at.caption)
+    assert "**Scorecard of k-center** — 40 rows against 30 random subsets" in \
+        texts(at.markdown)
+    assert "every row on the local engine" in texts(at.markdown)
+
+    at.switch_page("pages/export.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    buttons = {b.proto.label: b for b in at.get("download_button")}
+    assert set(buttons) == {"Parquet", "Manifest (JSON)"}
+    exported = at.session_state["engine_exports"]
+    files = next(iter(exported.values()))
+    frame = pd.read_parquet(io.BytesIO(files[".parquet"]))
+    assert frame["index"].tolist() == reference.indices.tolist()
+    assert frame["label"].tolist() == \
+        explorer.load_sample("digits").metadata["label"].to_numpy()[frame["index"]].tolist()
+    manifest = json.loads(files[".json"])
+    assert manifest["engine"]["name"] == "local" and manifest["engine"]["partitions"] == 3
+    assert manifest["engine"]["mode"] == "exact" and "Gonzalez" in manifest["engine"]["bound"]
+    assert manifest["scorecard"]["budget"] == 40
+    _, replayed = explorer.replay(manifest)  # the command line's replay, on the shards
+    assert replayed.indices.tolist() == reference.indices.tolist()
+
+
+def test_semdedup_eps_chooser_filters_one_stored_profile(shards, digits):
+    at = opened(shards, engine_strategy="semdedup", metric="cosine", seed=2)
+    at.button(key="engine_eps_measure").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    removed = dict(zip(table["eps"], table["rows removed"]))
+    # each eps's count is what one machine's SemDeDup removes at that eps
+    for eps in (0.02, 0.1):
+        one_machine = explorer.select(digits, "semdedup", None, seed=2, metric="cosine",
+                                      params={"eps": eps})
+        assert removed[eps] == digits.n - len(one_machine) > 0
+    expected = explorer.select(digits, "semdedup", None, seed=2, metric="cosine",
+                               params={"eps": 0.1})
+    assert list(table["rows removed"]) == sorted(table["rows removed"])  # more with eps
+    at.number_input(key="w:engine_strategy:semdedup:eps").set_value(0.1).run()
+    at.button(key="engine_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["selection"].indices.tolist() == expected.indices.tolist()
+    assert f"{removed[0.1]:,} of 1,797 rows" in texts(at.caption)
+
+
+def test_dsir_takes_the_maps_target_set(shards, digits):
+    at = opened(shards, engine_strategy="dsir", budget_count=30)
+    assert "dsir is unavailable: it needs" in texts(at.warning)
+    assert at.button(key="engine_run").disabled and at.button(key="shard_use_target").disabled
+    zeros = np.flatnonzero(digits.metadata["label"].to_numpy() == "0")[:40].tolist()
+    at.session_state["engine_target"] = zeros  # what "Use as target" keeps of a lasso
+    at.run()
+    assert "Target: **40** rows" in texts(at.caption)
+    assert map_series(at)["target (40)"] == 40
+    at.button(key="engine_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    data = explorer.load(shards, id_column="id")
+    expected = explorer.select(data, "dsir", 30, seed=0, target=np.array(zeros),
+                               engine="local")
+    assert at.session_state["selection"].indices.tolist() == expected.indices.tolist()
+    # the target pulled the picks toward the zeros
+    picked = digits.metadata["label"].to_numpy()[expected.indices]
+    assert (picked == "0").mean() > 0.5
+
+
+def test_paths_outside_the_allowed_folders_are_refused_in_one_line(shards, tmp_path):
+    outside = Path(tempfile.mkdtemp(prefix="outside-roots-"))
+    (outside / "part-0.parquet").write_bytes(Path(shards, "part-00000.parquet").read_bytes())
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "part-0.parquet").symlink_to(outside / "part-0.parquet")
+    at = opened(str(outside))
+    for typed in (str(outside), f"{outside}/*.parquet", str(linked), "/etc/*"):
+        at.session_state["shards_path"] = typed
+        at.run()
+        assert not at.exception
+        message = texts(at.error)
+        assert "is outside the folders this app may use" in message, (typed, message)
+        assert len(at.error) == 1 and "Traceback" not in message
+        assert "Dataset **digits**" in texts(at.caption)  # the previous dataset stays
+
+
+def test_a_glob_of_shards_opens_too(shards):
+    at = opened(f"{shards}/part-*.parquet")
+    assert not at.error, [e.value for e in at.error]
+    assert "Sharded: 3 shards" in texts(at.caption)
+
+
+def test_on_a_dask_cluster_by_its_address_with_the_dashboard_link(shards, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    from explorer.engine.dask import parent_environ_kept
+
+    with parent_environ_kept():
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=":0", silence_logs=40)
+    try:
+        # DASK_SCHEDULER_ADDRESS is the address's default
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+        at = opened(shards, engine_kind="scheduler", engine_strategy="k-means",
+                    budget_count=30)
+        line = texts(at.markdown)
+        assert "Engine: **Dask**, 2 worker(s) · [Dask dashboard](http://" in line
+        assert at.session_state["engine_address"] == cluster.scheduler_address
+        at.button(key="engine_run").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert not at.error, [e.value for e in at.error]
+        assert "k-means: selected **30** of 1,797 rows" in texts(at.success)
+        sel = at.session_state["selection"]
+        assert sel.engine["name"] == "dask" and sel.engine["workers"] == 2
+        data = explorer.load(shards, id_column="id")
+        reference = explorer.select(data, "k-means", 30, seed=0, engine="local")
+        assert sel.indices.tolist() == reference.indices.tolist()
+        series = map_series(at)
+        assert series["selected (30)"] == 30 and sum(series.values()) <= SAMPLE_ROWS + 30
+        # a bad address: one line, said once, not tried again on every rerun
+        at.session_state["engine_address"] = "tcp://127.0.0.1:9"
+        at.run()
+        assert not at.exception
+        assert [e.value for e in at.error] == [
+            "Dask scheduler tcp://127.0.0.1:9: could not connect within 5 s (OSError). Check "
+            "the address (tcp://HOST:8786) and that `dask scheduler` runs there."]
+        assert at.button(key="engine_run").disabled
+    finally:
+        cluster.close()
