@@ -94,6 +94,7 @@ def test_open_select_on_the_local_engine_map_and_export(shards):
     assert "**Scorecard of k-center** — 40 rows against 30 random subsets" in \
         texts(at.markdown)
     assert "every row on the local engine" in texts(at.markdown)
+    assert "balances its clusters only; it has no label balance yet" in texts(at.info)
 
     at.switch_page("pages/export.py").run()
     assert not at.exception, [e.value for e in at.exception]
