@@ -457,9 +457,16 @@ def select(
     )
 
 
-def refuse_on_engine(**options) -> None:
+def refuse_on_engine(data=None, **options) -> None:
     """Refuse, by name, the options given (not None, not empty) that the distributed forms
-    do not take."""
+    do not take; and a ``data`` set in memory with a locked confirmation split, whose rows
+    the distributed forms cannot keep out of their picks."""
+    from .data.ledger import locked_rows
+
+    if isinstance(data, Dataset) and len(locked_rows(data)):
+        raise ExplorerError(f"{data.name} has a locked confirmation split, which runs on an "
+                            "engine cannot keep out of their picks yet; run on one file "
+                            "without --engine.")
     unsupported = [name for name, value in options.items() if value is not None and not (
         hasattr(value, "__len__") and not isinstance(value, str) and len(value) == 0)]
     if unsupported:
@@ -474,8 +481,8 @@ def _select_on_engine(data, strategy, budget, *, engine, seed, metric, params, m
     are refused by name."""
     from .engine import drivers
 
-    refuse_on_engine(pinned=pinned, excluded=excluded, score_column=score_column, where=where,
-                     after=after, cost_column=cost_column)
+    refuse_on_engine(data, pinned=pinned, excluded=excluded, score_column=score_column,
+                     where=where, after=after, cost_column=cost_column)
     target_rows = None
     if target is not None or target_query is not None:
         if target_query is not None:

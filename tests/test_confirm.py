@@ -108,6 +108,20 @@ def test_comparisons_neither_train_nor_score_on_locked_rows(digits, locked_home)
     assert all(not np.isin(v, locked).any() for v in picks.values())
 
 
+def test_runs_on_an_engine_refuse_data_with_a_locked_split(digits, locked_home):
+    """The distributed forms cannot keep the locked rows out of their picks yet, so select
+    and compare on an engine refuse the data in one line (the local engine's object here:
+    the rule is the engine path's, whichever engine runs it)."""
+    from explorer.engine.local import LocalEngine
+
+    for run in (lambda: explorer.select(digits, "k-center", 20, seed=0, engine=LocalEngine()),
+                lambda: probe_sweep(digits, ["k-center"], [20], probe="none", random_draws=3,
+                                    engine=LocalEngine())):
+        with pytest.raises(ExplorerError, match="locked confirmation split") as info:
+            run()
+        assert "\n" not in str(info.value) and "without --engine" in str(info.value)
+
+
 def test_the_scorecards_random_subsets_avoid_locked_rows(digits, locked_home):
     _, locked = locked_home
     ctx = ScoringContext.build(digits)

@@ -384,7 +384,6 @@ def check_sweep_on_engine(data, strategies, *, probe="auto", probe_names=None,
     cost budget (select's rule on an engine), a locked confirmation split. Returns the
     table's notes ('auto' probes: none ran, and why). ``probe_names`` as
     :func:`_resolve_probes` gives them (resolved here when None)."""
-    from ..data.ledger import locked_rows
     from ..engine import drivers
     from ..selection import refuse_on_engine
 
@@ -404,11 +403,7 @@ def check_sweep_on_engine(data, strategies, *, probe="auto", probe_names=None,
     if not geometry:
         raise ExplorerError("probe_sweep: nothing to measure on an engine: no probe runs "
                             "there and geometry=False.")
-    refuse_on_engine(score_column=score_column, cost_column=cost_column)
-    if isinstance(data, Dataset) and len(locked_rows(data)):
-        raise ExplorerError(f"{data.name} has a locked confirmation split, which runs on an "
-                            "engine cannot keep out of their picks yet; compare on one file "
-                            "without --engine.")
+    refuse_on_engine(data, score_column=score_column, cost_column=cost_column)
     return notes
 
 
