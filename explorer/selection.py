@@ -481,8 +481,9 @@ def _select_on_engine(data, strategy, budget, *, engine, seed, metric, params, m
     are refused by name."""
     from .engine import drivers
 
-    refuse_on_engine(data, pinned=pinned, excluded=excluded, score_column=score_column,
-                     where=where, after=after, cost_column=cost_column)
+    refuse_on_engine(data, pinned=pinned, score_column=score_column, where=where, after=after,
+                     cost_column=cost_column)
+    excl = _as_indices(excluded, data.n, "excluded", None)
     target_rows = None
     if target is not None or target_query is not None:
         if target_query is not None:
@@ -499,7 +500,7 @@ def _select_on_engine(data, strategy, budget, *, engine, seed, metric, params, m
     return drivers.select(data, strategy, budget, engine=engine, seed=seed, metric=metric,
                           params=params, mode=mode, label_column=label_column,
                           group_column=group_column, target_rows=target_rows,
-                          progress=progress)
+                          excluded=excl, progress=progress)
 def _next_count(rule: str, run: int, count: int, k_max: int, n_available: int,
                 left: float, mean_cost: float) -> int:
     """The count a strategy runs for again when its kept picks left room for another row:

@@ -202,6 +202,83 @@ def test_scorecard_metrics_agree_within_1e6(shard_sets, digits, client):
     assert there.metrics["coverage_mean"].value == pytest.approx(d.mean(), rel=1e-6)
 
 
+# --- excluded rows (the held-out rows of a probe) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def held_out(digits):
+    """The rows a probe holds out of the digits (20%, stratified by label), and the pool."""
+    from explorer.evaluate.probes import holdout_split
+
+    pool, held = holdout_split(digits, "label", 0.2, seed=0)
+    return pool, held
+
+
+ONE_MACHINE_EQUAL = [("k-center", 25, {}, {}), ("k-means", 30, {"n_clusters": 8}, {}),
+                     ("semdedup", None, {"eps": 0.02, "n_clusters": 8}, {"metric": "cosine"}),
+                     ("dedup", None, {"threshold": 12.0}, {})]
+
+
+@pytest.mark.parametrize("strategy,budget,params,kw", ONE_MACHINE_EQUAL)
+def test_excluded_rows_give_one_machines_ids(strategy, budget, params, kw, shard_sets,
+                                             digits, held_out, client):
+    """With the held-out rows excluded, the forms the issue's table calls identical (k-center
+    exact, k-means on the same centroids, semdedup, dedup with one cluster) give one
+    machine's ids, on 8 shards on the cluster; none of them is an excluded row."""
+    pool, held = held_out
+    ref = explorer.select(digits, strategy, budget, seed=3, params=params, excluded=held, **kw)
+    assert 0 < len(ref) < len(pool)
+    sel = explorer.select(_open(shard_sets[8]), strategy, budget, seed=3, params=params,
+                          excluded=held, engine=client, **kw)
+    assert sel.indices.tolist() == ref.indices.tolist()
+    assert not np.isin(sel.indices, held).any()
+    assert sel.excluded == tuple(held.tolist())
+
+
+def test_excluded_rows_are_the_pool_one_machine_selects_from(shard_sets, digits, held_out,
+                                                             client):
+    """A probe's one-machine sweep selects from the pool as a dataset of its own: k-center
+    on an engine with the held-out rows excluded picks those rows (its seed draws the
+    same first row among the rows it sees)."""
+    from explorer.evaluate.probes import take_rows
+
+    pool, held = held_out
+    on_pool = explorer.select(take_rows(digits, pool), "k-center", 25, seed=7)
+    sel = explorer.select(_open(shard_sets[3]), "k-center", 25, seed=7, excluded=held,
+                          engine=client)
+    assert sel.indices.tolist() == pool[on_pool.indices].tolist()
+
+
+@pytest.mark.parametrize("strategy,params,mode", [
+    ("random", {}, None), ("stratified", {"by": "label"}, None), ("k-center", {}, "coreset"),
+    ("facility-location", {}, None)])
+def test_excluded_rows_give_identical_ids_on_every_engine(strategy, params, mode, shard_sets,
+                                                          digits, held_out, client):
+    """The forms identical per engine (keyed picks) or measured against one machine
+    (coreset, GreeDi: their picks depend on the partitions) give the same ids with excluded
+    rows on the cluster as on the local engine over the same 8 shards, and never an
+    excluded row."""
+    _, held = held_out
+    cols = {"label_column": "label"} if params.get("by") == "label" else {}
+    data = _open(shard_sets[8])
+    ref = drivers.select(data, strategy, 40, seed=2, params=params, mode=mode,
+                         excluded=held, engine="local", **cols)
+    sel = explorer.select(data, strategy, 40, seed=2, params=params, mode=mode,
+                          excluded=held, engine=client, **cols)
+    assert sel.indices.tolist() == ref.indices.tolist()
+    assert len(sel) == 40 and not np.isin(sel.indices, held).any()
+    plain = drivers.select(digits, strategy, 40, seed=2, params=params, mode=mode,
+                           engine="local", **cols)
+    assert np.isin(plain.indices, held).any()  # without exclusions they would be picked
+
+
+def test_dsir_refuses_an_excluded_target_row(digits, held_out):
+    _, held = held_out
+    with pytest.raises(ExplorerError, match="1 target row\\(s\\) are excluded rows"):
+        drivers.select(digits, "dsir", 10, seed=0, target_rows=held[:1], excluded=held,
+                       engine="local")
+
+
 # --- engine= -------------------------------------------------------------------------
 
 

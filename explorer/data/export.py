@@ -399,7 +399,9 @@ def _replay_on_engine(doc: dict, data, allow_paths: bool, engine):
                                 f"{ds['fingerprint']}.")
         sel = select(data, doc["strategy"], doc["budget"], seed=doc["seed"],
                      metric=doc["metric"], params=doc["params"], engine=eng,
-                     mode=(doc.get("engine") or {}).get("mode"), **(doc.get("columns") or {}))
+                     mode=(doc.get("engine") or {}).get("mode"),
+                     excluded=(doc.get("excluded") or {}).get("indices") or None,
+                     **(doc.get("columns") or {}))
     finally:
         if owned:
             eng.close()

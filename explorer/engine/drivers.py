@@ -133,9 +133,16 @@ def _merge_params(strategy: str, params: dict | None):
 
 
 class Run:
-    """One run of a driver: the engine, the partitions, the metric and the progress."""
+    """One run of a driver: the engine, the partitions, the metric and the progress.
 
-    def __init__(self, data, engine, metric: str, progress=None):
+    ``excluded`` (global row indices) are rows the run does not see, as a one-machine
+    strategy does not see ``select``'s excluded rows: they are neither picked, nor sampled,
+    nor counted, nor measured (each partition drops its own when it loads). ``n`` is every
+    row (the range of global indices); ``n_seen`` the rows the run sees."""
+
+    def __init__(self, data, engine, metric: str, progress=None, excluded=None):
+        from dataclasses import replace
+
         from ..data.shards import ShardedDataset
 
         self.data = data
@@ -155,7 +162,26 @@ class Run:
                                           frame=data.metadata.iloc[s : s + size])
                           for s in range(0, n, size)]
         self.n = int(sum(p.rows for p in self.parts))
+        self.excluded = np.unique(np.asarray([] if excluded is None else excluded, np.int64))
+        if len(self.excluded):
+            self.parts = [replace(p, excluded=self.excluded[
+                (self.excluded >= p.offset) & (self.excluded < p.offset + p.rows)])
+                for p in self.parts]
+        self.n_seen = self.n - len(self.excluded)
+        if self.n_seen == 0:
+            raise ExplorerError(f"Every one of the {self.n} rows is excluded; nothing is left "
+                                "to select from or measure.")
         self.timings: dict = {}
+
+    def seen_row(self, position: int) -> int:
+        """The global index of the ``position``-th row the run sees (rows in order, the
+        excluded ones skipped): what one machine's ``rng.choice`` over the allowed rows
+        returns for that position."""
+        if len(self.excluded) == 0:
+            return int(position)
+        # the answer r satisfies r - (excluded rows below r) = position, r not excluded
+        shifted = self.excluded - np.arange(len(self.excluded))
+        return int(position + np.searchsorted(shifted, position, side="right"))
 
     def say(self, fraction: float, message: str) -> None:
         if self.progress is not None:
@@ -299,7 +325,7 @@ def _fit_centres(run: Run, n_clusters: int, seed: int, unit: bool, draw: bool = 
     from ..clustering import kmeans
 
     km_seed = int(np.random.default_rng(seed).integers(2**31)) if draw else seed
-    m = min(run.n, SAMPLE_PER_CENTROID * max(1, n_clusters))
+    m = min(run.n_seen, SAMPLE_PER_CENTROID * max(1, n_clusters))
     _, X = run.sample(seed, m)
     if unit:
         X = tasks._unit(X)
@@ -311,8 +337,8 @@ def _kmeans(run: Run, k: int, seed: int, n_clusters, pick: str, allocation: str,
     from ..strategies._allocation import allocate
     from ..strategies.kmeans import round_robin
 
-    n_k = k if n_clusters is None else min(n_clusters, run.n)
-    centres = _fit_centres(run, max(1, min(n_k, run.n)), seed, unit=False)
+    n_k = k if n_clusters is None else min(n_clusters, run.n_seen)
+    centres = _fit_centres(run, max(1, min(n_k, run.n_seen)), seed, unit=False)
     how = ("centres", centres, False)
     sizes = np.sum(run.map(tasks.group_counts, how, what="k-means: assigning rows"), axis=0)
     quota = allocate(sizes, k, allocation if n_clusters is not None else "equal")
@@ -336,7 +362,8 @@ def _kcenter(run: Run, k: int, seed: int, mode: str, **_):
     from ..strategies._kernels import sqdist_vectors
 
     rng = np.random.default_rng(seed)
-    first = int(rng.integers(run.n))  # what select's k-center draws: rng.choice(N)
+    # what select's k-center draws: rng.choice over the allowed rows
+    first = run.seen_row(int(rng.integers(run.n_seen)))
     if mode == "coreset":
         return _kcenter_coreset(run, k, seed, first)
     eng = run.engine
@@ -347,7 +374,7 @@ def _kcenter(run: Run, k: int, seed: int, mode: str, **_):
                   for p in run.parts]
     else:  # each round reads its partition again: larger than the workers' memory
         blocks = [tasks.ReadEachTime(p, run.metric) for p in run.parts]
-    states = [eng.submit(tasks.kcenter_start, p.rows, label=f"kc-start-{p.name}")
+    states = [eng.submit(tasks.kcenter_start, p.rows_seen, label=f"kc-start-{p.name}")
               for p in run.parts]
     holder = [eng.submit(tasks.row_vector, b, first, label=f"kc-first-{p.name}")
               for b, p in zip(blocks, run.parts)]
@@ -440,7 +467,7 @@ def _facility(run: Run, k: int, seed: int, **params):
     own = {p.name: params[p.name] for p in get_strategy("facility-location").params.params}
     found = run.map(tasks.local_facility, 2 * k, own, seed,
                     what="facility-location: greedy in each partition")
-    _, S = run.sample(seed, min(run.n, FACILITY_SAMPLE))
+    _, S = run.sample(seed, min(run.n_seen, FACILITY_SAMPLE))
     union_index = np.concatenate([f[0] for f in found])
     union_X = np.concatenate([f[1] for f in found if len(f[0])])
     sim = _facility_similarity(S, union_X, run.metric)
@@ -531,15 +558,17 @@ class DedupProfile:
         return int(np.count_nonzero(self.best > 1.0 - eps))
 
 
-#: The last SemDeDup profiles, by (fingerprint, metric, n_clusters, seed): another eps on
-#: the same run is a filter of its profile (the app's eps chooser at scale).
+#: The last SemDeDup profiles, by (fingerprint, metric, n_clusters, seed, digest of the
+#: excluded rows): another eps on the same run is a filter of its profile (the app's eps
+#: chooser at scale).
 _profiles: dict = {}
 
 
 def semdedup_profile(run: Run, n_clusters: int, seed: int) -> tuple[DedupProfile, dict]:
     """SemDeDup's profile of every row, distributed (remembered for the last two runs);
     with facts for the report."""
-    key = (run.fingerprint(), run.metric, int(n_clusters), int(seed))
+    key = (run.fingerprint(), run.metric, int(n_clusters), int(seed),
+           _rows_digest(run.excluded))
     if key in _profiles:
         return _profiles[key]
     _profiles[key] = _semdedup_profile(run, n_clusters, seed)
@@ -555,7 +584,18 @@ def stored_semdedup_profile(data, metric: str, n_clusters: int, seed: int):
     fingerprint = getattr(data, "fingerprint", None)
     if fingerprint is None:
         return None
-    return _profiles.get((fingerprint, metric, int(n_clusters), int(seed)))
+    return _profiles.get((fingerprint, metric, int(n_clusters), int(seed),
+                          _rows_digest(np.zeros(0, np.int64))))
+
+
+def _rows_digest(rows: np.ndarray) -> str:
+    """A short digest of sorted global row indices ('' for none)."""
+    import hashlib
+
+    if len(rows) == 0:
+        return ""
+    return hashlib.blake2b(np.ascontiguousarray(rows, np.int64).tobytes(),
+                           digest_size=8).hexdigest()
 
 
 def _semdedup_profile(run: Run, n_clusters: int, seed: int) -> tuple[DedupProfile, dict]:
@@ -602,7 +642,7 @@ def _dedup(run: Run, k: int, seed: int, threshold: float, keep: str, clusters: i
     order = np.argsort(index)  # keep order of the one-machine scan: row order
     sizes = {c: s for r in results for c, s in r[2].items()}
     info = {"threshold": threshold, "n_representatives": int(len(index)),
-            "n_removed": int(run.n - len(index)), "n_clusters": int(len(centres)),
+            "n_removed": int(run.n_seen - len(index)), "n_clusters": int(len(centres)),
             "largest_cluster": int(max(sizes.values())),
             "cross_cluster_pairs": "not compared" if len(centres) > 1 else "none (one cluster)"}
     return index[order][:k], ids[order][:k], None, info
@@ -619,7 +659,7 @@ def _dsir(run: Run, k: int, seed: int, dims: int, ridge: float, target_rows=None
     if target_rows is None or len(target_rows) == 0:
         raise ExplorerError("dsir needs a target set (--target-query or target row indices).")
     T = run.rows(np.asarray(target_rows, np.int64))["X"]
-    _, pool = run.sample(seed, min(run.n, 50_000))
+    _, pool = run.sample(seed, min(run.n_seen, 50_000))
     n_comp = int(min(dims, pool.shape[1], len(pool) + len(T) - 1))
     pca = PCA(n_components=n_comp, random_state=0).fit(np.concatenate([pool, T]))
     model = (pca.components_.astype(np.float64), pca.mean_.astype(np.float64))
@@ -693,10 +733,12 @@ DRIVERS = {"random": _random, "stratified": _stratified, "k-center": _kcenter,
 def select(data, strategy: str, budget, *, engine=None, seed: int = 0,
            metric: str = "euclidean", params: dict | None = None, mode: str | None = None,
            label_column: str | None = None, group_column: str | None = None,
-           target_rows=None, progress=None):
+           target_rows=None, excluded=None, progress=None):
     """Run ``strategy`` in its distributed form on ``engine``; a
     :class:`~explorer.selection.Selection` whose ``engine`` records the engine, the number
-    of partitions, the mode and its bound."""
+    of partitions, the mode and its bound. ``excluded`` (global row indices) are rows the
+    run does not see (:class:`Run`), as ``select(..., excluded=)`` on one machine."""
+    from ..data.rows import row_indices
     from ..selection import DISTANCES, Selection, resolve_budget
     from . import get_engine
 
@@ -712,19 +754,26 @@ def select(data, strategy: str, budget, *, engine=None, seed: int = 0,
     if mode not in form.modes:
         raise ExplorerError(f"{strategy}: mode {mode!r} is not one of {', '.join(form.modes)}.")
     spec, resolved, extra = _merge_params(strategy, params)
+    excl = row_indices(np.zeros(0, np.int64) if excluded is None else excluded, data.n,
+                       "excluded", repeats="drop", allow_empty=True)
+    excl = np.unique(np.asarray(excl, np.int64))
+    if target_rows is not None and len(np.intersect1d(target_rows, excl)):
+        raise ExplorerError(f"{len(np.intersect1d(target_rows, excl))} target row(s) are "
+                            "excluded rows, which the run must not see; give target rows "
+                            "outside the excluded ones.")
     owned = not hasattr(engine, "submit")
     eng = get_engine(engine)
     try:
-        run = Run(data, eng, metric, progress)
+        run = Run(data, eng, metric, progress, excluded=excl)
         start = time.perf_counter()
         fp = run.fingerprint()
         if budget is None:
             if spec.exact_budget:
                 raise parameter_error("budget", strategy,
                                       "an int in [1, inf) or a float in (0, 1)", None)
-            k = run.n
+            k = run.n_seen
         else:
-            k = resolve_budget(budget, run.n, run.n, owner=strategy)
+            k = resolve_budget(budget, run.n_seen, run.n, owner=strategy)
         out = DRIVERS[strategy](run, k, seed, mode=mode, label_column=label_column,
                                 group_column=group_column, target_rows=target_rows,
                                 **resolved, **extra)
@@ -738,7 +787,8 @@ def select(data, strategy: str, budget, *, engine=None, seed: int = 0,
                         params={**resolved, **extra}, seed=seed, metric=metric, budget=k,
                         gains=None if gains is None else np.asarray(gains, np.float64),
                         columns=columns, info=dict(info), fingerprint=fp, seconds=seconds,
-                        engine=record, row_ids=np.asarray(ids))
+                        engine=record, row_ids=np.asarray(ids),
+                        excluded=tuple(int(i) for i in excl))
         return sel
     finally:
         if owned:
@@ -772,7 +822,7 @@ def population(run: Run, seed: int, n_clusters: int = 30) -> Population:
     centres = _fit_centres(run, n_clusters, seed, unit=False, draw=False)
     how = ("centres", centres, False)
     counts = np.sum(run.map(tasks.group_counts, how, what="scorecard: clusters"), axis=0)
-    _, sample = run.sample(seed, min(run.n, 2000))
+    _, sample = run.sample(seed, min(run.n_seen, 2000))
     d2 = space.sq_distances(sample[:1000], sample[1000:2000] if len(sample) > 1000
                             else sample)
     gamma = 1.0 / max(float(np.median(d2[d2 > 0])) if (d2 > 0).any() else 1.0, 1e-12)

@@ -55,11 +55,19 @@ def unit_uniform(keys: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Part:
-    """A partition: rows ``offset .. offset + rows - 1`` of the dataset, named for messages."""
+    """A partition: rows ``offset .. offset + rows - 1`` of the dataset, named for messages.
+    ``excluded`` (sorted global indices inside that range) are rows the run must not see:
+    :func:`load` leaves them out, as a one-machine strategy leaves out ``excluded`` rows."""
 
     name: str
     offset: int
     rows: int
+    excluded: np.ndarray | None = None
+
+    @property
+    def rows_seen(self) -> int:
+        """The rows :func:`load` gives: ``rows`` less the excluded ones."""
+        return self.rows - (0 if self.excluded is None else len(self.excluded))
 
     def read(self, metric: str, columns=()) -> Block:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -86,10 +94,15 @@ class ArrayPart(Part):
         return Block(np.asarray(self.X, dtype=np.float32), index, self.ids, cols)
 
 
-def load(part: Part, metric: str, columns=()) -> Block:
+def load(part: Part, metric: str, columns=(), every_row: bool = False) -> Block:
     """The partition's rows, prepared for ``metric`` (cosine: unit rows, as
-    :func:`explorer.space.prepare` makes them on one machine)."""
+    :func:`explorer.space.prepare` makes them on one machine); without its excluded rows
+    unless ``every_row`` (reading rows by index: :func:`take_rows`)."""
     block = part.read(metric, columns)
+    if not every_row and part.excluded is not None and len(part.excluded):
+        keep = ~np.isin(block.index, part.excluded)
+        block = Block(block.X[keep], block.index[keep], block.ids[keep],
+                      {c: v[keep] for c, v in block.columns.items()})
     if block.n == 0 or metric == "euclidean":
         return block
     return Block(space.prepare(block.X, metric, ids=block.ids, where=f"shard {part.name}"),
@@ -132,7 +145,7 @@ def take_rows(part: Part, metric: str, index: np.ndarray, columns=(), vectors: b
               ) -> dict:
     """Rows of this partition whose global index is in ``index`` (sorted): their index, id,
     prepared vector (unless ``vectors`` is False) and the metadata ``columns``."""
-    block = load(part, metric, columns)
+    block = load(part, metric, columns, every_row=True)
     pos = np.flatnonzero(np.isin(block.index, index))
     return {"index": block.index[pos], "ids": block.ids[pos],
             "X": block.X[pos] if vectors else None,
@@ -226,6 +239,13 @@ def block_of(source) -> Block:
     return source
 
 
+def local_position(block: Block, index: int) -> int:
+    """The position of global row ``index`` in ``block`` (its rows ascending, with gaps
+    where rows are excluded), or -1 when the block does not hold it."""
+    at = int(np.searchsorted(block.index, index))
+    return at if at < block.n and int(block.index[at]) == index else -1
+
+
 def kcenter_start(rows: int) -> dict:
     """Per-partition k-center state for ``rows`` rows: nearest distance, nearest centre,
     candidacy."""
@@ -248,8 +268,8 @@ def kcenter_round(source, state: dict, centre: np.ndarray, centre_index: int,
     if block.n == 0:
         out["best"] = (-1.0, -1, None, out["evaluations"])
         return out
-    local = centre_index - int(block.index[0])
-    if 0 <= local < block.n:
+    local = local_position(block, centre_index)
+    if local >= 0:
         out["candidate"][local] = False
     chunks = (block.n + KCENTER_CHUNK - 1) // KCENTER_CHUNK
     best_idx = np.empty(chunks, np.int64)
@@ -278,10 +298,8 @@ def row_vector(source, index: int):
     """The vector of global row ``index`` when this partition (``source``, see
     :func:`block_of`) holds it, else None."""
     block = block_of(source)
-    if block.n == 0:
-        return None
-    local = index - int(block.index[0])
-    return block.X[local].copy() if 0 <= local < block.n else None
+    local = local_position(block, index)
+    return block.X[local].copy() if local >= 0 else None
 
 
 def local_traversal(part: Part, metric: str, seed: int, m: int):
