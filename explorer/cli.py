@@ -299,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "--budgets are total costs, and random is drawn at the same total cost")
     cp.add_argument("--probe", default="auto", metavar="P", help="logistic, knn, ridge, none "
                     "or a comma list (default: logistic with a label column, ridge with a "
-                    "target column, else none; none on an engine, which runs no probe)")
+                    "target column, else none; none on a sharded dataset, which runs no probe)")
     cp.add_argument("--seeds", type=int, default=1, help="seeds per randomized strategy")
     cp.add_argument("--random-draws", metavar="R", type=int, default=30)
     cp.add_argument("--holdout", type=float, default=0.2, help="share held out for the probes")
@@ -554,7 +554,7 @@ def cmd_strategies(args) -> int:
 def cmd_select(args) -> int:
     from .data.export import export, output_type, read_manifest, replay
     from .data.rows import rows_from_file
-    from .selection import select
+    from .selection import engine_target_rows, select
     from .strategies import get_strategy
 
     if args.replay:
@@ -623,16 +623,18 @@ def cmd_select(args) -> int:
     target = _target_kwargs(args)
     columns = dict(label_column=args.label_column, group_column=args.group_column,
                    score_column=args.score_column)
+    if _on_engine(args, data):  # what an engine cannot take is refused before it starts
+        _check_engine_output(args)
+        if then is not None or pinned is not None or excluded is not None or \
+                args.cost_column or args.with_scores:
+            raise ExplorerError("--then, --pin, --exclude, --cost-column and --with-scores are "
+                                "not available on an engine or a sharded dataset yet.")
+        if args.target:
+            engine_target_rows(args.target)
     engine = _open_engine(args, data)
     if engine is not None:
         bar = Progress(args.strategy, args.quiet)
         try:
-            _check_engine_output(args)
-            if then is not None or pinned is not None or excluded is not None or \
-                    args.cost_column or args.with_scores:
-                raise ExplorerError("--then, --pin, --exclude, --cost-column and --with-scores are not "
-                                    "available on an engine "
-                                    "or a sharded dataset yet.")
             _say_engine(engine, args)
             sel = select(data, args.strategy, args.budget, seed=args.seed, metric=args.metric,
                          params=params, where=args.where, engine=engine, mode=args.mode,
@@ -847,14 +849,13 @@ def cmd_score(args) -> int:
     data = _load(args)
     rows, doc = _selection_rows(args.selection, data)
     metric = args.metric or (doc or {}).get("metric") or "euclidean"
+    if _on_engine(args, data) and (args.target or args.target_query or args.label_column):
+        raise ExplorerError("--target, --target-query and --label-column are not scored on an "
+                            "engine yet.")  # refused before the engine starts
     engine = _open_engine(args, data)
     if engine is not None:
         from .engine.drivers import score as score_on_engine
 
-        if args.target or args.target_query or args.label_column:
-            engine.close()
-            raise ExplorerError("--target, --target-query and --label-column are not scored "
-                                "on an engine yet.")
         bar = Progress("score", args.quiet)
         try:
             _say_engine(engine, args)
@@ -1042,6 +1043,7 @@ def cmd_compare(args) -> int:
     from .evaluate.compare import log_budgets
     from .engine.drivers import rows_where
     from .evaluate.sweep import check_sweep_on_engine, probe_sweep
+    from .selection import engine_target_rows
     from .strategies import get_strategy
 
     names = [s.strip() for s in args.strategies.split(",") if s.strip()]
@@ -1067,6 +1069,8 @@ def cmd_compare(args) -> int:
         check_sweep_on_engine(data, names, probe=probe, label_column=args.label_column,
                               target_column=args.target_column,
                               score_column=args.score_column, cost_column=args.cost_column)
+        if args.target:
+            engine_target_rows(args.target)
     engine = _open_engine(args, data)
     bar = Progress("compare", args.quiet)
     with warnings.catch_warnings(record=True) as caught:

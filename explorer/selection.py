@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import time
 from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
@@ -474,6 +475,16 @@ def refuse_on_engine(data=None, **options) -> None:
                             "a sharded dataset yet; run on one file without --engine.")
 
 
+def engine_target_rows(target) -> np.ndarray:
+    """A target set as a run on an engine takes it: row indices (sorted, distinct); a file
+    or an array of embeddings is refused in one line (checked before an engine starts)."""
+    arr = None if isinstance(target, (str, os.PathLike)) else np.asarray(target)
+    if arr is None or arr.ndim != 1 or arr.dtype.kind not in "iu":
+        raise ExplorerError("On an engine the target set is given as row indices or "
+                            "--target-query.")
+    return np.unique(arr)
+
+
 def _select_on_engine(data, strategy, budget, *, engine, seed, metric, params, mode, pinned,
                       excluded, label_column, group_column, score_column, target,
                       target_query, where, after, progress, cost_column) -> Selection:
@@ -489,11 +500,7 @@ def _select_on_engine(data, strategy, budget, *, engine, seed, metric, params, m
         if target_query is not None:
             target_rows = drivers.rows_where(data, target_query, engine, metric)
         else:
-            arr = np.asarray(target)
-            if arr.ndim != 1 or arr.dtype.kind not in "iu":
-                raise ExplorerError("On an engine the target set is given as row indices or "
-                                    "--target-query.")
-            target_rows = np.unique(arr)
+            target_rows = engine_target_rows(target)
     if isinstance(seed, np.random.Generator) or seed is None:
         raise ExplorerError("A run on an engine needs an int seed (its keys are hashed from "
                             "it).")

@@ -279,6 +279,31 @@ def test_dsir_refuses_an_excluded_target_row(digits, held_out):
                        engine="local")
 
 
+def test_a_probe_runs_on_an_engine_on_one_machines_split(shard_sets, digits, client):
+    """probe_sweep with the kNN probe on the cluster: one machine's held-out rows, none of
+    them picked or drawn; k-center's picks are one machine's (on the pool), so its probe
+    values are one machine's too. On a sharded dataset a probe by name is refused."""
+    from explorer.evaluate.sweep import probe_sweep
+
+    kw = dict(label_column="label", probe="knn", random_draws=4, seed=0)
+    here = probe_sweep(digits, ["k-center"], [30], geometry=False, **kw)
+    there = probe_sweep(digits, ["k-center", "random"], [30], engine=client, **kw)
+    assert there.attrs["eval_rows"].tolist() == here.attrs["eval_rows"].tolist()
+    held = there.attrs["eval_rows"]
+    assert there.attrs["selections"][("k-center", 30)].tolist() == \
+        here.attrs["selections"][("k-center", 30)].tolist()
+    assert not np.isin(there.attrs["selections"][("random", 30)], held).any()
+    probes = there[there["kind"] == "probe"]
+    assert set(probes["metric"]) == {"knn_accuracy", "knn_macro_f1", "knn_worst_recall"}
+    assert len(there[(there["kind"] == "geometry") & (there["strategy"] == "k-center")]) > 0
+    mine = probes[probes["strategy"] == "k-center"].set_index("metric")["value"]
+    theirs = here.set_index("metric")["value"]
+    for metric in mine.index:
+        assert mine[metric] == pytest.approx(theirs[metric], abs=1e-12), metric
+    with pytest.raises(ExplorerError, match="probe knn: not run on a sharded dataset"):
+        probe_sweep(_open(shard_sets[3]), ["k-center"], [30], **kw)
+
+
 # --- engine= -------------------------------------------------------------------------
 
 

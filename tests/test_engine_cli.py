@@ -233,7 +233,8 @@ def test_workers_too_small_for_the_run_end_it_with_a_message(shards, monkeypatch
 # --- compare on an engine ----------------------------------------------------------------
 
 #: compare's common options: three strategies with a distributed form, two budgets; with a
-#: label column (stratified strata) 'auto' asks for the logistic probe, which no engine runs
+#: label column (stratified strata) 'auto' asks for the logistic probe, which runs on a
+#: dataset in memory and not on a sharded one
 COMPARE = ["--id-column", "id", "--strategies", "k-center,random,stratified", "--budgets",
            "10,30", "--label-column", "label", "--random-draws", "5", "--seed", "1"]
 #: the one-machine scorecard metrics an engine's scorecard measures the same way: exact
@@ -268,12 +269,12 @@ def test_compare_on_the_cluster_gives_the_local_engines_table(scheduler, shards,
 
     # the digits in memory on the cluster; the same rows as 8 shards on the local engine
     code, err, there = _compare(capsys, monkeypatch, DIGITS, "--engine", "dask", "--scheduler",
-                                scheduler, out=tmp_path / "dask.csv")
+                                scheduler, "--probe", "none", out=tmp_path / "dask.csv")
     assert code == 0, err
-    assert "dask: 2 worker(s)" in err and "no probe ran: on an engine" in err
+    assert "dask: 2 worker(s)" in err
     code, err, here = _compare(capsys, monkeypatch, shards, out=tmp_path / "local.csv")
     assert code == 0, err
-    assert "on the local engine" in err
+    assert "on the local engine" in err and "no probe ran: on a sharded dataset" in err
     a, b = pd.read_csv(tmp_path / "dask.csv"), pd.read_csv(tmp_path / "local.csv")
     assert list(a.columns) == list(b.columns)
     assert a[["strategy", "budget", "size", "metric"]].equals(
@@ -317,20 +318,39 @@ def test_compare_on_an_engine_refuses_what_it_cannot_run(shards, tmp_path, capsy
     assert main(["compare", shards, "--id-column", "id", "--strategies", "k-center,herding",
                  "--budgets", "10", "--out", str(out)]) == 2
     assert capsys.readouterr().err == said
-    # a probe by name: refused before the engine starts (the scheduler there is never asked)
-    start = time.perf_counter()
-    assert main(["compare", DIGITS, "--id-column", "id",
-                 "--strategies", "k-center", "--budgets", "10", "--label-column", "label",
-                 "--probe", "knn", "--engine", "dask", "--scheduler",
-                 f"tcp://127.0.0.1:{_free_port()}", "--out", str(out)]) == 2
+    # a probe by name on a sharded dataset, in one line
+    assert main(["compare", shards, "--id-column", "id", "--strategies", "k-center",
+                 "--budgets", "10", "--label-column", "label", "--probe", "knn",
+                 "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert time.perf_counter() - start < 3
-    assert err.count("\n") == 1 and "could not connect" not in err
-    assert "probe knn: not run on an engine or a sharded dataset: the distributed " \
-           "strategies cannot keep held-out rows out of their picks" in err
+    assert err.count("\n") == 1 and "probe knn: not run on a sharded dataset: a probe " \
+        "trains on the pool's rows" in err
     # a cost budget, as select on an engine refuses it
     assert main(["compare", shards, "--id-column", "id", "--strategies", "k-center",
                  "--budgets", "10", "--cost-column", "difficulty", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cost_column: not available for runs on an engine" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["select", "--strategy", "dsir", "--budget", "10", "--out", "{tmp}/s.parquet"],
+    ["compare", "--strategies", "dsir", "--budgets", "10", "--probe", "none",
+     "--out", "{tmp}/t.csv"],
+    ["score", "--selection", "{tmp}/target.npy"]])
+def test_a_target_file_on_an_engine_is_refused_before_the_engine_starts(command, tmp_path,
+                                                                        capsys):
+    """--target FILE (an engine takes row indices or --target-query) is refused in one line
+    before an engine starts: the scheduler named, where nothing listens, is never asked."""
+    np.save(tmp_path / "target.npy", np.arange(5))
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    start = time.perf_counter()
+    assert main([args[0], DIGITS, "--id-column", "id", *args[1:], "--target",
+                 str(tmp_path / "target.npy"), "--engine", "dask", "--scheduler",
+                 f"tcp://127.0.0.1:{_free_port()}"]) == 2
+    err = capsys.readouterr().err
+    assert time.perf_counter() - start < 3
+    assert err.count("\n") == 1 and "could not connect" not in err
+    assert ("On an engine the target set is given as row indices or --target-query."
+            if args[0] != "score" else "--target, --target-query and --label-column are not "
+            "scored on an engine yet.") in err

@@ -835,14 +835,20 @@ def population(run: Run, seed: int, n_clusters: int = 30) -> Population:
                       mu=sum(s[0] for s in sums) / n, n=n)
 
 
+def random_draw_rows(run: Run, k: int, draws: int, seed: int) -> list:
+    """The global row indices of :func:`random_draws_of`'s draws, in key order."""
+    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(draws)]
+    drawn = run.map(tasks.smallest_keys, seeds, k, what="scorecard: random draws")
+    return [np.asarray(tasks.merge_smallest([f[r] for f in drawn], k)[1], np.int64)
+            for r in range(draws)]
+
+
 def random_draws_of(run: Run, k: int, draws: int, seed: int) -> list:
     """The prepared vectors of ``draws`` random subsets of ``k`` rows: draw r holds the k
     smallest keys of hash(seed_r, row id), seed_r from
     ``np.random.SeedSequence(seed).spawn(draws)``; so the draws depend on the seed, k and
     the ids only, never on the engine or the partitions."""
-    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(draws)]
-    drawn = run.map(tasks.smallest_keys, seeds, k, what="scorecard: random draws")
-    picks = [tasks.merge_smallest([f[r] for f in drawn], k)[1] for r in range(draws)]
+    picks = random_draw_rows(run, k, draws, seed)
     every = np.unique(np.concatenate(picks)) if picks else np.zeros(0, np.int64)
     X = run.rows_vectors(every)  # one read for the rows of every draw
     return [X[np.searchsorted(every, rows)] for rows in picks]
@@ -947,16 +953,23 @@ def engine_space(data, engine) -> str:
 
 
 def sweep_scores(data, selections: list, sizes, *, engine=None, metric: str = "euclidean",
-                 random_draws: int = 30, seed: int = 0, n_clusters: int = 30, progress=None):
+                 random_draws: int = 30, seed: int = 0, n_clusters: int = 30, progress=None,
+                 excluded=None, geometry: bool = True, measure=None):
     """The engine's scorecard of many selections at once (a comparison): each selection's
     metrics, and per size in ``sizes`` the metrics of ``random_draws`` random subsets of
     that size. The population side, the random draws of a size and one coverage pass are
     shared, so each value is the one :func:`score` gives that selection (same seed).
 
+    ``excluded`` rows (global indices: a probe's held-out rows) are outside the population
+    and never drawn (:class:`Run`). ``measure(rows) -> {metric: value}`` (a probe, run in
+    this process on global row indices) adds its metrics for every selection and draw;
+    without ``geometry`` only those are measured.
+
     Returns
     -------
     (values, envelopes, direction) : one {metric: value} per selection; {size: DataFrame
-        with one row per draw, one column per metric}; {metric: higher_is_better}.
+        with one row per draw, one column per metric}; {metric: higher_is_better} of the
+        scorecard's metrics (``measure``'s directions are its caller's).
     """
     import pandas as pd
 
@@ -966,25 +979,34 @@ def sweep_scores(data, selections: list, sizes, *, engine=None, metric: str = "e
     owned = not hasattr(engine, "submit")
     eng = get_engine(engine)
     try:
-        run = Run(data, eng, metric, progress)
+        run = Run(data, eng, metric, progress, excluded=excluded)
         run.fingerprint()
         for idx in selections:
             _check_rows(idx, run.n)
-        wanted = np.unique(np.concatenate(selections)) if selections else np.zeros(0, np.int64)
-        X = np.asarray(run.rows(wanted)["X"], np.float32) if len(wanted) else None
-        own = [X[np.searchsorted(wanted, idx)] for idx in selections]
         sizes = [int(k) for k in sizes]
-        drawn = [d for k in sizes for d in random_draws_of(run, k, random_draws, seed)]
-        pop = population(run, seed, n_clusters)
-        values, _ = subset_values(run, pop, own + drawn)
-        per_selection = [{m: float(v[0][i]) for m, v in values.items()}
-                         for i in range(len(own))]
+        drawn_rows = [d for k in sizes for d in random_draw_rows(run, k, random_draws, seed)]
+        values, direction = {}, {}
+        if geometry:
+            subsets = selections + drawn_rows
+            wanted = np.unique(np.concatenate(subsets))
+            X = np.asarray(run.rows(wanted)["X"], np.float32)  # one read for every subset
+            pop = population(run, seed, n_clusters)
+            found, _ = subset_values(run, pop, [X[np.searchsorted(wanted, idx)]
+                                                for idx in subsets])
+            values = {m: v[0] for m, v in found.items()}
+            direction = {m: v[1] for m, v in found.items()}
+        if measure is not None:
+            extra = [measure(idx) for idx in selections + drawn_rows]
+            for m in extra[0]:
+                values[m] = np.array([e[m] for e in extra])
+        per_selection = [{m: float(v[i]) for m, v in values.items()}
+                         for i in range(len(selections))]
         envelopes = {}
         for j, k in enumerate(sizes):
-            at = len(own) + j * random_draws
-            envelopes[k] = pd.DataFrame({m: v[0][at : at + random_draws]
+            at = len(selections) + j * random_draws
+            envelopes[k] = pd.DataFrame({m: v[at : at + random_draws]
                                          for m, v in values.items()})
-        return per_selection, envelopes, {m: v[1] for m, v in values.items()}
+        return per_selection, envelopes, direction
     finally:
         if owned:
             eng.close()

@@ -16,7 +16,8 @@
    bootstrap interval, p-values, Holm's correction per metric, verdict.
 
 On an engine (or a sharded dataset) :func:`_sweep_on_engine` runs the same table from the
-strategies' distributed forms and the engine's scorecard, without probes.
+strategies' distributed forms and the engine's scorecard; probes run there on a dataset in
+memory, the held-out rows excluded from every distributed form.
 """
 
 from __future__ import annotations
@@ -366,10 +367,9 @@ def _comparison_table(measured: dict, sizes_of: dict, envelope_of: dict, envelop
     return table
 
 
-#: Why no probe runs on an engine (the one line a refused --probe gets).
-NO_PROBE_ON_ENGINE = ("the distributed strategies cannot keep held-out rows out of their "
-                      "picks yet (no excluded rows on an engine), so a probe could be tested "
-                      "on rows it was trained on")
+#: Why no probe runs on a sharded dataset (the one line a refused --probe gets).
+NO_PROBE_ON_SHARDS = ("a probe trains on the pool's rows and is scored on the held-out rows "
+                      "in this process, which needs the dataset in memory")
 
 
 @validate_params({"strategies": [Text(), SequenceOf((Text(),))], "probe": PROBE_CHOICE,
@@ -380,10 +380,11 @@ def check_sweep_on_engine(data, strategies, *, probe="auto", probe_names=None,
                           geometry: bool = True, score_column: str | None = None,
                           cost_column: str | None = None) -> list[str]:
     """Refuse, before anything runs, what a sweep on an engine cannot do: a strategy with
-    no distributed form (select's message), a probe asked for by name, a score column or a
-    cost budget (select's rule on an engine), a locked confirmation split. Returns the
-    table's notes ('auto' probes: none ran, and why). ``probe_names`` as
-    :func:`_resolve_probes` gives them (resolved here when None)."""
+    no distributed form (select's message), a probe asked for by name on a sharded dataset,
+    a score column or a cost budget (select's rule on an engine), a locked confirmation
+    split. Returns the table's notes ('auto' probes on a sharded dataset: none ran, and
+    why). ``probe_names`` as :func:`_resolve_probes` gives them (resolved here when None)."""
+    from ..data.shards import ShardedDataset
     from ..engine import drivers
     from ..selection import refuse_on_engine
 
@@ -392,24 +393,26 @@ def check_sweep_on_engine(data, strategies, *, probe="auto", probe_names=None,
     for name in strategies:
         drivers.check_form(name)
     notes = []
-    if probe_names:
+    if probe_names and isinstance(data, ShardedDataset):
         if probe is None or probe == "auto":
-            notes.append(f"no probe ran: on an engine {NO_PROBE_ON_ENGINE}; the table holds "
-                         "the scorecard only.")
+            notes.append(f"no probe ran: on a sharded dataset {NO_PROBE_ON_SHARDS}; the "
+                         "table holds the scorecard only.")
         else:
-            raise ExplorerError(f"probe {', '.join(probe_names)}: not run on an engine or a "
-                                f"sharded dataset: {NO_PROBE_ON_ENGINE}; use probe 'none' "
-                                "(--probe none), or compare on one file without --engine.")
-    if not geometry:
-        raise ExplorerError("probe_sweep: nothing to measure on an engine: no probe runs "
-                            "there and geometry=False.")
+            raise ExplorerError(f"probe {', '.join(probe_names)}: not run on a sharded "
+                                f"dataset: {NO_PROBE_ON_SHARDS}; use probe 'none' (--probe "
+                                "none), or compare the data as one file with --engine.")
+        probe_names = []
+    if not geometry and not probe_names:
+        raise ExplorerError("probe_sweep: nothing to measure on an engine: no probe and "
+                            "geometry=False.")
     refuse_on_engine(data, score_column=score_column, cost_column=cost_column)
     return notes
 
 
 def _sweep_on_engine(data, strategies, budgets, *, engine, probe, probe_names, seeds,
                      random_draws, seed, metric, alpha, geometry, label_column, group_column,
-                     score_column, params, target, progress, cost_column) -> pd.DataFrame:
+                     score_column, params, target, progress, cost_column, target_column,
+                     holdout) -> pd.DataFrame:
     """:func:`probe_sweep` on an engine (its arguments, checked there): every strategy in
     its distributed form at every budget (each budget its own run: the distributed forms
     do not all keep smaller budgets as prefixes), then the engine's scorecard of every
@@ -417,11 +420,15 @@ def _sweep_on_engine(data, strategies, budgets, *, engine, probe, probe_names, s
     (:func:`explorer.engine.drivers.sweep_scores`), then the same statistics as on one
     machine (:func:`_comparison_table`).
 
-    Probes are refused: the protocol holds rows out *before* selecting, and the distributed
-    forms take no excluded rows, so the held-out rows would be candidates. 'auto' runs none
-    (the table says so). A locked confirmation split is refused for the same reason. Cost
-    budgets and a score column are refused as ``select`` on an engine refuses them.
+    With a probe (a dataset in memory) the held-out rows are those of one machine
+    (:func:`holdout_split`): the distributed forms run with them excluded and the engine's
+    scorecard and random draws leave them out, as one machine's sweep works on the pool;
+    the probe runs in this process on each selection and draw. On a sharded dataset 'auto'
+    runs none (the table says so) and a probe by name is refused. A locked confirmation
+    split is refused; cost budgets and a score column are refused as ``select`` on an
+    engine refuses them.
     """
+    from ..data.shards import ShardedDataset
     from ..engine import drivers, get_engine
     from ..selection import select
     from ..strategies import get_strategy
@@ -429,7 +436,17 @@ def _sweep_on_engine(data, strategies, budgets, *, engine, probe, probe_names, s
     notes = check_sweep_on_engine(data, strategies, probe=probe, probe_names=probe_names,
                                   geometry=geometry, score_column=score_column,
                                   cost_column=cost_column)
-    sizes = _resolve_budgets(budgets, data.n, data.n, 0)
+    if isinstance(data, ShardedDataset):
+        probe_names = []
+    if probe_names:
+        pool_rows, eval_rows = holdout_split(data, label_column, holdout, seed)
+        meter = _Meter(data, None, pool_rows, eval_rows, probe_names,
+                       label_column=label_column, target_column=target_column,
+                       metric=metric, seed=seed, geometry=False)
+    else:
+        pool_rows, eval_rows, meter = np.arange(data.n, dtype=np.int64), np.zeros(0, np.int64), None
+    sizes = _resolve_budgets(budgets, len(pool_rows), data.n, len(eval_rows))
+    excluded = eval_rows if len(eval_rows) else None
     owned = not hasattr(engine, "submit")
     eng = get_engine(engine)
     try:
@@ -440,24 +457,32 @@ def _sweep_on_engine(data, strategies, budgets, *, engine, probe, probe_names, s
             for b in sizes:
                 picked = [select(data, name, b, seed=s, metric=metric, params=params.get(name),
                                  label_column=label_column, group_column=group_column,
-                                 target=target, engine=eng) for s in seed_list]
+                                 target=target, excluded=excluded, engine=eng)
+                          for s in seed_list]
                 runs[(name, b)] = _distinct_runs(picked, b)
                 steps.tick(f"{name} at budget {b}")
         keys = [(key, i) for key, distinct in runs.items() for i in range(len(distinct))]
         sizes_of = _mean_sizes(runs)
         needed = sorted(set(sizes_of.values()))
+        probe_values = None if meter is None else \
+            (lambda rows: meter(np.searchsorted(pool_rows, rows), None))  # pool positions
         values, envelopes, higher = drivers.sweep_scores(
             data, [runs[key][i][0] for key, i in keys], needed, engine=eng, metric=metric,
-            random_draws=random_draws, seed=seed, progress=steps.within_next())
+            random_draws=random_draws, seed=seed, progress=steps.within_next(),
+            excluded=excluded, geometry=geometry, measure=probe_values)
         steps.tick("the scorecard")
         measured = {key: [] for key in runs}
         for (key, _), value in zip(keys, values):
             measured[key].append(value)
-        # the scorecard's metrics in its order, as on one machine
+        # the scorecard's metrics in its order, then the probes', as on one machine
         direction = {name: hib for name, hib, _ in SCORECARD_METRICS if name in higher}
+        kinds = dict.fromkeys(direction, "geometry")
+        if meter is not None:
+            direction.update(meter.direction)
+            kinds.update(meter.kinds)
         table = _comparison_table(measured, sizes_of,
                                   {key: envelopes[size] for key, size in sizes_of.items()},
-                                  envelopes, direction, dict.fromkeys(direction, "geometry"),
+                                  envelopes, direction, kinds,
                                   seed=seed, alpha=alpha, random_draws=random_draws)
         table.attrs["notes"] += notes + [
             f"on the {eng.name} engine: each strategy's distributed form, and the engine's "
@@ -465,12 +490,13 @@ def _sweep_on_engine(data, strategies, budgets, *, engine, probe, probe_names, s
             "random Fourier features) against random subsets keyed by hash(seed, row id), "
             "the same on every engine and partitioning (not the one-machine draws)."]
         table.attrs.update({
-            "pool_rows": np.arange(data.n, dtype=np.int64),
-            "eval_rows": np.zeros(0, np.int64),
+            "pool_rows": pool_rows, "eval_rows": eval_rows,
             "selections": {key: v[0][0] for key, v in runs.items()},
-            "probes": [], "random_draws": random_draws, "seed": seed, "metric": metric,
-            "alpha": alpha, "holdout": 0.0, "cost_column": None,
-            "space": drivers.engine_space(data, eng), "engine": eng.describe()})
+            "probes": probe_names, "random_draws": random_draws, "seed": seed,
+            "metric": metric, "alpha": alpha, "holdout": holdout if probe_names else 0.0,
+            "cost_column": None,
+            "space": drivers.engine_space(data, eng) if geometry else None,
+            "engine": eng.describe()})
         return table
     finally:
         if owned:
@@ -539,8 +565,9 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
         strategy without one is refused before anything runs) and the metrics are the
         engine's scorecard (:func:`explorer.engine.drivers.sweep_scores`, the metrics of
         ``explorer score --engine``), its random draws keyed by hash(seed, row id): the same
-        table on every engine and partitioning, with the local table's columns. No probe
-        runs there (see :func:`_sweep_on_engine`).
+        table on every engine and partitioning, with the local table's columns. Probes run
+        on a dataset in memory, on one machine's split, the held-out rows excluded from
+        the distributed forms; none on a sharded dataset (see :func:`_sweep_on_engine`).
 
     Returns
     -------
@@ -597,7 +624,8 @@ def probe_sweep(data: Dataset, strategies, budgets, *, label_column: str | None 
                                 alpha=alpha, geometry=geometry, label_column=label_column,
                                 group_column=group_column, score_column=score_column,
                                 params=params, target=target, progress=progress,
-                                cost_column=cost_column)
+                                cost_column=cost_column, target_column=target_column,
+                                holdout=holdout)
     if not probe_names and not geometry:
         raise ExplorerError("probe_sweep: nothing to measure: no probe and geometry=False.")
 
