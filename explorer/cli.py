@@ -849,9 +849,9 @@ def cmd_score(args) -> int:
     data = _load(args)
     rows, doc = _selection_rows(args.selection, data)
     metric = args.metric or (doc or {}).get("metric") or "euclidean"
-    if _on_engine(args, data) and (args.target or args.target_query or args.label_column):
-        raise ExplorerError("--target, --target-query and --label-column are not scored on an "
-                            "engine yet.")  # refused before the engine starts
+    if _on_engine(args, data) and (args.target or args.target_query):
+        raise ExplorerError("--target and --target-query are not scored on an engine "
+                            "yet.")  # refused before the engine starts
     engine = _open_engine(args, data)
     if engine is not None:
         from .engine.drivers import score as score_on_engine
@@ -861,6 +861,7 @@ def cmd_score(args) -> int:
             _say_engine(engine, args)
             card = score_on_engine(data, rows, engine=engine, metric=metric,
                                    random_draws=args.random_draws, seed=args.seed,
+                                   label_column=args.label_column,
                                    progress=bar)
         finally:
             bar.close()

@@ -94,7 +94,11 @@ def test_open_select_on_the_local_engine_map_and_export(shards):
     assert "**Scorecard of k-center** — 40 rows against 30 random subsets" in \
         texts(at.markdown)
     assert "every row on the local engine" in texts(at.markdown)
-    assert "balances its clusters only; it has no label balance yet" in texts(at.info)
+    # the label column chosen in the sidebar: the engine's scorecard balances the labels
+    assert at.session_state["label_column"] == "label"
+    charts = {c.proto.id.split("-")[-1] for c in at.get("echarts_chart")}
+    assert {"balance_clusters", "balance_labels"} <= charts
+    assert "Choose a label column" not in texts(at.info)
 
     at.switch_page("pages/export.py").run()
     assert not at.exception, [e.value for e in at.exception]

@@ -304,6 +304,27 @@ def test_a_probe_runs_on_an_engine_on_one_machines_split(shard_sets, digits, cli
         probe_sweep(_open(shard_sets[3]), ["k-center"], [30], **kw)
 
 
+def test_label_balance_counts_are_one_machines(shard_sets, digits, client):
+    """The engine's label balance: every label's rows in the population and in the subset
+    equal one machine's scorecard; each random draw's counts are those of its keyed rows."""
+    picks = explorer.select(digits, "k-center", 40, seed=0).indices
+    there = drivers.score(_open(shard_sets[8]), picks, engine=client, random_draws=4, seed=1,
+                          label_column="label")
+    one = explorer.score(digits, picks, label_column="label", random_draws=4, seed=1)
+    mine, theirs = there.label_counts, one.label_counts
+    columns = ["label", "population", "subset"]
+    assert mine[columns].astype(str).equals(theirs[columns].astype(str))
+    shares = ["group", "population_share", "subset_share"]
+    assert there.balance("label")[shares].equals(one.balance("label")[shares])
+    labels = digits.metadata["label"].astype(str).to_numpy()
+    run = drivers.Run(digits, explorer.engine.get_engine("local"), "euclidean")
+    draws = drivers.random_draw_rows(run, 40, 4, 1)
+    names = np.unique(labels)
+    counts = np.array([[np.count_nonzero(labels[d] == v) for v in names] for d in draws])
+    mean = dict(zip(names, counts.mean(axis=0)))
+    assert [mean[v] for v in mine["label"]] == pytest.approx(mine["random_mean"].tolist())
+
+
 # --- engine= -------------------------------------------------------------------------
 
 

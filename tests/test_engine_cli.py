@@ -352,5 +352,5 @@ def test_a_target_file_on_an_engine_is_refused_before_the_engine_starts(command,
     assert time.perf_counter() - start < 3
     assert err.count("\n") == 1 and "could not connect" not in err
     assert ("On an engine the target set is given as row indices or --target-query."
-            if args[0] != "score" else "--target, --target-query and --label-column are not "
-            "scored on an engine yet.") in err
+            if args[0] != "score" else "--target and --target-query are not scored on an "
+            "engine yet.") in err

@@ -296,11 +296,7 @@ def _stratified(run: Run, k: int, seed: int, by: str, allocation: str, n_cluster
         if column is None:
             raise ExplorerError(f"stratified with by={by!r} needs "
                                 f"--{'label' if by == 'label' else 'group'}-column.")
-        found = run.map(tasks.group_counts, ("column", column, None))
-        values = np.unique(np.concatenate([f[0] for f in found]))
-        counts = np.zeros(len(values), np.int64)
-        for vals, cnt in found:
-            counts[np.searchsorted(values, vals)] += cnt
+        values, counts = column_counts(run, column)
         how = ("column", column, values)
         strata = f"{by} column {column!r}"
     else:
@@ -315,6 +311,17 @@ def _stratified(run: Run, k: int, seed: int, by: str, allocation: str, n_cluster
     ids = np.concatenate([p[2] for p in picks])
     order = np.lexsort((index, keys))  # one random order over the strata
     return index[order], ids[order], None, {"strata": strata, "n_strata": int(len(counts))}
+
+
+def column_counts(run: Run, column: str, what: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """The values of metadata ``column`` (as text, sorted) and their rows, counted in each
+    partition and summed."""
+    found = run.map(tasks.group_counts, ("column", column, None), what=what)
+    values = np.unique(np.concatenate([f[0] for f in found]))
+    counts = np.zeros(len(values), np.int64)
+    for vals, cnt in found:
+        counts[np.searchsorted(values, vals)] += cnt
+    return values, counts
 
 
 def _fit_centres(run: Run, n_clusters: int, seed: int, unit: bool, draw: bool = True):
@@ -836,22 +843,14 @@ def population(run: Run, seed: int, n_clusters: int = 30) -> Population:
 
 
 def random_draw_rows(run: Run, k: int, draws: int, seed: int) -> list:
-    """The global row indices of :func:`random_draws_of`'s draws, in key order."""
+    """The global row indices of ``draws`` random subsets of ``k`` rows, in key order: draw
+    r holds the k smallest keys of hash(seed_r, row id), seed_r from
+    ``np.random.SeedSequence(seed).spawn(draws)``; so the draws depend on the seed, k and
+    the ids only, never on the engine or the partitions."""
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(draws)]
     drawn = run.map(tasks.smallest_keys, seeds, k, what="scorecard: random draws")
     return [np.asarray(tasks.merge_smallest([f[r] for f in drawn], k)[1], np.int64)
             for r in range(draws)]
-
-
-def random_draws_of(run: Run, k: int, draws: int, seed: int) -> list:
-    """The prepared vectors of ``draws`` random subsets of ``k`` rows: draw r holds the k
-    smallest keys of hash(seed_r, row id), seed_r from
-    ``np.random.SeedSequence(seed).spawn(draws)``; so the draws depend on the seed, k and
-    the ids only, never on the engine or the partitions."""
-    picks = random_draw_rows(run, k, draws, seed)
-    every = np.unique(np.concatenate(picks)) if picks else np.zeros(0, np.int64)
-    X = run.rows_vectors(every)  # one read for the rows of every draw
-    return [X[np.searchsorted(every, rows)] for rows in picks]
 
 
 def subset_values(run: Run, pop: Population, subsets: list) -> tuple[dict, list]:
@@ -900,14 +899,17 @@ def _check_rows(indices: np.ndarray, n: int) -> None:
 
 
 def score(data, selection, *, engine=None, metric: str | None = None, random_draws: int = 10,
-          seed: int = 0, n_clusters: int = 30, progress=None):
+          seed: int = 0, n_clusters: int = 30, label_column: str | None = None,
+          progress=None):
     """A :class:`~explorer.evaluate.scorecard.Scorecard` computed partition by partition:
     coverage over every row (largest and mean distance to the nearest subset row), cluster
     balance (k-means fitted on a uniform sample, every row assigned), the MMD by random
     Fourier features (bandwidth: median heuristic on a sample) and the subset's own
     diversity; next to ``random_draws`` random subsets of the same size (keys from
     hash(seed_r, row id)). Exact over all rows; no metric is sampled but the fit of the
-    clusters and the MMD's bandwidth.
+    clusters and the MMD's bandwidth. With ``label_column`` the label balance too
+    (``balance("label")``): every label's rows counted per partition, and the subset's
+    and each draw's from their rows' labels, exact as on one machine.
     """
     from ..evaluate import metrics as subset_metrics
     from ..evaluate.scorecard import MetricScore, Scorecard, balance_frame
@@ -923,10 +925,14 @@ def score(data, selection, *, engine=None, metric: str | None = None, random_dra
         run.fingerprint()
         k = len(indices)
         _check_rows(indices, run.n)
-        own = np.asarray(run.rows(indices)["X"], np.float32)
-        draws = random_draws_of(run, k, random_draws, seed)
+        draw_rows = random_draw_rows(run, k, random_draws, seed)
+        every = np.unique(np.concatenate([indices] + draw_rows))
+        # one read for the subset's rows and every draw's, with their labels
+        got = run.rows(every, columns=(label_column,) if label_column else ())
+        X = np.asarray(got["X"], np.float32)
+        at = [np.searchsorted(every, rows) for rows in [indices] + draw_rows]
         pop = population(run, seed, n_clusters)
-        values, sub_counts = subset_values(run, pop, [own] + draws)
+        values, sub_counts = subset_values(run, pop, [X[pos] for pos in at])
         scores = {}
         for name, (v, higher, description) in values.items():
             rnd = v[1:]
@@ -938,9 +944,15 @@ def score(data, selection, *, engine=None, metric: str | None = None, random_dra
                 random_values=rnd, description=description)
         clusters = balance_frame("cluster", np.arange(len(pop.centres)), pop.counts,
                                  sub_counts[0], np.array(sub_counts[1:]))
+        labels = None
+        if label_column:
+            names, counts = column_counts(run, label_column, what="scorecard: labels")
+            codes = np.searchsorted(names, np.asarray(got["columns"][label_column]).astype(str))
+            per = [np.bincount(codes[pos], minlength=len(names)) for pos in at]
+            labels = balance_frame("label", names, counts, per[0], np.array(per[1:]))
         return Scorecard(budget=k, metric=metric, metrics=scores, random_draws=random_draws,
                          seed=seed, space=engine_space(data, eng), n_clusters=len(pop.centres),
-                         label_counts=None, cluster_counts=clusters,
+                         label_counts=labels, cluster_counts=clusters,
                          seconds=time.perf_counter() - start)
     finally:
         if owned:

@@ -325,6 +325,7 @@ def run_on_engine(data, engine, spec, params, mode, key) -> None:
                                   progress=_progress_callback(bar, "1 of 2 · selecting"))
             card = drivers.score(data, sel, engine=engine, metric=metric,
                                  random_draws=RANDOM_DRAWS, seed=seed,
+                                 label_column=state.get("label_column"),
                                  progress=_progress_callback(bar, "2 of 2 · scoring"))
     except explorer.ExplorerError as exc:
         state.put("engine_error", str(exc))

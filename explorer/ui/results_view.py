@@ -99,9 +99,6 @@ def scorecard_view(card, data, strategy: str = "") -> None:
             st.echarts_chart(balance_chart(card.balance("label", by=by), "labels, most "
                                            "under-represented first", share_of=share_of),
                              key="balance_labels", height=340)
-        elif getattr(data, "shards", None) is not None:
-            st.info("The engine's scorecard of a sharded dataset balances its clusters only; "
-                    "it has no label balance yet.")
         else:
             st.info("Choose a label column in the sidebar to see the label balance.")
 
