@@ -325,6 +325,32 @@ def test_label_balance_counts_are_one_machines(shard_sets, digits, client):
     assert [mean[v] for v in mine["label"]] == pytest.approx(mine["random_mean"].tolist())
 
 
+def test_a_uniform_sample_is_the_smallest_keys_read_in_one_pass(shard_sets, digits,
+                                                                 held_out, monkeypatch):
+    """Run.sample keeps the rows with the smallest keys (what the keys-then-rows reading
+    gave) in one pass over the partitions; a threshold set too low (forced here) doubles
+    until enough rows come back, with the same rows."""
+    from explorer.engine import get_engine, sample_map
+
+    for data, excluded in ((_open(shard_sets[8]), None), (digits, held_out[1])):
+        run = drivers.Run(data, get_engine("local"), "euclidean", excluded=excluded)
+        passes = []
+        read = run.map
+        monkeypatch.setattr(run, "map", lambda f, *a, **k: passes.append(f) or read(f, *a, **k))
+        for m in (1, 300, run.n_seen):
+            passes.clear()
+            index, X = run.sample(5, m)
+            assert passes == [sample_map.keys_below]
+            _, keyed, _ = run.smallest(5, m)
+            assert index.tolist() == sorted(keyed.tolist())
+            assert np.array_equal(X, np.asarray(digits.embeddings, np.float32)[index])
+        monkeypatch.setattr(sample_map, "_MARGIN_SD", -4.0)  # 263 rows expected
+        passes.clear()
+        index, _ = run.sample(5, 300)
+        assert len(passes) > 1 and index.tolist() == sorted(run.smallest(5, 300)[1].tolist())
+        monkeypatch.undo()
+
+
 # --- engine= -------------------------------------------------------------------------
 
 

@@ -220,22 +220,11 @@ class Run:
         self.data._digest.update(fingerprint=h.hexdigest())
         return self.data._digest["fingerprint"]
 
-    def smallest(self, seed: int, k: int, vectors: bool = False):
-        """The k rows with the smallest (seed, id) keys: (keys, index, ids[, X]). The keys
-        come first and the vectors of the k rows after, in a second pass: each partition
-        sends its k smallest keys, and k vectors from every partition (k x partitions rows)
-        would not fit in the workers' memory for a large sample."""
+    def smallest(self, seed: int, k: int):
+        """The k rows with the smallest (seed, id) keys: (keys, index, ids), keys only:
+        each partition sends its k smallest, merged here (random picks and draws)."""
         found = self.map(tasks.smallest_keys, [seed], k)
-        keys, index, ids = tasks.merge_smallest([f[0] for f in found], k)
-        if not vectors:
-            return keys, index, ids
-        return keys, index, ids, self.rows_vectors(index)
-
-    def rows_vectors(self, index: np.ndarray) -> np.ndarray:
-        """The prepared vectors (float32) of the global rows ``index``, in the order given."""
-        if len(index) == 0:
-            return np.zeros((0, self.data.dim), dtype=np.float32)
-        return np.asarray(self.rows(index)["X"], dtype=np.float32)
+        return tasks.merge_smallest([f[0] for f in found], k)
 
     def rows(self, index: np.ndarray, columns=(), vectors: bool = True) -> dict:
         """Vectors (prepared; None without ``vectors``), ids and metadata ``columns`` of the
@@ -254,9 +243,13 @@ class Run:
         return {"X": X, "ids": ids, "columns": cols}
 
     def sample(self, seed: int, m: int) -> tuple[np.ndarray, np.ndarray]:
-        """A uniform sample of ``m`` rows (the smallest (seed, id) keys), in row order:
-        (global indices, prepared vectors). All rows when ``m >= N``."""
-        _, index, _, X = self.smallest(seed, m, vectors=True)
+        """A uniform sample of ``m`` rows (the smallest (seed, id) keys, as :meth:`smallest`
+        finds them), in row order: (global indices, prepared vectors), read in one pass
+        (:func:`~explorer.engine.sample_map.smallest_key_rows`). All rows when ``m`` is at
+        least the rows seen."""
+        from .sample_map import smallest_key_rows
+
+        _, index, _, X, _ = smallest_key_rows(self, seed, m)
         order = np.argsort(index)
         return index[order], np.asarray(X[order], dtype=np.float32)
 

@@ -4,9 +4,10 @@ row, laid out by a projection fitted on the sample.
 The sample is the ``rows`` rows with the smallest keys hash(seed, row id)
 (:func:`explorer.engine.tasks.row_keys`), the uniform sample every engine agrees on, so the
 map shows the same rows whatever the engine, the number of shards or the selection. It is
-read in one pass: each partition sends back only its rows whose key lies below a threshold
-set a little above the expected ``rows``-th smallest key, and the ``rows`` smallest of those
-are kept. Only the sample and the selected rows are ever in memory.
+read in one pass (:func:`smallest_key_rows`, also the drivers' uniform samples): each
+partition sends back only its rows whose key lies below a threshold set a little above the
+expected ``rows``-th smallest key, and the ``rows`` smallest of those are kept. Only the
+sample and the selected rows are ever in memory.
 
 The layout is a PCA fitted on the sample: every other row (a selected row outside the
 sample) is placed by the same fitted projection, so the sample's picture does not move when
@@ -88,6 +89,31 @@ def _limit(fraction: float) -> int:
     return 2**64 - 1 if fraction >= 1.0 else int(fraction * 2**64)
 
 
+def smallest_key_rows(run, seed: int, m: int, columns=(), what: str = ""):
+    """The ``m`` rows ``run`` sees with the smallest keys hash(seed, row id), ties by index,
+    in one pass: (keys, global index, ids, prepared vectors, {column: values}), in key
+    order. Each partition sends back only its rows whose key lies below a threshold set
+    ``_MARGIN_SD`` binomial standard deviations above the expected ``m``-th smallest key;
+    in the rare pass that brings back fewer than ``m`` rows the threshold doubles. All
+    rows when ``m`` is at least the rows seen."""
+    n = run.n_seen
+    m = int(min(max(m, 0), n))
+    fraction = 1.0 if m >= n else min(1.0, (m + _MARGIN_SD * math.sqrt(m) + 32) / n)
+    while True:
+        found = run.map(keys_below, int(seed), _limit(fraction), tuple(columns), what=what)
+        if sum(len(f[0]) for f in found) >= m or fraction >= 1.0:
+            break
+        fraction = min(1.0, 2 * fraction)
+    keys = np.concatenate([f[0] for f in found])
+    index = np.concatenate([f[1] for f in found])
+    ids = np.concatenate([np.asarray(f[2]) for f in found])
+    X = np.concatenate([f[3] for f in found])
+    cols = {c: np.concatenate([f[4][c] for f in found]) for c in columns}
+    chosen = np.lexsort((index, keys))[:m]
+    return (keys[chosen], index[chosen], ids[chosen], X[chosen],
+            {c: v[chosen] for c, v in cols.items()})
+
+
 def read_map_sample(data, *, engine=None, rows: int = MAP_SAMPLE_ROWS,
                     metric: str = "euclidean", columns=(), seed: int = MAP_SAMPLE_SEED,
                     progress=None) -> MapSample:
@@ -105,26 +131,14 @@ def read_map_sample(data, *, engine=None, rows: int = MAP_SAMPLE_ROWS,
     eng = get_engine(engine)
     try:
         run = Run(data, eng, metric, progress)
-        n = run.n
-        m = int(min(max(rows, 1), n))
-        fraction = 1.0 if m >= n else min(1.0, (m + _MARGIN_SD * math.sqrt(m) + 32) / n)
-        while True:
-            found = run.map(keys_below, int(seed), _limit(fraction), tuple(columns),
-                            what=f"map: reading a uniform sample of {m:,} of {n:,} rows")
-            kept = sum(len(f[0]) for f in found)
-            if kept >= m or fraction >= 1.0:
-                break
-            fraction = min(1.0, 2 * fraction)
-        keys = np.concatenate([f[0] for f in found])
-        index = np.concatenate([f[1] for f in found])
-        ids = np.concatenate([np.asarray(f[2]) for f in found])
-        X = np.concatenate([f[3] for f in found]) if found else np.zeros((0, data.dim))
-        cols = {c: np.concatenate([f[4][c] for f in found]) for c in columns}
-        chosen = np.lexsort((index, keys))[:m]
-        chosen = chosen[np.argsort(index[chosen])]  # in row order
-        return MapSample(index=index[chosen], ids=ids[chosen],
-                         X=np.ascontiguousarray(X[chosen], dtype=np.float32),
-                         columns={c: v[chosen] for c, v in cols.items()}, total=n,
+        m = int(min(max(rows, 1), run.n))
+        _, index, ids, X, cols = smallest_key_rows(
+            run, seed, m, columns,
+            what=f"map: reading a uniform sample of {m:,} of {run.n:,} rows")
+        order = np.argsort(index)  # in row order
+        return MapSample(index=index[order], ids=ids[order],
+                         X=np.ascontiguousarray(X[order], dtype=np.float32),
+                         columns={c: v[order] for c, v in cols.items()}, total=run.n,
                          seed=int(seed))
     finally:
         if owned:

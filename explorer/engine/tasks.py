@@ -118,16 +118,15 @@ def scan(part: Part, metric: str) -> dict:
     return {"rows": block.n, "digest": block_digest(block)}
 
 
-def smallest_keys(part: Part, metric: str, seeds, k: int, vectors: bool = False) -> list:
-    """Per seed, the ``k`` rows with the smallest keys (key, global index, id[, vector]),
-    in key order. Several seeds share one read (the random draws of a scorecard)."""
+def smallest_keys(part: Part, metric: str, seeds, k: int) -> list:
+    """Per seed, the ``k`` rows with the smallest keys (key, global index, id), in key
+    order. Several seeds share one read (the random draws of a scorecard)."""
     block = load(part, metric)
     out = []
     for seed in seeds:
         keys = row_keys(block.ids, seed)
         order = np.lexsort((block.index, keys))[:k]
-        item = (keys[order], block.index[order], block.ids[order])
-        out.append(item + ((block.X[order],) if vectors else ()))
+        out.append((keys[order], block.index[order], block.ids[order]))
     return out
 
 
