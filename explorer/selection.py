@@ -460,13 +460,14 @@ def select(
 
 def refuse_on_engine(data=None, **options) -> None:
     """Refuse, by name, the options given (not None, not empty) that the distributed forms
-    do not take; and a ``data`` set in memory with a locked confirmation split, whose rows
-    the distributed forms cannot keep out of their picks."""
+    do not take; and a ``data`` set in memory with a locked confirmation split: the
+    distributed forms take excluded rows, but a run on an engine does not add the locked
+    rows to them nor log the exploration yet."""
     from .data.ledger import locked_rows
 
     if isinstance(data, Dataset) and len(locked_rows(data)):
         raise ExplorerError(f"{data.name} has a locked confirmation split, which runs on an "
-                            "engine cannot keep out of their picks yet; run on one file "
+                            "engine do not keep out of their picks yet; run on one file "
                             "without --engine.")
     unsupported = [name for name, value in options.items() if value is not None and not (
         hasattr(value, "__len__") and not isinstance(value, str) and len(value) == 0)]

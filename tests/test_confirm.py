@@ -109,7 +109,7 @@ def test_comparisons_neither_train_nor_score_on_locked_rows(digits, locked_home)
 
 
 def test_runs_on_an_engine_refuse_data_with_a_locked_split(digits, locked_home):
-    """The distributed forms cannot keep the locked rows out of their picks yet, so select
+    """Runs on an engine do not add the locked rows to their excluded rows yet, so select
     and compare on an engine refuse the data in one line (the local engine's object here:
     the rule is the engine path's, whichever engine runs it)."""
     from explorer.engine.local import LocalEngine
