@@ -71,7 +71,7 @@ def main() -> None:
             items = text_items(tmp / name, "text", id_column="id")
             print(f"\ntext: {len(items)} {what}, all-MiniLM-L6-v2")
             rates = {}
-            for batch in (16, 8, 64, 1):
+            for batch in (16, 8, 32, 64, 1):
                 rates[batch] = timed(items, model, batch, tmp)
                 label = ("default, " if batch == 16 else "naive, " if batch == 1 else "") + \
                     f"{batch} a call"
