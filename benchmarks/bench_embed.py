@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 
 from explorer.data.samples import SAMPLES  # noqa: E402
-from explorer.embed import embed_items  # noqa: E402
+from explorer.embed import BATCH_SIZE, embed_items  # noqa: E402
 from explorer.embed.models import ImageModel, TextModel, go_offline  # noqa: E402
 from explorer.embed.sources import folder_items, text_items  # noqa: E402
 
@@ -45,6 +45,18 @@ def timed(items, model, batch: int, tmp: Path) -> float:
     started = time.perf_counter()
     embed_items(items, model, out=cache / "out.parquet", batch_size=batch, cache=cache)
     return len(items) / (time.perf_counter() - started)
+
+
+def print_rates(items, model, batches: tuple, tmp: Path) -> None:
+    """Rows per second at each batch size of ``batches`` (the first is the default, 1 is one
+    row a call), and the default's rate over one row a call's."""
+    rates = {}
+    for batch in batches:
+        rates[batch] = timed(items, model, batch, tmp)
+        label = ("default, " if batch == batches[0] else "naive, " if batch == 1 else "") + \
+            f"{batch} a call"
+        print(f"  {label:<22} {rates[batch]:8.1f} rows/s   load {load()}")
+    print(f"  default / naive: {rates[batches[0]] / rates[1]:.2f}x")
 
 
 def main() -> None:
@@ -70,13 +82,7 @@ def main() -> None:
                             "docs.csv"), ("their first 8 words", "short.csv")):
             items = text_items(tmp / name, "text", id_column="id")
             print(f"\ntext: {len(items)} {what}, all-MiniLM-L6-v2")
-            rates = {}
-            for batch in (16, 8, 64, 1):
-                rates[batch] = timed(items, model, batch, tmp)
-                label = ("default, " if batch == 16 else "naive, " if batch == 1 else "") + \
-                    f"{batch} a call"
-                print(f"  {label:<22} {rates[batch]:8.1f} rows/s   load {load()}")
-            print(f"  default / naive: {rates[16] / rates[1]:.2f}x")
+            print_rates(items, model, (BATCH_SIZE["text"], 8, 32, 64, 1), tmp)
 
         digits = pd.read_parquet(SAMPLES["digits"], columns=["id", "image"])
         folder = tmp / "pngs"
@@ -99,13 +105,7 @@ def main() -> None:
         print(f"\nimages: {len(images)} REAL digits thumbnails (PNG files), a small ResNet with "
               f"RANDOM weights ({sum(p.numel() for p in vision.model.parameters()):,} "
               f"parameters, {vision.dims} dims, 64x64 input)")
-        rates = {}
-        for batch in (32, 8, 128, 1):
-            rates[batch] = timed(images, vision, batch, tmp)
-            label = ("default, " if batch == 32 else "naive, " if batch == 1 else "") + \
-                f"{batch} a call"
-            print(f"  {label:<22} {rates[batch]:8.1f} rows/s   load {load()}")
-        print(f"  default / naive: {rates[32] / rates[1]:.2f}x")
+        print_rates(images, vision, (BATCH_SIZE["image"], 8, 128, 1), tmp)
     print(f"\nload average at the end {load()}")
 
 

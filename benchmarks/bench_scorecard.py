@@ -4,8 +4,9 @@
 
 Prints the time to build the population side (ScoringContext: PCA when the data is large,
 k-means clusters, MMD constants) and to score one subset against R random subsets, the space
-the metrics were measured in, this machine's float32 matrix-product speed, and what the same
-scorecard would cost by brute force in the full space.
+the metrics were measured in, this machine's float32 matrix-product speed, what the same
+scorecard would cost by brute force in the full space, and the speed of the compiled pairwise
+pass over a subset's pairs in units of the product's (explorer.cost.PAIR_PASS_FLOPS).
 """
 
 from __future__ import annotations
@@ -34,6 +35,25 @@ def sgemm_gflops() -> float:
     return 5 * 2 * 4000 * 1000 * 384 / (time.perf_counter() - t) / 1e9
 
 
+def pair_pass_flops(X: np.ndarray) -> tuple[float, float]:
+    """(pairs/s of the scorecard's pairwise pass on PAIRWISE_SAMPLE rows of ``X``, the same
+    in units of 1 / FLOP/s as explorer.cost's estimate counts it)."""
+    from explorer import cost
+    from explorer.evaluate import metrics
+    from explorer.evaluate.scorecard import PAIRWISE_SAMPLE
+
+    S = np.ascontiguousarray(X[:PAIRWISE_SAMPLE])
+    metrics.pairwise_summary(S, "euclidean", 0.05)  # compiled (or read from the cache) first
+    t = time.perf_counter()
+    metrics.pairwise_summary(S, "euclidean", 0.05)
+    seconds = time.perf_counter() - t
+    flops, _ = cost.machine_speed()
+    p, dim = len(S), S.shape[1]
+    pairs = p * p / 2
+    # explorer.cost: seconds = (p * p * dim + pairs * PAIR_PASS_FLOPS) / flops
+    return pairs / seconds, max(0.0, seconds * flops - p * p * dim) / pairs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
@@ -58,6 +78,11 @@ def main() -> None:
     print(f"context (population side) {t_ctx:6.2f} s   [{ctx.space}]")
     print(f"score vs {a.draws} draws    {t_score:6.2f} s")
     print(f"total                     {t_ctx + t_score:6.2f} s  (target: under 10 s at 100k)")
+    from explorer.cost import PAIR_PASS_FLOPS
+
+    rate, units = pair_pass_flops(X)
+    print(f"pairwise pass             {rate:.3g} pairs/s = {units:.0f} / FLOP/s a pair "
+          f"(explorer.cost.PAIR_PASS_FLOPS: {PAIR_PASS_FLOPS:g})")
     for name in ("coverage_max", "coverage_mean", "mmd"):
         m = card.metrics[name]
         print(f"  {name:<14} {m.value:8.4g}  random {m.random_p05:.4g}..{m.random_p95:.4g}  "

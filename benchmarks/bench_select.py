@@ -54,16 +54,7 @@ def numpy_kcenter(X: np.ndarray, first: int, budget: int) -> np.ndarray:
 def exact_kcenter(X: np.ndarray, first: int, budget: int) -> np.ndarray:
     """The reference for identical picks: the same loop in float64 (no float32 cancellation
     in |x|^2 + |c|^2 - 2 x.c)."""
-    X64 = X.astype(np.float64)
-    sq = np.einsum("ij,ij->i", X64, X64)
-    picks = [first]
-    mind = sq + sq[first] - 2.0 * (X64 @ X64[first])
-    for _ in range(budget - 1):
-        mind[picks[-1]] = -np.inf
-        c = int(np.argmax(mind))
-        picks.append(c)
-        np.minimum(mind, sq + sq[c] - 2.0 * (X64 @ X64[c]), out=mind)
-    return np.array(picks)
+    return numpy_kcenter(X.astype(np.float64), first, budget)
 
 
 def bench_kcenter(X: np.ndarray, budget: int, label: str) -> None:

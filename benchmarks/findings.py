@@ -307,27 +307,36 @@ def budget_labels(res) -> dict:
             sorted(res["table"]["budget"].unique())}
 
 
+def strategy_budget_table(frame: pd.DataFrame, labels: dict, cell, random_label: str,
+                          random_cell) -> str:
+    """The findings' one table shape: a row per strategy (in the order of ``frame``), a
+    column per budget of ``labels``, ``cell(row)`` for the strategy's row of ``frame`` at that
+    budget, and a last row ``random_cell(row)`` read from the budget's first row (random's
+    band is the same for every strategy at one budget)."""
+    budgets = list(labels)
+    lines = ["| strategy | " + " | ".join(labels[b] for b in budgets) + " |",
+             "|---|" + "---:|" * len(budgets)]
+    for strategy, part in frame.groupby("strategy", sort=False):
+        cells = [cell(part[part["budget"] == b].iloc[0]) for b in budgets]
+        lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+    cells = [random_cell(frame[frame["budget"] == b].iloc[0]) for b in budgets]
+    lines.append(f"| *{random_label}* | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def random_band(row, column: str = "") -> str:
+    """Random's mean [5 %, 95 % point] of ``column`` (``random_mean`` ... when empty)."""
+    key = f"{column}_random" if column else "random"
+    return (f"{fmt(row[f'{key}_mean'])} [{fmt(row[f'{key}_p05'], 2)}–"
+            f"{fmt(row[f'{key}_p95'], 2)}]")
+
+
 def metric_table(res, metric_name: str) -> str:
     """Strategies x budgets, "value mark"; last row random mean [p05, p95]."""
     t = res["table"]
-    part = t[t["metric"] == metric_name]
-    labels = budget_labels(res)
-    budgets = list(labels)
-    head = "| strategy | " + " | ".join(labels[b] for b in budgets) + " |"
-    lines = [head, "|---|" + "---:|" * len(budgets)]
-    for strategy in part["strategy"].unique():
-        cells = []
-        for b in budgets:
-            r = part[(part["strategy"] == strategy) & (part["budget"] == b)].iloc[0]
-            cells.append(f"{fmt(r['value'])} {mark(r)}")
-        lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
-    cells = []
-    for b in budgets:
-        r = part[part["budget"] == b].iloc[0]
-        cells.append(f"{fmt(r['random_mean'])} [{fmt(r['random_p05'], 2)}–"
-                     f"{fmt(r['random_p95'], 2)}]")
-    lines.append("| *random mean [5–95 %]* | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return strategy_budget_table(t[t["metric"] == metric_name], budget_labels(res),
+                                 lambda r: f"{fmt(r['value'])} {mark(r)}",
+                                 "random mean [5–95 %]", random_band)
 
 
 def holm_list(res, which: str) -> str:
@@ -397,6 +406,17 @@ def count(res, strategy, budgets, which: str) -> tuple[int, int, int]:
     return int(hit.sum()), int((hit & (part["verdict_free"] == which)).sum()), len(part)
 
 
+def holm_counts(res, strategy, budgets, first: str, than: str = " than random") -> str:
+    """How many probe cells at ``budgets`` are Holm-``first`` ('better' or 'worse') than
+    random, of how many, how many of them the distribution-free verdict agrees with, and the
+    same for the other direction."""
+    second = "worse" if first == "better" else "better"
+    hits, hits_free, total = count(res, strategy, budgets, f"{first} than random")
+    other, other_free, _ = count(res, strategy, budgets, f"{second} than random")
+    return (f"Holm-{first}{than} in {hits} of {total} probe cells ({hits_free} also "
+            f"distribution-free), Holm-{second} in {other} ({other_free})")
+
+
 def small_budgets(res):
     """Budgets of at most SMALL of the pool (by their nominal fraction, e.g. 72 of 1438 = 5 %)."""
     pool = len(res["table"].attrs["pool_rows"])
@@ -411,12 +431,8 @@ def check_a(res) -> list[str]:
         return ["top-score or ccs was not in this run."]
     small = small_budgets(res)
     for s in ("top-score", "ccs"):
-        worse, worse_free, total = count(res, s, small, "worse than random")
-        better, better_free, _ = count(res, s, small, "better than random")
         out.append(f"**{s}** at the small budgets ({', '.join(map(str, small))} rows, "
-                   f"≤ {pct(SMALL)} of the pool): Holm-worse than random in {worse} of "
-                   f"{total} probe cells ({worse_free} also distribution-free), Holm-better "
-                   f"in {better} ({better_free}).")
+                   f"≤ {pct(SMALL)} of the pool): {holm_counts(res, s, small, 'worse')}.")
     for b in small:
         ts, cc = cell(res, "top-score", b, "logistic_accuracy"), cell(res, "ccs", b,
                                                                      "logistic_accuracy")
@@ -428,12 +444,9 @@ def check_a(res) -> list[str]:
         ts = cell(res, "top-score", b, "logistic_accuracy")
         out.append(f"Lower pruning, budget {b} ({pct(round(b / pool, 2))}), logistic accuracy: "
                    f"top-score {verdict_phrase(ts)}.")
-    worse, worse_free, total = count(res, "top-score", big, "worse than random")
-    better, better_free, _ = count(res, "top-score", big, "better than random")
     if big:
-        out.append(f"top-score at the larger budgets ({', '.join(map(str, big))}): Holm-worse "
-                   f"in {worse} of {total} probe cells ({worse_free} also distribution-free), "
-                   f"Holm-better in {better} ({better_free}).")
+        out.append(f"top-score at the larger budgets ({', '.join(map(str, big))}): "
+                   f"{holm_counts(res, 'top-score', big, 'worse', than='')}.")
     return out
 
 
@@ -446,12 +459,8 @@ def check_b(res) -> list[str]:
     for s in ("k-means", "k-means-kmq", "cluster-complexity", "sensitivity"):
         if s not in set(res["table"]["strategy"]):
             continue
-        better, better_free, total = count(res, s, small, "better than random")
-        worse, worse_free, _ = count(res, s, small, "worse than random")
         out.append(f"**{s}** at the small budgets ({', '.join(map(str, small))} rows): "
-                   f"Holm-better than random in {better} of {total} probe cells "
-                   f"({better_free} also distribution-free), Holm-worse in {worse} "
-                   f"({worse_free}).")
+                   f"{holm_counts(res, s, small, 'better')}.")
     for b in small:
         for m in ("logistic_accuracy", "knn_accuracy"):
             r = cell(res, "k-means", b, m)
@@ -507,46 +516,27 @@ def check_c(res) -> list[str]:
 
 
 def outlier_table(res) -> str:
-    geo = res["geometry"]
-    labels = budget_labels(res)
-    lines = ["| strategy | " + " | ".join(labels[b] for b in labels) + " |",
-             "|---|" + "---:|" * len(labels)]
-    for s, part in geo.groupby("strategy", sort=False):
-        cells = []
-        for b in labels:
-            r = part[part["budget"] == b].iloc[0]
-            mark = "▲" if r["outlier_p_more_holm"] < ALPHA else (
-                "▼" if r["outlier_p_fewer_holm"] < ALPHA else "·")
-            cells.append(f"{r['outlier_share']:.1%} {mark}")
-        lines.append(f"| {s} | " + " | ".join(cells) + " |")
-    cells = []
-    for b in labels:
-        r = geo[geo["budget"] == b].iloc[0]
-        cells.append(f"5 % [{r['outlier_random_p05']:.1%}–{r['outlier_random_p95']:.1%}]")
-    lines.append("| *random (hypergeometric) [5–95 %]* | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    """Strategies x budgets, each strategy's share of outliers, ▲ more / ▼ fewer than random
+    with Holm support; last row random's hypergeometric band."""
+    def share(r):
+        more, fewer = r["outlier_p_more_holm"] < ALPHA, r["outlier_p_fewer_holm"] < ALPHA
+        return f"{r['outlier_share']:.1%} {'▲' if more else '▼' if fewer else '·'}"
+
+    return strategy_budget_table(
+        res["geometry"], budget_labels(res), share, "random (hypergeometric) [5–95 %]",
+        lambda r: f"5 % [{r['outlier_random_p05']:.1%}–{r['outlier_random_p95']:.1%}]")
 
 
 def coverage_table(res, metric: str) -> str:
-    geo = res["geometry"]
-    labels = budget_labels(res)
-    lines = ["| strategy | " + " | ".join(labels[b] for b in labels) + " |",
-             "|---|" + "---:|" * len(labels)]
-    for s, part in geo.groupby("strategy", sort=False):
-        cells = []
-        for b in labels:
-            r = part[part["budget"] == b].iloc[0]
-            v, lo, hi = r[metric], r[f"{metric}_random_p05"], r[f"{metric}_random_p95"]
-            good, bad = v < lo, v > hi
-            cells.append(f"{fmt(v)} {'▲' if good else '▼' if bad else '·'}")
-        lines.append(f"| {s} | " + " | ".join(cells) + " |")
-    cells = []
-    for b in labels:
-        r = geo[geo["budget"] == b].iloc[0]
-        cells.append(f"{fmt(r[f'{metric}_random_mean'])} [{fmt(r[f'{metric}_random_p05'], 2)}"
-                     f"–{fmt(r[f'{metric}_random_p95'], 2)}]")
-    lines.append("| *random mean [5–95 %]* | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    """Strategies x budgets, the coverage radius ``metric``, ▲ below (better) / ▼ above
+    random's 5–95 % band; last row that band."""
+    def radius(r):
+        v = r[metric]
+        good, bad = v < r[f"{metric}_random_p05"], v > r[f"{metric}_random_p95"]
+        return f"{fmt(v)} {'▲' if good else '▼' if bad else '·'}"
+
+    return strategy_budget_table(res["geometry"], budget_labels(res), radius,
+                                 "random mean [5–95 %]", lambda r: random_band(r, metric))
 
 
 def reading(res) -> list[str]:

@@ -3,8 +3,8 @@
 Each strategy registers its own :class:`CostModel` (time and peak extra memory as functions
 of the data size N x D, the budget k and its parameters); this module holds the machine
 calibration those models share (this machine's float32 matrix-product speed and read
-bandwidth, measured once per process in a few hundred ms), the common terms they are built
-from, and :func:`estimate`, which the app and the command line call before running to show
+bandwidth, measured once per process by one small product and one read), the common terms
+they are built from, and :func:`estimate`, which the app and the command line call before running to show
 advice when a run would take long or not fit in memory. ``tests/test_cost_models.py`` checks
 every model against a small measured run.
 """
@@ -202,8 +202,9 @@ def size_for(spec, n: int, dim: int, budget, params: dict | None = None,
     return Size(int(n), int(dim), max(1, int(budget or n)), full, flops, bw)
 
 
-#: Seconds per subset pair of the scorecard's compiled pairwise pass, in units of 1 / FLOP/s
-#: (measured: 1.3e8 pairs/s on 2 cores doing 2.5e11 FLOP/s in a float32 product).
+#: Seconds per subset pair of the scorecard's compiled pairwise pass, in units of 1 / FLOP/s:
+#: the pass is timed against the matrix product, whose speed :func:`machine_speed` measures
+#: on each machine. benchmarks/bench_scorecard.py measures it on this machine.
 PAIR_PASS_FLOPS = 2000.0
 
 

@@ -23,8 +23,9 @@ CACHE_VERSION = 1
 #: Above this many rows, UMAP is fitted on a sample and the other rows are placed among
 #: their nearest fitted rows (see :func:`_place`).
 UMAP_FIT_LIMIT = 200_000
-#: ... and computed on a PCA of this many dimensions (the map is for looking; at 1M x 384 the
-#: neighbour searches in the full space made the layout take 16 minutes instead of ~6).
+#: ... and computed on a PCA of this many dimensions (the map is for looking, and the
+#: neighbour searches, most of a large layout's time, grow with the dimensions).
+#: benchmarks/bench_scale.py --umap measures the layout's time.
 UMAP_PCA_DIMS = 64
 #: PaCMAP's own default number of neighbour pairs per row.
 PACMAP_NEIGHBORS = 10

@@ -7,6 +7,10 @@ on the normalised rows is equivalent (``|a - b|^2 = 2 - 2 cos``) and the cosine 
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+
 import numpy as np
 
 from .errors import ExplorerError, preview
@@ -81,24 +85,51 @@ def pairwise(A: np.ndarray, B: np.ndarray, metric: str) -> np.ndarray:
 #: more than the pass over so few rows).
 THREADED_MIN_ROWS = 2048
 
+_ROW_POOL = None  # (pid, executor): one pool of worker threads for every over_row_ranges call
+_ROW_POOL_LOCK = threading.Lock()
+_IN_ROW_POOL = threading.local()
+
+
+def _mark_row_worker() -> None:
+    _IN_ROW_POOL.active = True
+
+
+def _row_pool():
+    """The process's pool for :func:`over_row_ranges`, made on first use with as many threads
+    as numba may use at most (``NUMBA_NUM_THREADS``). The scorecard calls over_row_ranges once
+    per block of rows, so a pool per call would start and join its threads at every block;
+    one pool also caps the range threads of concurrent callers (sessions, the prefetch
+    thread) at the core count. A process forked after the pool was made inherits no live
+    threads, so it makes its own."""
+    global _ROW_POOL
+    import numba
+
+    with _ROW_POOL_LOCK:
+        if _ROW_POOL is None or _ROW_POOL[0] != os.getpid():
+            _ROW_POOL = (os.getpid(), ThreadPoolExecutor(
+                max(1, numba.config.NUMBA_NUM_THREADS), thread_name_prefix="explorer-rows",
+                initializer=_mark_row_worker))
+        return _ROW_POOL[1]
+
 
 def over_row_ranges(n_rows: int, work) -> None:
     """Call ``work(lo, hi)`` on contiguous ranges covering rows 0 .. n_rows-1, one range per
     thread of numba's thread count (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``), or in
     this thread when the rows are few. ``work`` runs a compiled kernel that releases the GIL
-    and writes its own rows' results, so the ranges cannot change a result."""
+    and writes its own rows' results, so the ranges cannot change a result. The ranges run
+    on one shared pool (:func:`_row_pool`); a call from inside that pool runs in its own
+    thread, so a range never waits for a pool its caller occupies."""
     import numba
 
     threads = min(numba.get_num_threads(), n_rows // THREADED_MIN_ROWS)
-    if threads <= 1:
+    if threads <= 1 or getattr(_IN_ROW_POOL, "active", False):
         work(0, n_rows)
         return
-    from concurrent.futures import ThreadPoolExecutor
-
-    cuts = np.linspace(0, n_rows, threads + 1).astype(np.int64)
-    with ThreadPoolExecutor(threads) as pool:
-        for _ in pool.map(work, cuts[:-1].tolist(), cuts[1:].tolist()):
-            pass  # re-raises a range's error here
+    cuts = np.linspace(0, n_rows, threads + 1).astype(np.int64).tolist()
+    futures = [_row_pool().submit(work, lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
+    wait(futures)  # every range has stopped writing before this returns or raises
+    for future in futures:
+        future.result()  # re-raises a range's error here
 
 
 def nearest(X: np.ndarray, C: np.ndarray, metric: str):

@@ -7,8 +7,9 @@ milliseconds. :func:`warm` makes those first calls on the bundled digits sample:
 opening selection (k-center, 50) and its scorecard, the k-means of the map's colours, and a
 small UMAP (umap-learn's and pynndescent's kernels, which a dataset without its own layout
 needs for its map). At install it also compiles the NN-descent kernels of the approximate
-neighbour graph (about 10 s; vote-k, sparse facility location and the per-row scores need
-them above 10,000 rows), which the first session on the bundled samples never calls.
+neighbour graph (vote-k, sparse facility location and the per-row scores need them above
+10,000 rows), which the first session on the bundled samples never calls. It prints each
+step's seconds.
 
     python -m explorer.warmup        # at install (./run does it), in the foreground
 

@@ -131,3 +131,92 @@ def _is_module(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
+
+
+def _third_party(module_names) -> set[str]:
+    """The top-level names of ``module_names`` that are neither the standard library's nor
+    this project's."""
+    import sys
+
+    tops = {n.split(".")[0] for n in module_names if n}
+    return {t for t in tops if t not in sys.stdlib_module_names
+            and t not in ("explorer", "__future__")}
+
+
+def _imports(path: Path, module_level_only: bool) -> set[str]:
+    """Absolute imports of ``path``: all of them, or only those run when it is imported
+    (not inside a function, where an optional package is imported when it is used)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = []
+    if module_level_only:
+        todo = list(tree.body)
+        while todo:  # module level, including under if / try at module level
+            node = todo.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            nodes.append(node)
+            todo.extend(ast.iter_child_nodes(node))
+    else:
+        nodes = list(ast.walk(tree))
+    names = []
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names.append(node.module)
+    return _third_party(names)
+
+
+def test_every_package_the_library_imports_is_declared():
+    """What explorer/ imports itself is in pyproject.toml: a package imported when a module is
+    imported is a dependency (numba, scipy, threadpoolctl included, though umap-learn and
+    scikit-learn bring them today); one imported only where it is used may be in an extra."""
+    import re
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    def names(requirements):
+        return {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower().replace("_", "-")
+                for r in requirements}
+
+    base = names(project["dependencies"])
+    extras = set().union(*(names(reqs) for extra, reqs in
+                           project["optional-dependencies"].items()
+                           if extra not in ("test", "bench")))
+    dist_of = packages_distributions()
+
+    def dists(module):
+        return {d.lower().replace("_", "-") for d in dist_of.get(module, [module])}
+
+    for f in files_under(""):
+        where = f.relative_to(ROOT)
+        for module in _imports(f, module_level_only=True):
+            assert dists(module) & base, (
+                f"{where} imports {module} when it is imported: declare it in "
+                "pyproject.toml's dependencies")
+        for module in _imports(f, module_level_only=False):
+            assert dists(module) & (base | extras), (
+                f"{where} imports {module}: declare it in pyproject.toml")
+    assert {"numba", "scipy", "threadpoolctl"} <= base
+
+
+def test_the_command_line_loads_no_app_module():
+    """Running a command, and loading the figures of its --plot, imports neither explorer.ui
+    nor streamlit (the figures the command line shares with the app live in
+    explorer/figures.py, below both)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, contextlib, io\n"
+            "from explorer.cli import main\n"
+            "import explorer.figures\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+            "    main(['strategies'])\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'streamlit'\n"
+            "             or m.startswith('explorer.ui')))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -271,3 +271,39 @@ def test_row_passes_on_threads_give_the_same_bits_as_one_thread():
     # and the nearest rows are the plain numpy answer
     d2 = ((X[:, None, :] - X[subsets[0]][None, :, :]) ** 2).sum(-1)
     assert np.array_equal(one[4], d2.argmin(axis=1))
+
+
+def test_row_ranges_share_one_pool_and_report_errors(monkeypatch):
+    """over_row_ranges runs its ranges on one pool for the process (not a pool per call),
+    covers every row once, runs a call made from inside that pool in its own thread (no
+    range waits for the pool it occupies), and re-raises a range's error."""
+    import threading
+
+    import numba
+
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 2)
+    n = 2 * space.THREADED_MIN_ROWS
+    seen, threads, inner = [], set(), []
+
+    def work(lo, hi):
+        seen.append((lo, hi))
+        threads.add(threading.current_thread().name)
+        space.over_row_ranges(n, lambda a, b: inner.append(
+            (a, b, threading.current_thread().name)))
+
+    space.over_row_ranges(n, work)
+    pool = space._ROW_POOL[1]
+    space.over_row_ranges(n, lambda lo, hi: None)
+    assert space._ROW_POOL[1] is pool
+    assert sorted(seen) == [(0, n // 2), (n // 2, n)]
+    assert threads and all(name.startswith("explorer-rows") for name in threads)
+    # each nested call ran whole, in the pool thread that made it
+    assert len(inner) == 2 and all((a, b) == (0, n) and name in threads
+                                   for a, b, name in inner)
+
+    def fail(lo, hi):
+        if lo > 0:
+            raise ValueError("range failed")
+
+    with pytest.raises(ValueError, match="range failed"):
+        space.over_row_ranges(n, fail)

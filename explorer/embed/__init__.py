@@ -33,9 +33,9 @@ from .sources import Items, folder_items, image_items, text_folder_items, text_i
 
 #: Rows per shard (a shard is the unit that is cached and resumed).
 SHARD_ROWS = 1024
-#: Rows per model call. Text: on 2 busy cores, 128 pydocs paragraphs ran at 25 rows/s one at a
-#: time, 34 in batches of 8, 29 of 16, 24 of 32 and 16 of 64 (larger batches of long texts
-#: leave the CPU caches); short texts gain from larger batches. See benchmarks/bench_embed.py.
+#: Rows per model call. Text: batches beat one row a call, but larger batches of long texts
+#: leave the CPU caches and slow down again; short texts gain from larger batches.
+#: benchmarks/bench_embed.py measures the rates of several batch sizes.
 BATCH_SIZE = {"text": 16, "image": 32}
 CACHE_FORMAT = 1
 

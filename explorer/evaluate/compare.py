@@ -14,9 +14,10 @@ from ..strategies import get_strategy
 from .scorecard import ScoringContext, score
 
 
-#: Default budgets stop here however large the data: at 100,000 x 384 the 1-15 % defaults
-#: (1,000-15,000 rows) made a four-strategy comparison take an estimated 15-25 minutes,
-#: mostly k-means with up to 15,000 clusters; 50-1,000 takes about a minute.
+#: Default budgets stop here however large the data: percentages of a large N ask for
+#: thousands of picks (k-means with as many clusters, probes trained on as many rows), which
+#: turn a comparison into a long wait; 50-1,000 rows keep it short at any N.
+#: ``explorer.cost.estimate_sweep`` says how long given budgets take on given data.
 DEFAULT_LOW_CAP = 50
 DEFAULT_HIGH_CAP = 1000
 

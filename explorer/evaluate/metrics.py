@@ -35,8 +35,8 @@ def nearest_and_kernel_sums(Z: np.ndarray, subsets, source: np.ndarray, kernel_a
     """:func:`nearest_many` and :func:`kernel_sums` from one shared matrix product per block,
     when the MMD's population rows are rows of ``Z`` (the coverage sample): ``kernel_at``
     (sorted positions in ``Z``) with squared norms ``kernel_sq``. Returns (nearest squared
-    distances (len, N), kernel sums (len,)). The two metrics used to cost two products of
-    about the same size; now the kernel sums only add their exp pass."""
+    distances (len, N), kernel sums (len,)). The two metrics need products of about the same
+    size, so one product serves both and the kernel sums add only their exp pass."""
     subsets = [np.asarray(i, dtype=np.int64) for i in subsets]
     m, k = len(subsets), len(subsets[0])
     allrows = np.concatenate(subsets)

@@ -65,15 +65,17 @@ SPACE_MODES = Options(("auto", "full", "pca"))
 MMD_SAMPLE = 5000
 #: Above this many rows, 'auto' measures the coverage metrics (each row's distance to its
 #: nearest pick) on a fixed seeded sample of ``COVERAGE_SAMPLE`` rows: the subset and every
-#: random draw are measured on the same rows, so the comparison stays fair, and 30 draws at
-#: k = 1,000 cost a second instead of minutes at 1M rows. The scorecard says so.
+#: random draw are measured on the same rows, so the comparison stays fair, and the cost of
+#: the draws stops growing with N. The scorecard says so. benchmarks/bench_scorecard.py
+#: measures it against brute force.
 COVERAGE_ABOVE = 20_000
 COVERAGE_SAMPLE = 5_000
 COVERAGE_OUTLIERS = 1_000
 #: A subset larger than this has its pairwise metrics (mean and min pairwise distance, and the
 #: MMD, which needs the subset's kernel mean) measured on a seeded sample of this many of its
 #: rows, as is every random draw of its size; the scorecard says so. Exact pairs grow with the
-#: square of the size: dedup keeps 99,846 of 100,000 docstring rows, 5e9 pairs, 31 times.
+#: square of the size: a dedup that keeps nearly all of 100,000 rows makes a subset of 5e9
+#: pairs, and the scorecard measures it and each of its 30 random draws.
 PAIRWISE_SAMPLE = 5_000
 
 
@@ -221,9 +223,9 @@ class ScoringContext:
         Xp = space.prepare(data.embeddings, metric, ids=data.ids)
         n, d = Xp.shape
         # 'auto' stays in the full space: with coverage measured on a bounded sample of
-        # rows, its cost no longer grows with N, and a PCA can reverse verdicts (k-center's
-        # worst-case coverage, chosen in the full space, looked no better than random in a
-        # 64-d PCA of 100,000 x 384 clustered data)
+        # rows, its cost does not grow with N, and a PCA can reverse verdicts (k-center's
+        # worst-case coverage, chosen in the full space, can look no better than random in a
+        # 64-d PCA of clustered data)
         use_pca = space_mode == "pca"
         if use_pca and d > PCA_DIMS:
             Z, kept = space.pca(Xp, PCA_DIMS, seed=seed)

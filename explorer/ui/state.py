@@ -159,9 +159,9 @@ def remembered(widget, label: str, key: str, *args, default=None, options=None, 
 
     The value lives under ``key`` itself, never as widget state, because Streamlit drops a
     widget's state when a page does not draw it (a strategy chosen on Explore came back as
-    k-center after a visit to Export) and, after a page change under load, the browser could
-    re-create a sidebar widget from its default and send that (the budget became the number
-    input's minimum, 1). Passing the remembered value as the widget's default makes a
+    k-center after a visit to Export) and, after a page change under load, the browser can
+    re-create a sidebar widget from its default and send that (a budget input sends its
+    minimum, 1). Passing the remembered value as the widget's default makes a
     re-created widget show it. ``options`` (selectbox, radio) are matched by value;
     ``default`` is the value for a key without an entry in DEFAULTS; ``many`` marks a
     multiselect (its value is a list of options).
