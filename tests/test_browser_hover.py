@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
-from test_browser import app_url, browser, shot  # noqa: F401  (the app and Chromium)
+from test_browser import app_url, browser, shot, type_path  # noqa: F401  (the app, Chromium)
 
 THUMBS = "/app/static/thumbs/"
 XSS = "<img src=x onerror=alert(1)>"
@@ -76,7 +76,8 @@ def _tooltip_images(page, chart: str) -> list:
                          ".map(i => [i.getAttribute('src'), i.naturalWidth])")
 
 
-def test_hover_shows_the_thumbnail_of_the_point_under_the_cursor_only(app_url, browser):  # noqa: F811
+def test_hover_shows_the_thumbnail_of_the_point_under_the_cursor_only(
+        app_url, browser):  # noqa: F811
     page = browser.new_page(viewport={"width": 1500, "height": 1300})
     fetched = []
     page.on("request", lambda r: fetched.append(r.url) if THUMBS in r.url else None)
@@ -144,10 +145,7 @@ def test_hover_text_shows_literally_and_bad_images_say_why(app_url, browser, tmp
     page.on("request", lambda r: fetched.append(r.url))
     page.goto(app_url)
     page.get_by_text("k-center: selected", exact=False).first.wait_for(timeout=180_000)
-    page.get_by_text("Path on disk").click()
-    box = page.get_by_role("textbox", name="Path to the embeddings file")
-    box.fill(str(data_file))
-    box.press("Enter")
+    type_path(page, "Path on disk", "Path to the embeddings file", data_file)
     page.get_by_text(f"{n} rows × 64 dims", exact=False).first.wait_for(timeout=120_000)
     page.get_by_text("of the drawn rows have no thumbnail", exact=False).wait_for(
         timeout=120_000)

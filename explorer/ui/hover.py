@@ -20,8 +20,23 @@ from explorer.data import previews, thumbnails
 
 from .data import load_cached
 
-#: Characters of a row's text shown on hover (every drawn point carries its snippet).
+#: Characters of a row's text shown on hover. Unlike a thumbnail, a snippet rides in every
+#: drawn point's data (a tooltip template cannot fetch text), so above
+#: HOVER_TEXT_BUDGET / HOVER_TEXT_CHARS points the snippets get shorter (at least
+#: HOVER_TEXT_MIN characters) and the map's option stays within about that many characters
+#: more.
 HOVER_TEXT_CHARS = 80
+HOVER_TEXT_MIN = 24
+HOVER_TEXT_BUDGET = 400_000
+
+
+def snippet_chars(points: int) -> int:
+    """Characters of each point's snippet on a map of ``points`` points.
+
+    >>> snippet_chars(1_010), snippet_chars(10_000), snippet_chars(20_050)
+    (80, 40, 24)
+    """
+    return max(HOVER_TEXT_MIN, min(HOVER_TEXT_CHARS, HOVER_TEXT_BUDGET // max(points, 1)))
 #: The URL Streamlit serves the static folder at (relative: it follows the page's base path).
 STATIC_URL = "app/static"
 
@@ -63,9 +78,10 @@ def hover_for(data, data_key, rows: np.ndarray) -> Hover:
             made = _thumbnails(data_key, rows, str(root))
     problems = made.problems if made is not None else {}
     has_text = previews.text_column(data) is not None
+    chars = snippet_chars(len(rows))
 
     def note(row: int) -> str:
-        parts = [previews.snippet(data, row, HOVER_TEXT_CHARS)] if has_text else []
+        parts = [previews.snippet(data, row, chars)] if has_text else []
         if row in problems:
             parts.append(problems[row])
         return " · ".join(p for p in parts if p)
