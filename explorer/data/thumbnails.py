@@ -28,6 +28,7 @@ import hashlib
 import io
 import os
 import shutil
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,15 +141,21 @@ def thumbnail_bytes(raw: bytes, side: int = THUMBNAIL_SIDE) -> bytes:
         raise ValueError(f"the image cannot be decoded ({exc})") from None
 
 
+def _temp_beside(target: Path) -> Path:
+    """A temp name beside ``target`` of this process and thread (the app's sessions are
+    threads of one process and may write the same thumbnail at once)."""
+    return target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+
+
 def _write_atomic(target: Path, payload: bytes) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = _temp_beside(target)
     tmp.write_bytes(payload)
     os.replace(tmp, target)
 
 
 def _link_atomic(target: Path, source: Path) -> None:
     """``target`` becomes a hard link to ``source`` (a copy where links are not possible)."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = _temp_beside(target)
     tmp.unlink(missing_ok=True)
     try:
         os.link(source, tmp)
