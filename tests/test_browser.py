@@ -78,6 +78,15 @@ def shot(page, name):
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def type_path(page, source: str, label: str, path) -> None:
+    """Choose the sidebar's data ``source``, type ``path`` into its box ``label``, press
+    Enter."""
+    page.get_by_text(source).click()
+    box = page.get_by_role("textbox", name=label)
+    box.fill(str(path))
+    box.press("Enter")
+
+
 def _box_select(page, at: float, size: int, chart: str = ".st-key-map-1",
                 button: str = "Pin lassoed", rows: int = 1797) -> int:
     """Drag a ``size``-pixel box on the map ``chart`` from ``at`` of its width and height
@@ -238,10 +247,7 @@ def test_embed_a_text_column_in_the_sidebar(app_url, browser):
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     page.goto(app_url)
     page.get_by_text("Dataset digits", exact=False).first.wait_for(timeout=180_000)
-    page.get_by_text("Embed text or images").click()
-    box = page.get_by_role("textbox", name="Table (.csv, .parquet, .jsonl)")
-    box.fill(str(table))
-    box.press("Enter")
+    type_path(page, "Embed text or images", "Table (.csv, .parquet, .jsonl)", table)
     page.get_by_text("Column to embed").wait_for(timeout=60_000)
     page.get_by_role("button", name="Embed", exact=True).click()
     page.get_by_text("Dataset notes ·", exact=False).first.wait_for(timeout=240_000)

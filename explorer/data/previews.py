@@ -61,18 +61,36 @@ def snippet(data, row: int, length: int = 160) -> str:
 def image(data, row: int):
     """The row's image for display: a ``data:image/`` URI (str), a checked file (Path), or
     None when the row has none or its path lies outside the allowed folders."""
+    return image_source(data, row)[0]
+
+
+def image_source(data, row: int) -> tuple[str | Path | None, str]:
+    """The row's image as :func:`image` gives it, and why there is none when the row names one
+    that cannot be opened: one line naming the file, the row and the column ("" otherwise).
+
+    >>> import numpy as np, pandas as pd, explorer
+    >>> d = explorer.Dataset.from_arrays(np.eye(2, dtype=np.float32),
+    ...     metadata=pd.DataFrame({"image": ["/nowhere/a.png", None]}))
+    >>> image_source(d, 1)
+    (None, '')
+    >>> image_source(d, 0)[1].startswith("/nowhere/a.png (row 0, column image): is outside")
+    True
+    """
     column = image_column(data)
     if column is None:
-        return None
+        return None, ""
     value = data.metadata[column].iat[int(row)]
     if not isinstance(value, str) or not value:
-        return None
+        return None, ""
     if value.startswith("data:image/"):
-        return value
+        return value, ""
+    what = f"row {int(row)}, column {column}"
     path = Path(value)
     if not path.is_absolute() and data.source:
         path = Path(data.source).expanduser().parent / path
     try:
-        return regular_file(inside_roots(path, "image"), "image")
-    except (ExplorerError, OSError, RuntimeError, ValueError):
-        return None
+        return regular_file(inside_roots(path, what), what), ""
+    except ExplorerError as exc:
+        return None, str(exc)
+    except (OSError, RuntimeError, ValueError) as exc:  # a link loop, a NUL byte in the path
+        return None, f"{value} ({what}): cannot be resolved ({exc})."

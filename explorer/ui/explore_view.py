@@ -13,6 +13,7 @@ from explorer.cost import estimate_score
 
 from . import (compute, curate_view, figures, filter_view, live_charts, results_view,
                robustness_view, sidebar, state)
+from . import hover as hover_view
 from .heavy import heavy_turn
 
 
@@ -127,26 +128,28 @@ def map_section(data) -> None:
     scores = compute.row_scores(key)
     if scores is not None and colour_by in scores.records:
         st.caption(f"Colour: {scores.caption(colour_by)}")
-    meta = data.metadata
-
-    def details(r: int) -> str:  # hover line of a highlighted row (escaped by the chart)
-        parts = []
-        if "label" in meta.columns:
-            parts.append(f"label {meta['label'].iloc[r]}")
-        if "text" in meta.columns:
-            parts.append(str(meta["text"].iloc[r])[:80])
-        return " · ".join(parts)
-
     try:
         near = curate_view.neighbours(data)
     except explorer.ExplorerError:
         near = None  # said in the neighbours panel below the map
+    shown = dict(selected=selected, pinned=state.get("pinned"), excluded=state.get("excluded"),
+                 target=state.get("target"), found=curate_view.matches(data),
+                 neighbours=() if near is None else near.indices)
+    hover = hover_view.hover_for(data, key, live_charts.drawn_rows(data.n, **shown))
+    meta = data.metadata
+
+    def details(r: int) -> str:  # hover line of a highlighted row (escaped by the chart)
+        parts = [f"label {meta['label'].iloc[r]}"] if "label" in meta.columns else []
+        if hover.notes is not None:
+            parts.append(hover.notes(r))
+        return " · ".join(p for p in parts if p)
+
     chart = live_charts.map_chart(xy, data.ids, colour=colour, colour_name=name,
-                                  continuous=continuous, selected=selected,
-                                  pinned=state.get("pinned"), excluded=state.get("excluded"),
-                                  target=state.get("target"), details=details,
-                                  found=curate_view.matches(data),
-                                  neighbours=() if near is None else near.indices)
+                                  continuous=continuous, details=details, notes=hover.notes,
+                                  image_folder=hover.image_folder, **shown)
+    if hover.problems:
+        st.caption(f"{hover.problems:,} of the drawn rows have no thumbnail; hover one for "
+                   "the reason.")
     # A keyed chart keeps its identity, so a new selection redraws the canvas in place. The
     # lasso arrives on the run after it was drawn: read it against the chart then on screen.
     drawn = state.get("map_drawn")

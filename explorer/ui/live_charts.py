@@ -70,17 +70,7 @@ class MapChart:
         return sorted(rows)
 
 
-def map_chart(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str = "",
-              continuous: bool = False, selected=None, pinned=(), excluded=(), target=(),
-              details=None, seed: int = 0, found=(), neighbours=()) -> MapChart:
-    """Scatter of the layout: background points by colour group (sampled above
-    MAP_POINT_LIMIT), then selected, target, pinned and excluded rows on top, and the text
-    search's matches (``found``) and the listed nearest neighbours (``neighbours``) as rings
-    above everything.
-
-    ``details`` maps a row to a short plain-text line (label, text snippet) shown on hover for
-    the highlighted rows; the background points show their row number and colour group."""
-    n = len(xy)
+def _masks(n: int, selected, pinned, excluded, target):
     sel_mask = np.zeros(n, dtype=bool)
     if selected is not None and len(selected):
         sel_mask[np.asarray(selected)] = True
@@ -88,23 +78,74 @@ def map_chart(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str 
     for rows in (pinned, excluded, target):
         if len(rows):
             special[np.asarray(rows)] = True
+    return sel_mask, special
+
+
+def _background_rows(sel_mask, special, seed: int) -> np.ndarray:
     base = np.flatnonzero(~sel_mask & ~special)
     if len(base) > MAP_POINT_LIMIT:
         rng = np.random.default_rng(seed)
         base = np.sort(rng.choice(base, MAP_POINT_LIMIT, replace=False))
+    return base
+
+
+def drawn_rows(n: int, *, selected=None, pinned=(), excluded=(), target=(), seed: int = 0,
+               found=(), neighbours=()) -> np.ndarray:
+    """The rows :func:`map_chart` draws with the same arguments (sorted, each once): what a
+    hover can show, so what thumbnails are made for."""
+    sel_mask, special = _masks(n, selected, pinned, excluded, target)
+    parts = [_background_rows(sel_mask, special, seed), np.flatnonzero(sel_mask | special)]
+    parts += [np.asarray(r, dtype=np.int64) for r in (found, neighbours)]
+    return np.unique(np.concatenate(parts).astype(np.int64))
+
+
+def image_tag(folder_url: str, row: str = "{@[2]}") -> str:
+    """The tooltip's ``<img>``: the thumbnail ``<folder_url>/<row>.webp`` of the point under
+    the cursor (the browser fetches only that one). ``row`` is the template's row field."""
+    return (f'<img src="{html.escape(folder_url)}/{row}.webp" alt="" width="96" height="96" '
+            'style="display:block;margin:4px 0;object-fit:contain;'
+            'image-rendering:pixelated;background:#fff">')
+
+
+def map_chart(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str = "",
+              continuous: bool = False, selected=None, pinned=(), excluded=(), target=(),
+              details=None, seed: int = 0, found=(), neighbours=(), notes=None,
+              image_folder: str | None = None) -> MapChart:
+    """Scatter of the layout: background points by colour group (sampled above
+    MAP_POINT_LIMIT), then selected, target, pinned and excluded rows on top, and the text
+    search's matches (``found``) and the listed nearest neighbours (``neighbours``) as rings
+    above everything.
+
+    Hover: every point shows its series and row; ``details`` maps a row to a short
+    plain-text line (label, text snippet) for the highlighted rows, ``notes`` maps a row to
+    one for the background points (a text snippet, why there is no image); both ride in the
+    points' data and are inserted as escaped text. ``image_folder``: a URL folder holding
+    ``<row>.webp`` for every drawn row (:func:`drawn_rows`); the tooltip shows the hovered
+    row's, named by the row number the point already carries, so no point's data grows."""
+    n = len(xy)
+    sel_mask, special = _masks(n, selected, pinned, excluded, target)
+    base = _background_rows(sel_mask, special, seed)
     xy = np.round(np.asarray(xy, dtype=np.float64), 3)
     dimmed = selected is not None and len(selected) > 0
     series: list[dict] = []
     series_rows: list[np.ndarray] = []
+    picture = image_tag(image_folder) if image_folder else "<br/>"
 
     def background(rows, name, colour_hex, opacity, title=None):
         tip = f"{html.escape(title or name)}<br/>row {{@[2]}}"
+        data = np.column_stack([xy[rows], rows]).tolist()
+        if notes is not None:
+            for item, r in zip(data, rows):
+                item.append(notes(int(r)))
+            tip += f"{picture}{{@[3]}}"
+        elif image_folder:
+            tip += picture
         series.append({
             "type": "scatter", "name": name, "large": True, "largeThreshold": 1,
             "symbolSize": 4, "selectedMode": "single",
             "itemStyle": {"color": colour_hex, "opacity": opacity},
             "tooltip": {"formatter": tip},
-            "data": np.column_stack([xy[rows], rows]).tolist()})
+            "data": data})
         series_rows.append(np.asarray(rows, dtype=np.int64))
 
     if colour is None:
@@ -160,7 +201,7 @@ def map_chart(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str 
             "itemStyle": {"color": colour_hex, "borderColor": "white", "borderWidth": 1}
             if symbol != "emptyCircle" else {"color": colour_hex, "borderColor": colour_hex,
                                              "borderWidth": 2},
-            "tooltip": {"formatter": f"{name}<br/>id {{@[3]}} (row {{@[2]}})<br/>{{@[4]}}"},
+            "tooltip": {"formatter": f"{name}<br/>id {{@[3]}} (row {{@[2]}}){picture}{{@[4]}}"},
             "data": data})
         series_rows.append(np.asarray(rows, dtype=np.int64))
 
@@ -174,7 +215,9 @@ def map_chart(xy: np.ndarray, ids: np.ndarray, *, colour=None, colour_name: str 
         "legend": {"type": "scroll", "top": 0, "left": 0, "right": 8,
                    "data": [s["name"] for s in series[n_background:]]
                    + [s["name"] for s in series[:n_background]]},
-        "tooltip": {"trigger": "item"},
+        # long notes (a text snippet, a file's path) wrap instead of running off the map
+        "tooltip": {"trigger": "item", "extraCssText": "max-width:360px;white-space:normal;"
+                    "overflow-wrap:anywhere;"},
         "toolbox": {"right": 8, "top": 30, "feature": {
             "brush": {"type": ["polygon", "rect", "clear"],
                       "title": {"polygon": "Lasso", "rect": "Box", "clear": "Clear the lasso"}},
