@@ -135,7 +135,10 @@ def map_section(data) -> None:
     shown = dict(selected=selected, pinned=state.get("pinned"), excluded=state.get("excluded"),
                  target=state.get("target"), found=curate_view.matches(data),
                  neighbours=() if near is None else near.indices)
-    hover = hover_view.hover_for(data, key, live_charts.drawn_rows(data.n, **shown))
+    # before the session's first selection the map is drawn without thumbnails; the redraw
+    # once the picks exist (finish_layout) makes them, after the scorecard is on screen
+    hover = hover_view.hover_for(data, key, live_charts.drawn_rows(data.n, **shown),
+                                 images=not map_before_selection())
     meta = data.metadata
 
     def details(r: int) -> str:  # hover line of a highlighted row (escaped by the chart)

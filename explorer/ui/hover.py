@@ -67,11 +67,13 @@ def _thumbnails(data_key, rows: np.ndarray, root: str):
     return thumbnails.hover_thumbnails(load_cached(*data_key), rows, root)
 
 
-def hover_for(data, data_key, rows: np.ndarray) -> Hover:
-    """The hover of the map drawing ``rows`` (:func:`explorer.ui.live_charts.drawn_rows`)."""
+def hover_for(data, data_key, rows: np.ndarray, images: bool = True) -> Hover:
+    """The hover of the map drawing ``rows`` (:func:`explorer.ui.live_charts.drawn_rows`).
+    ``images=False`` leaves the thumbnails out (text and row only): the first map of a
+    session is drawn before they are made, since making them decodes every drawn image."""
     root = static_root()
     made = None
-    if root is not None and previews.image_column(data) is not None:
+    if images and root is not None and previews.image_column(data) is not None:
         made = _thumbnails(data_key, rows, str(root))
         if made is not None and not (root / made.folder).is_dir():
             _thumbnails.clear()  # another dataset's thumbnails pushed these out of the cache
