@@ -135,8 +135,8 @@ def map_section(data) -> None:
     shown = dict(selected=selected, pinned=state.get("pinned"), excluded=state.get("excluded"),
                  target=state.get("target"), found=curate_view.matches(data),
                  neighbours=() if near is None else near.indices)
-    # before the session's first selection the map is drawn without thumbnails; the redraw
-    # once the picks exist (finish_layout) makes them, after the scorecard is on screen
+    # before the session's first selection the map is drawn without thumbnails, which are
+    # made after the scorecard (finish_layout)
     hover = hover_view.hover_for(data, key, live_charts.drawn_rows(data.n, **shown),
                                  images=not map_before_selection())
     meta = data.metadata
@@ -181,14 +181,15 @@ def map_before_selection() -> bool:
 
 
 def finish_layout(redraw: bool = False) -> None:
-    """Compute the layout the map is waiting for (if any), showing its progress above the
-    map, then redraw the page with it. Called last, so the selection and its scorecard are
-    on screen before the layout starts. ``redraw``: redraw the page anyway once there is a
+    """Make the hover thumbnails and compute the layout the map is waiting for (if any),
+    showing the layout's progress above the map, then redraw the page with them. Called
+    last, so the selection and its scorecard are on screen before either starts. ``redraw``: redraw the page anyway once there is a
     selection (the map was drawn before it)."""
     state.put("page_running", False)
+    thumbnails_made = hover_view.make_pending_thumbnails()
     pending = state.get("layout_pending")
     if pending is None:
-        if redraw and state.get("selection") is not None:
+        if thumbnails_made or (redraw and state.get("selection") is not None):
             st.rerun()
         return
     key, method, nn, md, metric, note = pending

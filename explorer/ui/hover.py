@@ -18,6 +18,7 @@ import streamlit as st
 
 from explorer.data import previews, thumbnails
 
+from . import state
 from .data import load_cached
 
 #: Characters of a row's text shown on hover. Unlike a thumbnail, a snippet rides in every
@@ -69,11 +70,14 @@ def _thumbnails(data_key, rows: np.ndarray, root: str):
 
 def hover_for(data, data_key, rows: np.ndarray, images: bool = True) -> Hover:
     """The hover of the map drawing ``rows`` (:func:`explorer.ui.live_charts.drawn_rows`).
-    ``images=False`` leaves the thumbnails out (text and row only): the first map of a
-    session is drawn before they are made, since making them decodes every drawn image."""
+    ``images=False`` draws it without thumbnails (text and row only) and leaves them to
+    :func:`make_pending_thumbnails` at the end of the page: making them decodes every drawn
+    image, which the session's first map and scorecard should not wait for."""
     root = static_root()
     made = None
-    if images and root is not None and previews.image_column(data) is not None:
+    if root is not None and previews.image_column(data) is not None and not images:
+        state.put("thumbnails_pending", (data_key, rows, str(root)))
+    elif root is not None and previews.image_column(data) is not None:
         made = _thumbnails(data_key, rows, str(root))
         if made is not None and not (root / made.folder).is_dir():
             _thumbnails.clear()  # another dataset's thumbnails pushed these out of the cache
@@ -90,3 +94,14 @@ def hover_for(data, data_key, rows: np.ndarray, images: bool = True) -> Hover:
 
     return Hover(note if has_text or problems else None,
                  f"{STATIC_URL}/{made.folder}" if made is not None else None, len(problems))
+
+
+def make_pending_thumbnails() -> bool:
+    """Make the thumbnails a map was drawn without (``hover_for(images=False)``); whether
+    there were any, so that the page redraws the map with them."""
+    pending = state.get("thumbnails_pending")
+    if pending is None:
+        return False
+    state.put("thumbnails_pending", None)
+    _thumbnails(*pending)
+    return True
