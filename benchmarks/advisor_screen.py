@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from appdriver import ROOT, launch_chromium, start_app, stop_app  # noqa: E402
+from appdriver import ROOT, app_env, app_page  # noqa: E402
 
 
 def main() -> None:
@@ -26,41 +25,30 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, SUBSET_EXPLORER_HOME=tempfile.mkdtemp(prefix="advisor-home-"),
-               PYTHONPATH=str(ROOT))
-    proc, url = start_app(env)
-    from playwright.sync_api import sync_playwright
-
-    try:
-        with sync_playwright() as p:
-            browser = launch_chromium(p)
-            page = browser.new_page(viewport={"width": 1500, "height": 1500})
-            page.goto(url)
-            page.get_by_text("k-center: selected 50 of 1,797 rows", exact=False).wait_for(
-                timeout=240_000)
-            start = time.perf_counter()
-            page.get_by_role("link", name="Compare").click()
-            page.get_by_text("How many rows do I need?").wait_for(timeout=240_000)
-            page.locator('[class*="adv_probe"]').get_by_text(args.probe, exact=True).click()
-            page.wait_for_timeout(1500)
-            page.get_by_role("button", name="Fit learning curves").click()
-            page.get_by_text("of the full-data accuracy", exact=False).first.wait_for(
-                timeout=900_000)
-            page.wait_for_timeout(2500)
-            # Streamlit scrolls inside its main block: bring the section to the top
-            page.get_by_text("How many rows do I need?").evaluate(
-                "el => el.scrollIntoView({block: 'start'})")
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(out / "advisor.png"))
-            chart = page.locator(".stPlotlyChart").last
-            chart.scroll_into_view_if_needed()
-            page.wait_for_timeout(1000)
-            chart.screenshot(path=str(out / "advisor-curves.png"))
-            print(f"advisor view: {time.perf_counter() - start:.1f} s "
-                  f"(load {os.getloadavg()[0]:.1f})")
-            browser.close()
-    finally:
-        stop_app(proc)
+    with app_page(app_env("advisor-home-"), {"width": 1500, "height": 1500}) as (page, url):
+        page.goto(url)
+        page.get_by_text("k-center: selected 50 of 1,797 rows", exact=False).wait_for(
+            timeout=240_000)
+        start = time.perf_counter()
+        page.get_by_role("link", name="Compare").click()
+        page.get_by_text("How many rows do I need?").wait_for(timeout=240_000)
+        page.locator('[class*="adv_probe"]').get_by_text(args.probe, exact=True).click()
+        page.wait_for_timeout(1500)
+        page.get_by_role("button", name="Fit learning curves").click()
+        page.get_by_text("of the full-data accuracy", exact=False).first.wait_for(
+            timeout=900_000)
+        page.wait_for_timeout(2500)
+        # Streamlit scrolls inside its main block: bring the section to the top
+        page.get_by_text("How many rows do I need?").evaluate(
+            "el => el.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(out / "advisor.png"))
+        chart = page.locator(".stPlotlyChart").last
+        chart.scroll_into_view_if_needed()
+        page.wait_for_timeout(1000)
+        chart.screenshot(path=str(out / "advisor-curves.png"))
+        print(f"advisor view: {time.perf_counter() - start:.1f} s "
+              f"(load {os.getloadavg()[0]:.1f})")
     print(f"screenshot in {out}")
 
 

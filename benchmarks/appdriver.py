@@ -3,10 +3,13 @@ benchmarks; the test suite has its own fixtures in tests/test_browser.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -51,3 +54,27 @@ def launch_chromium(playwright):
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     return playwright.chromium.launch(executable_path=chromium, headless=True,
                                       args=["--no-sandbox", "--disable-dev-shm-usage"])
+
+
+def app_env(home_prefix: str) -> dict:
+    """This process's environment, with a new temporary workspace folder (a lock or a saved
+    selection goes there, not to ~) and this checkout on the path."""
+    return dict(os.environ, SUBSET_EXPLORER_HOME=tempfile.mkdtemp(prefix=home_prefix),
+                PYTHONPATH=str(ROOT))
+
+
+@contextlib.contextmanager
+def app_page(env: dict, viewport: dict):
+    """Yields (page, url): a headless Chromium page of ``viewport`` ({"width": ...,
+    "height": ...}) and the app started with ``env``, not yet opened. The app stops when the
+    block ends."""
+    proc, url = start_app(env)
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as p:
+            browser = launch_chromium(p)
+            yield browser.new_page(viewport=viewport), url
+            browser.close()
+    finally:
+        stop_app(proc)

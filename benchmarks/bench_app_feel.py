@@ -28,7 +28,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from appdriver import launch_chromium, start_app, stop_app  # noqa: E402
+from appdriver import app_page  # noqa: E402
 
 
 def main() -> None:
@@ -64,74 +64,65 @@ def main() -> None:
           f"{time.perf_counter() - t:.0f} s")
 
     env["SUBSET_EXPLORER_DATA_ROOTS"] = str(path.parent)  # the app opens files only there
-    proc, url = start_app(env)
     shots = Path(args.shots)
     shots.mkdir(parents=True, exist_ok=True)
-    from playwright.sync_api import sync_playwright
-
     rows = []
-    try:
-        with sync_playwright() as p:
-            browser = launch_chromium(p)
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            page.goto(url)
-            page.get_by_text("k-center: selected", exact=False).first.wait_for(timeout=300_000)
-            page.get_by_text("Path on disk").click()
-            box = page.get_by_role("textbox", name="Path to the embeddings file")
-            box.fill(str(path))
-            box.press("Enter")
-            n_text = f"{data.n:,}"
+    with app_page(env, {"width": 1500, "height": 1000}) as (page, url):
+        page.goto(url)
+        page.get_by_text("k-center: selected", exact=False).first.wait_for(timeout=300_000)
+        page.get_by_text("Path on disk").click()
+        box = page.get_by_role("textbox", name="Path to the embeddings file")
+        box.fill(str(path))
+        box.press("Enter")
+        n_text = f"{data.n:,}"
+        t = time.perf_counter()
+        page.get_by_text(f"of {n_text} rows", exact=False).first.wait_for(timeout=600_000)
+        # the scorecard of this file (its space note names the row count), not the
+        # sample's scorecard still on screen
+        page.get_by_text(f"of {n_text} rows (worst case", exact=False).first.wait_for(
+            timeout=600_000)
+        print(f"first load of the file in the app (k-center 50 + scorecard, layout "
+              f"from the disk cache): {time.perf_counter() - t:.1f} s")
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(shots / "feel-100k-first.png"), full_page=True)
+        # the browser's own share: main-thread tasks longer than 50 ms (layout, drawing)
+        page.evaluate("""() => { window.__busy = 0; new PerformanceObserver(list => {
+            for (const e of list.getEntries()) window.__busy += e.duration; })
+            .observe({type: 'longtask'}); }""")
+
+        def busy():
+            return page.evaluate("window.__busy") / 1000
+
+        def wait_for(name, budget):
+            page.get_by_text(f"{name}: selected {budget:,} of {n_text} rows",
+                             exact=False).first.wait_for(timeout=120_000)
+            page.get_by_text(f"Scorecard of {name} — {budget:,} rows against 30 random",
+                             exact=False).first.wait_for(timeout=120_000)
+
+        budget = 50
+        for name in ("random", "stratified", "k-center", "k-means"):
+            strategy = page.get_by_role("combobox", name=re.compile("Strategy"))
+            strategy.click()
+            option = page.get_by_role("option", name=re.compile(rf"· {re.escape(name)}$"))
+            page.evaluate("window.__busy = 0")
             t = time.perf_counter()
-            page.get_by_text(f"of {n_text} rows", exact=False).first.wait_for(timeout=600_000)
-            # the scorecard of this file (its space note names the row count), not the
-            # sample's scorecard still on screen
-            page.get_by_text(f"of {n_text} rows (worst case", exact=False).first.wait_for(
-                timeout=600_000)
-            print(f"first load of the file in the app (k-center 50 + scorecard, layout "
-                  f"from the disk cache): {time.perf_counter() - t:.1f} s")
-            page.wait_for_timeout(2000)
-            page.screenshot(path=str(shots / "feel-100k-first.png"), full_page=True)
-            # the browser's own share: main-thread tasks longer than 50 ms (layout, drawing)
-            page.evaluate("""() => { window.__busy = 0; new PerformanceObserver(list => {
-                for (const e of list.getEntries()) window.__busy += e.duration; })
-                .observe({type: 'longtask'}); }""")
-
-            def busy():
-                return page.evaluate("window.__busy") / 1000
-
-            def wait_for(name, budget):
-                page.get_by_text(f"{name}: selected {budget:,} of {n_text} rows",
-                                 exact=False).first.wait_for(timeout=120_000)
-                page.get_by_text(f"Scorecard of {name} — {budget:,} rows against 30 random",
-                                 exact=False).first.wait_for(timeout=120_000)
-
-            budget = 50
-            for name in ("random", "stratified", "k-center", "k-means"):
-                strategy = page.get_by_role("combobox", name=re.compile("Strategy"))
-                strategy.click()
-                option = page.get_by_role("option", name=re.compile(rf"· {re.escape(name)}$"))
-                page.evaluate("window.__busy = 0")
-                t = time.perf_counter()
-                option.click()
-                wait_for(name, budget)
-                t_strategy = time.perf_counter() - t
-                b_strategy = busy()
-                budget_box = page.get_by_role("spinbutton", name="Budget (rows)")
-                new_budget = 200 if budget == 50 else 50
-                budget_box.fill(str(new_budget))
-                page.evaluate("window.__busy = 0")
-                t = time.perf_counter()
-                budget_box.press("Enter")
-                wait_for(name, new_budget)
-                t_budget = time.perf_counter() - t
-                b_budget = busy()
-                budget = new_budget
-                rows.append((name, t_strategy, b_strategy, t_budget, b_budget))
-                page.wait_for_timeout(500)
-                page.screenshot(path=str(shots / f"feel-100k-{name}.png"), full_page=False)
-            browser.close()
-    finally:
-        stop_app(proc)
+            option.click()
+            wait_for(name, budget)
+            t_strategy = time.perf_counter() - t
+            b_strategy = busy()
+            budget_box = page.get_by_role("spinbutton", name="Budget (rows)")
+            new_budget = 200 if budget == 50 else 50
+            budget_box.fill(str(new_budget))
+            page.evaluate("window.__busy = 0")
+            t = time.perf_counter()
+            budget_box.press("Enter")
+            wait_for(name, new_budget)
+            t_budget = time.perf_counter() - t
+            b_budget = busy()
+            budget = new_budget
+            rows.append((name, t_strategy, b_strategy, t_budget, b_budget))
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(shots / f"feel-100k-{name}.png"), full_page=False)
     print(f"\n{'strategy':<12}{'change strategy':>18}{'change budget':>22}   (target 2 s; "
           f"count and scorecard on screen)")
     for name, a, ab, b, bb in rows:

@@ -29,6 +29,14 @@ from typing import Any
 from .errors import ExplorerError
 
 
+class _TextAsGiven:
+    """A constraint whose values have no text form to read: text (``--param``, a text box)
+    is passed on as given, and the constraint then accepts or refuses it."""
+
+    def parse(self, text: str) -> Any:
+        return text
+
+
 @dataclass(frozen=True)
 class Interval:
     """A number in an interval; ``kind`` is ``"int"`` or ``"float"`` (a float interval also
@@ -71,7 +79,7 @@ class Interval:
 
 
 @dataclass(frozen=True)
-class Options:
+class Options(_TextAsGiven):
     """One of a fixed set of strings."""
 
     values: tuple[str, ...]
@@ -81,9 +89,6 @@ class Options:
 
     def describe(self) -> str:
         return "a str among {" + ", ".join(repr(v) for v in self.values) + "}"
-
-    def parse(self, text: str) -> Any:
-        return text
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,7 @@ class Boolean:
 
 
 @dataclass(frozen=True)
-class Text:
+class Text(_TextAsGiven):
     """Any non-empty string (a column name, an expression)."""
 
     def accepts(self, value: Any) -> bool:
@@ -115,12 +120,9 @@ class Text:
     def describe(self) -> str:
         return "a non-empty str"
 
-    def parse(self, text: str) -> Any:
-        return text
-
 
 @dataclass(frozen=True)
-class InstanceOf:
+class InstanceOf(_TextAsGiven):
     """An instance of one of ``types``, described as ``noun`` (e.g. "a Dataset")."""
 
     types: tuple[type, ...]
@@ -132,12 +134,9 @@ class InstanceOf:
     def describe(self) -> str:
         return self.noun
 
-    def parse(self, text: str) -> Any:
-        return text
-
 
 @dataclass(frozen=True)
-class Callback:
+class Callback(_TextAsGiven):
     """A callable (a progress callback, a function to apply)."""
 
     def accepts(self, value: Any) -> bool:
@@ -146,12 +145,9 @@ class Callback:
     def describe(self) -> str:
         return "a callable"
 
-    def parse(self, text: str) -> Any:
-        return text
-
 
 @dataclass(frozen=True)
-class SequenceOf:
+class SequenceOf(_TextAsGiven):
     """A list, tuple, range or 1-d array of at least ``min_items`` items, each accepted by
     one of ``items`` (a text is one value, not a sequence of characters)."""
 
@@ -170,9 +166,6 @@ class SequenceOf:
         size = "a non-empty list" if self.min_items == 1 else \
             f"a list of at least {self.min_items} items" if self.min_items > 1 else "a list"
         return f"{size} of items that are each {describe_any(self.items)}"
-
-    def parse(self, text: str) -> Any:
-        return text
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,10 @@
 
 import streamlit as st
 
-from explorer.ui import advisor_view, compare_view, engine_view, sidebar
+from explorer.ui import advisor_view, compare_view, sidebar
 
-data = sidebar.current_data()
-st.title("Compare strategies")
-if data is None:
-    st.info("Load a dataset in the sidebar to begin.")
-    st.stop()
-if engine_view.is_sharded(data):
-    engine_view.not_on_shards("Comparing strategies across budgets")
-    st.stop()
+data = sidebar.page_data("Compare strategies",
+                         whole_data_for="Comparing strategies across budgets")
 same = "size" if sidebar.cost_column() is None else f"total {sidebar.cost_column()}"
 st.caption("Each metric against the budget, one line per strategy; the grey band is where 90% "
            f"of random subsets of the same {same} fall. A line outside the band, on the good "

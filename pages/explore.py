@@ -6,11 +6,7 @@ from explorer.ui import (compute, curate_view, engine_view, explore_view, filter
                          results_view, sidebar, state, strategy_panel)
 
 explore_view.start_page()
-data = sidebar.current_data()
-st.title("Explore")
-if data is None:
-    st.info("Load a dataset in the sidebar to begin.")
-    st.stop()
+data = sidebar.page_data("Explore")
 if engine_view.is_sharded(data):  # rows read shard by shard on the sidebar's engine
     engine_view.explore_page(data)
     explore_view.finish_layout()

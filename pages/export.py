@@ -4,11 +4,7 @@ import streamlit as st
 
 from explorer.ui import confirm_view, engine_view, export_view, interchange_view, sidebar, state
 
-data = sidebar.current_data()
-st.title("Export")
-if data is None:
-    st.info("Load a dataset in the sidebar to begin.")
-    st.stop()
+data = sidebar.page_data("Export")
 sel = state.get("selection")
 if engine_view.is_sharded(data):  # the engine run's Parquet and manifest, as the CLI's
     engine_view.export_page(data, sel)

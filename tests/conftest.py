@@ -46,3 +46,25 @@ def pydocs():
     import explorer
 
     return explorer.load_sample("pydocs")
+
+
+@pytest.fixture
+def escaping(tmp_path):
+    """Ways out of the allowed folders, made below ``tmp_path``: ``outside``, a folder of
+    its own outside them (removed afterwards) holding ``secret`` (tokens.csv); ``link``, a
+    link to the secret; ``fifo``, a named pipe."""
+    import shutil
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    outside = Path(tempfile.mkdtemp(prefix="serving-outside-"))
+    try:
+        secret = outside / "tokens.csv"
+        secret.write_text("token\nabc\n")
+        link = tmp_path / "innocent.csv"
+        link.symlink_to(secret)
+        fifo = tmp_path / "pipe.npy"
+        os.mkfifo(fifo)
+        yield SimpleNamespace(outside=outside, secret=secret, link=link, fifo=fifo)
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)

@@ -96,44 +96,34 @@ def test_the_whole_app_loads_a_long_odd_name_and_runs_a_strategy_on_it():
     uidata._remove_folder(Path(at.session_state["data_key"][1]).parent.parent)
 
 
-def test_bad_paths_on_disk_say_why_and_keep_the_dataset(tmp_path):
+def test_bad_paths_on_disk_say_why_and_keep_the_dataset(tmp_path, escaping):
     at = opened_on("Path on disk")
-    outside = Path(tempfile.mkdtemp(prefix="serving-outside-"))
-    try:
-        secret = outside / "tokens.csv"
-        secret.write_text("a,b\n1,2\n3,4\n")
-        link = tmp_path / "innocent.csv"
-        link.symlink_to(secret)
-        fifo = tmp_path / "pipe.npy"
-        os.mkfifo(fifo)
-        good = tmp_path / "good.npy"
-        good.write_bytes(npy_bytes(40))
-        cases = {  # path typed -> words of the one-line error
-            str(fifo): "is a named pipe (FIFO), not a regular file",
-            "/dev/zero": "outside the folders this app may use",
-            str(tmp_path): "is a folder",
-            str(secret): "outside the folders this app may use",
-            str(tmp_path / ".." / ".." / ".." / ".." / "etc" / "passwd"):
-                "outside the folders this app may use",
-            str(link): "outside the folders this app may use",
-            str(good) + "\x00": "contains a control character",
-        }
-        for path, words in cases.items():
-            at.session_state["disk_path"] = path
-            at.run()
-            assert not at.exception, (path, [e.value for e in at.exception])
-            assert words in texts(at.error), (path, texts(at.error))
-            assert "The previous dataset is still loaded: **digits**" in texts(at.caption)
-        at.session_state["disk_path"] = str(good)
-        at.session_state["disk_meta"] = str(secret)
+    good = tmp_path / "good.npy"
+    good.write_bytes(npy_bytes(40))
+    cases = {  # path typed -> words of the one-line error
+        str(escaping.fifo): "is a named pipe (FIFO), not a regular file",
+        "/dev/zero": "outside the folders this app may use",
+        str(tmp_path): "is a folder",
+        str(escaping.secret): "outside the folders this app may use",
+        str(tmp_path / ".." / ".." / ".." / ".." / "etc" / "passwd"):
+            "outside the folders this app may use",
+        str(escaping.link): "outside the folders this app may use",
+        str(good) + "\x00": "contains a control character",
+    }
+    for path, words in cases.items():
+        at.session_state["disk_path"] = path
         at.run()
-        assert "tokens.csv (Metadata file): is outside the folders" in texts(at.error)
-        at.session_state["disk_meta"] = ""
-        at.run()
-        assert not at.error and "40 rows × 8 dims" in texts(at.caption)
-        assert "k-center: selected" in texts(at.success)
-    finally:
-        uidata._remove_folder(outside)
+        assert not at.exception, (path, [e.value for e in at.exception])
+        assert words in texts(at.error), (path, texts(at.error))
+        assert "The previous dataset is still loaded: **digits**" in texts(at.caption)
+    at.session_state["disk_path"] = str(good)
+    at.session_state["disk_meta"] = str(escaping.secret)
+    at.run()
+    assert "tokens.csv (Metadata file): is outside the folders" in texts(at.error)
+    at.session_state["disk_meta"] = ""
+    at.run()
+    assert not at.error and "40 rows × 8 dims" in texts(at.caption)
+    assert "k-center: selected" in texts(at.success)
 
 
 def test_a_workspace_folder_outside_the_roots_is_refused_and_not_created():

@@ -107,6 +107,13 @@ def _box_select(page, at: float, size: int, chart: str = ".st-key-map-1",
     return lassoed
 
 
+def _download(page, button: str, timeout: int = 60_000) -> bytes:
+    """Click the download ``button`` (its exact name); the file it downloads, as bytes."""
+    with page.expect_download(timeout=timeout) as dl:
+        page.get_by_role("button", name=button, exact=True).click()
+    return Path(dl.value.path()).read_bytes()
+
+
 def test_select_50_with_k_center_and_download_the_csv(app_url, browser):
     page = browser.new_page(viewport={"width": 1500, "height": 1000}, accept_downloads=True)
     page.goto(app_url)
@@ -134,9 +141,7 @@ def test_select_50_with_k_center_and_download_the_csv(app_url, browser):
 
     page.get_by_role("link", name="Export").click()
     page.get_by_text("Download this selection").wait_for(timeout=60_000)
-    with page.expect_download(timeout=60_000) as dl:
-        page.get_by_role("button", name="CSV", exact=True).click()
-    frame = pd.read_csv(io.BytesIO(Path(dl.value.path()).read_bytes()))
+    frame = pd.read_csv(io.BytesIO(_download(page, "CSV")))
     import explorer
 
     data = explorer.load_sample("digits")
@@ -273,15 +278,11 @@ def test_export_the_lasso_with_map_xy(app_url, browser):
     page.get_by_text("Add the map's x / y").click()
     page.get_by_text("x / y of the", exact=False).wait_for(timeout=60_000)
     page.wait_for_timeout(1000)
-    with page.expect_download(timeout=60_000) as dl:
-        page.get_by_role("button", name="Rows as CSV").click()
-    frame = pd.read_csv(io.BytesIO(Path(dl.value.path()).read_bytes()))
+    frame = pd.read_csv(io.BytesIO(_download(page, "Rows as CSV")))
     assert len(frame) == lassoed and {"x", "y", "index", "id", "label"} <= set(frame.columns)
-    with page.expect_download(timeout=60_000) as dl:
-        page.get_by_role("button", name="Label Studio tasks").click()
     import json
 
-    tasks = json.loads(Path(dl.value.path()).read_text())
+    tasks = json.loads(_download(page, "Label Studio tasks"))
     assert [t["data"]["row_index"] for t in tasks] == frame["index"].tolist()
     shot(page, "export-lasso")
     page.close()
@@ -377,9 +378,7 @@ def test_a_sharded_folder_on_a_dask_local_cluster(app_url, browser, digits, tmp_
 
     page.get_by_role("link", name="Export").click()
     page.get_by_text("Download this selection").wait_for(timeout=60_000)
-    with page.expect_download(timeout=120_000) as dl:
-        page.get_by_role("button", name="Parquet", exact=True).click()
-    frame = pd.read_parquet(io.BytesIO(Path(dl.value.path()).read_bytes()))
+    frame = pd.read_parquet(io.BytesIO(_download(page, "Parquet", timeout=120_000)))
     assert len(frame) == 50 and frame["rank"].tolist() == list(range(50))
     assert frame["id"].tolist() == digits.ids[frame["index"]].tolist()
     shot(page, "shards-dask-export")

@@ -125,38 +125,28 @@ def test_a_planted_upload_folder_is_refused(tmp_path, monkeypatch):
         uidata.upload_base()
 
 
-def test_typed_paths_stay_below_the_allowed_folders(tmp_path, allowed_roots):
+def test_typed_paths_stay_below_the_allowed_folders(tmp_path, allowed_roots, escaping):
     good = tmp_path / "v.npy"
     good.write_bytes(b"x")
     assert uidata.checked_path(str(good), "Path on disk") == good.resolve()
-    outside = Path(tempfile.mkdtemp(prefix="serving-outside-"))
-    try:
-        secret = outside / "tokens.csv"
-        secret.write_text("token\nabc\n")
-        link = tmp_path / "innocent.csv"
-        link.symlink_to(secret)
-        fifo = tmp_path / "pipe.npy"
-        os.mkfifo(fifo)
-        cases = {
-            str(secret): "outside the folders",
-            str(link): "outside the folders",  # a link is followed before the check
-            str(tmp_path / ".." / ".." / ".." / "etc" / "hostname"): "outside the folders",
-            "/dev/zero": "outside the folders",
-            str(fifo): "named pipe",
-            str(tmp_path): "is a folder",
-            str(tmp_path / "missing.npy"): "no such file",
-            str(good) + "\x00.csv": "control character",
-            "~no-such-user-here/v.npy": "cannot be resolved",
-        }
-        for text, words in cases.items():
-            with pytest.raises(explorer.ExplorerError, match=words):
-                uidata.checked_path(text, "Path on disk")
-        folder = outside / "ws"
-        with pytest.raises(explorer.ExplorerError, match="outside the folders"):
-            uidata.checked_folder(str(folder), "Workspace folder")
-        assert not folder.exists()
-    finally:
-        uidata._remove_folder(outside)
+    cases = {
+        str(escaping.secret): "outside the folders",
+        str(escaping.link): "outside the folders",  # a link is followed before the check
+        str(tmp_path / ".." / ".." / ".." / "etc" / "hostname"): "outside the folders",
+        "/dev/zero": "outside the folders",
+        str(escaping.fifo): "named pipe",
+        str(tmp_path): "is a folder",
+        str(tmp_path / "missing.npy"): "no such file",
+        str(good) + "\x00.csv": "control character",
+        "~no-such-user-here/v.npy": "cannot be resolved",
+    }
+    for text, words in cases.items():
+        with pytest.raises(explorer.ExplorerError, match=words):
+            uidata.checked_path(text, "Path on disk")
+    folder = escaping.outside / "ws"
+    with pytest.raises(explorer.ExplorerError, match="outside the folders"):
+        uidata.checked_folder(str(folder), "Workspace folder")
+    assert not folder.exists()
 
 
 def _explorer(*args, **kw):

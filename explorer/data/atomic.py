@@ -63,6 +63,16 @@ def _identity(path: Path):
         return os.path.realpath(path)
 
 
+def _refuse_an_input(path: Path, here: str, inputs) -> None:
+    """An output never replaces an input: refuse ``path`` (named ``here``) when it is the
+    same file as one of ``inputs``, ``(path or None, what)`` pairs."""
+    for source, source_what in inputs:
+        if source is not None and Path(source).expanduser().exists() and \
+                _identity(path) == _identity(Path(source).expanduser()):
+            raise ExplorerError(f"{here}: is the input {_label(Path(source), source_what)}; an "
+                                "output never replaces an input. Choose another name.")
+
+
 def check_targets(targets, *, force: bool = False, inputs=()) -> list[Path]:
     """Check every output before any is written; return them as expanded Paths.
 
@@ -114,11 +124,7 @@ def check_targets(targets, *, force: bool = False, inputs=()) -> list[Path]:
             if _identity(p) == _identity(other):
                 raise ExplorerError(f"{here} and {_label(other, other_what)} are the same "
                                     "file; give each output its own name.")
-        for source, source_what in inputs:
-            if source is not None and Path(source).expanduser().exists() and \
-                    _identity(p) == _identity(Path(source).expanduser()):
-                raise ExplorerError(f"{here}: is the input {_label(Path(source), source_what)};"
-                                    " an output never replaces an input. Choose another name.")
+        _refuse_an_input(p, here, inputs)
         if link is not None and not force:
             raise ExplorerError(f"{here}: already exists; not overwritten. Choose another "
                                 "name or pass --force (force=True) to replace it.")
@@ -463,11 +469,7 @@ def atomic_folder(path, force: bool = False, what: str = "", *, inputs=(), looks
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ExplorerError(f"{here}: the folder {folder} is not writable; write somewhere "
                             "else.")
-    for source, source_what in inputs:
-        if source is not None and Path(source).expanduser().exists() and \
-                _identity(target) == _identity(Path(source).expanduser()):
-            raise ExplorerError(f"{here}: is the input {_label(Path(source), source_what)}; an "
-                                "output never replaces an input. Choose another name.")
+    _refuse_an_input(target, here, inputs)
     now = time.time()
     prefix = f".{target.name}."
     for name in _listing(folder):

@@ -153,9 +153,7 @@ class Compare(Filter):
     def _mask(self, frame, what):
         series, here = frame[self.column], self._here(what)
         value = _coerce(self.column, column_kind(series), self.value, here)
-        if self.op == "!=":  # a missing value differs from every value
-            return ~_bool(_apply(operator.eq, series, value, here))
-        return _bool(_apply(_OPERATORS[self.op], series, value, here))
+        return _compared(self.op, series, value, here)
 
 
 @dataclass(frozen=True)
@@ -182,9 +180,7 @@ class CompareColumns(Filter):
             raise ExplorerError(f"{here}: column {self.left!r} holds {_KIND[ka]} and "
                                 f"{self.right!r} holds {_KIND[kb]}; only columns of the same "
                                 "kind can be compared.")
-        if self.op == "!=":
-            return ~_bool(_apply(operator.eq, a, b, here))
-        return _bool(_apply(_OPERATORS[self.op], a, b, here))
+        return _compared(self.op, a, b, here)
 
 
 @dataclass(frozen=True)
@@ -316,41 +312,43 @@ class IsNa(Filter):
 
 
 @dataclass(frozen=True)
-class And(Filter):
-    """Every condition holds."""
+class _Joined(Filter):
+    """Conditions joined by one word (``and`` / ``or``), its mask their rows reduced by one
+    logical operator."""
 
     args: tuple
+    # set by each kind (class constants, not dataclass fields): the word, which is also
+    # the JSON "op", and the numpy ufunc that reduces the conditions' masks
+    word = ""
+    logical = None
 
     def to_text(self):
-        return " and ".join(_wrapped(a) for a in self.args)
+        return f" {self.word} ".join(_wrapped(a) for a in self.args)
 
     def to_json(self):
-        return {"op": "and", "args": [a.to_json() for a in self.args]}
+        return {"op": self.word, "args": [a.to_json() for a in self.args]}
 
     def columns(self):
         return set().union(*(a.columns() for a in self.args))
 
     def _mask(self, frame, what):
-        return np.logical_and.reduce([a._mask(frame, what) for a in self.args])
+        return self.logical.reduce([a._mask(frame, what) for a in self.args])
 
 
 @dataclass(frozen=True)
-class Or(Filter):
+class And(_Joined):
+    """Every condition holds."""
+
+    word = "and"
+    logical = np.logical_and
+
+
+@dataclass(frozen=True)
+class Or(_Joined):
     """At least one condition holds."""
 
-    args: tuple
-
-    def to_text(self):
-        return " or ".join(_wrapped(a) for a in self.args)
-
-    def to_json(self):
-        return {"op": "or", "args": [a.to_json() for a in self.args]}
-
-    def columns(self):
-        return set().union(*(a.columns() for a in self.args))
-
-    def _mask(self, frame, what):
-        return np.logical_or.reduce([a._mask(frame, what) for a in self.args])
+    word = "or"
+    logical = np.logical_or
 
 
 @dataclass(frozen=True)
@@ -373,7 +371,7 @@ class Not(Filter):
 
 
 def _wrapped(node: Filter) -> str:
-    return f"({node.to_text()})" if isinstance(node, (And, Or)) else node.to_text()
+    return f"({node.to_text()})" if isinstance(node, _Joined) else node.to_text()
 
 
 def all_of(*conditions: Filter) -> Filter:
@@ -470,6 +468,14 @@ def _apply(op, left, right, here: str):
     except (TypeError, ValueError) as exc:
         raise ExplorerError(f"{here}: these values cannot be compared that way "
                             f"({type(exc).__name__}: {str(exc)[:80]}).") from None
+
+
+def _compared(op: str, left, right, here: str) -> np.ndarray:
+    """The rows where ``left op right`` holds; ``!=`` is ``not ==``, so a missing value
+    differs from every value."""
+    if op == "!=":
+        return ~_bool(_apply(operator.eq, left, right, here))
+    return _bool(_apply(_OPERATORS[op], left, right, here))
 
 
 def _bool(result) -> np.ndarray:

@@ -434,14 +434,9 @@ def _take_lasso(event, layout) -> None:
     """A new box or lasso drawn on the map becomes the current lasso (global rows); an
     event already taken is not taken again. The rows are found from the drawn area's
     coordinates: the chart's own list of brushed points came back empty for this map."""
-    try:
-        areas = event["selection"]["areas"]
-    except (KeyError, TypeError):
+    areas = state.new_chart_selection(event, "areas", "shard_map_event")
+    if areas is None:
         return
-    signature = repr(areas)
-    if signature == state.get("shard_map_event"):
-        return
-    state.put("shard_map_event", signature)
     xy = np.round(np.asarray(layout.xy, dtype=np.float64), 3)  # as the chart draws them
     state.put("shard_lasso", layout.index[inside_areas(xy, areas)].tolist())
 

@@ -205,14 +205,9 @@ def finish_layout(redraw: bool = False) -> None:
 def _take_lasso(event, drawn) -> None:
     """A new lasso, box or click on the map becomes the current lasso (a click on one point
     also opens its details); an event already taken is not taken again."""
-    try:
-        selected = event["selection"]["selected"]
-    except (KeyError, TypeError):
+    selected = state.new_chart_selection(event, "selected", "map_event")
+    if selected is None:
         return
-    signature = repr(selected)
-    if signature == state.get("map_event"):
-        return
-    state.put("map_event", signature)
     rows = drawn.rows_of(selected)
     state.put("lasso", rows)
     if len(rows) == 1:

@@ -131,19 +131,18 @@ def overlap_figure(report) -> go.Figure:
                          pointpos=0, marker={"color": "#9aa0a6", "size": 5},
                          line={"color": "#80868b"}, fillcolor="rgba(154,160,166,0.25)",
                          orientation="h", hoverinfo="x"))
-    if report.overlap is not None:
+    markers = [  # (overlap, legend, symbol, size, colour); None: not measured
+        (report.overlap, f"{report.strategy} here vs re-run in {report.spaces[1]}",
+         "diamond", 16, "#d93025"),
+        (report.seed_overlap, f"{report.strategy} with the next seed, same embedding",
+         "circle", 13, "#1a73e8")]
+    markers = [m for m in markers if m[0] is not None]
+    for value, name, symbol, size, colour in markers:
         fig.add_trace(go.Scatter(
-            x=[report.overlap], y=["two random subsets"], mode="markers",
-            name=f"{report.strategy} here vs re-run in {report.spaces[1]}",
-            marker={"symbol": "diamond", "size": 16, "color": "#d93025",
+            x=[value], y=["two random subsets"], mode="markers", name=name,
+            marker={"symbol": symbol, "size": size, "color": colour,
                     "line": {"color": "white", "width": 1}}))
-    if report.seed_overlap is not None:
-        fig.add_trace(go.Scatter(
-            x=[report.seed_overlap], y=["two random subsets"], mode="markers",
-            name=f"{report.strategy} with the next seed, same embedding",
-            marker={"symbol": "circle", "size": 13, "color": "#1a73e8",
-                    "line": {"color": "white", "width": 1}}))
-    shown = [*r, *(v for v in (report.overlap, report.seed_overlap) if v is not None)]
+    shown = [*r, *(m[0] for m in markers)]
     right = min(1.02, max(0.1, 1.15 * max(shown)))
     fig.update_layout(height=230, margin={"l": 10, "r": 10, "t": 40, "b": 40},
                       title={"text": "Rows shared (Jaccard) with the selection", "font":

@@ -145,6 +145,21 @@ def reset_for_new_data() -> None:
     put("map_generation", get("map_generation") + 1)
 
 
+def new_chart_selection(event, part: str, key: str):
+    """``event["selection"][part]`` of a chart's selection event when it is new, else None.
+    Each rerun returns the chart's last event again: the one taken is remembered under the
+    state ``key``, so it is taken once."""
+    try:
+        found = event["selection"][part]
+    except (KeyError, TypeError):
+        return None
+    signature = repr(found)
+    if signature == get(key):
+        return None
+    put(key, signature)
+    return found
+
+
 def column_choice_key(key: str) -> str:
     """Where the column widget's own choice ("(none)" included) is remembered."""
     return f"{key}:choice"
