@@ -51,6 +51,15 @@ def _push_once(keys, vals, size, key, val):
 
 
 @njit(cache=True, nogil=True)
+def _offsets(ptr):
+    """CSR offsets in place from the per-row counts held at ``ptr[1:]``; returns a copy of
+    the row starts, the cursors that filling the rows moves."""
+    for i in range(len(ptr) - 1):
+        ptr[i + 1] += ptr[i]
+    return ptr[:-1].copy()
+
+
+@njit(cache=True, nogil=True)
 def _reverse(idx):
     """CSR of the transposed graph: for each row j, the (row i, place t) of every entry
     ``idx[i, t] == j``."""
@@ -60,9 +69,7 @@ def _reverse(idx):
         for t in range(k):
             if idx[i, t] >= 0:
                 ptr[idx[i, t] + 1] += 1
-    for j in range(n):
-        ptr[j + 1] += ptr[j]
-    fill = ptr[:-1].copy()
+    fill = _offsets(ptr)
     who = np.empty(ptr[-1], dtype=np.int64)
     place = np.empty(ptr[-1], dtype=np.int64)
     for i in range(n):
@@ -170,9 +177,7 @@ def _group(buf_a, buf_b, buf_d, counts, n):
     for t in range(len(counts)):
         for w in range(counts[t]):
             ptr[buf_a[t, w] + 1] += 1
-    for i in range(n):
-        ptr[i + 1] += ptr[i]
-    fill = ptr[:-1].copy()
+    fill = _offsets(ptr)
     rows = np.empty(ptr[-1], dtype=np.int64)
     dists = np.empty(ptr[-1], dtype=np.float64)
     for t in range(len(counts)):
