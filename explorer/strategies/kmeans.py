@@ -83,13 +83,8 @@ def k_means(problem: Problem, n_clusters: int | None, pick: str, allocation: str
     Refinement", arXiv:2409.11378, 2024 (ICLR 2025).
     D. Arthur and S. Vassilvitskii, "k-means++: The advantages of careful seeding", SODA 2007.
     """
-    pool = problem.allowed.copy()
-    pool[problem.pinned] = True
-    rows = np.flatnonzero(pool)
-    k = problem.n_new if n_clusters is None else min(n_clusters, len(rows))
-    k = max(1, min(k, len(rows)))
-    seed = int(problem.rng.integers(2**31))
-    clusters = problem.kmeans(k, seed, rows)
+    rows, clusters = cluster_pool(problem, max(1, problem.n_new) if n_clusters is None
+                                  else n_clusters)
     labels = clusters.labels
     n_k = clusters.k
     pinned_local = np.searchsorted(rows, problem.pinned)
