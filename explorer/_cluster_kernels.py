@@ -6,19 +6,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._space_kernels import exact_sq_distance
+
 #: Rows per work unit of the seeding pass: fixed, so the per-unit sums (and the draw made
 #: from them) never depend on the thread count.
 SEED_CHUNK = 4096
-
-
-@njit(cache=True, fastmath=True, nogil=True)
-def _sq_rows(X, i, c):
-    """|X[i] - X[c]|^2: float32 values differenced and summed in float64."""
-    s = 0.0
-    for j in range(X.shape[1]):
-        d = np.float64(X[i, j]) - np.float64(X[c, j])
-        s += d * d
-    return s
 
 
 #: Below this many work units a seeding pass runs on one thread: a parallel region per centre
@@ -34,7 +26,7 @@ def _seeding_unit(X, c, k, gaps, nearest, owner, u):
         # the new centre is no nearer unless it is within twice the current distance of the
         # row's centre (triangle inequality): only then is the distance computed
         if m > 0.0 and (owner[i] < 0 or gaps[owner[i]] < 2.0 * m):
-            d = np.sqrt(_sq_rows(X, i, c))
+            d = np.sqrt(exact_sq_distance(X, i, X, c))
             if d < m:
                 nearest[i] = d
                 owner[i] = k
@@ -55,7 +47,7 @@ def seeding_add(X, c, centres, k, nearest, owner, unit_sums, gaps):
     (``nearest``, ``owner``) and the per-unit sums of squared distances (``unit_sums``), in one
     pass that skips rows the triangle inequality proves cannot come nearer."""
     for j in range(k):  # serial: a second parallel region per centre costs more than this
-        gaps[j] = np.sqrt(_sq_rows(X, centres[j], c))
+        gaps[j] = np.sqrt(exact_sq_distance(X, centres[j], X, c))
     centres[k] = c
     if len(unit_sums) >= PARALLEL_UNITS:
         _seeding_pass(X, c, k, gaps, nearest, owner, unit_sums)

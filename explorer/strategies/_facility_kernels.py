@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._heap import sift_down
+
 
 #: Tile side of the symmetric distance pass.
 TILE = 64
@@ -133,39 +135,6 @@ def gains_serial(dense, D, indptr, rows, vals, r, candidates, out):
 
 
 @njit(cache=True, nogil=True)
-def _before(g1, j1, g2, j2):
-    """Heap order: larger gain first, then lower row."""
-    return g1 > g2 or (g1 == g2 and j1 < j2)
-
-
-@njit(cache=True, nogil=True)
-def _sift_down(hg, hj, size, pos):
-    g = hg[pos]
-    j = hj[pos]
-    while True:
-        c = 2 * pos + 1
-        if c >= size:
-            break
-        if c + 1 < size and _before(hg[c + 1], hj[c + 1], hg[c], hj[c]):
-            c += 1
-        if not _before(hg[c], hj[c], g, j):
-            break
-        hg[pos] = hg[c]
-        hj[pos] = hj[c]
-        pos = c
-    hg[pos] = g
-    hj[pos] = j
-
-
-@njit(cache=True, nogil=True)
-def heapify(hg, hj):
-    """Turn (bounds, rows) into a max-heap in place."""
-    size = len(hg)
-    for pos in range(size // 2 - 1, -1, -1):
-        _sift_down(hg, hj, size, pos)
-
-
-@njit(cache=True, nogil=True)
 def lazy_steps(dense, D, indptr, rows, vals, r, hg, hj, state, order, picked_gains, t0, t1):
     """Lazy greedy picks t0..t1-1 (Minoux 1978).
 
@@ -181,17 +150,14 @@ def lazy_steps(dense, D, indptr, rows, vals, r, hg, hj, state, order, picked_gai
     while t < t1 and size > 0:
         while True:
             j = hj[0]
-            hg[0] = _gain(dense, D, indptr, rows, vals, r, j)
+            sift_down(hg, hj, size, 0, _gain(dense, D, indptr, rows, vals, r, j), j)
             evals += 1
-            _sift_down(hg, hj, size, 0)
             if hj[0] == j:
                 break
         order[t] = j
         picked_gains[t] = add(dense, D, indptr, rows, vals, r, j)
         size -= 1
-        hg[0] = hg[size]
-        hj[0] = hj[size]
-        _sift_down(hg, hj, size, 0)
+        sift_down(hg, hj, size, 0, hg[size], hj[size])
         t += 1
     state[0] = size
     state[1] = evals

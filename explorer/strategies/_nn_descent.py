@@ -19,6 +19,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from ._heap import above, keep_least
+
 #: Rounds at most, and the share of the N x k entries below which a round's changes stop it.
 ROUNDS = 12
 DELTA = 0.005
@@ -36,51 +38,25 @@ def _priority(a, b, r):
 
 
 @njit(cache=True, nogil=True)
-def _heap_push(keys, vals, size, key, val):
-    """Keep the ``len(keys)`` smallest keys in a max-heap; returns the new size."""
-    cap = len(keys)
-    if size < cap:
-        pos = size
-        size += 1
-        while pos > 0:
-            parent = (pos - 1) // 2
-            if keys[parent] >= key:
-                break
-            keys[pos] = keys[parent]
-            vals[pos] = vals[parent]
-            pos = parent
-        keys[pos] = key
-        vals[pos] = val
-        return size
-    if key >= keys[0]:
-        return size
-    pos = 0
-    while True:
-        c = 2 * pos + 1
-        if c >= cap:
-            break
-        if c + 1 < cap and keys[c + 1] > keys[c]:
-            c += 1
-        if keys[c] <= key:
-            break
-        keys[pos] = keys[c]
-        vals[pos] = vals[c]
-        pos = c
-    keys[pos] = key
-    vals[pos] = val
-    return size
-
-
-@njit(cache=True, nogil=True)
 def _push_once(keys, vals, size, key, val):
-    """:func:`_heap_push` unless ``val`` is in the heap already (an edge listed both ways
-    has one priority, so it would come twice)."""
-    if size == len(keys) and key >= keys[0]:
+    """Keep the ``len(keys)`` lowest priorities (:func:`keep_least`), each row ``val`` once
+    (an edge listed both ways has one priority, so it would come twice). Returns the new
+    size."""
+    if size == len(keys) and not above(keys[0], vals[0], key, val):
         return size
     for s in range(size):
         if vals[s] == val:
             return size
-    return _heap_push(keys, vals, size, key, val)
+    return keep_least(keys, vals, size, key, val)
+
+
+@njit(cache=True, nogil=True)
+def _offsets(ptr):
+    """CSR offsets in place from the per-row counts held at ``ptr[1:]``; returns a copy of
+    the row starts, the cursors that filling the rows moves."""
+    for i in range(len(ptr) - 1):
+        ptr[i + 1] += ptr[i]
+    return ptr[:-1].copy()
 
 
 @njit(cache=True, nogil=True)
@@ -93,9 +69,7 @@ def _reverse(idx):
         for t in range(k):
             if idx[i, t] >= 0:
                 ptr[idx[i, t] + 1] += 1
-    for j in range(n):
-        ptr[j + 1] += ptr[j]
-    fill = ptr[:-1].copy()
+    fill = _offsets(ptr)
     who = np.empty(ptr[-1], dtype=np.int64)
     place = np.empty(ptr[-1], dtype=np.int64)
     for i in range(n):
@@ -203,9 +177,7 @@ def _group(buf_a, buf_b, buf_d, counts, n):
     for t in range(len(counts)):
         for w in range(counts[t]):
             ptr[buf_a[t, w] + 1] += 1
-    for i in range(n):
-        ptr[i + 1] += ptr[i]
-    fill = ptr[:-1].copy()
+    fill = _offsets(ptr)
     rows = np.empty(ptr[-1], dtype=np.int64)
     dists = np.empty(ptr[-1], dtype=np.float64)
     for t in range(len(counts)):

@@ -24,6 +24,7 @@ from numba import njit, prange
 from .. import space
 from ..params import Interval
 from .._cluster_kernels import centre_sums
+from ._heap import keep_least, sift_down
 
 #: Up to this many rows the graph is exact (N^2 D work); above, NN-descent.
 EXACT_MAX_ROWS = 10_000
@@ -117,31 +118,6 @@ def centred(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, nogil=True)
-def _heap_worse(d1, j1, d2, j2):
-    """Order of the top-k max-heap: larger distance, then larger row, is worse."""
-    return d1 > d2 or (d1 == d2 and j1 > j2)
-
-
-@njit(cache=True, nogil=True)
-def _heap_replace(hd, hj, k, d, j):
-    """Replace the worst entry (the root) by (d, j) and restore the heap."""
-    pos = 0
-    while True:
-        c = 2 * pos + 1
-        if c >= k:
-            break
-        if c + 1 < k and _heap_worse(hd[c + 1], hj[c + 1], hd[c], hj[c]):
-            c += 1
-        if not _heap_worse(hd[c], hj[c], d, j):
-            break
-        hd[pos] = hd[c]
-        hj[pos] = hj[c]
-        pos = c
-    hd[pos] = d
-    hj[pos] = j
-
-
-@njit(cache=True, nogil=True)
 def _topk_rows(G, queries, cands, selfpos, sq, k, out_idx, out_d, b0, b1, step):
     """For query rows q_b (b = b0, b0 + step, ... < b1): the k nearest among the rows
     ``cands`` given the Gram block ``G[b, c] = x_{q_b} . x_{cands_c}``; the query itself (at
@@ -153,8 +129,10 @@ def _topk_rows(G, queries, cands, selfpos, sq, k, out_idx, out_d, b0, b1, step):
     for c in range(n_c):
         csq[c] = sq[cands[c]]
     dd = np.empty(n_c, dtype=np.float64)
+    # the k nearest so far, farthest at the root; rows negated, so that of equal distances
+    # the larger row is at the root and goes first
     hd = np.empty(k, dtype=np.float64)
-    hj = np.empty(k, dtype=np.int64)
+    hn = np.empty(k, dtype=np.int64)
     for b in range(b0, b1, step):
         q = queries[b]
         # |x_q - x_j|^2 - |x_q|^2 = |x_j|^2 - 2 x_q.x_j orders the candidates
@@ -163,20 +141,18 @@ def _topk_rows(G, queries, cands, selfpos, sq, k, out_idx, out_d, b0, b1, step):
         if selfpos[b] >= 0:
             dd[selfpos[b]] = -np.inf
         hd[:] = np.inf
-        hj[:] = np.int64(2**62)
+        hn[:] = -np.int64(2**62)
         for c in range(n_c):
             d = dd[c]
-            if d <= hd[0]:
-                j = cands[c]
-                if d < hd[0] or j < hj[0]:
-                    _heap_replace(hd, hj, k, d, j)
-        # heap -> ascending order (d, j): repeatedly move the worst to the end
+            if d <= hd[0]:  # most candidates are farther: their row is not read
+                keep_least(hd, hn, k, d, -cands[c])
+        # heap -> ascending order (d, j): repeatedly move the farthest to the end
         sq_q = sq[q]
         for m in range(k - 1, -1, -1):
             wd = hd[0]
-            wj = hj[0]
+            wj = -hn[0]
             if m > 0:
-                _heap_replace(hd, hj, m, hd[m], hj[m])
+                sift_down(hd, hn, m, 0, hd[m], hn[m])
             out_idx[q, m] = wj
             out_d[q, m] = np.float32(0.0) if wj == q else np.float32(max(wd + sq_q, 0.0))
 

@@ -19,6 +19,7 @@ from ..params import Interval, Options, Param
 from . import _facility_kernels as kernels
 from . import _sparse
 from ._greedy import METHODS, greedy
+from ._heap import heapify
 from .base import Picks, Problem, register
 
 #: Share of the available memory the dense N x N similarity matrix may take (kernel="dense").
@@ -147,7 +148,7 @@ class FacilityLocationObjective:
         """Compiled lazy greedy (Minoux 1978); the picks of the plain heap in ``_greedy``."""
         hg = self.gains(cand)
         hj = cand.astype(np.int64).copy()
-        kernels.heapify(hg, hj)
+        heapify(hg, hj)
         state = np.array([len(hj), 0], dtype=np.int64)
         order = np.empty(n_new, dtype=np.int64)
         picked = np.empty(n_new, dtype=np.float64)

@@ -1,4 +1,5 @@
-"""k-means cluster sampling: one (or a few) representatives per cluster."""
+"""k-means cluster sampling: one (or a few) representatives per cluster, and k-means quota
+sampling with iterative refinement (kMQ)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 from ..cost import KMEANS_COST
 from ..params import Interval, Options, Param
 from ._allocation import allocate
+from ._cluster_pool import N_CLUSTERS, cluster_pool
 from .base import Picks, Problem, register
 
 
@@ -81,13 +83,8 @@ def k_means(problem: Problem, n_clusters: int | None, pick: str, allocation: str
     Refinement", arXiv:2409.11378, 2024 (ICLR 2025).
     D. Arthur and S. Vassilvitskii, "k-means++: The advantages of careful seeding", SODA 2007.
     """
-    pool = problem.allowed.copy()
-    pool[problem.pinned] = True
-    rows = np.flatnonzero(pool)
-    k = problem.n_new if n_clusters is None else min(n_clusters, len(rows))
-    k = max(1, min(k, len(rows)))
-    seed = int(problem.rng.integers(2**31))
-    clusters = problem.kmeans(k, seed, rows)
+    rows, clusters = cluster_pool(problem, max(1, problem.n_new) if n_clusters is None
+                                  else n_clusters)
     labels = clusters.labels
     n_k = clusters.k
     pinned_local = np.searchsorted(rows, problem.pinned)
@@ -102,3 +99,75 @@ def k_means(problem: Problem, n_clusters: int | None, pick: str, allocation: str
     new = round_robin(groups, clusters.sizes)
     return Picks(np.concatenate([problem.pinned, new]).astype(np.int64),
                  info={"n_clusters": int(n_k)})
+
+
+@register(
+    "k-means-kmq",
+    summary="k-means with the budget shared across clusters; with a score column, clusters "
+    "whose picks score well get more of the budget in later rounds.",
+    family="clustering",
+    paper="Yu et al., Diversify and Conquer: Diversity-Centric Data Selection with Iterative "
+    "Refinement, 2024 (ICLR 2025).",
+    params=(
+        N_CLUSTERS,
+        Param("allocation", Options(("proportional", "equal")), "proportional",
+              "Budget per cluster by cluster size, or the same for every cluster."),
+        Param("pick", Options(("nearest", "median", "random")), "random",
+              "Which rows of a cluster: nearest its centre, at the median distance, or at "
+              "random."),
+        Param("iterations", Interval("int", 1, 20), 1,
+              "Rounds of refinement (used with a score column): each round re-weights the "
+              "clusters by the mean score of their picks so far."),
+        Param("prefer", Options(("high", "low")), "high",
+              "With a score column: whether clusters with high or low scores get more."),
+    ),
+    cost=KMEANS_COST,
+)
+def k_means_kmq(problem: Problem, n_clusters: int, allocation: str, pick: str,
+                iterations: int, prefer: str) -> Picks:
+    """k-means quota sampling (kMQ) with optional iterative refinement.
+
+    Round 1 spends budget / iterations across the k-means clusters (proportional to size or
+    equal, met exactly) and picks inside each cluster nearest / at the median distance / at
+    random. Each later round (only when a score column is given) re-weights the clusters by
+    the mean score of their picks so far (a softmax over standardised means; ``prefer``
+    chooses the direction) and spends the next share of the budget. The paper scores clusters
+    with a model trained on the picks; this uses the user's score column as that stand-in.
+
+    References
+    ----------
+    S. Yu et al., "Diversify and Conquer: Diversity-Centric Data Selection with Iterative
+    Refinement", arXiv:2409.11378, 2024 (ICLR 2025).
+    """
+    rows, cl = cluster_pool(problem, n_clusters)
+    allowed_local = problem.allowed[rows]
+    pinned_local = np.searchsorted(rows, problem.pinned)
+    taken = np.zeros(len(rows), dtype=bool)
+    taken[pinned_local] = True
+    rounds = iterations if problem.scores is not None else 1
+    shares = np.diff(np.round(np.linspace(0, problem.n_new, rounds + 1)).astype(int))
+    weights = cl.sizes.astype(np.float64) if allocation == "proportional" else np.ones(cl.k)
+    picked_rounds = []
+    for r, share in enumerate(shares):
+        if r > 0:
+            mean = np.array([problem.scores[rows[taken & (cl.labels == c)]].mean()
+                             if (taken & (cl.labels == c)).any() else np.nan
+                             for c in range(cl.k)])
+            fill = np.nanmean(mean) if np.isfinite(mean).any() else 0.0
+            mean = np.where(np.isfinite(mean), mean, fill)
+            zs = (mean - mean.mean()) / (mean.std() or 1.0)
+            zs = zs if prefer == "high" else -zs
+            base = cl.sizes.astype(np.float64) if allocation == "proportional" else np.ones(cl.k)
+            weights = base * np.exp(zs)
+        capacity = np.bincount(cl.labels[allowed_local & ~taken], minlength=cl.k)
+        quota = allocate(capacity, int(share), "proportional", weights=weights)
+        groups = []
+        for c, ranked in enumerate(ranked_by_cluster(cl, rows, allowed_local & ~taken)):
+            chosen = pick_within(ranked, int(quota[c]), pick, problem.rng)
+            groups.append(np.asarray(chosen, dtype=np.int64))
+        new = round_robin(groups, cl.sizes)
+        taken[np.searchsorted(rows, new)] = True
+        picked_rounds.append(new)
+    new = np.concatenate(picked_rounds) if picked_rounds else np.zeros(0, np.int64)
+    return Picks(np.concatenate([problem.pinned, new]).astype(np.int64),
+                 info={"n_clusters": cl.k, "rounds": int(rounds)})

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..cost import KMEANS_COST
-from ..params import Interval, Options, Param
+from ..params import Options, Param
+from ._cluster_pool import N_CLUSTERS, cluster_pool
 from .base import Picks, Problem, fill_from_allowed, register
-from .cluster_diverse import cluster_pool
 
 
 @register(
@@ -19,7 +19,7 @@ from .cluster_diverse import cluster_pool
     paper="Sorscher, Geirhos, Shekhar, Ganguli & Morcos, Beyond neural scaling laws: beating "
     "power law scaling via data pruning, NeurIPS 2022.",
     params=(
-        Param("n_clusters", Interval("int", 1, None), 50, "Number of k-means clusters."),
+        N_CLUSTERS,
         Param("keep", Options(("hard", "easy")), "hard",
               "hard: the rows farthest from their prototype (the paper's choice when much data "
               "remains); easy: the nearest (its choice when little remains)."),

@@ -8,8 +8,8 @@ from .. import space
 from ..cost import CostModel
 from ..params import Interval, Options, Param
 from ..transport import sinkhorn_cost
+from ._sampling import gumbel_top_k
 from .base import Picks, Problem, register
-from .cluster_diverse import gumbel_top_k
 
 
 #: The shared PCA is fitted on at most this many pool rows (seeded), and the pool is
