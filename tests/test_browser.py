@@ -91,7 +91,11 @@ def _box_select(page, at: float, size: int, chart: str = ".st-key-map-1",
                 button: str = "Pin lassoed", rows: int = 1797) -> int:
     """Drag a ``size``-pixel box on the map ``chart`` from ``at`` of its width and height
     (the box tool sits second from the right in the map's toolbox), wait for ``button`` to be
-    enabled; returns how many of its ``rows`` the box lassoed."""
+    enabled; returns how many of its ``rows`` the box lassoed. It waits for the app's runs to
+    end first: the page redraws the map once after its first selection (with the picks), and
+    a box drawn before that redraw is gone with it."""
+    page.wait_for_timeout(500)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=120_000)
     canvas = page.locator(f"{chart} canvas").first.bounding_box()
     page.mouse.click(canvas["x"] + canvas["width"] - 94, canvas["y"] + 55)  # the box tool
     x0, y0 = canvas["x"] + canvas["width"] * at, canvas["y"] + canvas["height"] * at

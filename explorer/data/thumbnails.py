@@ -197,6 +197,11 @@ def view_key(data, column: str, side: int = THUMBNAIL_SIDE) -> str:
                    roots.encode())
 
 
+def view_folder(data, column: str, side: int = THUMBNAIL_SIDE) -> Path:
+    """Where a dataset's row files go, relative to the served root: ``thumbs/rows/<view>``."""
+    return Path("thumbs") / "rows" / view_key(data, column, side)
+
+
 def _thumbnail_of(source, content: Path, settings: bytes, side: int, what: str
                   ) -> tuple[Path | None, str, bool]:
     """(the cached thumbnail of ``source``, why there is none, whether it was made now)."""
@@ -242,7 +247,7 @@ def hover_thumbnails(data, rows: Sequence[int], root, *, side: int = THUMBNAIL_S
         return None
     root = Path(root)
     content = root / "thumbs" / "content"
-    folder = Path("thumbs") / "rows" / view_key(data, column, side)
+    folder = view_folder(data, column, side)
     view = root / folder
     content.mkdir(parents=True, exist_ok=True)
     view.mkdir(parents=True, exist_ok=True)

@@ -135,10 +135,7 @@ def map_section(data) -> None:
     shown = dict(selected=selected, pinned=state.get("pinned"), excluded=state.get("excluded"),
                  target=state.get("target"), found=curate_view.matches(data),
                  neighbours=() if near is None else near.indices)
-    # before the session's first selection the map is drawn without thumbnails, which are
-    # made after the scorecard (finish_layout)
-    hover = hover_view.hover_for(data, key, live_charts.drawn_rows(data.n, **shown),
-                                 images=not map_before_selection())
+    hover = hover_view.hover_for(data, key, live_charts.drawn_rows(data.n, **shown))
     meta = data.metadata
 
     def details(r: int) -> str:  # hover line of a highlighted row (escaped by the chart)
@@ -163,8 +160,9 @@ def map_section(data) -> None:
     state.put("map_drawn", live_charts.MapChart({}, chart.series_rows))
     _take_lasso(event, drawn if drawn is not None else chart)
     lasso_actions(data)
-    if state.get("layout_pending") is not None and not state.get("page_running"):
-        st.rerun()  # the layout was chosen in this fragment: the page's end computes it
+    if not state.get("page_running") and (state.get("layout_pending") is not None or
+                                          state.get("thumbnails_pending") is not None):
+        st.rerun()  # asked for in this fragment's run: the page's end makes them
 
 
 def start_page() -> None:
@@ -181,17 +179,20 @@ def map_before_selection() -> bool:
 
 
 def finish_layout(redraw: bool = False) -> None:
-    """Make the hover thumbnails and compute the layout the map is waiting for (if any),
-    showing the layout's progress above the map, then redraw the page with them. Called
-    last, so the selection and its scorecard are on screen before either starts. ``redraw``: redraw the page anyway once there is a
-    selection (the map was drawn before it)."""
+    """Make the hover thumbnails the map names (if pending) and compute the layout it is
+    waiting for (if any), showing the layout's progress above the map, then redraw the page
+    with it. Called last, so the selection and its scorecard are on screen before either
+    starts. ``redraw``: redraw the page first once there is a selection (the map was drawn
+    before it)."""
     state.put("page_running", False)
-    thumbnails_made = hover_view.make_pending_thumbnails()
     pending = state.get("layout_pending")
     if pending is None:
-        if thumbnails_made or (redraw and state.get("selection") is not None):
-            st.rerun()
+        if redraw and state.get("selection") is not None:
+            st.rerun()  # the picks first: the thumbnails follow at the end of that run
+        if hover_view.make_pending_thumbnails():
+            st.rerun()  # some rows have no thumbnail: the map's hover says why
         return
+    hover_view.make_pending_thumbnails()
     key, method, nn, md, metric, note = pending
     state.put("layout_pending", None)
     lead = layout_lead(projection.LABELS[method])

@@ -10,6 +10,7 @@ map's data carries no URL.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,21 +69,35 @@ def _thumbnails(data_key, rows: np.ndarray, root: str):
     return thumbnails.hover_thumbnails(load_cached(*data_key), rows, root)
 
 
-def hover_for(data, data_key, rows: np.ndarray, images: bool = True) -> Hover:
+@st.cache_data(show_spinner=False, max_entries=8)
+def _folder(data_key, column: str) -> str:
+    return thumbnails.view_folder(load_cached(*data_key), column).as_posix()
+
+
+def _signature(data_key, rows: np.ndarray, root: str) -> tuple:
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    return data_key, hashlib.sha1(rows.tobytes()).hexdigest(), root
+
+
+def hover_for(data, data_key, rows: np.ndarray) -> Hover:
     """The hover of the map drawing ``rows`` (:func:`explorer.ui.live_charts.drawn_rows`).
-    ``images=False`` draws it without thumbnails (text and row only) and leaves them to
-    :func:`make_pending_thumbnails` at the end of the page: making them decodes every drawn
-    image, which the session's first map and scorecard should not wait for."""
+
+    The map names the thumbnails' folder from its first drawing; files not yet made for
+    these rows are made at the end of the page's run (:func:`make_pending_thumbnails`), after
+    the selection and its scorecard, since making them decodes every drawn image. The map's
+    option does not change when they appear, so a lasso drawn meanwhile stays; a hover
+    before then shows no picture."""
     root = static_root()
-    made = None
-    if root is not None and previews.image_column(data) is not None and not images:
-        state.put("thumbnails_pending", (data_key, rows, str(root)))
-    elif root is not None and previews.image_column(data) is not None:
-        made = _thumbnails(data_key, rows, str(root))
-        if made is not None and not (root / made.folder).is_dir():
-            _thumbnails.clear()  # another dataset's thumbnails pushed these out of the cache
-            made = _thumbnails(data_key, rows, str(root))
-    problems = made.problems if made is not None else {}
+    column = previews.image_column(data)
+    folder, problems = None, {}
+    if root is not None and column is not None:
+        folder = _folder(data_key, column)
+        wanted = _signature(data_key, rows, str(root))
+        made = state.get("thumbnails_made")
+        if made is not None and made[0] == wanted and (root / folder).is_dir():
+            problems = made[1]
+        else:
+            state.put("thumbnails_pending", (data_key, rows, str(root)))
     has_text = previews.text_column(data) is not None
     chars = snippet_chars(len(rows))
 
@@ -93,15 +108,20 @@ def hover_for(data, data_key, rows: np.ndarray, images: bool = True) -> Hover:
         return " · ".join(p for p in parts if p)
 
     return Hover(note if has_text or problems else None,
-                 f"{STATIC_URL}/{made.folder}" if made is not None else None, len(problems))
+                 f"{STATIC_URL}/{folder}" if folder is not None else None, len(problems))
 
 
 def make_pending_thumbnails() -> bool:
-    """Make the thumbnails a map was drawn without (``hover_for(images=False)``); whether
-    there were any, so that the page redraws the map with them."""
+    """Make the thumbnails of the rows the map draws, if they are pending; whether some rows
+    have none (their reasons then join the map's hover, so the page redraws it)."""
     pending = state.get("thumbnails_pending")
     if pending is None:
         return False
     state.put("thumbnails_pending", None)
-    _thumbnails(*pending)
-    return True
+    data_key, rows, root = pending
+    made = _thumbnails(data_key, rows, root)
+    if not (Path(root) / made.folder).is_dir():
+        _thumbnails.clear()  # another dataset's thumbnails pushed these out of the cache
+        made = _thumbnails(data_key, rows, root)
+    state.put("thumbnails_made", (_signature(data_key, rows, root), made.problems))
+    return bool(made.problems)

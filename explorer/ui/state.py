@@ -37,9 +37,10 @@ DEFAULTS = {
     # the map waits for, computed at the end of the page's run (explore_view.finish_layout)
     "layout_pending": None,
     "page_running": False,          # a run of the whole Explore page, not of one fragment
-    # (data key, rows, static folder) of the hover thumbnails of a map drawn without them,
-    # made at the end of the page's run (explore_view.finish_layout)
+    # (data key, rows, static folder) of the hover thumbnails the map names but that are not
+    # made yet: made at the end of the page's run (explore_view.finish_layout)
     "thumbnails_pending": None,
+    "thumbnails_made": None,        # (signature of those rows, their problems) once made
     "strategy": "k-center",         # the Explore page's strategy
     "workspace_moved": None,        # where a damaged workspace file was just moved (said once)
     "filter_count": 0,              # conditions in the Explore page's filter builder
