@@ -4,7 +4,7 @@ is their reference."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._space_kernels import exact_sq_distance
 
@@ -13,47 +13,40 @@ from ._space_kernels import exact_sq_distance
 SEED_CHUNK = 4096
 
 
-#: Below this many work units a seeding pass runs on one thread: a parallel region per centre
-#: costs more than it saves on small samples (and much more on a busy machine).
-PARALLEL_UNITS = 8
+#: Below this many work units a seeding pass runs in the calling thread: a hand-off to the
+#: row threads per centre costs more than it saves on small samples.
+THREADED_UNITS = 8
 
 
 @njit(cache=True, nogil=True)
-def _seeding_unit(X, c, k, gaps, nearest, owner, u):
-    total = 0.0
-    for i in range(u * SEED_CHUNK, min(X.shape[0], (u + 1) * SEED_CHUNK)):
-        m = nearest[i]
-        # the new centre is no nearer unless it is within twice the current distance of the
-        # row's centre (triangle inequality): only then is the distance computed
-        if m > 0.0 and (owner[i] < 0 or gaps[owner[i]] < 2.0 * m):
-            d = np.sqrt(exact_sq_distance(X, i, X, c))
-            if d < m:
-                nearest[i] = d
-                owner[i] = k
-                m = d
-        total += m * m
-    return total
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def _seeding_pass(X, c, k, gaps, nearest, owner, unit_sums):
-    for u in prange(len(unit_sums)):
-        unit_sums[u] = _seeding_unit(X, c, k, gaps, nearest, owner, u)
+def seeding_units(X, c, k, gaps, nearest, owner, unit_sums, u_lo, u_hi):
+    """Make row ``c`` the k-th centre for the rows of units ``u_lo`` .. ``u_hi``-1 (of
+    :data:`SEED_CHUNK` rows): update each row's distance to its nearest centre (``nearest``,
+    ``owner``) and each unit's sum of squared distances (``unit_sums``), skipping the rows
+    the triangle inequality proves the centre cannot come nearer to (``gaps[a]``: the
+    distance between centre a and the new one). Serial and free of the GIL: ranges of units
+    run on threads (numba's ``parallel=True`` would compile several times as long)."""
+    for u in range(u_lo, u_hi):
+        total = 0.0
+        for i in range(u * SEED_CHUNK, min(X.shape[0], (u + 1) * SEED_CHUNK)):
+            m = nearest[i]
+            # the new centre is no nearer unless it is within twice the current distance of
+            # the row's centre (triangle inequality): only then is the distance computed
+            if m > 0.0 and (owner[i] < 0 or gaps[owner[i]] < 2.0 * m):
+                d = np.sqrt(exact_sq_distance(X, i, X, c))
+                if d < m:
+                    nearest[i] = d
+                    owner[i] = k
+                    m = d
+            total += m * m
+        unit_sums[u] = total
 
 
 @njit(cache=True, nogil=True)
-def seeding_add(X, c, centres, k, nearest, owner, unit_sums, gaps):
-    """Add row ``c`` as the k-th centre: update every row's distance to its nearest centre
-    (``nearest``, ``owner``) and the per-unit sums of squared distances (``unit_sums``), in one
-    pass that skips rows the triangle inequality proves cannot come nearer."""
-    for j in range(k):  # serial: a second parallel region per centre costs more than this
+def seeding_gaps(X, c, centres, k, gaps):
+    """``gaps[j]``: the distance between row ``c`` and centre j (row ``centres[j]``), j < k."""
+    for j in range(k):
         gaps[j] = np.sqrt(exact_sq_distance(X, centres[j], X, c))
-    centres[k] = c
-    if len(unit_sums) >= PARALLEL_UNITS:
-        _seeding_pass(X, c, k, gaps, nearest, owner, unit_sums)
-    else:
-        for u in range(len(unit_sums)):
-            unit_sums[u] = _seeding_unit(X, c, k, gaps, nearest, owner, u)
 
 
 @njit(cache=True, nogil=True)

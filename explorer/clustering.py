@@ -55,7 +55,14 @@ def kmeans_plus_plus(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
     >>> sorted(C[:, 0].tolist())
     [0.0, 9.0]
     """
-    from ._cluster_kernels import SEED_CHUNK, draw_by_weight, seeding_add
+    from ._cluster_kernels import (SEED_CHUNK, THREADED_UNITS, draw_by_weight, seeding_gaps,
+                                   seeding_units)
+
+    def seeding_add(X, c, centres, k, nearest, owner, unit_sums, gaps):
+        seeding_gaps(X, c, centres, k, gaps)
+        centres[k] = c
+        space.over_chunk_ranges(len(X), SEED_CHUNK, lambda lo, hi: seeding_units(
+            X, c, k, gaps, nearest, owner, unit_sums, lo, hi), min_chunks=THREADED_UNITS)
 
     X = np.ascontiguousarray(X, dtype=np.float32)
     n = len(X)

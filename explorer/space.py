@@ -132,6 +132,19 @@ def over_row_ranges(n_rows: int, work) -> None:
         future.result()  # re-raises a range's error here
 
 
+def over_chunk_ranges(n_rows: int, chunk: int, work, min_chunks: int = 1) -> None:
+    """Call ``work(u_lo, u_hi)`` on contiguous ranges of the fixed chunks of ``chunk`` rows
+    covering rows 0 .. n_rows-1, threaded as :func:`over_row_ranges` (each range ends on a
+    chunk boundary, so a kernel that keeps one result per chunk gives the same results
+    whatever the thread count); in this thread when there are fewer than ``min_chunks``
+    chunks."""
+    n_chunks = -(-n_rows // chunk)
+    if n_chunks < min_chunks:
+        work(0, n_chunks)
+        return
+    over_row_ranges(n_rows, lambda lo, hi: work(-(-lo // chunk), -(-hi // chunk)))
+
+
 def nearest(X: np.ndarray, C: np.ndarray, metric: str):
     """For each row of ``X``, the distance to its nearest row of ``C`` and that row's position.
 

@@ -4,7 +4,7 @@ A partition is one shard of a :class:`~explorer.data.shards.ShardedDataset` (rea
 task runs, on whichever worker runs it) or a slice of an in-memory matrix. Tasks are plain
 module-level functions of picklable arguments, so Dask sends them by reference; each reads
 its partition, works with the same kernels as the single-machine strategies
-(``strategies._kernels.kcenter_pass``, ``space.nearest``, ``semdedup_cluster_profile``,
+(``strategies.kcenter.kcenter_sweep``, ``space.nearest``, ``semdedup_cluster_profile``,
 ``leader_dedup``, the facility-location search) and returns a small result.
 
 Randomness that must agree across partitions is keyed by (seed, row id)
@@ -256,10 +256,10 @@ def kcenter_round(source, state: dict, centre: np.ndarray, centre_index: int,
                   cc: np.ndarray, k: int) -> dict:
     """Add the k-th centre (vector ``centre``, global row ``centre_index``; ``cc`` its
     distances to the earlier centres) to a copy of ``state``: the one-machine kernel
-    :func:`~explorer.strategies._kernels.kcenter_pass` over this partition (``source``, see
+    :func:`~explorer.strategies.kcenter.kcenter_sweep` over this partition (``source``, see
     :func:`block_of`). The state keeps the partition's farthest candidate after the round
     (:func:`kcenter_best`), so no other task needs the rows."""
-    from ..strategies._kernels import KCENTER_CHUNK, kcenter_pass
+    from ..strategies.kcenter import kcenter_sweep
 
     block = block_of(source)
     out = {"mind": state["mind"].copy(), "assign": state["assign"].copy(),
@@ -270,20 +270,13 @@ def kcenter_round(source, state: dict, centre: np.ndarray, centre_index: int,
     local = local_position(block, centre_index)
     if local >= 0:
         out["candidate"][local] = False
-    chunks = (block.n + KCENTER_CHUNK - 1) // KCENTER_CHUNK
-    best_idx = np.empty(chunks, np.int64)
-    best_val = np.empty(chunks, np.float64)
-    evals = np.empty(chunks, np.int64)
-    kcenter_pass(block.X, np.ascontiguousarray(centre, np.float32), cc, out["mind"],
-                 out["assign"], out["candidate"], k, best_idx, best_val, evals)
-    out["evaluations"] += int(evals.sum())
-    cand = np.flatnonzero(out["candidate"])
-    if len(cand) == 0:
+    j, dist, evaluations = kcenter_sweep(block.X, np.ascontiguousarray(centre, np.float32),
+                                         cc, out["mind"], out["assign"], out["candidate"], k)
+    out["evaluations"] += evaluations
+    if j < 0:  # no candidate left in this partition
         out["best"] = (-1.0, -1, None, out["evaluations"])
-    else:  # ties: lowest index (the one-machine kernel's rule); argmax takes the first
-        j = cand[np.argmax(out["mind"][cand])]
-        out["best"] = (float(out["mind"][j]), int(block.index[j]), block.X[j].copy(),
-                       out["evaluations"])
+    else:  # ties: lowest index, as on one machine
+        out["best"] = (dist, int(block.index[j]), block.X[j].copy(), out["evaluations"])
     return out
 
 

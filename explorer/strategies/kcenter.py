@@ -10,8 +10,35 @@ import numpy as np
 
 from .. import cache, space
 from ..cost import CostModel
-from ._kernels import kcenter_add
+from ._kernels import KCENTER_CHUNK, centre_gaps, kcenter_pass
 from .base import Picks, Problem, register
+
+
+def kcenter_sweep(X, cv, cc, mind, assign, candidate, k) -> tuple[int, float, int]:
+    """One k-center pass over every row of ``X`` for the k-th centre, vector ``cv`` (see
+    :func:`~explorer.strategies._kernels.kcenter_pass`), its chunks run on threads; returns
+    (the farthest candidate row or -1, its distance, distance evaluations). Ties: the
+    lowest row."""
+    n_chunks = -(-X.shape[0] // KCENTER_CHUNK)
+    best_idx = np.empty(n_chunks, dtype=np.int64)
+    best_val = np.empty(n_chunks, dtype=np.float64)
+    evals = np.empty(n_chunks, dtype=np.int64)
+    space.over_chunk_ranges(X.shape[0], KCENTER_CHUNK, lambda lo, hi: kcenter_pass(
+        X, cv, cc, mind, assign, candidate, k, best_idx, best_val, evals, lo, hi))
+    found = best_idx >= 0
+    if not found.any():
+        return -1, -1.0, int(evals.sum())
+    u = int(np.argmax(np.where(found, best_val, -1.0)))  # the first chunk of the largest
+    return int(best_idx[u]), float(best_val[u]), int(evals.sum())
+
+
+def kcenter_add(X, c, centers, k, mind, assign, candidate, cc) -> tuple[int, float, int]:
+    """Add row ``c`` of ``X`` as the k-th centre (``centers[k]``; no longer a candidate);
+    returns what :func:`kcenter_sweep` returns."""
+    centre_gaps(X, centers, k, c, cc)
+    centers[k] = c
+    candidate[c] = False
+    return kcenter_sweep(X, X[c], cc, mind, assign, candidate, k)
 
 
 class FarthestPointTraversal:

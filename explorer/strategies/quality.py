@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..params import Boolean, Interval, Param
-from ._kernels import kcenter_add
+from .kcenter import kcenter_add
 from .base import Picks, Problem, register
 from .kcenter import TRAVERSAL_COST
 
