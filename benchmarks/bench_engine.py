@@ -32,7 +32,16 @@ STRATEGIES = {  # name -> (strategy, budget, params, metric, mode)
     "k-center exact": ("k-center", 100, {}, "euclidean", "exact"),
     "k-center coreset": ("k-center", 100, {}, "euclidean", "coreset"),
     "semdedup": ("semdedup", None, {"eps": 0.05, "n_clusters": 100}, "cosine", None),
+    "facility-location": ("facility-location", 100, {}, "euclidean", "greedi"),
+    "dedup": ("dedup", None, {"threshold": 0.5}, "euclidean", None),
 }
+#: The Dask engine's own parameters per strategy (the one-machine run has none of them).
+ENGINE_PARAMS = {"dedup": {"clusters": 20}}
+#: Rows of the uniform sample the facility-location picks of both engines are scored on.
+FACILITY_SCORE_ROWS = 20_000
+#: Up to this many rows the benchmark also runs the one-machine facility location with every
+#: row in memory (the engines run RandGreeDi over the shards), to compare the objectives.
+FACILITY_IN_MEMORY_ROWS = 300_000
 
 
 def load_average() -> str:
@@ -40,9 +49,11 @@ def load_average() -> str:
 
 
 def write_synthetic_shards(folder: Path, rows: int, dim: int, shards: int, seed: int = 0,
-                           clusters: int = 50) -> float:
+                           clusters: int = 50, near_duplicates: float = 0.0) -> float:
     """SYNTHETIC clustered vectors (blobs of unequal size and spread around standard-normal
-    centres) with ids and a 'blob' column, written shard by shard (one shard in memory)."""
+    centres) with ids and a 'blob' column, written shard by shard (one shard in memory).
+    ``near_duplicates``: the share of each shard's rows that are an earlier row of the shard
+    plus noise of 0.001 per dimension (what dedup should find)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -58,6 +69,12 @@ def write_synthetic_shards(folder: Path, rows: int, dim: int, shards: int, seed:
         r = np.random.default_rng([seed, i])
         blob = r.choice(clusters, size=n, p=sizes)
         X = centres[blob] + r.standard_normal((n, dim), dtype=np.float32) * spreads[blob, None]
+        copies = int(near_duplicates * n)
+        if copies and n > 1:
+            at = np.sort(r.choice(np.arange(1, n), size=min(copies, n - 1), replace=False))
+            of = (r.random(len(at)) * at).astype(np.int64)  # an earlier row of the shard
+            blob[at] = blob[of]
+            X[at] = X[of] + 0.001 * r.standard_normal((len(at), dim), dtype=np.float32)
         emb = pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1), pa.float32()), dim)
         table = pa.table({"id": pa.array(np.arange(cuts[i], cuts[i + 1])), "blob": blob,
                           "embedding": emb})
@@ -107,6 +124,10 @@ def run_one(data, name, engine, client, cores):
     from explorer.engine import drivers
 
     strategy, budget, params, metric, mode = STRATEGIES[name]
+    if engine == "local":
+        mode = None  # the one-machine run has one form
+    else:
+        params = {**params, **ENGINE_PARAMS.get(name, {})}
     drivers._profiles.clear()  # measure SemDeDup's run, not its stored profile
     with PeakMemory(client) as mem:
         start = time.perf_counter()
@@ -114,6 +135,35 @@ def run_one(data, name, engine, client, cores):
                               engine=engine, mode=mode)
         seconds = time.perf_counter() - start
     return sel, seconds, mem.peak, data.n / seconds / cores
+
+
+def facility_cost(data, selections: dict) -> dict:
+    """The facility-location (k-medoid) cost of each run's picks on one uniform sample of
+    the rows: the mean Euclidean distance of a sample row to its nearest pick (lower is
+    better), so the forms are compared on the same rows whatever sample each scored."""
+    from explorer import space
+
+    rng = np.random.default_rng(1)
+    rows = np.sort(rng.choice(data.n, min(data.n, FACILITY_SCORE_ROWS), replace=False))
+    S = vectors_of(data, rows)
+    out = {}
+    for engine, sel in selections.items():
+        d, _ = space.nearest(S, vectors_of(data, np.sort(np.asarray(sel.indices))), "euclidean")
+        out[engine] = float(np.mean(d))
+    return out
+
+
+def vectors_of(data, rows: np.ndarray) -> np.ndarray:
+    """The vectors of the sorted global ``rows`` of a sharded dataset, read shard by shard."""
+    from explorer.data.shards import read_block
+
+    out, start = [], 0
+    for shard in data.shards:
+        lo, hi = np.searchsorted(rows, [start, start + shard.rows])
+        if hi > lo:
+            out.append(read_block(data, shard).X[rows[lo:hi] - start])
+        start += shard.rows
+    return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
 
 
 def kcenter_split(data, client, budget: int) -> dict:
@@ -155,6 +205,9 @@ def main() -> None:
     ap.add_argument("--memory-limit", default="4GiB")
     ap.add_argument("--kcenter-budget", type=int, default=100)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--near-duplicates", type=float, default=0.0,
+                    help="share of each shard's rows written as a near copy of an earlier row "
+                    "(for dedup; 0: none)")
     args = ap.parse_args()
 
     import distributed
@@ -165,10 +218,12 @@ def main() -> None:
     folder = Path(args.folder)
     gb = args.rows * args.dim * 4 / 1e9
     print(f"SYNTHETIC clustered data: {args.rows:,} x {args.dim} float32 ({gb:.2f} GB) in "
-          f"{args.shards} Parquet shards; {os.cpu_count()} cores; load average "
+          f"{args.shards} Parquet shards, {args.near_duplicates:.0%} near copies; "
+          f"{os.cpu_count()} cores; load average "
           f"{load_average()}", flush=True)
     if not (folder / "part-00000.parquet").exists():
-        took = write_synthetic_shards(folder, args.rows, args.dim, args.shards)
+        took = write_synthetic_shards(folder, args.rows, args.dim, args.shards,
+                                      near_duplicates=args.near_duplicates)
         print(f"wrote the shards in {took:.1f} s", flush=True)
     data = explorer.load(str(folder), id_column="id")
     names = [s.strip() for s in args.strategies.split(",") if s.strip()]
@@ -195,13 +250,36 @@ def main() -> None:
                         else "NO") if engine == "dask" and "local" in got else ""
                 print(f"{name:<18}{engine:<8}{sec:>9.1f}{peak:>10.0f}{rate:>13,.0f}"
                       f"{ratio:>7.2f}  {same:<8} {load_average()}", flush=True)
+                if name == "dedup":
+                    info = sel.info
+                    print(f"    dedup: {info.get('n_removed', data.n - len(sel.indices)):,} "
+                          f"rows removed; clusters {info.get('n_clusters', 1)}, cross-cluster "
+                          f"pairs {info.get('cross_cluster_pairs', 'compared (one machine)')}",
+                          flush=True)
                 if name == "semdedup":
                     info = sel.info
                     print(f"    semdedup: {info['n_clusters']} clusters, largest "
                           f"{info['largest_cluster']:,} rows, {info['pairs_compared']:,} pairs "
                           f"compared, {info['n_kept']:,} rows kept at eps {info['eps']}",
                           flush=True)
-        if client is not None:
+            if name == "facility-location":
+                picks = {e: v[0] for e, v in got.items()}
+                if data.n <= FACILITY_IN_MEMORY_ROWS:  # the one-machine greedy on every row
+                    X = vectors_of(data, np.arange(data.n))
+                    start = time.perf_counter()
+                    picks["in memory"] = explorer.select(explorer.Dataset.from_arrays(X),
+                                                         "facility-location", 100, seed=0)
+                    print(f"    facility-location on one machine, every row in memory: "
+                          f"{time.perf_counter() - start:.1f} s", flush=True)
+                cost = facility_cost(data, picks)
+                base = cost.get("in memory")
+                print("    facility-location: mean distance of a uniform sample of "
+                      f"{min(data.n, FACILITY_SCORE_ROWS):,} rows to the nearest pick "
+                      "(lower is better): " + ", ".join(
+                          f"{e} {c:.4f}" + (f" ({c / base:.4f}x in memory's)" if base and
+                                            e != "in memory" else "")
+                          for e, c in cost.items()), flush=True)
+        if client is not None and "k-center exact" in names:
             split = kcenter_split(data, client, args.kcenter_budget)
             print(f"k-center exact, budget {args.kcenter_budget}, {args.shards} shards on "
                   f"{args.workers} workers: {split['rounds']} rounds, wall {split['wall_mean']:.3f}"
