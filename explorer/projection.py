@@ -21,7 +21,7 @@ from .given_layout import given_layout
 
 CACHE_VERSION = 1
 #: Above this many rows, UMAP is fitted on a sample and the other rows are placed among
-#: their nearest fitted rows (see :func:`_place`).
+#: their nearest fitted rows (see :func:`place_rows`).
 UMAP_FIT_LIMIT = 200_000
 #: ... and computed on a PCA of this many dimensions (the map is for looking, and the
 #: neighbour searches, most of a large layout's time, grow with the dimensions).
@@ -147,7 +147,7 @@ def layout(data, method: str = "umap", *, n_neighbors: int | None = None,
     column, see :mod:`explorer.given_layout`) is that layout, as it is; an unusable one is
     warned about (:class:`~explorer.errors.ExplorerWarning`) and UMAP computed instead.
     Above ``UMAP_FIT_LIMIT`` rows UMAP runs on a 64-d PCA: it is fitted on a seeded sample and
-    every other row is placed among its nearest fitted rows (see :func:`_place`).
+    every other row is placed among its nearest fitted rows (see :func:`place_rows`).
     """
     if given and method == "umap":
         own = given_layout(data)
@@ -206,17 +206,24 @@ class _EpochReport:
         pass
 
 
-def _umap(X: np.ndarray, params: dict, seed: int, progress) -> np.ndarray:
+def umap_reducer(n: int, n_neighbors: int, min_dist: float, seed: int, progress,
+                 epochs_end: float = 0.95):
+    """umap-learn's UMAP (Euclidean, 2-D, seeded) for ``n`` rows, reporting its epochs to
+    ``progress`` from 0.35 to ``epochs_end``."""
     import umap
 
+    epochs = _EpochReport(progress, 0.35, epochs_end)
+    return umap.UMAP(n_neighbors=min(n_neighbors, max(2, n - 1)), min_dist=min_dist,
+                     metric="euclidean", random_state=seed, n_components=2, low_memory=True,
+                     tqdm_kwds={"disable": False, "file": epochs, "mininterval": 0.25,
+                                "bar_format": "{n}/{total}"})
+
+
+def _umap(X: np.ndarray, params: dict, seed: int, progress) -> np.ndarray:
     n = X.shape[0]
     fitted = n <= UMAP_FIT_LIMIT
-    epochs = _EpochReport(progress, 0.35, 0.95 if fitted else 0.85)
-    reducer = umap.UMAP(n_neighbors=min(params["n_neighbors"], max(2, n - 1)),
-                        min_dist=params["min_dist"], metric="euclidean", random_state=seed,
-                        n_components=2, low_memory=True,
-                        tqdm_kwds={"disable": False, "file": epochs, "mininterval": 0.25,
-                                   "bar_format": "{n}/{total}"})
+    reducer = umap_reducer(n, params["n_neighbors"], params["min_dist"], seed, progress,
+                           0.95 if fitted else 0.85)
     progress(0.02, "finding each point's nearest neighbours ...")
     if fitted:
         xy = reducer.fit_transform(np.asarray(X, dtype=np.float32))
@@ -234,7 +241,7 @@ def _umap(X: np.ndarray, params: dict, seed: int, progress) -> np.ndarray:
     for s in range(0, len(rest), block):
         progress(0.85 + 0.15 * s / len(rest), f"placing the other {len(rest):,} rows ...")
         rows = rest[s : s + block]
-        out[rows] = _place(reducer, np.asarray(X[rows], dtype=np.float32))
+        out[rows] = place_rows(reducer, np.asarray(X[rows], dtype=np.float32))
     progress(1.0, "done")
     return out
 
@@ -289,7 +296,7 @@ def _tsne(X: np.ndarray, params: dict, progress) -> np.ndarray:
     return xy
 
 
-def _place(reducer, block: np.ndarray) -> np.ndarray:
+def place_rows(reducer, block: np.ndarray) -> np.ndarray:
     """Rows the fit did not see, each at the membership-weighted mean of its nearest fitted
     rows' positions: the start UMAP's own ``transform`` computes (through its public
     ``transform_mode='graph'``), without the refinement epochs that dominate its cost at a

@@ -17,7 +17,7 @@ import pytest
 import explorer
 from explorer.data.shards import write_shards
 from explorer.engine import drivers
-from explorer.engine.sample_map import map_layout, read_map_sample
+from explorer.engine.sample_map import fit_projection, map_layout, read_map_sample
 from explorer.strategies import list_strategies
 
 from app_pages import opened as opened_with, texts
@@ -67,6 +67,34 @@ def test_sample_is_the_smallest_keys_and_the_layout_keeps_it_in_place(shards):
         digits.metadata["label"].to_numpy()[after.index].tolist()
 
 
+def test_a_umap_of_the_sample_keeps_it_in_place_and_places_other_rows_near_their_neighbours(
+        shards):
+    data = explorer.load(shards, id_column="id")
+    sample = read_map_sample(data, engine="local", rows=SAMPLE_ROWS)
+    fitted = fit_projection(sample, "umap")
+    assert fitted.method == "umap" and fitted.explained is None
+    picks = explorer.select(data, "k-center", 30, engine="local").indices
+    before = map_layout(data, sample, None, projection=fitted)
+    after = map_layout(data, sample, picks, projection=fitted)
+    assert after.method == "umap" and after.explained is None
+    keep = np.searchsorted(after.index, before.index)
+    np.testing.assert_array_equal(after.xy[keep], before.xy)  # the sample does not move
+    outside = np.setdiff1d(picks, sample.index)
+    assert len(outside) > 0
+    # a row outside the sample lands among the sample rows nearest to it in the embedding
+    # space: nearer (on the map) to its nearest sample row than a typical pair of points
+    X = explorer.load_sample("digits").embeddings.astype(np.float32)
+    placed = after.xy[np.searchsorted(after.index, outside)]
+    nearest = np.argmin(((X[outside, None, :] - X[None, sample.index, :]) ** 2).sum(-1), 1)
+    gaps = np.linalg.norm(placed - before.xy[nearest], axis=1)
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, sample.n, (2, 2000))
+    typical = np.median(np.linalg.norm(before.xy[a] - before.xy[b], axis=1))
+    assert np.median(gaps) < 0.25 * typical, (np.median(gaps), typical)
+    with pytest.raises(ValueError, match="one of pca, umap"):
+        fit_projection(sample, "tsne")
+
+
 def test_open_select_on_the_local_engine_map_and_export(shards):
     at = opened(shards, budget_count=40)
     assert "Dataset **digit-shards0** · 1,797 rows × 64 dims" in texts(at.caption)
@@ -99,6 +127,14 @@ def test_open_select_on_the_local_engine_map_and_export(shards):
     charts = {c.proto.id.split("-")[-1] for c in at.get("echarts_chart")}
     assert {"balance_clusters", "balance_labels"} <= charts
     assert "Choose a label column" not in texts(at.info)
+
+    # the map laid out by a UMAP of its sample: the same points, the selection kept
+    assert "placed by a PCA fitted on the sample" in texts(at.caption)
+    at.selectbox(key="w:shard_layout").select("UMAP").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "placed by a UMAP fitted on the sample" in texts(at.caption)
+    assert map_series(at)["selected (40)"] == 40
+    assert sum(map_series(at).values()) == sum(series.values())
 
     at.switch_page("pages/export.py").run()
     assert not at.exception, [e.value for e in at.exception]

@@ -9,9 +9,11 @@ partition sends back only its rows whose key lies below a threshold set a little
 expected ``rows``-th smallest key, and the ``rows`` smallest of those are kept. Only the
 sample and the selected rows are ever in memory.
 
-The layout is a PCA fitted on the sample: every other row (a selected row outside the
-sample) is placed by the same fitted projection, so the sample's picture does not move when
-the selection changes.
+The layout is a projection fitted on the sample (:func:`fit_projection`): a PCA, or UMAP
+(McInnes, Healy & Melville, 2018). Every other row (a selected row outside the sample) is
+placed by the same fitted projection (UMAP: among its nearest sample rows, as
+:func:`explorer.projection.place_rows` does), so the sample's picture does not move when the
+selection changes.
 """
 
 from __future__ import annotations
@@ -51,12 +53,71 @@ class MapSample:
         return int(len(self.index))
 
 
+#: The projections a map's sample can be laid out by.
+MAP_METHODS = ("pca", "umap")
+
+
+@dataclass(frozen=True, eq=False)
+class SampleProjection:
+    """A 2-D projection fitted on a map's sample: the sample's own positions ``sample_xy``
+    (in the sample's row order) and :meth:`place` for any other row. ``explained``: the share
+    of the sample's variance a PCA keeps (None for UMAP)."""
+
+    method: str
+    sample_xy: np.ndarray
+    model: object
+    explained: float | None
+
+    def place(self, X: np.ndarray) -> np.ndarray:
+        """2-D positions (float32) of the rows ``X`` (prepared vectors)."""
+        if len(X) == 0:
+            return np.zeros((0, 2), np.float32)
+        if self.method == "umap":
+            from ..projection import place_rows
+
+            return place_rows(self.model, np.asarray(X, dtype=np.float32))
+        return _two_wide(self.model.transform(np.asarray(X, dtype=np.float32)))
+
+
+def _two_wide(xy: np.ndarray) -> np.ndarray:
+    xy = np.asarray(xy, dtype=np.float32)
+    if xy.shape[1] < 2:
+        xy = np.column_stack([xy, np.zeros((len(xy), 2 - xy.shape[1]), np.float32)])
+    return xy
+
+
+def fit_projection(sample: MapSample, method: str = "pca", progress=None) -> SampleProjection:
+    """The map's projection fitted on ``sample``: 'pca' (2 components) or 'umap' (15
+    neighbours, min_dist 0.1, seed 0: the one-file map's settings); ``progress(fraction,
+    message)`` hears UMAP's stages."""
+    if method not in MAP_METHODS:
+        raise ValueError(f"unknown map projection {method!r}: one of {', '.join(MAP_METHODS)}")
+    X = sample.X
+    if method == "umap" and sample.n >= 5:
+        from ..projection import umap_reducer
+
+        report = progress or (lambda fraction, message: None)
+        reducer = umap_reducer(sample.n, 15, 0.1, 0, report)
+        report(0.02, "finding each sample row's nearest neighbours ...")
+        reducer.fit(np.asarray(X, dtype=np.float32))
+        report(1.0, "done")
+        return SampleProjection("umap", np.asarray(reducer.embedding_, np.float32), reducer,
+                                None)
+    from sklearn.decomposition import PCA
+
+    k = int(min(2, X.shape[1], max(sample.n, 1)))
+    model = PCA(n_components=k, random_state=0).fit(X)
+    return SampleProjection("pca", _two_wide(model.transform(X)), model,
+                            float(model.explained_variance_ratio_.sum()))
+
+
 @dataclass(frozen=True, eq=False)
 class MapLayout:
     """What the map draws: the rows (global ``index``, ``ids``), their 2-D ``xy``, which of
     them are ``selected`` (positions into these rows), their metadata ``columns``, how many
-    came from the sample (``sample_rows``) of how many in the dataset (``total``), and the
-    share of variance the projection keeps (``explained``)."""
+    came from the sample (``sample_rows``) of how many in the dataset (``total``), the
+    projection's ``method`` and the share of variance a PCA keeps (``explained``; None for
+    UMAP)."""
 
     index: np.ndarray
     ids: np.ndarray
@@ -65,7 +126,7 @@ class MapLayout:
     columns: dict
     sample_rows: int
     total: int
-    explained: float
+    explained: float | None
     method: str = "pca"
     extra: dict = field(default_factory=dict)
 
@@ -146,20 +207,21 @@ def read_map_sample(data, *, engine=None, rows: int = MAP_SAMPLE_ROWS,
 
 
 def map_layout(data, sample: MapSample, selected=None, *, also=None, engine=None,
-               metric: str = "euclidean") -> MapLayout:
+               metric: str = "euclidean", projection: SampleProjection | None = None
+               ) -> MapLayout:
     """The map's rows, the sample's, every ``selected`` row and every row of ``also`` (global
-    indices: a target set, drawn but not selected), placed by a 2-D PCA fitted on the
-    sample. Rows outside the sample are read (with the sample's columns) on ``engine`` from
-    the shards that hold them, and only those."""
-    from sklearn.decomposition import PCA
-
+    indices: a target set, drawn but not selected), placed by ``projection`` (fitted on the
+    sample; a PCA by default). Rows outside the sample are read (with the sample's columns)
+    on ``engine`` from the shards that hold them, and only those."""
     from . import get_engine
     from .drivers import Run
 
+    if projection is None:
+        projection = fit_projection(sample, "pca")
     selected = np.unique(np.asarray([] if selected is None else selected, dtype=np.int64))
     extra = np.asarray([] if also is None else also, dtype=np.int64)
     missing = np.setdiff1d(np.union1d(selected, extra), sample.index)
-    index, ids, X = sample.index, sample.ids, sample.X
+    index, ids, xy = sample.index, sample.ids, projection.sample_xy
     columns = dict(sample.columns)
     if len(missing):
         owned = not hasattr(engine, "submit")
@@ -171,18 +233,13 @@ def map_layout(data, sample: MapSample, selected=None, *, also=None, engine=None
                 eng.close()
         index = np.concatenate([index, missing])
         ids = np.concatenate([np.asarray(ids), np.asarray(got["ids"])])
-        X = np.concatenate([X, np.asarray(got["X"], dtype=np.float32)])
+        xy = np.concatenate([xy, projection.place(np.asarray(got["X"], dtype=np.float32))])
         columns = {c: np.concatenate([np.asarray(v), np.asarray(got["columns"][c])])
                    for c, v in columns.items()}
     order = np.argsort(index, kind="stable")
-    index, ids, X = index[order], np.asarray(ids)[order], X[order]
+    index, ids, xy = index[order], np.asarray(ids)[order], xy[order]
     columns = {c: np.asarray(v)[order] for c, v in columns.items()}
-    k = int(min(2, X.shape[1], max(sample.n, 1)))
-    model = PCA(n_components=k, random_state=0).fit(sample.X if sample.n else X)
-    xy = model.transform(X).astype(np.float32)
-    if xy.shape[1] < 2:
-        xy = np.column_stack([xy, np.zeros((len(xy), 2 - xy.shape[1]), np.float32)])
     positions = np.searchsorted(index, selected)
     return MapLayout(index=index, ids=ids, xy=xy, selected=positions.astype(np.int64),
                      columns=columns, sample_rows=sample.n, total=sample.total,
-                     explained=float(model.explained_variance_ratio_.sum()))
+                     explained=projection.explained, method=projection.method)

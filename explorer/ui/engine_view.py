@@ -24,7 +24,8 @@ import streamlit as st
 import explorer
 from explorer.data.shards import ShardedDataset
 from explorer.engine import drivers, get_engine
-from explorer.engine.sample_map import MAP_SAMPLE_ROWS, map_layout, read_map_sample
+from explorer.engine.sample_map import (MAP_SAMPLE_ROWS, fit_projection, map_layout,
+                                        read_map_sample)
 from explorer.params import ParamSet
 from explorer.strategies import list_strategies
 
@@ -375,9 +376,13 @@ class Kept:
         return value
 
 
-#: The maps' samples (each up to 200,000 rows) and their layouts with a selection's rows.
+#: The maps' samples (each up to 200,000 rows), the projections fitted on them, and their
+#: layouts with a selection's rows.
 SAMPLES = Kept(4)
+PROJECTIONS = Kept(4)
 LAYOUTS = Kept(8)
+#: The map's projections as the page names them.
+MAP_PROJECTIONS = {"PCA": "pca", "UMAP": "umap"}
 
 
 def _digest(rows) -> str | None:
@@ -389,15 +394,17 @@ def _digest(rows) -> str | None:
 
 
 def map_rows(data, engine, rows: int, metric: str, columns: tuple, selected, target=(),
-             progress=None):
+             progress=None, method: str = "pca", fitting=None):
     """The map's layout: its uniform sample of ``data`` (read once per dataset, size, metric
-    and columns), the ``selected`` rows and the ``target`` rows, each read once, not on every
-    rerun."""
+    and columns), the projection ``method`` fitted on it (once; ``fitting(fraction,
+    message)`` hears a UMAP fit), the ``selected`` rows and the ``target`` rows, each read
+    once, not on every rerun."""
     base = (state.get("data_key"), int(rows), metric, columns)
     sample = SAMPLES.get(base, lambda: read_map_sample(
         data, engine=engine, rows=rows, metric=metric, columns=columns, progress=progress))
-    return LAYOUTS.get(base + (_digest(selected), _digest(target)), lambda: map_layout(
-        data, sample, selected, also=target, engine=engine, metric=metric))
+    fitted = PROJECTIONS.get(base + (method,), lambda: fit_projection(sample, method, fitting))
+    return LAYOUTS.get(base + (method, _digest(selected), _digest(target)), lambda: map_layout(
+        data, sample, selected, also=target, engine=engine, metric=metric, projection=fitted))
 
 
 def inside_areas(xy: np.ndarray, areas) -> np.ndarray:
@@ -460,11 +467,11 @@ def target_actions() -> None:
 
 @st.fragment
 def map_section(data, engine, sel) -> None:
-    """The map: a uniform sample of the rows plus every selected row, by a PCA fitted on the
-    sample, with the selected rows highlighted as on the map of one file. A fragment: a box
-    or lasso drawn on it reruns the map, not the page."""
+    """The map: a uniform sample of the rows plus every selected row, by a PCA or a UMAP
+    fitted on the sample, with the selected rows highlighted as on the map of one file. A
+    fragment: a box or lasso drawn on it reruns the map, not the page."""
     metric = state.get("metric")
-    c1, c2 = st.columns([1, 1])
+    c1, c2, c3 = st.columns([1, 1, 1])
     choices = ["(none)"] + [c for c in data.columns if c != data.id_column]
     guess = state.get("label_column") if state.get("label_column") in choices else "(none)"
     colour_by = state.remembered(c1.selectbox, "Colour by", "shard_colour", options=choices,
@@ -475,13 +482,19 @@ def map_section(data, engine, sel) -> None:
                                 help="A uniform sample, the same rows whatever the seed, the "
                                 "strategy or the engine; the selected rows are always drawn "
                                 "too."))
+    shown_by = state.remembered(c3.selectbox, "Layout", "shard_layout",
+                                options=list(MAP_PROJECTIONS), default="PCA",
+                                help="PCA: instant. UMAP: fitted on the sample once (about a "
+                                "minute for 20,000 rows on two cores), then kept; rows outside "
+                                "the sample are placed among their nearest sample rows.")
     columns = () if colour_by == "(none)" else (colour_by,)
     bar = st.empty()
     try:
         target = state.get("engine_target")
         layout = map_rows(data, engine, rows, metric, columns,
                           None if sel is None else sel.indices, target,
-                          _progress_callback(bar, "Reading the map's sample"))
+                          _progress_callback(bar, "Reading the map's sample"),
+                          MAP_PROJECTIONS[shown_by], _progress_callback(bar, "UMAP of the sample"))
     except explorer.ExplorerError as exc:
         bar.empty()
         st.error(str(exc))
@@ -500,9 +513,11 @@ def map_section(data, engine, sel) -> None:
                              on_select="rerun", height=600)
     _take_lasso(event, layout)
     picked = "" if sel is None else f" plus every selected row ({len(sel):,})"
+    placed = (f"a PCA fitted on the sample (it keeps {layout.explained:.0%} of the sample's "
+              "variance)" if layout.method == "pca" else "a UMAP fitted on the sample (other "
+              "rows among their nearest sample rows)")
     st.caption(f"The map shows a uniform sample of **{layout.sample_rows:,} of "
-               f"{layout.total:,} rows**{picked}: {layout.n:,} points, placed by a PCA fitted "
-               f"on the sample (it keeps {layout.explained:.0%} of the sample's variance). "
+               f"{layout.total:,} rows**{picked}: {layout.n:,} points, placed by {placed}. "
                "For looking only: every metric is computed over all rows, in the embedding "
                "space.")
     target_actions()
