@@ -8,8 +8,9 @@ opening selection (k-center, 50) and its scorecard, the k-means of the map's col
 small UMAP (umap-learn's and pynndescent's kernels, which a dataset without its own layout
 needs for its map). At install it also compiles the NN-descent kernels of the approximate
 neighbour graph (vote-k, sparse facility location and the per-row scores need them above
-10,000 rows), which the first session on the bundled samples never calls. It prints each
-step's seconds.
+10,000 rows) and UMAP's placement of rows outside its fit (pynndescent's query: a map of
+more than 200,000 rows, and a sharded dataset's UMAP map), which the first session on the
+bundled samples never calls. It prints each step's seconds.
 
     python -m explorer.warmup        # at install (./run does it), in the foreground
 
@@ -61,6 +62,14 @@ def warm(report=print, large_data: bool = False) -> dict:
 
         step("nn-descent graph", lambda: _sparse.knn_graph(*_sparse.centred(data.embeddings),
                                                            16, method="nn-descent"))
+
+        def umap_placement():
+            reducer = projection.umap_reducer(len(few.embeddings), 15, 0.1, 0,
+                                              lambda fraction, message: None)
+            reducer.fit(few.embeddings)
+            projection.place_rows(reducer, data.embeddings[300:330])
+
+        step("umap placement", umap_placement)
     return seconds
 
 

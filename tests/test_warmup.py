@@ -24,8 +24,9 @@ def test_the_background_warm_up_runs_once_per_process_off_the_calling_thread(mon
     assert ran == ["numba-warm-up"]
 
 
-def test_the_install_warm_up_also_builds_an_nn_descent_graph():
+def test_the_install_warm_up_also_builds_an_nn_descent_graph_and_places_rows_by_umap():
     steps = []
     seconds = warmup.warm(report=steps.append, large_data=True)
-    assert list(seconds) == ["k-center", "scorecard", "k-means", "umap", "nn-descent graph"]
-    assert all(line.startswith("warm-up: ") for line in steps) and len(steps) == 5
+    assert list(seconds) == ["k-center", "scorecard", "k-means", "umap", "nn-descent graph",
+                             "umap placement"]
+    assert all(line.startswith("warm-up: ") for line in steps) and len(steps) == 6
