@@ -44,6 +44,19 @@ FACILITY_SCORE_ROWS = 20_000
 FACILITY_IN_MEMORY_ROWS = 300_000
 
 
+#: What a run's ``info`` says beyond its time, per strategy: f(info, rows not picked).
+SUMMARIES = {
+    "dedup": lambda info, left_out: (
+        f"{info.get('n_removed', left_out):,} rows removed; clusters "
+        f"{info.get('n_clusters', 1)}, cross-cluster pairs "
+        f"{info.get('cross_cluster_pairs', 'compared (one machine)')}"),
+    "semdedup": lambda info, left_out: (
+        f"{info['n_clusters']} clusters, largest {info['largest_cluster']:,} rows, "
+        f"{info['pairs_compared']:,} pairs compared, {info['n_kept']:,} rows kept at eps "
+        f"{info['eps']}"),
+}
+
+
 def load_average() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -250,17 +263,8 @@ def main() -> None:
                         else "NO") if engine == "dask" and "local" in got else ""
                 print(f"{name:<18}{engine:<8}{sec:>9.1f}{peak:>10.0f}{rate:>13,.0f}"
                       f"{ratio:>7.2f}  {same:<8} {load_average()}", flush=True)
-                if name == "dedup":
-                    info = sel.info
-                    print(f"    dedup: {info.get('n_removed', data.n - len(sel.indices)):,} "
-                          f"rows removed; clusters {info.get('n_clusters', 1)}, cross-cluster "
-                          f"pairs {info.get('cross_cluster_pairs', 'compared (one machine)')}",
-                          flush=True)
-                if name == "semdedup":
-                    info = sel.info
-                    print(f"    semdedup: {info['n_clusters']} clusters, largest "
-                          f"{info['largest_cluster']:,} rows, {info['pairs_compared']:,} pairs "
-                          f"compared, {info['n_kept']:,} rows kept at eps {info['eps']}",
+                if name in SUMMARIES:
+                    print(f"    {name}: {SUMMARIES[name](sel.info, data.n - len(sel.indices))}",
                           flush=True)
             if name == "facility-location":
                 picks = {e: v[0] for e, v in got.items()}
