@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from threadpoolctl import threadpool_limits
+
 import explorer
 from explorer import cost
 from explorer.strategies import REGISTRY
@@ -70,7 +72,16 @@ def _runner(name: str, n: int, dim: int):
 
 
 def ratios(name: str) -> dict:
-    """Model over measurement, for time and memory, at the first size that is not instant."""
+    """Model over measurement, for time and memory, at the first size that is not instant.
+    The machine's speed and the runs are measured with one BLAS / OpenMP thread: the CPU
+    time of several counts their threads' spinning between small products, which the
+    calibrating product does not have (semdedup's pairs at 38,400 x 32 took twice their wall
+    time of CPU with two)."""
+    with threadpool_limits(limits=1):
+        return _ratios(name)
+
+
+def _ratios(name: str) -> dict:
     speed = cost.calibrate(time.process_time)  # under the load the runs will see
     _runner(name, *SIZES[0])()  # numba compiles on a strategy's first run
     for n, dim in SIZES:
