@@ -87,6 +87,15 @@ def type_path(page, source: str, label: str, path) -> None:
     box.press("Enter")
 
 
+def settled(page, pause_ms: int = 500) -> None:
+    """Wait for the app's runs to end (Streamlit's "Running" widget gone), ``pause_ms``
+    before and after. A widget changed while a run is still drawing the page can be redrawn
+    with its old value before its own rerun."""
+    page.wait_for_timeout(pause_ms)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=120_000)
+    page.wait_for_timeout(pause_ms)
+
+
 def _box_select(page, at: float, size: int, chart: str = ".st-key-map-1",
                 button: str = "Pin lassoed", rows: int = 1797) -> int:
     """Drag a ``size``-pixel box on the map ``chart`` from ``at`` of its width and height
@@ -94,8 +103,7 @@ def _box_select(page, at: float, size: int, chart: str = ".st-key-map-1",
     enabled; returns how many of its ``rows`` the box lassoed. It waits for the app's runs to
     end first: the page redraws the map once after its first selection (with the picks), and
     a box drawn before that redraw is gone with it."""
-    page.wait_for_timeout(500)
-    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=120_000)
+    settled(page)
     canvas = page.locator(f"{chart} canvas").first.bounding_box()
     page.mouse.click(canvas["x"] + canvas["width"] - 94, canvas["y"] + 55)  # the box tool
     x0, y0 = canvas["x"] + canvas["width"] * at, canvas["y"] + canvas["height"] * at
@@ -358,6 +366,7 @@ def test_a_sharded_folder_on_a_dask_local_cluster(app_url, browser, digits, tmp_
     link.wait_for(timeout=120_000)
     dashboard = link.get_attribute("href")
     assert urllib.request.urlopen(dashboard, timeout=10).status == 200  # served by bokeh
+    settled(page)  # the first map (every row) is drawn before the sample shrinks
     rows = page.get_by_role("spinbutton", name="Rows in the map's sample")
     rows.fill("600")
     rows.press("Enter")

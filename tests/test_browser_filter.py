@@ -8,17 +8,10 @@ import io
 from pathlib import Path
 
 import pandas as pd
-from test_browser import app_url, browser, shot  # noqa: F401  (the app, Chromium)
+from test_browser import app_url, browser, settled, shot  # noqa: F401  (the app, Chromium)
 
 import explorer
 from explorer.ui.results_view import info_value
-
-
-def _settled(page) -> None:
-    """Wait until the app's runs have ended (Streamlit's "Running" widget is gone)."""
-    page.wait_for_timeout(500)
-    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=120_000)
-    page.wait_for_timeout(500)
 
 
 def _choose(page, value: str) -> None:
@@ -28,7 +21,7 @@ def _choose(page, value: str) -> None:
     page.get_by_role("option", name=value, exact=True).first.wait_for(timeout=30_000)
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")
-    _settled(page)  # each choice reruns the page (and its selection)
+    settled(page)  # each choice reruns the page (and its selection)
 
 
 def test_a_filter_built_in_the_page_restricts_the_picks(app_url, browser):  # noqa: F811
@@ -40,11 +33,11 @@ def test_a_filter_built_in_the_page_restricts_the_picks(app_url, browser):  # no
     page.goto(app_url)
     page.get_by_text("k-center: selected 50 of 1,797 rows", exact=False).wait_for(
         timeout=180_000)
-    _settled(page)  # the page's redraw after its first selection, and the hover thumbnails
+    settled(page)  # the page's redraw after its first selection, and the hover thumbnails
     page.get_by_text("Filter: which rows may be picked").click()
     page.get_by_role("button", name="Add condition").click()
     page.locator("[data-testid='stMultiSelect']").first.wait_for(timeout=60_000)
-    _settled(page)
+    settled(page)
     # the first column offered is 'label' (text with few levels), its operator 'is one of'
     for value in ("1", "7"):
         _choose(page, value)
@@ -53,7 +46,7 @@ def test_a_filter_built_in_the_page_restricts_the_picks(app_url, browser):  # no
     # the filtered run's summary (its radius differs from the first run's)
     page.get_by_text(f"radius: {info_value(filtered.info['radius'])}", exact=False).wait_for(
         timeout=120_000)
-    _settled(page)
+    settled(page)
     shot(page, "explore-filter")
     assert "Traceback" not in page.inner_text("body")
 

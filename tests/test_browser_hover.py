@@ -11,17 +11,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
-from test_browser import app_url, browser, shot, type_path  # noqa: F401  (the app, Chromium)
+from test_browser import (app_url, browser, settled, shot,  # noqa: F401  (the app, Chromium)
+                          type_path)
 
 THUMBS = "/app/static/thumbs/"
 XSS = "<img src=x onerror=alert(1)>"
-
-
-def _settled(page) -> None:
-    """Wait until the app has finished its runs (Streamlit's "Running" widget is gone)."""
-    page.wait_for_timeout(1000)
-    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=120_000)
-    page.wait_for_timeout(1000)
 
 
 def _points_on(page, chart: str) -> list[tuple[float, float]]:
@@ -84,7 +78,7 @@ def test_hover_shows_the_thumbnail_of_the_point_under_the_cursor_only(
     page.goto(app_url)
     page.get_by_text("k-center: selected 50 of 1,797 rows", exact=False).wait_for(
         timeout=180_000)
-    _settled(page)
+    settled(page, 1000)
     assert fetched == []  # drawing the map fetches no thumbnail
     chart = "[class*=st-key-map-]"
     loaded = []
@@ -149,7 +143,7 @@ def test_hover_text_shows_literally_and_bad_images_say_why(app_url, browser, tmp
     page.get_by_text(f"{n} rows × 64 dims", exact=False).first.wait_for(timeout=120_000)
     page.get_by_text("of the drawn rows have no thumbnail", exact=False).wait_for(
         timeout=120_000)
-    _settled(page)
+    settled(page, 1000)
     chart = "[class*=st-key-map-]"
     kinds = set()
 

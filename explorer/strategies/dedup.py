@@ -216,7 +216,10 @@ def leader_dedup(X: np.ndarray, order: np.ndarray, limit_sq: float, kept_first: 
         # the principal-coordinates screen leaves few pairs to compare when duplicates and
         # far rows separate well (clustered data: near a few passes); on real embeddings with
         # many close non-duplicates it compares many more, up to every pair: the bound
-        seconds=lambda s: 20 * s.one_pass + s.product(s.n, 16) + s.k * s.n * 8 / s.bandwidth,
+        # a block's rows are also resolved among themselves in order: every pair of a block's
+        # kept rows is checked on its projected coordinates (both read)
+        seconds=lambda s: 20 * s.one_pass + s.product(s.n, 16) + s.k * s.n * 8 / s.bandwidth
+        + s.n * min(s.n, BLOCK) / 2 * 2 * 4 * PROJECTED_DIMS / s.bandwidth,
         bound=lambda s: s.product(s.n, s.n),
         # the principal-coordinates fit in float64, the screened blocks and the kept rows'
         # copies grow with the matrix (tracemalloc: 12-14 bytes per element), plus fixed blocks

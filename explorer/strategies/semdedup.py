@@ -54,6 +54,20 @@ def semdedup_cluster(Xc: np.ndarray, centre: np.ndarray, eps: float) -> np.ndarr
     return order[~(best > 1.0 - eps)]
 
 
+#: Bytes of memory traffic per similarity the cluster pass computes besides the product's
+#: arithmetic: written by the product, masked and scanned for the arg-max. At few dimensions
+#: this, not the arithmetic, sets the pass's time (tests/test_cost_models.py measures it).
+SCAN_BYTES_PER_PAIR = 48
+
+
+def _pairs_seconds(s) -> float:
+    """The cluster passes of ``n`` rows in clusters of ``n / n_clusters``: each block of
+    :data:`BLOCK` rows against every row up to it, as products plus their scan."""
+    size = s.n / clusters(s)
+    pairs = s.n * (size + min(size, BLOCK)) / 2
+    return s.product(pairs, 1) + pairs * SCAN_BYTES_PER_PAIR / s.bandwidth
+
+
 def semdedup_profile(X: np.ndarray, n_clusters: int, seed: int) -> dict:
     """SemDeDup's per-row quantities over the whole data, to choose eps before running it.
 
@@ -104,11 +118,10 @@ def semdedup_profile(X: np.ndarray, n_clusters: int, seed: int) -> dict:
     exact_budget=False,
     sets_size=True,
     cost=CostModel(
-        # k-means, then every pair inside each cluster
-        seconds=lambda s: kmeans_seconds(s, clusters(s)) + s.product(
-            s.n, s.n / clusters(s)),
+        # k-means, then every earlier pair inside each cluster: computed and scanned
+        seconds=lambda s: kmeans_seconds(s, clusters(s)) + _pairs_seconds(s),
         memory=lambda s: kmeans_memory(s, clusters(s)) + 4 * min(
-            s.n / clusters(s), 4096) * s.n / clusters(s),
+            s.n / clusters(s), BLOCK) * s.n / clusters(s),
         advice="Use more clusters (each compares its own pairs), or select from a sample."),
 )
 def semdedup(problem: Problem, eps: float, n_clusters: int) -> Picks:
