@@ -221,7 +221,16 @@ def main() -> None:
     ap.add_argument("--near-duplicates", type=float, default=0.0,
                     help="share of each shard's rows written as a near copy of an earlier row "
                     "(for dedup; 0: none)")
+    ap.add_argument("--split-only", action="store_true",
+                    help="k-center exact: only the per-round split at --kcenter-budget, not "
+                    "the run at budget 100 beside the local engine")
+    ap.add_argument("--semdedup-clusters", type=int, default=100,
+                    help="SemDeDup's k-means clusters (NeMo Curator's default is 1,000)")
+    ap.add_argument("--semdedup-eps", type=float, default=0.05)
     args = ap.parse_args()
+    STRATEGIES["semdedup"] = ("semdedup", None, {"eps": args.semdedup_eps,
+                                                 "n_clusters": args.semdedup_clusters},
+                              "cosine", None)
 
     import distributed
     from dask.utils import parse_bytes
@@ -252,6 +261,8 @@ def main() -> None:
         print(f"{'strategy':<18}{'engine':<8}{'seconds':>9}{'peak MiB':>10}"
               f"{'rows/s/core':>13}{'ratio':>7}  same ids   load", flush=True)
         for name in names:
+            if name == "k-center exact" and args.split_only:
+                continue
             got = {}
             for engine in engines:
                 eng, cores = ("local", 1) if engine == "local" else (client, args.workers)

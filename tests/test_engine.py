@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import explorer
 from explorer.data.shards import write_shards
-from explorer.engine import drivers
+from explorer.engine import drivers, tasks
 from explorer.engine.dask import DaskEngine, parent_environ_kept
 from explorer.errors import ExplorerError
 
@@ -106,14 +107,40 @@ def test_kcenter_exact_is_one_machines_farthest_first(shard_sets, digits, client
 
 def test_kcenter_exact_reads_each_round_when_the_rows_do_not_fit(shard_sets, digits, client,
                                                                  monkeypatch):
-    """Data larger than the workers' memory: each round reads its partition again instead
-    of holding the rows (the memory measured in benchmarks/bench_engine.py); same ids."""
+    """Data larger than the workers' memory: each partition is copied once to its worker's
+    disk and mapped by every round instead of held (the memory measured in
+    benchmarks/bench_engine.py); same ids, and no copy is left behind."""
+    import tempfile
+
     monkeypatch.setattr(drivers, "HOLD_FRACTION", 0.0)
     ref = explorer.select(digits, "k-center", 12, seed=1)
+    def copies():
+        return sorted(Path(tempfile.gettempdir()).rglob("explorer-rows-*"))
+
+    before = copies()
     for n, engine in ((3, "local"), (8, client)):
         sel = explorer.select(_open(shard_sets[n]), "k-center", 12, seed=1, engine=engine)
         assert sel.indices.tolist() == ref.indices.tolist(), n
         assert sel.info["rows_held_in_memory"] is False
+        assert copies() == before, n
+
+
+def test_a_partition_copied_to_another_machines_disk_is_read_from_its_shard(shard_sets):
+    """A round that runs where the partition's copy is not (another machine) reads the
+    shard; the mapped copy and the shard give the same rows."""
+    data = _open(shard_sets[3])
+    shard = data.shards[0]
+    part = tasks.ShardPart(shard.name, shard.offset, shard.rows, data=data, shard=shard)
+    copy = tasks.to_local_disk(part, "euclidean")
+    try:
+        mapped = tasks.block_of(copy)
+        np.testing.assert_array_equal(mapped.X, tasks.load(part, "euclidean").X)
+        elsewhere = tasks.OnLocalDisk(part, "euclidean", copy.path + ".absent", copy.index,
+                                      copy.ids)
+        np.testing.assert_array_equal(tasks.block_of(elsewhere).X, mapped.X)
+    finally:
+        tasks.drop_local_copy(copy)
+    assert not Path(copy.path).exists()
 
 
 def _sq(X, C):

@@ -354,13 +354,12 @@ def _kmeans(run: Run, k: int, seed: int, n_clusters, pick: str, allocation: str,
 
 #: k-center exact keeps every partition's rows in the workers' memory across its rounds
 #: when they take at most this share of it (the rest is for the states, the libraries and
-#: distributed's own margins), else reads each partition again in every round.
+#: distributed's own margins), else copies each partition once to its worker's disk and maps
+#: it in every round (:func:`tasks.to_local_disk`).
 HOLD_FRACTION = 0.5
 
 
 def _kcenter(run: Run, k: int, seed: int, mode: str, **_):
-    from ..strategies._kernels import sqdist_vectors
-
     rng = np.random.default_rng(seed)
     # what select's k-center draws: rng.choice over the allowed rows
     first = run.seen_row(int(rng.integers(run.n_seen)))
@@ -372,8 +371,36 @@ def _kcenter(run: Run, k: int, seed: int, mode: str, **_):
     if held:  # the rows stay in the workers' memory for every round
         blocks = [eng.submit(tasks.load, p, run.metric, label=f"load-{p.name}")
                   for p in run.parts]
-    else:  # each round reads its partition again: larger than the workers' memory
-        blocks = [tasks.ReadEachTime(p, run.metric) for p in run.parts]
+    else:  # larger than the workers' memory: each partition copied once to a worker's disk
+        blocks = [eng.submit(tasks.to_local_disk, p, run.metric, label=f"to-disk-{p.name}")
+                  for p in run.parts]
+    try:
+        index, dists, rounds, evaluations = _kcenter_rounds(run, k, first, blocks)
+    finally:
+        if not held:
+            try:
+                eng.gather([eng.submit(tasks.drop_local_copy, b, label=f"drop-{p.name}")
+                            for b, p in zip(blocks, run.parts)])
+            except Exception:  # a failed run's error comes first; the copies live in the
+                pass  # workers' own folders, removed with them
+        eng.release(blocks)
+    index = np.asarray(index[:k], np.int64)
+    ids = run.rows(index)["ids"]
+    gains = np.concatenate([[np.nan], space.to_metric(np.asarray(dists[1:k]) ** 2,
+                                                       run.metric)])
+    info = {"radius": float(gains[-1]) if k > 1 else float("nan"),
+            "distance_evaluations": int(evaluations),
+            "round_seconds": _spread(rounds), "seconds_total": time.perf_counter() - t0,
+            "rows_held_in_memory": bool(held)}
+    return index, ids, gains, info
+
+
+def _kcenter_rounds(run: Run, k: int, first: int, blocks: list):
+    """Exact farthest-first over the partitions' ``blocks`` from global row ``first``: the
+    picks, their squared distances when picked, each round's seconds, the evaluations."""
+    from ..strategies._kernels import sqdist_vectors
+
+    eng = run.engine
     states = [eng.submit(tasks.kcenter_start, p.rows_seen, label=f"kc-start-{p.name}")
               for p in run.parts]
     holder = [eng.submit(tasks.row_vector, b, first, label=f"kc-first-{p.name}")
@@ -410,17 +437,7 @@ def _kcenter(run: Run, k: int, seed: int, mode: str, **_):
         rounds.append(time.perf_counter() - tr)
         run.say((r + 1) / (k - 1), f"k-center (exact): {r + 1} of {k - 1} rounds")
     eng.release(states)
-    if held:
-        eng.release(blocks)
-    index = np.asarray(index[:k], np.int64)
-    ids = run.rows(index)["ids"]
-    gains = np.concatenate([[np.nan], space.to_metric(np.asarray(dists[1:k]) ** 2,
-                                                       run.metric)])
-    info = {"radius": float(gains[-1]) if k > 1 else float("nan"),
-            "distance_evaluations": int(evaluations),
-            "round_seconds": _spread(rounds), "seconds_total": time.perf_counter() - t0,
-            "rows_held_in_memory": bool(held)}
-    return index, ids, gains, info
+    return index, dists, rounds, evaluations
 
 
 def _spread(values) -> dict:

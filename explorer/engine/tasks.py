@@ -229,10 +229,79 @@ class ReadEachTime:
     metric: str
 
 
+@dataclass(frozen=True, eq=False)
+class OnLocalDisk:
+    """A partition's prepared rows written once, as raw float32, to the disk of the worker
+    that read them; each task that needs them maps the file into memory (what fits stays in
+    the operating system's page cache, outside the worker's memory limit)."""
+
+    part: Part
+    metric: str
+    path: str
+    index: np.ndarray
+    ids: np.ndarray
+
+
+#: A partition is copied to local disk only while the disk keeps this much free beside it.
+DISK_MARGIN_BYTES = 1 << 30
+
+
+def _scratch_folder() -> str:
+    """The running Dask worker's own folder (removed with the worker), else the system's
+    temporary folder (the local engine)."""
+    import sys
+    import tempfile
+
+    if "distributed" in sys.modules:
+        from distributed import get_worker
+
+        try:
+            return get_worker().local_directory
+        except ValueError:  # not inside a worker
+            pass
+    return tempfile.gettempdir()
+
+
+def to_local_disk(part: Part, metric: str):
+    """Read the partition once and write its prepared rows to this worker's disk
+    (:class:`OnLocalDisk`); :class:`ReadEachTime` when the disk has no room for them."""
+    import os
+    import shutil
+    import tempfile
+
+    block = load(part, metric)
+    X = np.ascontiguousarray(block.X, dtype=np.float32)
+    folder = _scratch_folder()
+    if shutil.disk_usage(folder).free < X.nbytes + DISK_MARGIN_BYTES:
+        return ReadEachTime(part, metric)
+    fd, path = tempfile.mkstemp(dir=folder, prefix="explorer-rows-", suffix=".npy")
+    with os.fdopen(fd, "wb") as f:
+        np.save(f, X)
+    return OnLocalDisk(part, metric, path, block.index, block.ids)
+
+
+def drop_local_copy(source) -> None:
+    """Remove an :class:`OnLocalDisk` partition's file (nothing for other sources)."""
+    import os
+
+    if isinstance(source, OnLocalDisk):
+        try:
+            os.remove(source.path)
+        except FileNotFoundError:
+            pass
+
+
 def block_of(source) -> Block:
-    """A partition's rows from a loaded Block, or read now (:class:`ReadEachTime`): the
-    k-center rounds hold the blocks in the workers' memory when the data fits there, and
-    read each partition again in every round when it does not."""
+    """A partition's rows: a Block held in memory, mapped from its copy on local disk
+    (:class:`OnLocalDisk`; read from the shard again when the copy is not on this machine),
+    or read now (:class:`ReadEachTime`). The k-center rounds hold the blocks in the
+    workers' memory when the data fits there, else copy them to the workers' disks."""
+    if isinstance(source, OnLocalDisk):
+        try:  # copy-on-write: a writable view that never changes the file
+            X = np.load(source.path, mmap_mode="c")
+        except OSError:  # written by a worker on another machine
+            return load(source.part, source.metric)
+        return Block(np.asarray(X), source.index, source.ids)
     if isinstance(source, ReadEachTime):
         return load(source.part, source.metric)
     return source
