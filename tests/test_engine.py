@@ -201,6 +201,19 @@ def test_semdedup_identical_and_rethresholding_is_a_filter(shard_sets, digits, c
     assert profile.kept(0.08).tolist() == other.indices.tolist()
 
 
+def test_semdedup_in_buckets_sized_by_memory_is_identical(shard_sets, digits, client,
+                                                         monkeypatch):
+    """Workers with little memory for the data: more buckets (one per cluster here), the
+    same rows kept as one machine."""
+    params = {"eps": 0.05, "n_clusters": 20}
+    ref = explorer.select(digits, "semdedup", None, seed=4, metric="cosine", params=params)
+    monkeypatch.setattr(drivers, "BUCKET_SHARE", 1e-9)
+    sel = explorer.select(_open(shard_sets[3]), "semdedup", None, seed=4, metric="cosine",
+                          params=params, engine=client)
+    assert sel.info["buckets"] == 20
+    assert sel.indices.tolist() == ref.indices.tolist()
+
+
 def test_dedup_with_one_cluster_is_identical(shard_sets, digits, client):
     ref = explorer.select(digits, "dedup", None, params={"threshold": 20.0})
     assert len(ref) < digits.n  # the threshold removes rows

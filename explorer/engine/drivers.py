@@ -536,11 +536,34 @@ def _greedy_on_sample(sim: np.ndarray, k: int):
     return np.asarray(picks, np.int64), value
 
 
+#: A bucket of the shuffle takes at most this share of one worker's memory limit: the worker
+#: that gathers it holds its pieces, their concatenation in row order and the pairwise
+#: blocks of its largest cluster.
+BUCKET_SHARE = 0.08
+
+
+def bucket_count(rows: int, dim: int, clusters: int, workers: int, memory: float) -> int:
+    """Buckets of the shuffle (a bucket holds whole clusters: cluster mod B): four per
+    worker, more when that would make a bucket larger than :data:`BUCKET_SHARE` of a
+    worker's ``memory`` (the workers' limits summed), at most one per cluster.
+
+    >>> bucket_count(10_000_000, 384, 1000, 2, 2 * 4 * 2**30)  # 15.4 GB on 2 x 4 GiB
+    45
+    >>> bucket_count(1_797, 64, 20, 2, 2 * 4 * 2**30)
+    8
+    """
+    workers = max(1, workers)
+    per_worker = memory / workers
+    by_memory = math.ceil(4.0 * rows * dim / (BUCKET_SHARE * per_worker)) \
+        if math.isfinite(per_worker) else 1
+    return max(1, min(clusters, max(4 * workers, by_memory)))
+
+
 def _shuffle_buckets(run: Run, centres: np.ndarray, unit: bool):
-    """Rows moved to buckets of clusters (cluster mod B): per bucket, a list of handles to
-    every partition's piece of it."""
+    """Rows moved to buckets of clusters (cluster mod B, :func:`bucket_count`): per bucket,
+    a list of handles to every partition's piece of it."""
     eng = run.engine
-    buckets = max(1, min(len(centres), 4 * max(1, eng.workers)))
+    buckets = bucket_count(run.n, run.data.dim, len(centres), eng.workers, eng.memory_bytes())
     pieces = [eng.submit(tasks.cluster_pieces, p, run.metric, centres, unit, buckets,
                          label=f"shuffle-{p.name}") for p in run.parts]
     per_bucket = [[eng.submit(tasks.piece, h, b, label=f"piece{b}-{p.name}")
