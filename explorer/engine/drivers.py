@@ -559,16 +559,25 @@ def bucket_count(rows: int, dim: int, clusters: int, workers: int, memory: float
     return max(1, min(clusters, max(4 * workers, by_memory)))
 
 
-def _shuffle_buckets(run: Run, centres: np.ndarray, unit: bool):
-    """Rows moved to buckets of clusters (cluster mod B, :func:`bucket_count`): per bucket,
-    a list of handles to every partition's piece of it."""
+def _by_bucket(run: Run, centres: np.ndarray, unit: bool, task, *args, what: str) -> list:
+    """``task(*args, *pieces)`` on each bucket of clusters (cluster mod B,
+    :func:`bucket_count`), the rows moved there from every partition (the shuffle); the
+    results in bucket order. The driver lets go of each handle as soon as the tasks that
+    need it are submitted, so a partition's split is dropped once its buckets have their
+    pieces, and a bucket's pieces once it has run: the rows are held about once, spilled to
+    disk by the workers where they do not fit."""
     eng = run.engine
     buckets = bucket_count(run.n, run.data.dim, len(centres), eng.workers, eng.memory_bytes())
-    pieces = [eng.submit(tasks.cluster_pieces, p, run.metric, centres, unit, buckets,
-                         label=f"shuffle-{p.name}") for p in run.parts]
+    split = [eng.submit(tasks.cluster_pieces, p, run.metric, centres, unit, buckets,
+                        label=f"shuffle-{p.name}") for p in run.parts]
     per_bucket = [[eng.submit(tasks.piece, h, b, label=f"piece{b}-{p.name}")
-                   for h, p in zip(pieces, run.parts)] for b in range(buckets)]
-    return pieces, per_bucket
+                   for h, p in zip(split, run.parts)] for b in range(buckets)]
+    eng.release(split)
+    results = []
+    for b, hs in enumerate(per_bucket):
+        results.append(eng.submit(task, *args, *hs, label=f"{task.__name__.replace('_', '-')}{b}"))
+        eng.release(hs)
+    return eng.gather(results, progress=run.say, what=what), buckets
 
 
 @dataclass(frozen=True, eq=False)
@@ -639,21 +648,16 @@ def _rows_digest(rows: np.ndarray) -> str:
 
 
 def _semdedup_profile(run: Run, n_clusters: int, seed: int) -> tuple[DedupProfile, dict]:
-    eng = run.engine
     centres = _fit_centres(run, n_clusters, seed, unit=True)
-    pieces, per_bucket = _shuffle_buckets(run, centres, unit=True)
-    results = eng.gather([eng.submit(tasks.semdedup_bucket, centres, *hs,
-                                     label=f"semdedup-bucket{b}")
-                          for b, hs in enumerate(per_bucket)],
-                         progress=run.say, what="semdedup: comparing rows inside clusters")
-    eng.release(pieces)
+    results, buckets = _by_bucket(run, centres, True, tasks.semdedup_bucket, centres,
+                                  what="semdedup: comparing rows inside clusters")
     cols = [np.concatenate([np.asarray(r[j]) for r in results]) for j in range(5)]
     order = np.argsort(cols[1])
     labels, index, ids, best, partner = (c[order] for c in cols)
     pairs = {c: p for r in results for c, p in r[5].items()}
     sizes = np.bincount(labels, minlength=len(centres))
     facts = {"n_clusters": int(len(centres)), "largest_cluster": int(sizes.max()),
-             "pairs_compared": int(sum(pairs.values())), "buckets": len(per_bucket)}
+             "pairs_compared": int(sum(pairs.values())), "buckets": buckets}
     return DedupProfile(index, ids, labels, best, partner, len(centres)), facts
 
 
@@ -666,17 +670,13 @@ def _semdedup(run: Run, k: int, seed: int, eps: float, n_clusters: int, **_):
 
 
 def _dedup(run: Run, k: int, seed: int, threshold: float, keep: str, clusters: int, **_):
-    eng = run.engine
     limit_sq = threshold**2 if run.metric == "euclidean" else 2.0 * threshold
     if clusters == 1:
         centres = np.zeros((1, run.data.dim), np.float32)
     else:
         centres = _fit_centres(run, clusters, seed, unit=False)
-    pieces, per_bucket = _shuffle_buckets(run, centres, unit=False)
-    results = eng.gather([eng.submit(tasks.dedup_bucket, limit_sq, *hs, label=f"dedup-bucket{b}")
-                          for b, hs in enumerate(per_bucket)],
-                         progress=run.say, what="dedup: leader scan inside clusters")
-    eng.release(pieces)
+    results, _ = _by_bucket(run, centres, False, tasks.dedup_bucket, limit_sq,
+                            what="dedup: leader scan inside clusters")
     index = np.concatenate([r[0] for r in results])
     ids = np.concatenate([np.asarray(r[1]) for r in results])
     order = np.argsort(index)  # keep order of the one-machine scan: row order
