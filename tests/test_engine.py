@@ -105,18 +105,21 @@ def test_kcenter_exact_is_one_machines_farthest_first(shard_sets, digits, client
         assert sel.info["rows_held_in_memory"] is True
 
 
+def copies() -> list:
+    """The files of rows the engine's tasks wrote to local disk (the local engine's and the
+    LocalCluster workers' folders are under the temporary folder)."""
+    import tempfile
+
+    return sorted(Path(tempfile.gettempdir()).rglob("explorer-rows-*"))
+
+
 def test_kcenter_exact_reads_each_round_when_the_rows_do_not_fit(shard_sets, digits, client,
                                                                  monkeypatch):
     """Data larger than the workers' memory: each partition is copied once to its worker's
     disk and mapped by every round instead of held (the memory measured in
     benchmarks/bench_engine.py); same ids, and no copy is left behind."""
-    import tempfile
-
     monkeypatch.setattr(drivers, "HOLD_FRACTION", 0.0)
     ref = explorer.select(digits, "k-center", 12, seed=1)
-    def copies():
-        return sorted(Path(tempfile.gettempdir()).rglob("explorer-rows-*"))
-
     before = copies()
     for n, engine in ((3, "local"), (8, client)):
         sel = explorer.select(_open(shard_sets[n]), "k-center", 12, seed=1, engine=engine)
@@ -208,10 +211,34 @@ def test_semdedup_in_buckets_sized_by_memory_is_identical(shard_sets, digits, cl
     params = {"eps": 0.05, "n_clusters": 20}
     ref = explorer.select(digits, "semdedup", None, seed=4, metric="cosine", params=params)
     monkeypatch.setattr(drivers, "BUCKET_SHARE", 1e-9)
+    before = copies()
     sel = explorer.select(_open(shard_sets[3]), "semdedup", None, seed=4, metric="cosine",
                           params=params, engine=client)
     assert sel.info["buckets"] == 20
     assert sel.indices.tolist() == ref.indices.tolist()
+    assert copies() == before  # every piece written to disk was read and removed
+
+
+def test_a_piece_not_on_this_machines_disk_is_split_again(shard_sets, digits):
+    """A bucket's piece whose file is elsewhere is split again from its partition: the same
+    rows as the file held."""
+    data = _open(shard_sets[3])
+    shard = data.shards[1]
+    part = tasks.ShardPart(shard.name, shard.offset, shard.rows, data=data, shard=shard)
+    centres = np.asarray(digits.embeddings[:6], dtype=np.float32)
+    shuffle = tasks.Shuffle("euclidean", centres, False, 3)
+    split = tasks.cluster_pieces(part, shuffle)
+    assert any(p.path for p in split)
+    assert all(p.path is not None and p.X is None for p in split if len(p.index))
+    moved = [tasks.Piece(p.part, p.bucket, p.labels, p.index, p.ids, path=p.path + ".absent")
+             if p.path else p for p in split]
+    for b in range(3):
+        again = tasks.piece(moved, b, shuffle)
+        read = tasks.piece(split, b, shuffle)
+        np.testing.assert_array_equal(again.X, read.X)
+        assert len(read.X) == len(read.index)
+        assert split[b].path is None or not Path(split[b].path).exists()
+    assert sum(len(p.index) for p in split) == shard.rows
 
 
 def test_dedup_with_one_cluster_is_identical(shard_sets, digits, client):

@@ -559,25 +559,40 @@ def bucket_count(rows: int, dim: int, clusters: int, workers: int, memory: float
     return max(1, min(clusters, max(4 * workers, by_memory)))
 
 
-def _by_bucket(run: Run, centres: np.ndarray, unit: bool, task, *args, what: str) -> list:
+#: Buckets whose rows are on their way or being compared, per worker: the driver submits
+#: the next bucket when the oldest of these has finished.
+BUCKETS_IN_FLIGHT = 2
+
+
+def _by_bucket(run: Run, centres: np.ndarray, unit: bool, task, *args, what: str):
     """``task(*args, *pieces)`` on each bucket of clusters (cluster mod B,
     :func:`bucket_count`), the rows moved there from every partition (the shuffle); the
-    results in bucket order. The driver lets go of each handle as soon as the tasks that
-    need it are submitted, so a partition's split is dropped once its buckets have their
-    pieces, and a bucket's pieces once it has run: the rows are held about once, spilled to
-    disk by the workers where they do not fit."""
+    results in bucket order, and B. Each partition is split once, its pieces written to its
+    worker's disk (:func:`tasks.cluster_pieces`); a bucket's pieces are read back only when
+    its turn comes (:data:`BUCKETS_IN_FLIGHT` per worker), so the workers hold a few buckets'
+    rows at a time, whatever the size of the data."""
     eng = run.engine
     buckets = bucket_count(run.n, run.data.dim, len(centres), eng.workers, eng.memory_bytes())
-    split = [eng.submit(tasks.cluster_pieces, p, run.metric, centres, unit, buckets,
-                        label=f"shuffle-{p.name}") for p in run.parts]
-    per_bucket = [[eng.submit(tasks.piece, h, b, label=f"piece{b}-{p.name}")
-                   for h, p in zip(split, run.parts)] for b in range(buckets)]
+    shuffle = tasks.Shuffle(run.metric, centres, unit, buckets)
+    split = [eng.submit(tasks.cluster_pieces, p, shuffle, label=f"shuffle-{p.name}")
+             for p in run.parts]
+    name = task.__name__.replace("_", "-")
+    window = BUCKETS_IN_FLIGHT * max(1, eng.workers)
+    results: list = [None] * buckets
+    in_flight: list = []
+    for b in range(buckets + window):
+        if in_flight and (b >= buckets or len(in_flight) >= window):
+            oldest, handle = in_flight.pop(0)
+            results[oldest] = eng.gather([handle])[0]
+            eng.release([handle])
+            run.say((oldest + 1) / buckets, what)
+        if b < buckets:
+            pieces = [eng.submit(tasks.piece, h, b, shuffle, label=f"piece{b}-{p.name}")
+                      for h, p in zip(split, run.parts)]
+            in_flight.append((b, eng.submit(task, *args, *pieces, label=f"{name}{b}")))
+            eng.release(pieces)
     eng.release(split)
-    results = []
-    for b, hs in enumerate(per_bucket):
-        results.append(eng.submit(task, *args, *hs, label=f"{task.__name__.replace('_', '-')}{b}"))
-        eng.release(hs)
-    return eng.gather(results, progress=run.say, what=what), buckets
+    return results, buckets
 
 
 @dataclass(frozen=True, eq=False)

@@ -397,30 +397,97 @@ def _unit(A: np.ndarray) -> np.ndarray:
     return unit(A)
 
 
-def cluster_pieces(part: Part, metric: str, centres: np.ndarray, unit: bool, buckets: int):
-    """This partition's rows split by bucket (cluster mod ``buckets``): per bucket
-    (cluster, global index, id, prepared vector) of its rows, in row order (the shuffle)."""
-    block = load(part, metric)
+@dataclass(frozen=True)
+class Shuffle:
+    """How the shuffle splits every partition: rows prepared for ``metric`` (unit rows when
+    ``unit``), each to the bucket of its nearest of ``centres`` (cluster mod ``buckets``)."""
+
+    metric: str
+    centres: np.ndarray
+    unit: bool
+    buckets: int
+
+
+@dataclass(frozen=True, eq=False)
+class Piece:
+    """One bucket's rows of one partition: their cluster, global index and id in memory, and
+    their vectors either in a raw float32 file on the disk of the worker that split the
+    partition (``path``) or, when that disk had no room, here (``X``)."""
+
+    part: Part
+    bucket: int
+    labels: np.ndarray
+    index: np.ndarray
+    ids: np.ndarray
+    path: str | None = None
+    X: np.ndarray | None = None
+
+
+def _split(part: Part, shuffle: Shuffle):
+    """The partition's rows, their clusters and buckets."""
+    block = load(part, shuffle.metric)
     if block.n == 0:
-        return [(np.zeros(0, np.int64),) * 3 + (np.zeros((0, centres.shape[1]), np.float32),)
-                for _ in range(buckets)]
-    labels, _ = _codes(block, ("centres", centres, unit))
-    bucket = labels % buckets
-    return [(labels[bucket == b], block.index[bucket == b], block.ids[bucket == b],
-             block.X[bucket == b]) for b in range(buckets)]
+        return block, np.zeros(0, np.int64), np.zeros(0, np.int64)
+    labels, _ = _codes(block, ("centres", shuffle.centres, shuffle.unit))
+    return block, labels, labels % shuffle.buckets
 
 
-def piece(pieces: list, b: int):
-    """One bucket of :func:`cluster_pieces`' result (a task of its own, so only that bucket
-    moves to the worker that gathers the bucket)."""
-    return pieces[b]
+def _write_rows(folder: str, X: np.ndarray) -> str:
+    """``X`` as a raw float32 ``.npy`` file of its own in ``folder``; its path."""
+    import os
+    import tempfile
+
+    fd, path = tempfile.mkstemp(dir=folder, prefix="explorer-rows-", suffix=".npy")
+    with os.fdopen(fd, "wb") as f:
+        np.save(f, np.ascontiguousarray(X, dtype=np.float32))
+    return path
+
+
+def cluster_pieces(part: Part, shuffle: Shuffle) -> list:
+    """This partition's rows split by bucket, in row order: a :class:`Piece` per bucket, its
+    vectors written to this worker's disk (so the shuffle holds about nothing but ids in the
+    workers' memory; data larger than their memory passes through their disks once)."""
+    import shutil
+
+    block, labels, bucket = _split(part, shuffle)
+    folder = _scratch_folder()
+    on_disk = block.n > 0 and \
+        shutil.disk_usage(folder).free >= block.X.nbytes + DISK_MARGIN_BYTES
+    out = []
+    for b in range(shuffle.buckets):
+        m = bucket == b
+        X = block.X[m]
+        keep = {"path": _write_rows(folder, X)} if on_disk and len(X) else {"X": X}
+        out.append(Piece(part, b, labels[m], block.index[m], block.ids[m], **keep))
+    return out
+
+
+def piece(pieces: list, b: int, shuffle: Shuffle) -> Piece:
+    """Bucket ``b`` of :func:`cluster_pieces`' result with its vectors in memory, read from
+    this worker's disk (the file is removed: the bucket's task is its only reader). A task
+    of its own, run where the partition was split, just before its bucket's task, so only
+    that bucket's rows move. Split again from the partition when the file is not on this
+    machine (the task was moved, or a failed try read it)."""
+    import os
+
+    p = pieces[b]
+    if p.path is None:
+        return p
+    try:
+        X = np.load(p.path)
+    except OSError:
+        block, _, bucket = _split(p.part, shuffle)
+        X = np.ascontiguousarray(block.X[bucket == b])
+    else:
+        os.remove(p.path)
+    return Piece(p.part, b, p.labels, p.index, p.ids, X=X)
 
 
 def _bucket_rows(pieces):
-    labels = np.concatenate([p[0] for p in pieces])
-    index = np.concatenate([p[1] for p in pieces])
-    ids = np.concatenate([np.asarray(p[2]) for p in pieces])
-    X = np.concatenate([p[3] for p in pieces])
+    labels = np.concatenate([p.labels for p in pieces])
+    index = np.concatenate([p.index for p in pieces])
+    ids = np.concatenate([np.asarray(p.ids) for p in pieces])
+    X = np.concatenate([p.X for p in pieces])
     order = np.argsort(index, kind="stable")  # global row order, as on one machine
     return labels[order], index[order], ids[order], X[order]
 
