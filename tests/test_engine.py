@@ -223,7 +223,7 @@ def test_a_piece_not_on_this_machines_disk_is_split_again(shard_sets, digits):
     """A bucket's piece whose file is elsewhere is split again from its partition: the same
     rows as the file held."""
     data = _open(shard_sets[3])
-    shard = data.shards[1]
+    shard = max(data.shards, key=lambda s: s.rows)
     part = tasks.ShardPart(shard.name, shard.offset, shard.rows, data=data, shard=shard)
     centres = np.asarray(digits.embeddings[:6], dtype=np.float32)
     shuffle = tasks.Shuffle("euclidean", centres, False, 3)
