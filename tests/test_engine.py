@@ -467,6 +467,9 @@ def _good(n, seed=0, dim=4):
     (lambda: _good(2) + [[1.0, 2.0]] + _good(2), r"shard b\.parquet.*row 2"),  # ragged
     (lambda: _good(3) + [None] + _good(1), r"shard b\.parquet.*row 3"),  # null vector
     (lambda: _good(1) + [[1.0, float("nan"), 0.0, 0.0]], r"shard b\.parquet: row 1 .*NaN"),
+    # past the first batch a shard's vectors are decoded in (READ_BATCH_ROWS)
+    (lambda: _good(9000) + [[1.0, 2.0]] + _good(5), r"shard b\.parquet.*row 9000 has 2"),
+    (lambda: _good(8500) + [None] + _good(3), r"shard b\.parquet.*empty at row 8500"),
 ])
 def test_a_bad_row_is_named_by_shard_and_row(tmp_path, bad, message):
     _write(tmp_path, "a", _good(5))

@@ -321,15 +321,17 @@ def _choose_embedding_column(names, candidates, embedding_column, where):
     return None
 
 
-def _matrix_from_arrow_list(column, name, where) -> np.ndarray:
+def _matrix_from_arrow_list(column, name, where, first_row: int = 0) -> np.ndarray:
+    """The rows of a list column as a matrix; ``first_row`` is the file row of the column's
+    first (a batch of a file), for the messages."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if column.null_count:
         row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
-        raise ExplorerError(f"{where}: column {name!r} is empty at row {row}; every row needs "
-                            "a vector (or drop the row).")
+        raise ExplorerError(f"{where}: column {name!r} is empty at row {first_row + row}; "
+                            "every row needs a vector (or drop the row).")
     if pa.types.is_fixed_size_list(column.type):
         width = column.type.list_size
         values = column.flatten()
@@ -339,8 +341,9 @@ def _matrix_from_arrow_list(column, name, where) -> np.ndarray:
         off = np.flatnonzero(lengths != width)
         if len(off):
             raise ExplorerError(
-                f"{where}: rows of unequal length in column {name!r}: row {off[0]} has "
-                f"{lengths[off[0]]} values, row 0 has {width} ({len(off)} row(s) differ)."
+                f"{where}: rows of unequal length in column {name!r}: row "
+                f"{first_row + off[0]} has {lengths[off[0]]} values, row {first_row} has "
+                f"{width} ({len(off)} row(s) differ)."
             )
         values = column.flatten()
     if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type)):

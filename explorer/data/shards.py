@@ -269,13 +269,48 @@ def open_shards(source, *, id_column: str | None = None, embedding_column: str |
                           options=options)
 
 
+#: Rows a Parquet shard's vectors are decoded in at a time: pyarrow's decoder of a whole
+#: list column peaks at about five times the column's size, a batch at a time at about one
+#: batch beside the result (and faster).
+READ_BATCH_ROWS = 8192
+
+
+def _read_vectors(path: str, column: str, rows: int, dim: int, where: str) -> np.ndarray:
+    """The float32 vectors of the list column ``column`` of a Parquet shard expected to hold
+    ``rows`` rows of width ``dim``, decoded in batches into one array; an error names the
+    shard and the first bad row."""
+    import pyarrow.parquet as pq
+
+    from .loading import _matrix_from_arrow_list
+
+    X = np.empty((rows, dim), np.float32)
+    at = 0
+    with pq.ParquetFile(path) as f:
+        for batch in f.iter_batches(batch_size=READ_BATCH_ROWS, columns=[column],
+                                    use_threads=False):
+            part = _matrix_from_arrow_list(batch.column(0), column, where, first_row=at)
+            if part.shape[1] != dim:
+                raise ExplorerError(f"{where}: vectors of width {part.shape[1]} (row {at}), but "
+                                    f"the dataset's are {dim}; every shard must come from the "
+                                    "same model.")
+            if at + len(part) > rows:
+                at += len(part)
+                break
+            X[at : at + len(part)] = part
+            at += len(part)
+    if at != rows:
+        held = f"more than {rows:,}" if at > rows else f"{at:,}"
+        raise ExplorerError(f"{where}: holds {held} rows; it had {rows:,} when the dataset was "
+                            "opened. Do not change shards during a run.")
+    return X
+
+
 def read_block(data: ShardedDataset, shard: Shard, columns=(), metric: str = "euclidean"
                ) -> Block:
     """The rows of ``shard``, checked: every vector present, of the dataset's width, finite
     (and not all zeros under cosine); an error names the shard and the first bad row."""
     import pyarrow.parquet as pq
 
-    from .loading import _matrix_from_arrow_list
     from .tables import arrow_to_frame
 
     where = f"shard {shard.name}"
@@ -299,15 +334,12 @@ def read_block(data: ShardedDataset, shard: Shard, columns=(), metric: str = "eu
 
         _check_parquet_cost(path, where)
         try:
-            table = pq.read_table(path, columns=[data.embedding_column] + wanted)
+            table = pq.read_table(path, columns=wanted) if wanted else None
+            X = _read_vectors(path, data.embedding_column, shard.rows, data.dim, where)
+        except ExplorerError:
+            raise
         except Exception as exc:  # damaged pages: pyarrow raises OSError, ArrowInvalid, ...
             raise ExplorerError(f"{where}: could not be read as .parquet ({exc}).") from None
-        if table.num_rows == 0:
-            X = np.zeros((0, data.dim), np.float32)
-        else:
-            X = np.asarray(_matrix_from_arrow_list(table.column(data.embedding_column),
-                                                   data.embedding_column, where), np.float32)
-        table = table.drop([data.embedding_column])
     n = X.shape[0]
     if n != shard.rows:
         raise ExplorerError(f"{where}: holds {n} rows; it had {shard.rows} when the dataset was "
