@@ -537,9 +537,9 @@ def _greedy_on_sample(sim: np.ndarray, k: int):
 
 
 #: A bucket of the shuffle takes at most this share of one worker's memory limit: the worker
-#: that gathers it holds its pieces, their concatenation in row order and the pairwise
-#: blocks of its largest cluster.
-BUCKET_SHARE = 0.08
+#: that gathers it holds its pieces, their rows in row order and the pairwise blocks of its
+#: largest cluster, beside the next bucket's pieces and what the libraries keep.
+BUCKET_SHARE = 0.04
 
 
 def bucket_count(rows: int, dim: int, clusters: int, workers: int, memory: float) -> int:
@@ -548,7 +548,7 @@ def bucket_count(rows: int, dim: int, clusters: int, workers: int, memory: float
     worker's ``memory`` (the workers' limits summed), at most one per cluster.
 
     >>> bucket_count(10_000_000, 384, 1000, 2, 2 * 4 * 2**30)  # 15.4 GB on 2 x 4 GiB
-    45
+    90
     >>> bucket_count(1_797, 64, 20, 2, 2 * 4 * 2**30)
     8
     """
@@ -561,7 +561,7 @@ def bucket_count(rows: int, dim: int, clusters: int, workers: int, memory: float
 
 #: Buckets whose rows are on their way or being compared, per worker: the driver submits
 #: the next bucket when the oldest of these has finished.
-BUCKETS_IN_FLIGHT = 2
+BUCKETS_IN_FLIGHT = 1
 
 
 def _by_bucket(run: Run, centres: np.ndarray, unit: bool, task, *args, what: str):

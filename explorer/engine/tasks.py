@@ -487,9 +487,15 @@ def _bucket_rows(pieces):
     labels = np.concatenate([p.labels for p in pieces])
     index = np.concatenate([p.index for p in pieces])
     ids = np.concatenate([np.asarray(p.ids) for p in pieces])
-    X = np.concatenate([p.X for p in pieces])
     order = np.argsort(index, kind="stable")  # global row order, as on one machine
-    return labels[order], index[order], ids[order], X[order]
+    at = np.empty_like(order)
+    at[order] = np.arange(len(order))
+    X = np.empty((len(order), pieces[0].X.shape[1]), np.float32)
+    start = 0
+    for p in pieces:  # each piece straight to its rows' places: one copy of the bucket
+        X[at[start : start + len(p.X)]] = p.X
+        start += len(p.X)
+    return labels[order], index[order], ids[order], X
 
 
 def semdedup_bucket(centres: np.ndarray, *pieces):
