@@ -557,3 +557,17 @@ def test_a_large_parquet_export_is_a_folder_of_parts_with_its_manifest(shard_set
         export(data, sel, parts, engine=client, part_rows=400)
     export(data, sel, parts, engine=client, part_rows=600, force=True)
     assert len(list(parts.glob("part-*.parquet"))) == 2
+
+
+def test_semdedup_blocks_bounded_in_bytes_give_the_same_profile(digits, monkeypatch):
+    """A large cluster's pass takes fewer rows per block (at most BLOCK_BYTES of
+    similarities): the same order, partners and similarities as whole blocks."""
+    from explorer.strategies import semdedup
+
+    X = np.asarray(digits.embeddings, dtype=np.float32)
+    order, best, partner = semdedup.semdedup_cluster_profile(X, X.mean(axis=0))
+    monkeypatch.setattr(semdedup, "BLOCK_BYTES", 4 * len(X) * 100)
+    assert semdedup.block_rows(len(X)) == 100
+    order2, best2, partner2 = semdedup.semdedup_cluster_profile(X, X.mean(axis=0))
+    assert order2.tolist() == order.tolist() and partner2.tolist() == partner.tolist()
+    np.testing.assert_allclose(best2, best, rtol=1e-6)

@@ -11,6 +11,15 @@ from .base import Picks, Problem, register
 from .kmeans import round_robin
 
 BLOCK = 4096
+#: The most bytes of similarities (float32) a cluster's pass holds at once: a block of a
+#: large cluster has fewer than :data:`BLOCK` rows, so memory does not grow with the cluster.
+BLOCK_BYTES = 256 << 20
+
+
+def block_rows(size: int) -> int:
+    """Rows per block of the pass over a cluster of ``size`` rows (each block is compared
+    with every row up to it)."""
+    return int(max(1, min(BLOCK, BLOCK_BYTES // (4 * max(size, 1)))))
 
 
 def _unit(A: np.ndarray) -> np.ndarray:
@@ -27,22 +36,23 @@ def semdedup_cluster_profile(Xc: np.ndarray, centre: np.ndarray):
     (``order``, ``best``, ``partner``): ``best[i]`` is row ``order[i]``'s largest cosine
     similarity to any earlier row and ``partner[i]`` that earlier row (positions in ``Xc``;
     -1 for the first row). SemDeDup at eps removes exactly the rows with best > 1 - eps.
-    Blocked: memory O(BLOCK x cluster size).
+    Blocked: at most BLOCK_BYTES of similarities at once (:func:`block_rows`).
     """
     U = _unit(Xc)
     c = _unit(centre[None, :])[0]
     order = np.argsort(U @ c, kind="stable")  # least similar to the centroid first
     U = U[order]
     m = len(U)
+    step = block_rows(m)
     best = np.full(m, -np.inf)
     partner = np.full(m, -1, dtype=np.int64)
-    for s in range(0, m, BLOCK):
-        S = U[s : s + BLOCK] @ U[: s + BLOCK].T  # rows s.. against every row up to them
+    for s in range(0, m, step):
+        S = U[s : s + step] @ U[: s + step].T  # rows s.. against every row up to them
         for r in range(S.shape[0]):
             S[r, s + r :] = -np.inf  # only earlier rows count
         j = S.argmax(axis=1)
-        best[s : s + BLOCK] = S[np.arange(S.shape[0]), j]
-        partner[s : s + BLOCK] = np.where(np.isfinite(best[s : s + BLOCK]), order[j], -1)
+        best[s : s + step] = S[np.arange(S.shape[0]), j]
+        partner[s : s + step] = np.where(np.isfinite(best[s : s + step]), order[j], -1)
     return order, best, partner
 
 
@@ -95,10 +105,11 @@ def semdedup_profile(X: np.ndarray, n_clusters: int, seed: int) -> dict:
         order, b, p = semdedup_cluster_profile(U[members], cl.centers[c])
         best[members[order]] = b
         partner[members[order]] = np.where(p >= 0, members[np.maximum(p, 0)], -1)
-        for s in range(0, len(members), BLOCK):
-            S = U[members[s : s + BLOCK]] @ U[members].T
+        step = block_rows(len(members))
+        for s in range(0, len(members), step):
+            S = U[members[s : s + step]] @ U[members].T
             S[np.arange(S.shape[0]), np.arange(s, s + S.shape[0])] = -np.inf
-            nearest[members[s : s + BLOCK]] = S.max(axis=1)
+            nearest[members[s : s + step]] = S.max(axis=1)
     return {"cluster": cl.labels, "best": best, "partner": partner, "nearest": nearest}
 
 
@@ -120,8 +131,8 @@ def semdedup_profile(X: np.ndarray, n_clusters: int, seed: int) -> dict:
     cost=CostModel(
         # k-means, then every earlier pair inside each cluster: computed and scanned
         seconds=lambda s: kmeans_seconds(s, clusters(s)) + _pairs_seconds(s),
-        memory=lambda s: kmeans_memory(s, clusters(s)) + 4 * min(
-            s.n / clusters(s), BLOCK) * s.n / clusters(s),
+        memory=lambda s: kmeans_memory(s, clusters(s)) + min(
+            4 * min(s.n / clusters(s), BLOCK) * s.n / clusters(s), BLOCK_BYTES),
         advice="Use more clusters (each compares its own pairs), or select from a sample."),
 )
 def semdedup(problem: Problem, eps: float, n_clusters: int) -> Picks:
