@@ -119,9 +119,30 @@ class DaskEngine:
         workers kept dying is reported with its task key, which names the shard."""
         distributed = import_distributed()
         handles = list(handles)
+        self._wait(handles, progress, what)
+        try:
+            return self.client.gather(handles)
+        except distributed.scheduler.KilledWorker as exc:
+            task = exc.args[0] if exc.args else "?"
+            raise ExplorerError(f"Dask: task {task} was lost with its worker too many times "
+                                "(the worker ran out of memory or was killed); give the "
+                                "workers more memory (--memory-limit) or use more "
+                                "shards.") from None
+
+    def finished(self, handles) -> list:
+        """Those of ``handles`` that have finished (or failed), once at least one has."""
+        handles = list(handles)
+        self._wait(handles, first=True)
+        return [h for h in handles if h.done()]
+
+    def _wait(self, handles: list, progress=None, what: str = "", first: bool = False):
+        """Until every handle has finished (or the first, with ``first``); a cluster on which
+        nothing moves for :data:`STALL_S` (no worker, or every worker paused at its memory
+        limit) raises an ExplorerError that says what to do."""
+        distributed = import_distributed()
         pending = set(handles)
         stalled_since = None
-        while pending:
+        while pending and not (first and len(pending) < len(handles)):
             try:
                 with self.client.as_current():  # wait() looks for the current client
                     distributed.wait(list(pending), timeout=POLL_S,
@@ -146,14 +167,6 @@ class DaskEngine:
                                     f"tasks of {len(handles)} moved for {STALL_S} s; give the "
                                     "workers more memory (--memory-limit), or more workers, "
                                     "or use more, smaller shards.")
-        try:
-            return self.client.gather(handles)
-        except distributed.scheduler.KilledWorker as exc:
-            task = exc.args[0] if exc.args else "?"
-            raise ExplorerError(f"Dask: task {task} was lost with its worker too many times "
-                                "(the worker ran out of memory or was killed); give the "
-                                "workers more memory (--memory-limit) or use more "
-                                "shards.") from None
 
     def _stall_reason(self) -> str | None:
         """Why no task can move, when the cluster says so: no worker, or every worker

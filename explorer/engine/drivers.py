@@ -579,20 +579,28 @@ def _by_bucket(run: Run, centres: np.ndarray, unit: bool, task, *args, what: str
     name = task.__name__.replace("_", "-")
     window = BUCKETS_IN_FLIGHT * max(1, eng.workers)
     results: list = [None] * buckets
-    in_flight: list = []
-    for b in range(buckets + window):
-        if in_flight and (b >= buckets or len(in_flight) >= window):
-            oldest, handle = in_flight.pop(0)
-            results[oldest] = eng.gather([handle])[0]
-            eng.release([handle])
-            run.say((oldest + 1) / buckets, what)
-        if b < buckets:
-            pieces = [eng.submit(tasks.piece, h, b, shuffle, label=f"piece{b}-{p.name}")
-                      for h, p in zip(split, run.parts)]
-            in_flight.append((b, eng.submit(task, *args, *pieces, label=f"{name}{b}")))
-            eng.release(pieces)
+    in_flight: dict = {}  # handle -> bucket
+    done = 0
+    for b in range(buckets):
+        if len(in_flight) >= window:  # the next bucket when any of these has finished
+            done += _collect(eng, eng.finished(list(in_flight)), in_flight, results)
+            run.say(done / buckets, what)
+        pieces = [eng.submit(tasks.piece, h, b, shuffle, label=f"piece{b}-{p.name}")
+                  for h, p in zip(split, run.parts)]
+        in_flight[eng.submit(task, *args, *pieces, label=f"{name}{b}")] = b
+        eng.release(pieces)
+    _collect(eng, list(in_flight), in_flight, results)
     eng.release(split)
     return results, buckets
+
+
+def _collect(eng, handles: list, in_flight: dict, results: list) -> int:
+    """The results of finished bucket ``handles`` into ``results`` (a failed task raises its
+    error here), out of ``in_flight``; how many."""
+    for handle, value in zip(handles, eng.gather(handles)):
+        results[in_flight.pop(handle)] = value
+    eng.release(handles)
+    return len(handles)
 
 
 @dataclass(frozen=True, eq=False)

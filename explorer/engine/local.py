@@ -54,6 +54,10 @@ class LocalEngine:
             progress(1.0, what)
         return out
 
+    def finished(self, handles) -> list:
+        """Those of ``handles`` that have finished: every one (a task runs when submitted)."""
+        return list(handles)
+
     def memory_bytes(self) -> float:
         """The memory this process may still fill: the machine's available memory."""
         return available_memory()
