@@ -262,22 +262,32 @@ def _scratch_folder() -> str:
     return tempfile.gettempdir()
 
 
+def _has_room(folder: str, nbytes: int) -> bool:
+    """Whether ``folder``'s disk keeps :data:`DISK_MARGIN_BYTES` free beside ``nbytes``."""
+    import shutil
+
+    return shutil.disk_usage(folder).free >= nbytes + DISK_MARGIN_BYTES
+
+
+def _write_rows(folder: str, X: np.ndarray) -> str:
+    """``X`` as a raw float32 ``.npy`` file of its own in ``folder``; its path."""
+    import os
+    import tempfile
+
+    fd, path = tempfile.mkstemp(dir=folder, prefix="explorer-rows-", suffix=".npy")
+    with os.fdopen(fd, "wb") as f:
+        np.save(f, np.ascontiguousarray(X, dtype=np.float32))
+    return path
+
+
 def to_local_disk(part: Part, metric: str):
     """Read the partition once and write its prepared rows to this worker's disk
     (:class:`OnLocalDisk`); :class:`ReadEachTime` when the disk has no room for them."""
-    import os
-    import shutil
-    import tempfile
-
     block = load(part, metric)
-    X = np.ascontiguousarray(block.X, dtype=np.float32)
     folder = _scratch_folder()
-    if shutil.disk_usage(folder).free < X.nbytes + DISK_MARGIN_BYTES:
+    if not _has_room(folder, block.X.nbytes):
         return ReadEachTime(part, metric)
-    fd, path = tempfile.mkstemp(dir=folder, prefix="explorer-rows-", suffix=".npy")
-    with os.fdopen(fd, "wb") as f:
-        np.save(f, X)
-    return OnLocalDisk(part, metric, path, block.index, block.ids)
+    return OnLocalDisk(part, metric, _write_rows(folder, block.X), block.index, block.ids)
 
 
 def drop_local_copy(source) -> None:
@@ -432,27 +442,13 @@ def _split(part: Part, shuffle: Shuffle):
     return block, labels, labels % shuffle.buckets
 
 
-def _write_rows(folder: str, X: np.ndarray) -> str:
-    """``X`` as a raw float32 ``.npy`` file of its own in ``folder``; its path."""
-    import os
-    import tempfile
-
-    fd, path = tempfile.mkstemp(dir=folder, prefix="explorer-rows-", suffix=".npy")
-    with os.fdopen(fd, "wb") as f:
-        np.save(f, np.ascontiguousarray(X, dtype=np.float32))
-    return path
-
-
 def cluster_pieces(part: Part, shuffle: Shuffle) -> list:
     """This partition's rows split by bucket, in row order: a :class:`Piece` per bucket, its
     vectors written to this worker's disk (so the shuffle holds about nothing but ids in the
     workers' memory; data larger than their memory passes through their disks once)."""
-    import shutil
-
     block, labels, bucket = _split(part, shuffle)
     folder = _scratch_folder()
-    on_disk = block.n > 0 and \
-        shutil.disk_usage(folder).free >= block.X.nbytes + DISK_MARGIN_BYTES
+    on_disk = block.n > 0 and _has_room(folder, block.X.nbytes)
     out = []
     for b in range(shuffle.buckets):
         m = bucket == b
