@@ -203,7 +203,9 @@ def kcenter_split(data, client, budget: int) -> dict:
     mean_compute = float(np.mean(list(compute.values()))) / workers if compute else float("nan")
     return {"rounds": walls["rounds"], "wall_mean": walls["mean"],
             "wall_median": walls["median"], "compute_mean": mean_compute,
-            "scheduling_mean": walls["mean"] - mean_compute}
+            "scheduling_mean": walls["mean"] - mean_compute,
+            "seconds_total": sel.info["seconds_total"], "held": sel.info["rows_held_in_memory"],
+            "evaluations": sel.info["distance_evaluations"]}
 
 
 def main() -> None:
@@ -300,7 +302,11 @@ def main() -> None:
                   f"{args.workers} workers: {split['rounds']} rounds, wall {split['wall_mean']:.3f}"
                   f" s / round (median {split['wall_median']:.3f}), compute "
                   f"{split['compute_mean']:.3f} s, scheduling {split['scheduling_mean']:.3f} s; "
-                  f"load average {load_average()}", flush=True)
+                  f"{split['seconds_total']:.1f} s in all, rows "
+                  f"{'held in worker memory' if split['held'] else 'copied to local disk'}"
+                  f", {split['evaluations']:,} distance evaluations ("
+                  f"{split['evaluations'] / max(1, data.n * (split['rounds'])):.1%} of rows x "
+                  f"rounds); load average {load_average()}", flush=True)
             now = sorted(client.run(os.getpid).values())
             total = args.workers * parse_bytes(args.memory_limit) / 1e9
             print(f"workers restarted (a nanny kill or a crash) during the runs: "
