@@ -552,7 +552,7 @@ def cmd_strategies(args) -> int:
 
 
 def cmd_select(args) -> int:
-    from .data.export import export, output_type, read_manifest, replay
+    from .data.export import output_type, read_manifest, replay
     from .data.rows import rows_from_file
     from .selection import engine_target_rows, select
     from .strategies import get_strategy
@@ -579,8 +579,7 @@ def cmd_select(args) -> int:
                 engine = get_engine("local")
             data, sel = replay(doc, engine=engine) if on_engine else replay(doc)
             if on_engine:
-                export(data, sel, args.out, force=args.force, manifest=args.manifest,
-                       engine=engine)
+                _write_engine_selection(args, data, sel, engine)
             else:
                 scores = _row_scores(args, data, sel.metric) if args.with_scores else None
                 _write_selection(args, data, sel, scores)
@@ -639,8 +638,7 @@ def cmd_select(args) -> int:
             sel = select(data, args.strategy, args.budget, seed=args.seed, metric=args.metric,
                          params=params, where=args.where, engine=engine, mode=args.mode,
                          progress=bar, **target, **columns)
-            export(data, sel, args.out, force=args.force, manifest=args.manifest,
-                   engine=engine)
+            _write_engine_selection(args, data, sel, engine)
         finally:
             bar.close()
             engine.close()
@@ -794,12 +792,26 @@ def _say_if_heavy(strategy: str, data, budget, params, args=None) -> None:
 
 
 def _check_engine_output(args) -> None:
-    """A run on an engine writes .csv / .parquet / .npy (read shard by shard); the other
-    formats and the added columns need the whole dataset in memory."""
-    if args.format != "auto" or args.with_map or args.with_clusters is not None:
-        raise ExplorerError("--format hf / label-studio, --with-map and --with-clusters are not "
-                            "available for runs on an engine or a sharded dataset yet; write "
-                            ".csv, .parquet or .npy.")
+    """A run on an engine writes .csv / .parquet / .npy or --format hf / label-studio (the
+    selected rows read shard by shard); the map and cluster columns need the whole dataset in
+    memory."""
+    if args.with_map or args.with_clusters is not None:
+        raise ExplorerError("--with-map and --with-clusters are not available for runs on an "
+                            "engine or a sharded dataset yet; leave them out.")
+
+
+def _write_engine_selection(args, data, sel, engine) -> None:
+    """Write a run on an engine as --out and --format ask, its rows read on ``engine``."""
+    from .data.export import export, write_manifest
+    from .data.interchange import export_as
+
+    if args.format == "auto":
+        export(data, sel, args.out, force=args.force, manifest=args.manifest, engine=engine)
+        return
+    if args.manifest:
+        write_manifest(args.manifest, data, sel, force=args.force)
+    export_as(data, sel, args.out, args.format, force=args.force,
+              label_column=args.label_column, engine=engine)
 
 
 def _selection_rows(path: str, data):

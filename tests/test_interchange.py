@@ -160,3 +160,49 @@ def test_select_with_map_adds_the_cached_layout(digits, tmp_path, capsys):
     frame = pd.read_parquet(out)
     xy = layout(explorer.load(small), "umap")
     assert np.allclose(frame[["x", "y"]].to_numpy(), xy[frame["index"].to_numpy()])
+
+
+def test_a_selection_on_shards_exports_for_other_tools_like_one_file(pydocs, tmp_path, capsys):
+    """--format hf / label-studio of a run on a sharded dataset read only the selected rows,
+    shard by shard, and hold what the same rows of the dataset in one file give: global row
+    indices, ids, vectors, metadata and a manifest that replays."""
+    import datasets
+
+    from explorer.data.shards import write_shards
+
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    write_shards(pydocs, folder, [0, 300, 300, 700, pydocs.n])  # one shard empty
+    shards = explorer.load(str(folder), id_column="id")
+    out = tmp_path / "subset"
+    code = main(["select", str(folder), "--id-column", "id", "--strategy", "k-center",
+                 "--budget", "40", "--engine", "local", "--out", str(out), "--format", "hf"])
+    assert code == 0, capsys.readouterr().err
+    sel = explorer.select(shards, "k-center", 40, seed=0, engine="local")
+    hf = datasets.load_from_disk(str(out))
+    assert hf["index"] == sel.indices.tolist() and hf["rank"] == list(range(40))
+    assert hf["id"] == pydocs.ids[sel.indices].tolist()
+    assert hf["text"] == pydocs.metadata["text"].iloc[sel.indices].tolist()
+    vectors = np.asarray(hf.with_format("numpy")["embedding"])
+    assert np.array_equal(vectors, pydocs.embeddings[sel.indices])
+    _, again = explorer.replay(out / MANIFEST_NAME, engine="local")
+    assert again.indices.tolist() == sel.indices.tolist()
+
+    tasks_path = tmp_path / "tasks.json"
+    code = main(["select", str(folder), "--id-column", "id", "--strategy", "random",
+                 "--budget", "25", "--engine", "local", "--out", str(tasks_path), "--format",
+                 "label-studio", "--label-column", "label"])
+    assert code == 0, capsys.readouterr().err
+    tasks = json.loads(tasks_path.read_text(encoding="utf-8"))
+    jsonschema.validate(tasks, LABEL_STUDIO_TASKS)
+    picked = explorer.select(shards, "random", 25, seed=0, engine="local").indices
+    in_memory = label_studio_tasks(pydocs, as_rows(picked, pydocs), label_column="label")
+    assert tasks == json.loads(json.dumps(in_memory))
+
+    # a missing column is named before any row is read; the map's columns are refused
+    with pytest.raises(ExplorerError, match="'nope'.*Their columns are"):
+        label_studio_tasks(shards, sel, text_column="nope", engine="local")
+    code = main(["select", str(folder), "--id-column", "id", "--strategy", "random",
+                 "--budget", "5", "--engine", "local", "--out", str(tmp_path / "m"),
+                 "--format", "hf", "--with-map"])
+    assert code == 2 and "--with-map" in capsys.readouterr().err

@@ -15,6 +15,7 @@ Both are written through :mod:`explorer.data.atomic` (whole or not at all).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,22 @@ def as_rows(rows, data: Dataset, how: str = "rows") -> Rows:
     if len(arr) == 0:
         raise ExplorerError(f"Nothing to export: the {how} holds no rows.")
     return Rows(arr, how=how)
+
+
+def _in_memory(data, rows, engine=None):
+    """``(data, rows, index)`` for the writers: unchanged for a dataset in memory; for a
+    sharded one, its exported rows only, read shard by shard on ``engine`` into a Dataset in
+    memory where they are rows 0 .. k-1, and ``index`` their global indices (what the export
+    records)."""
+    from .shards import ShardedDataset
+
+    index = np.asarray(rows.indices, dtype=np.int64)
+    if not isinstance(data, ShardedDataset):
+        return data, rows, index
+    from ..engine.drivers import rows_as_dataset
+
+    return (rows_as_dataset(data, index, engine),
+            dataclasses.replace(rows, indices=np.arange(len(index))), index)
 
 
 def extra_columns(data: Dataset, rows, *, layout=None, clusters=None, scores=None) -> dict:
@@ -102,17 +119,23 @@ def _arrow_table(data: Dataset, frame: pd.DataFrame):
 
 
 def write_hf(data: Dataset, rows, folder, *, force: bool = False, layout=None, clusters=None,
-             manifest_text: str | None = None, scores=None) -> Path:
+             manifest_text: str | None = None, scores=None, engine=None) -> Path:
     """Write a folder that Hugging Face ``datasets.load_from_disk`` opens (see the module
     docstring); an existing folder is replaced only with ``force`` and only when it is one
-    (it holds ``state.json``)."""
+    (it holds ``state.json``). A sharded dataset's rows are read on ``engine``."""
     try:
         import datasets
     except ImportError:
         raise ExplorerError("The Hugging Face export needs the datasets package: pip install "
                             "'subset-explorer[embed]' (or pip install datasets).") from None
+    inputs = _inputs(data)
+    data, rows, index = _in_memory(data, rows, engine)
     frame = export_frame(data, rows, layout=layout, clusters=clusters, scores=scores)
     table = _arrow_table(data, frame)
+    import pyarrow as pa
+
+    table = table.set_column(table.schema.get_field_index("index"), "index",
+                             pa.array(index, pa.int64()))
     record = getattr(data, "embedding", None)
     about = (f"{len(frame)} rows of {data.name} chosen with Subset Explorer"
              f" ({getattr(rows, 'strategy', getattr(rows, 'how', 'rows'))})"
@@ -123,7 +146,7 @@ def write_hf(data: Dataset, rows, folder, *, force: bool = False, layout=None, c
     bars_were_on = not datasets.are_progress_bars_disabled()
     datasets.disable_progress_bars()
     try:
-        with atomic_folder(folder, force, "--out", inputs=_inputs(data),
+        with atomic_folder(folder, force, "--out", inputs=inputs,
                            looks_ours=lambda p: (p / "state.json").is_file()) as tmp:
             datasets.Dataset(table, info=info).save_to_disk(str(tmp))
             if manifest_text is not None:
@@ -134,21 +157,38 @@ def write_hf(data: Dataset, rows, folder, *, force: bool = False, layout=None, c
     return Path(folder).expanduser()
 
 
-def _pick_column(data: Dataset, given: str | None, kind: str) -> str | None:
+def _metadata_columns(data) -> list:
+    """The metadata column names of a dataset in memory or a sharded one."""
+    return list(data.metadata.columns) if hasattr(data, "metadata") else list(data.columns)
+
+
+def _check_column(data, name: str, purpose: str) -> None:
+    """A missing column is an error that names it and lists the columns (before any row is
+    read)."""
+    if hasattr(data, "metadata"):
+        data.column(name, purpose)
+    elif name not in data.columns:
+        raise ExplorerError(f"Column {name!r} for {purpose} is not in the shards of "
+                            f"{data.source}. Their columns are: "
+                            f"{', '.join(map(str, data.columns)) or '(none)'}.")
+
+
+def _pick_column(data, given: str | None, kind: str) -> str | None:
     if given is not None:
-        data.column(given, f"the Label Studio {kind}")
+        _check_column(data, given, f"the Label Studio {kind}")
         return given
+    columns = _metadata_columns(data)
     record = getattr(data, "embedding", None) or {}
-    if record.get("kind") == kind and record.get("column") in data.metadata.columns:
+    if record.get("kind") == kind and record.get("column") in columns:
         return record["column"]
-    if kind == "image" and record.get("kind") == "image" and "path" in data.metadata.columns:
+    if kind == "image" and record.get("kind") == "image" and "path" in columns:
         return "path"
-    return kind if kind in data.metadata.columns else None
+    return kind if kind in columns else None
 
 
 def label_studio_tasks(data: Dataset, rows, *, text_column: str | None = None,
-                       image_column: str | None = None, label_column: str | None = None
-                       ) -> list[dict]:
+                       image_column: str | None = None, label_column: str | None = None,
+                       engine=None) -> list[dict]:
     """Label Studio tasks (its basic JSON import format) for ``rows``: ``{"data": {"text" or
     "image": ..., "row_id", "row_index", "rank", ["label"]}}``. The text / image columns
     default to the embedded column, else to columns named ``text`` / ``image``.
@@ -165,28 +205,33 @@ def label_studio_tasks(data: Dataset, rows, *, text_column: str | None = None,
         raise ExplorerError(f"A Label Studio task needs the text or the image of each row, and "
                             f"{data.name} has no 'text' or 'image' column; name one "
                             "(text_column= / image_column=).")
+    if label_column is not None:
+        _check_column(data, label_column, "the label")
+    data, rows, index = _in_memory(data, rows, engine)
     idx = np.asarray(rows.indices, dtype=np.int64)
     meta = data.metadata
     tasks = []
-    for rank, i in enumerate(idx.tolist()):
+    for rank, (i, row_index) in enumerate(zip(idx.tolist(), index.tolist())):
         task = {}
         if text is not None:
             task["text"] = meta[text].iat[i]
         if image is not None:
             task["image"] = meta[image].iat[i]
-        task.update({"row_id": data.ids[i], "row_index": i, "rank": rank})
+        task.update({"row_id": data.ids[i], "row_index": row_index, "rank": rank})
         if label_column is not None:
             task["label"] = data.column(label_column, "the label").iat[i]
         tasks.append({"data": json_safe(task)})
     return tasks
 
 
-def write_label_studio(data: Dataset, rows, path, *, force: bool = False, **columns) -> Path:
+def write_label_studio(data: Dataset, rows, path, *, force: bool = False, engine=None,
+                       **columns) -> Path:
     """Write :func:`label_studio_tasks` as a ``.json`` file Label Studio imports."""
     path = Path(path).expanduser()
     if path.suffix.lower() != ".json":
         raise ExplorerError(f"{path.name}: Label Studio tasks are written as .json.")
-    text = json.dumps(label_studio_tasks(data, rows, **columns), ensure_ascii=False) + "\n"
+    text = json.dumps(label_studio_tasks(data, rows, engine=engine, **columns),
+                      ensure_ascii=False) + "\n"
     with atomic_path(path, force, "--out") as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
@@ -194,9 +239,15 @@ def write_label_studio(data: Dataset, rows, path, *, force: bool = False, **colu
 
 def export_as(data: Dataset, rows, path, fmt: str, *, force: bool = False, layout=None,
               clusters=None, label_column: str | None = None, with_manifest: bool = True,
-              scores=None) -> Path:
+              scores=None, engine=None) -> Path:
     """Write ``rows`` (a Selection or :class:`Rows`) in ``fmt`` ('hf' or 'label-studio').
-    A selection's manifest goes into the HF folder (``with_manifest``)."""
+    A selection's manifest goes into the HF folder (``with_manifest``). Of a sharded dataset
+    only the exported rows are read, shard by shard on ``engine`` (the map's x / y, clusters
+    and per-row scores need the dataset in memory)."""
+    if not hasattr(data, "metadata") and (layout is not None or clusters is not None or
+                                          scores is not None):
+        raise ExplorerError("The map's x / y, cluster ids and per-row scores are not "
+                            "exported from a sharded dataset; leave them out.")
     if fmt not in FORMATS:
         raise ExplorerError(f"Unknown export format {fmt!r}. Known: {', '.join(FORMATS)} (and "
                             ".csv / .parquet / .npy by the file name).")
@@ -205,5 +256,6 @@ def export_as(data: Dataset, rows, path, fmt: str, *, force: bool = False, layou
         if with_manifest and hasattr(rows, "strategy") and getattr(rows, "seed", None) is not None:
             text = _manifest_text(data, rows)
         return write_hf(data, rows, path, force=force, layout=layout, clusters=clusters,
-                        manifest_text=text, scores=scores)
-    return write_label_studio(data, rows, path, force=force, label_column=label_column)
+                        manifest_text=text, scores=scores, engine=engine)
+    return write_label_studio(data, rows, path, force=force, label_column=label_column,
+                              engine=engine)

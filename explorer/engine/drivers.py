@@ -768,6 +768,29 @@ def selection_rows(data, selection, engine=None) -> "pd.DataFrame":
     return frame
 
 
+def rows_as_dataset(data, index, engine=None):
+    """The global rows ``index`` of a sharded dataset, in that order, as a
+    :class:`~explorer.data.dataset.Dataset` in memory: their ids, raw vectors and every
+    metadata column, read shard by shard. For what needs the rows themselves and only a few
+    of them (an export other tools open)."""
+    import pandas as pd
+
+    from ..data.dataset import Dataset
+    from . import get_engine
+
+    idx = np.asarray(index, dtype=np.int64)
+    owned = not hasattr(engine, "submit")
+    eng = get_engine(engine)
+    try:
+        got = Run(data, eng, "euclidean").rows(idx, columns=data.columns, vectors=True)
+    finally:
+        if owned:
+            eng.close()
+    meta = pd.DataFrame({c: v for c, v in got["columns"].items()})
+    return Dataset.from_arrays(got["X"], ids=got["ids"], metadata=meta, source=data.source,
+                               options={"id_column": data.id_column})
+
+
 def rows_where(data, query, engine=None, metric: str = "euclidean") -> np.ndarray:
     """Global indices of the rows where the metadata filter ``query`` holds, read shard by
     shard (the filter is data: :mod:`explorer.data.filters`)."""
