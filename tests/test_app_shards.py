@@ -195,6 +195,67 @@ def test_dsir_takes_the_maps_target_set(shards, digits):
     assert (picked == "0").mean() > 0.5
 
 
+def plotly_specs(at) -> dict:
+    """The page's plotly figures by their keys (cmp_curves, cmp_maps, cmp_jaccard)."""
+    return {c.proto.id.split("-")[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def test_compare_two_strategies_at_two_budgets_on_the_local_engine(shards, monkeypatch):
+    from explorer.ui import compare_view
+
+    at = opened(shards)
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    # the strategies with a distributed form (random is the band; DSIR waits for a target)
+    assert at.multiselect(key="w:cmp_engine_strategies").options == [
+        s.name for s in list_strategies() if s.name in drivers.FORMS
+        and s.name not in ("random", "dsir")]
+    assert "Press **Compare** to run every strategy at every budget on the local engine" in \
+        texts(at.info)  # a run on shards reads every shard: it never starts by itself
+    at.multiselect(key="w:cmp_engine_strategies").set_value(["k-center", "k-means"])
+    at.text_input(key="w:cmp_budgets:1797").set_value("20, 0").run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "Budgets must be whole numbers between 1 and 1797, separated by commas."]
+    at.text_input(key="w:cmp_budgets:1797").set_value("20, 60")
+    at.number_input(key="w:cmp_draws").set_value(10).run()
+    at.button(key="cmp_engine_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert "Who beats random, with statistical support" in texts(at.markdown)
+    support = at.dataframe[0].value
+    assert list(support.index) == [20, 60] and "coverage_max" in support.columns
+    figures = plotly_specs(at)
+    assert {"cmp_curves", "cmp_maps", "cmp_jaccard"} <= set(figures)
+    assert {"random 5–95%", "k-center", "k-means"} <= \
+        {t.get("name") for t in figures["cmp_curves"]["data"]}
+    assert len(figures["cmp_maps"]["data"]) == 4  # each strategy: the sample, its picks
+    assert f"uniform sample of **{SAMPLE_ROWS} of 1,797 rows**" in texts(at.caption)
+    assert "Stability across seeds** is left out" in texts(at.caption)
+    # the picks are those of the distributed forms on the engine, as on the Explore page
+    (_, sels, notes), = at.session_state["engine_compares"].values()
+    data = explorer.load(shards, id_column="id")
+    for name in ("k-center", "k-means"):
+        for budget in (20, 60):
+            expected = explorer.select(data, name, budget, seed=0, engine="local")
+            assert sels[f"{name}@{budget}"].tolist() == expected.indices.tolist()
+    assert any("on the local engine" in note for note in notes)
+
+    # kept in the session: back from another page, the results are there without a rerun,
+    # and pressing Compare again on the same settings does not run it again
+    sweeps = []  # every comparison started from here on
+    monkeypatch.setattr(compare_view, "probe_sweep",
+                        lambda *args, **kwargs: sweeps.append(args[1:3]))
+    at.switch_page("pages/explore.py").run()
+    at.switch_page("pages/compare.py").run()
+    assert "Who beats random, with statistical support" in texts(at.markdown)
+    at.button(key="cmp_engine_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert "Who beats random, with statistical support" in texts(at.markdown)
+    assert sweeps == []
+
+
 def test_paths_outside_the_allowed_folders_are_refused_in_one_line(shards, tmp_path):
     outside = Path(tempfile.mkdtemp(prefix="outside-roots-"))
     (outside / "part-0.parquet").write_bytes(Path(shards, "part-00000.parquet").read_bytes())

@@ -345,8 +345,9 @@ def test_search_then_neighbours_of_a_clicked_row_then_pin_them(app_url, browser)
 
 def test_a_sharded_folder_on_a_dask_local_cluster(app_url, browser, digits, tmp_path_factory):
     """Open a folder of shards, start a Dask LocalCluster from the sidebar, run k-center on
-    it: the progress, the dashboard link (served), the map of a sample plus the picks, and
-    the export; closing the page closes the cluster."""
+    it: the progress, the dashboard link (served), the map of a sample plus the picks, the
+    export, and the Compare page's curves from a comparison run on the cluster; closing the
+    page closes the cluster."""
     from explorer.data.shards import write_shards
 
     folder = tmp_path_factory.mktemp("browser-shards")
@@ -395,6 +396,30 @@ def test_a_sharded_folder_on_a_dask_local_cluster(app_url, browser, digits, tmp_
     assert len(frame) == 50 and frame["rank"].tolist() == list(range(50))
     assert frame["id"].tolist() == digits.ids[frame["index"]].tolist()
     shot(page, "shards-dask-export")
+
+    # Compare: the default strategies' distributed forms at two budgets, on the same cluster
+    page.get_by_role("link", name="Compare").click()
+    page.get_by_text("Press Compare to run every strategy at every budget on the dask engine",
+                     exact=False).wait_for(timeout=60_000)
+    budgets = page.get_by_role("textbox", name="Budgets (log-spaced by default)")
+    budgets.fill("20, 60")
+    budgets.press("Enter")
+    settled(page)
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.get_by_text("Who beats random, with statistical support", exact=False).wait_for(
+        timeout=240_000)
+    curves = page.locator(".st-key-cmp_curves")
+    curves.locator(".scatterlayer .trace").first.wait_for(timeout=60_000)
+    legend = curves.locator(".legendtext").all_text_contents()  # SVG text: no innerText
+    assert {"random 5–95%", "random mean", "k-center", "k-means"} <= set(legend), legend
+    page.get_by_text("uniform sample of 600 of 1,797 rows (grey)", exact=False).wait_for(
+        timeout=60_000)
+    assert "Traceback" not in page.inner_text("body")
+    page.wait_for_timeout(1500)
+    shot(page, "shards-dask-compare")
+    page.locator(".st-key-cmp_maps").scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    shot(page, "shards-dask-compare-maps")
     page.close()  # the session ends: its cluster is closed with it
     deadline = time.time() + 60
     while time.time() < deadline:

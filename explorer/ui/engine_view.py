@@ -200,7 +200,7 @@ def engine_strategies() -> list:
     return [s for s in list_strategies() if s.name in drivers.FORMS]
 
 
-def _progress_callback(bar, stage: str):
+def progress_callback(bar, stage: str):
     """A progress(fraction, message) that redraws ``bar`` at most every PROGRESS_EVERY_S."""
     last = [0.0]
 
@@ -213,6 +213,13 @@ def _progress_callback(bar, stage: str):
                      text=f"{stage}: {message}" if message else stage)
 
     return say
+
+
+def engine_inputs() -> set:
+    """The inputs a strategy may need that this session gives on a sharded dataset, by name:
+    the sidebar's label and group columns, the map's target set."""
+    return {name for name, key in (("labels", "label_column"), ("groups", "group_column"),
+                                   ("target", "engine_target")) if state.get(key)}
 
 
 def strategy_panel(data):
@@ -230,9 +237,7 @@ def strategy_panel(data):
     spec = next(s for s in specs if s.name == name)
     form = drivers.FORMS[name]
     st.caption(spec.summary)
-    available = {name for name, key in (("labels", "label_column"), ("groups", "group_column"),
-                                        ("target", "engine_target")) if state.get(key)}
-    missing = spec.missing_inputs(available)
+    missing = spec.missing_inputs(engine_inputs())
     if missing:
         st.warning(f"{name} is unavailable: it needs {' and '.join(missing)}. Choose the column "
                    "in the sidebar (or lasso a target on the map).")
@@ -267,7 +272,7 @@ def eps_chooser(data, engine, params) -> None:
             bar = st.progress(0.0, text="Measuring near-duplicates ...")
             try:
                 run = drivers.Run(data, engine, metric,
-                                  _progress_callback(bar, "Measuring near-duplicates"))
+                                  progress_callback(bar, "Measuring near-duplicates"))
                 found = drivers.semdedup_profile(run, n_clusters, seed)
             except explorer.ExplorerError as exc:
                 st.error(str(exc))
@@ -307,44 +312,62 @@ def target_of(spec) -> list:
     return list(state.get("engine_target")) if "target" in spec.needs else []
 
 
-def run_on_engine(data, engine, spec, params, mode, key) -> None:
-    """Select and score on ``engine`` with a progress bar; the result (or the one-line reason
-    it failed) is kept in the session."""
-    bar = st.progress(0.0, text=f"Starting {spec.name} on the {engine.name} engine ...")
-    seed, metric = int(state.get("seed")), state.get("metric")
-    # the local engine works in the server's own process: one such run at a time
-    turn = heavy_turn(f"{spec.name} on the local engine") if engine.name == "local" \
+def on_engine(engine, what: str, button: str, work):
+    """``work(bar)`` on ``engine``, ``bar`` a progress bar it feeds; on the local engine in
+    the server's one heavy-run turn (it works in the server's own process: one such run at
+    a time). Returns (its result, None), or (None, the one-line reason it failed, which says
+    to press ``button`` again when the engine itself failed)."""
+    bar = st.progress(0.0, text=f"Starting {what} on the {engine.name} engine ...")
+    turn = heavy_turn(f"{what} on the local engine") if engine.name == "local" \
         else nullcontext()
     try:
         with turn:
-            sel = explorer.select(data, spec.name, budget_of(data, spec), seed=seed,
-                                  metric=metric, params=params, mode=mode, engine=engine,
-                                  label_column=state.get("label_column"),
-                                  group_column=state.get("group_column"),
-                                  target=np.asarray(target_of(spec), dtype=np.int64)
-                                  if target_of(spec) else None,
-                                  progress=_progress_callback(bar, "1 of 2 · selecting"))
-            card = drivers.score(data, sel, engine=engine, metric=metric,
-                                 random_draws=RANDOM_DRAWS, seed=seed,
-                                 label_column=state.get("label_column"),
-                                 progress=_progress_callback(bar, "2 of 2 · scoring"))
+            return work(bar), None
     except explorer.ExplorerError as exc:
-        state.put("engine_error", str(exc))
-        return
+        return None, str(exc)
     except Exception as exc:  # noqa: BLE001 - a lost cluster, a closed connection: said
-        state.put("engine_error", f"The {engine.name} engine failed during the run: "
-                  f"{type(exc).__name__}: {exc}. Check the engine in the sidebar and press "
-                  "Run again.")
-        return
+        return None, (f"The {engine.name} engine failed during the run: "
+                      f"{type(exc).__name__}: {exc}. Check the engine in the sidebar and "
+                      f"press {button} again.")
     finally:
         bar.empty()
-    runs = state.get("engine_runs")
-    runs[key] = (sel, card)
+
+
+def keep_run(store: str, key, result) -> None:
+    """Keep ``result`` under ``key`` in the session's dict ``store`` (a state key), which
+    holds the last KEPT_RUNS results, so going back to a setting is instant."""
+    runs = state.get(store)
+    runs[key] = result
     while len(runs) > KEPT_RUNS:
         runs.pop(next(iter(runs)))
-    state.put("engine_error", None)
-    state.put("selection", sel)
-    state.put("engine_scorecard", card)
+
+
+def run_on_engine(data, engine, spec, params, mode, key) -> None:
+    """Select and score on ``engine`` with a progress bar; the result (or the one-line reason
+    it failed) is kept in the session."""
+    seed, metric = int(state.get("seed")), state.get("metric")
+
+    def select_and_score(bar):
+        sel = explorer.select(data, spec.name, budget_of(data, spec), seed=seed,
+                              metric=metric, params=params, mode=mode, engine=engine,
+                              label_column=state.get("label_column"),
+                              group_column=state.get("group_column"),
+                              target=np.asarray(target_of(spec), dtype=np.int64)
+                              if target_of(spec) else None,
+                              progress=progress_callback(bar, "1 of 2 · selecting"))
+        card = drivers.score(data, sel, engine=engine, metric=metric,
+                             random_draws=RANDOM_DRAWS, seed=seed,
+                             label_column=state.get("label_column"),
+                             progress=progress_callback(bar, "2 of 2 · scoring"))
+        return sel, card
+
+    done, error = on_engine(engine, spec.name, "Run", select_and_score)
+    state.put("engine_error", error)
+    if done is None:
+        return
+    keep_run("engine_runs", key, done)
+    state.put("selection", done[0])
+    state.put("engine_scorecard", done[1])
 
 
 def current_run(key):
@@ -405,6 +428,39 @@ def map_rows(data, engine, rows: int, metric: str, columns: tuple, selected, tar
     fitted = PROJECTIONS.get(base + (method,), lambda: fit_projection(sample, method, fitting))
     return LAYOUTS.get(base + (method, _digest(selected), _digest(target)), lambda: map_layout(
         data, sample, selected, also=target, engine=engine, metric=metric, projection=fitted))
+
+
+def map_settings(data) -> tuple:
+    """The sharded map's (rows in its sample, metadata columns, projection) as the Explore
+    page last drew it (its defaults before it has), so that another page's map of the same
+    data reuses the sample and the projection kept for it rather than reading every shard
+    again."""
+    rows = int(st.session_state.get("map_sample_rows", MAP_SAMPLE_ROWS))
+    colour = st.session_state.get("shard_colour")
+    columns = (colour,) if colour in data.columns and colour != data.id_column else ()
+    return rows, columns, MAP_PROJECTIONS[st.session_state.get("shard_layout", "PCA")]
+
+
+def picks_on_the_map(data, engine, picks: dict):
+    """The map's sample laid out as on the Explore page, and the rows each strategy picked
+    placed by the same projection (rows outside the sample are read from their shards):
+    (the sample's MapLayout, {name: the 2-D positions of its picks}). A progress bar shows
+    while the sample is read or a UMAP fitted."""
+    rows, columns, method = map_settings(data)
+    metric = state.get("metric")
+    picked = np.unique(np.concatenate([np.asarray(p, dtype=np.int64) for p in picks.values()]))
+    bar = st.empty()
+    reading = progress_callback(bar, "Reading the map's sample")
+    fitting = progress_callback(bar, "UMAP of the sample")
+    try:
+        sample = map_rows(data, engine, rows, metric, columns, None, (), reading, method,
+                          fitting)
+        placed = map_rows(data, engine, rows, metric, columns, picked, (), reading, method,
+                          fitting)
+    finally:
+        bar.empty()
+    return sample, {name: placed.xy[np.searchsorted(placed.index, np.asarray(p))]
+                    for name, p in picks.items()}
 
 
 def inside_areas(xy: np.ndarray, areas) -> np.ndarray:
@@ -493,8 +549,8 @@ def map_section(data, engine, sel) -> None:
         target = state.get("engine_target")
         layout = map_rows(data, engine, rows, metric, columns,
                           None if sel is None else sel.indices, target,
-                          _progress_callback(bar, "Reading the map's sample"),
-                          MAP_PROJECTIONS[shown_by], _progress_callback(bar, "UMAP of the sample"))
+                          progress_callback(bar, "Reading the map's sample"),
+                          MAP_PROJECTIONS[shown_by], progress_callback(bar, "UMAP of the sample"))
     except explorer.ExplorerError as exc:
         bar.empty()
         st.error(str(exc))
@@ -526,10 +582,9 @@ def map_section(data, engine, sel) -> None:
 # --- the page -----------------------------------------------------------------------------
 
 
-def explore_page(data) -> None:
-    """The Explore page for a sharded dataset."""
-    from .results_view import scorecard_view, selection_summary
-
+def engine_header(data):
+    """The shards and the engine their runs go to (or why it did not start), on top of a
+    page; returns the session's engine, or None."""
     shards = len(data.shards)
     st.caption(f"Sharded: {shards:,} shard{'s' if shards != 1 else ''} in {data.source}. Rows "
                "are read shard by shard on the engine, never all at once.")
@@ -538,6 +593,14 @@ def explore_page(data) -> None:
         st.error(error)
     else:
         st.markdown(engine_line(engine))
+    return engine
+
+
+def explore_page(data) -> None:
+    """The Explore page for a sharded dataset."""
+    from .results_view import scorecard_view, selection_summary
+
+    engine = engine_header(data)
     left, right = st.columns([2.6, 1.2], gap="medium")
     with right:
         st.subheader("Strategy")
@@ -624,12 +687,12 @@ def export_page(data, sel) -> None:
 
 def not_on_shards(what: str) -> None:
     """A page that needs the whole dataset in memory, on a sharded one."""
-    st.info(f"{what} works on a dataset in one file. This one is sharded: explore, score and "
-            "export it on the **Explore** and **Export** pages, or run `explorer compare "
-            "--engine dask` from the command line.")
+    st.info(f"{what} works on a dataset in one file. This one is sharded: explore, score, "
+            "compare and export it on the **Explore**, **Compare** and **Export** pages.")
 
 
-__all__ = ["ENGINE_KINDS", "EngineSlot", "budget_of", "export_page", "engine_line",
-           "engine_sidebar", "engine_spec", "engine_strategies", "eps_chooser", "explore_page",
-           "is_sharded",
-           "map_section", "not_on_shards", "run_on_engine", "session_engine"]
+__all__ = ["ENGINE_KINDS", "EngineSlot", "budget_of", "engine_header", "engine_inputs",
+           "engine_line", "engine_sidebar", "engine_spec", "engine_strategies", "eps_chooser",
+           "explore_page", "export_page", "is_sharded", "keep_run", "map_section",
+           "map_settings", "not_on_shards", "on_engine", "picks_on_the_map",
+           "progress_callback", "run_on_engine", "session_engine"]
