@@ -371,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--force", action="store_true", help="replace existing output files")
     dm.add_argument("--format", choices=("table", "json"), default="table")
     _data_options(dm)
+    _engine_options(dm)
 
     lk = sub.add_parser("lock", help="lock a confirmation split before exploring: no page, "
                         "comparison or selection touches it until 'explorer confirm'")
@@ -980,10 +981,20 @@ def cmd_dimensions(args) -> int:
     if args.out:
         _check_outputs(args, [(args.data, "DATA"), (args.meta, "--meta")])
     data = _load(args)
-    rows = _selection_rows(args.selection, data)[0] if args.selection else None
-    report = dimension_report(data, args.k, methods, label_column=args.label_column,
-                              metric=args.metric, random_draws=args.random_draws,
-                              seed=args.seed, selection=rows)
+    engine = None
+    if not hasattr(data, "embeddings"):  # a sharded dataset: the report of a uniform sample
+        if args.choose or args.selection:
+            raise ExplorerError("--choose and --selection need the dataset in one file; on "
+                                "shards the report measures a uniform sample of their rows.")
+        engine = _open_engine(args, data)
+    try:
+        rows = _selection_rows(args.selection, data)[0] if args.selection else None
+        report = dimension_report(data, args.k, methods, label_column=args.label_column,
+                                  metric=args.metric, random_draws=args.random_draws,
+                                  seed=args.seed, selection=rows, engine=engine)
+    finally:
+        if engine is not None:
+            engine.close()
     frame = report.to_frame()
     if args.format == "json":
         print(frame.to_json(orient="records"))

@@ -58,6 +58,7 @@ import pandas as pd
 
 from . import space
 from .data.dataset import Dataset, fingerprint
+from .data.shards import ShardedDataset
 from .errors import ExplorerError
 from .params import (METRIC, OPTIONAL_CALLBACK, OPTIONAL_COLUMN, SEED, InstanceOf, Interval,
                      Options, SequenceOf, check_param, validate_params)
@@ -88,6 +89,10 @@ DIMENSION_METRICS = {
 #: sample is used (the fits see a D x D summary; 20,000 rows estimate it well).
 FIT_ROWS = 20_000
 QUERY_ROWS = 2_000
+#: A sharded dataset's dimension report reads this many rows, a uniform sample keyed by
+#: hash(seed, row id), into memory: what the report measures on one file's rows (fits on
+#: 20,000, queries 2,000) has room in it.
+SHARD_SAMPLE_ROWS = 50_000
 DIMENSIONS_FORMAT = "subset-explorer-dimensions"
 DIMENSIONS_VERSION = 1
 
@@ -134,6 +139,10 @@ def _check_k(owner: str, k, dim: int) -> int:
 
 METHOD = Options(tuple(METHODS))
 DATASET = InstanceOf((Dataset,), "a Dataset (from explorer.load)")
+#: What :func:`dimension_report` takes: a dataset in memory, or a sharded one (measured on a
+#: uniform sample of :data:`SHARD_SAMPLE_ROWS` rows).
+ANY_DATASET = InstanceOf((Dataset, ShardedDataset), "a Dataset or a sharded dataset (from "
+                         "explorer.load)")
 CHOICE = InstanceOf((DimensionChoice,), "a DimensionChoice (from choose_dimensions)")
 
 
@@ -475,7 +484,8 @@ class DimensionReport:
                 f"{self.k}-dimension subsets. " + ". ".join(parts) + ".")
 
 
-@validate_params({"data": [DATASET], "methods": [METHOD, SequenceOf((METHOD,))], "label_column": OPTIONAL_COLUMN,
+@validate_params({"data": [ANY_DATASET], "methods": [METHOD, SequenceOf((METHOD,))],
+                  "label_column": OPTIONAL_COLUMN,
                   "metric": [METRIC], "random_draws": [Interval("int", 2, None)],
                   "seed": [SEED], "neighbours": [Interval("int", 1, None)],
                   "holdout": [Interval("float", 0, 1, closed="neither")],
@@ -484,7 +494,7 @@ def dimension_report(data: Dataset, k: int, methods=tuple(METHODS), *,
                      label_column: str | None = None, metric: str = "euclidean",
                      random_draws: int = 30, seed: int = 0, selection=None,
                      neighbours: int = 10, holdout: float = 0.2,
-                     progress=None) -> DimensionReport:
+                     progress=None, engine=None) -> DimensionReport:
     """Each method's k dimensions against ``random_draws`` random k-dimension subsets, on
     neighbour recall, probe accuracy (with a label column) and coverage agreement.
 
@@ -503,6 +513,9 @@ def dimension_report(data: Dataset, k: int, methods=tuple(METHODS), *,
     selection : row indices of the fixed selection for ``coverage_agreement`` (default:
         k-center at 5 % of the rows, at least 10, seeded).
     neighbours : the neighbourhood size (default 10: recall@10).
+    engine : for a sharded dataset, the engine that reads its uniform sample of
+        :data:`SHARD_SAMPLE_ROWS` rows (keys hash(seed, row id)); the report is that of the
+        sample, and neighbours are found among its rows.
 
     Examples
     --------
@@ -519,6 +532,16 @@ def dimension_report(data: Dataset, k: int, methods=tuple(METHODS), *,
     from .selection import select
 
     k = _check_k("dimension_report", k, data.dim)
+    sampled_from = None
+    if isinstance(data, ShardedDataset):
+        if selection is not None:
+            raise ExplorerError("A fixed selection's rows cannot be measured on a sharded "
+                                "dataset's sample; leave the selection out (the report draws "
+                                "its own on the sample).")
+        from .engine.drivers import sample_as_dataset
+
+        sampled_from = data.n
+        data = sample_as_dataset(data, SHARD_SAMPLE_ROWS, seed, engine)
     methods = [methods] if isinstance(methods, str) else list(dict.fromkeys(methods))
     for m in methods:
         if METHODS[m][0] and label_column is None:
@@ -583,6 +606,10 @@ def dimension_report(data: Dataset, k: int, methods=tuple(METHODS), *,
         for key, p in zip(keys, holm([pvals[key] for key in keys])):
             p_holm[key[0]][name] = float(p)
     notes = []
+    if sampled_from is not None:
+        notes.append(f"measured on a uniform sample of {data.n:,} of the {sampled_from:,} rows "
+                     "of the shards (keys hash(seed, row id)): neighbours are found among the "
+                     "sampled rows")
     if data.n > QUERY_ROWS:
         notes.append(f"neighbour recall over a seeded sample of {QUERY_ROWS:,} query rows")
     if data.n > FIT_ROWS:

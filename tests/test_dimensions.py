@@ -196,3 +196,41 @@ def test_cli_dimensions(tmp_path):
          "99"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "must be an int in [1, 64]" in done.stderr
+
+
+def test_a_sharded_dataset_is_reported_on_a_uniform_sample(digits, tmp_path, capsys):
+    """On shards the report reads a uniform sample keyed by hash(seed, row id) into memory:
+    the report of those same rows of the dataset in one file, whatever the shard layout."""
+    from explorer.cli import main
+    from explorer.data.shards import write_shards
+    from explorer.dimensions import dimension_report
+    from explorer.engine import drivers
+
+    a, b = tmp_path / "three", tmp_path / "five"
+    a.mkdir()
+    b.mkdir()
+    write_shards(digits, a, [0, 600, 600, 1797])
+    write_shards(digits, b, [0, 1, 400, 800, 1200, 1797])
+    three, five = (explorer.load(str(f), id_column="id") for f in (a, b))
+    sample = drivers.sample_as_dataset(three, 900, seed=3, engine="local")
+    assert sample.n == 900 and np.array_equal(
+        sample.ids, drivers.sample_as_dataset(five, 900, seed=3, engine="local").ids)
+    rows = digits.index_of_ids(sample.ids)
+    assert np.array_equal(sample.embeddings, digits.embeddings[rows])
+    assert sample.metadata["label"].tolist() == digits.metadata["label"].iloc[rows].tolist()
+
+    on_shards = dimension_report(three, 8, ["variance", "omp"], label_column="label",
+                                 random_draws=5, seed=3, engine="local")
+    in_memory = dimension_report(drivers.sample_as_dataset(three, 50_000, 3, "local"), 8,
+                                 ["variance", "omp"], label_column="label", random_draws=5,
+                                 seed=3)
+    assert on_shards.to_frame().equals(in_memory.to_frame())
+    assert "uniform sample of 1,797 of the 1,797 rows" in on_shards.notes[0]
+
+    code = main(["dimensions", str(b), "--id-column", "id", "--k", "8", "--methods",
+                 "variance", "--random-draws", "5", "--format", "json"])
+    assert code == 0, capsys.readouterr().err
+    code = main(["dimensions", str(b), "--id-column", "id", "--k", "8", "--choose",
+                 "variance", "--out", str(tmp_path / "r.npy")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--choose and --selection need the dataset in one file" in err

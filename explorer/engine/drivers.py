@@ -791,6 +791,22 @@ def rows_as_dataset(data, index, engine=None):
                                options={"id_column": data.id_column})
 
 
+def sample_as_dataset(data, m: int, seed: int, engine=None):
+    """A uniform sample of ``m`` rows of a sharded dataset (the smallest hash(seed, row id)
+    keys, so the same rows on any engine and partitioning), in row order, as a Dataset in
+    memory (:func:`rows_as_dataset`). All rows when there are at most ``m``."""
+    from . import get_engine
+
+    owned = not hasattr(engine, "submit")
+    eng = get_engine(engine)
+    try:
+        _, index, _ = Run(data, eng, "euclidean").smallest(seed, m)
+        return rows_as_dataset(data, np.sort(index), eng)
+    finally:
+        if owned:
+            eng.close()
+
+
 def rows_where(data, query, engine=None, metric: str = "euclidean") -> np.ndarray:
     """Global indices of the rows where the metadata filter ``query`` holds, read shard by
     shard (the filter is data: :mod:`explorer.data.filters`)."""
