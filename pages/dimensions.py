@@ -2,9 +2,12 @@
 
 import streamlit as st
 
-from explorer.ui import dimensions_view, sidebar
+from explorer.ui import dimensions_view, engine_view, sidebar
 
-data = sidebar.page_data("Dimensions", whole_data_for="Choosing dimensions")
+data = sidebar.page_data("Dimensions")
 st.caption("Random dimensions are a strong baseline too: each method keeps k of the "
            "embedding's dimensions, and is measured against random k-dimension subsets.")
-dimensions_view.page(data)
+if engine_view.is_sharded(data):  # a uniform sample read on the sidebar's engine, on Run
+    dimensions_view.sharded_page(data)
+else:
+    dimensions_view.page(data)

@@ -315,3 +315,46 @@ def test_on_a_dask_cluster_by_its_address_with_the_dashboard_link(shards, monkey
         assert at.button(key="engine_run").disabled
     finally:
         cluster.close()
+
+
+def test_dimensions_of_a_uniform_sample_on_the_local_engine(shards, monkeypatch):
+    from explorer.dimensions import dimension_report
+    from explorer.ui import dimensions_view
+
+    at = opened(shards, dims_k=8, dims_methods=["variance", "omp"], dims_draws=10)
+    at.switch_page("pages/dimensions.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    # a report on shards reads every shard: it waits for Run
+    assert "Press **Run** to read a uniform sample of 1,797 rows on the local engine" in \
+        texts(at.info)
+    assert not at.get("plotly_chart")
+    assert "needs the dataset in one file" in texts(at.caption)
+    at.button(key="dims_engine_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    data = explorer.load(shards, id_column="id")
+    expected = dimension_report(data, 8, ["variance", "omp"], label_column="label",
+                                random_draws=10, seed=0, engine="local").to_frame()
+    columns = ["method", "metric", "value", "random_mean", "percentile", "p_holm", "verdict",
+               "full_space"]
+    shown = at.dataframe[0].value
+    pd.testing.assert_frame_equal(shown[columns].reset_index(drop=True), expected[columns],
+                                  check_dtype=False)
+    assert "Measured on a uniform sample of 1,797 of the 1,797 rows of the shards" in \
+        texts(at.caption)
+    assert {c.proto.id.split("-")[-1] for c in at.get("plotly_chart")} == {"dims_figure"}
+    assert not at.get("download_button")  # the reduced matrix needs one file
+
+    # kept in the session: back from another page, or pressed again, the report is there
+    # without a rerun
+    reports = []  # every report started from here on
+    monkeypatch.setattr(dimensions_view, "dimension_report",
+                        lambda *args, **kwargs: reports.append(args[1:3]))
+    at.switch_page("pages/explore.py").run()
+    at.switch_page("pages/dimensions.py").run()
+    at.button(key="dims_engine_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    pd.testing.assert_frame_equal(at.dataframe[0].value[columns].reset_index(drop=True),
+                                  expected[columns], check_dtype=False)
+    assert reports == []

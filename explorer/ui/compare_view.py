@@ -210,18 +210,14 @@ def sharded_controls_and_results(data) -> None:
     key = (state.get("data_key"), tuple(names), tuple(budgets), int(state.get("seed")),
            state.get("metric"), state.get("label_column"), state.get("group_column"), draws,
            target_rows(names, "engine_target"), engine_view.engine_spec())
-    kept = state.get("engine_compares")
-    if pressed and key not in kept:
-        _compare_on_engine(data, engine, key)
-    if key not in kept:
-        failed = state.get("engine_compare_error")
-        if failed is not None and failed[0] == key:
-            st.error(failed[1])
-        else:
-            st.info(f"Press **Compare** to run every strategy at every budget on the "
-                    f"{engine.name} engine. It reads every shard, so it never starts by itself.")
+    done = engine_view.pressed_run(
+        engine, "engine_compares", "engine_compare_error", key, pressed, "this comparison",
+        "Compare", _sweep_on_engine(data, engine, key),
+        f"Press **Compare** to run every strategy at every budget on the {engine.name} "
+        "engine. It reads every shard, so it never starts by itself.")
+    if done is None:
         return
-    table, sels, notes = kept[key]
+    table, sels, notes = done
     verdicts(table, notes)
     b, picks = budget_picks(budgets, names, sels)
     try:
@@ -241,9 +237,9 @@ def sharded_controls_and_results(data) -> None:
                "(How many rows do I need?) is left out too: it follows a probe's accuracy.")
 
 
-def _compare_on_engine(data, engine, key) -> None:
-    """Run the comparison ``key`` names on ``engine`` with a progress bar; its result (or
-    the one-line reason it failed) is kept in the session."""
+def _sweep_on_engine(data, engine, key):
+    """The work(bar) that runs the comparison ``key`` names on ``engine``, feeding the
+    progress bar: (table, selections, notes)."""
     data_key, names, budgets, seed, metric, label_column, group_column, draws, target, _ = key
 
     def sweep(bar):
@@ -255,10 +251,7 @@ def _compare_on_engine(data, engine, key) -> None:
                             progress=engine_view.progress_callback(bar, "Comparing"))
         return split_sweep(table)
 
-    done, error = engine_view.on_engine(engine, "this comparison", "Compare", sweep)
-    state.put("engine_compare_error", None if done is not None else (key, error))
-    if done is not None:
-        engine_view.keep_run("engine_compares", key, done)
+    return sweep
 
 
 def _layout_args(method: str) -> tuple:

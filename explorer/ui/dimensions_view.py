@@ -1,5 +1,9 @@
 """The Dimensions page: choose k of the embedding's dimensions by each method, see each
-against random k-dimension subsets, and download the chosen dimensions."""
+against random k-dimension subsets, and download the chosen dimensions. On a dataset in one
+file (:func:`page`) the report runs in this process and is cached by Streamlit; on a sharded
+one (:func:`sharded_page`) it is made from a uniform sample of the rows read on the sidebar's
+engine when Run is pressed, and the session keeps it. Both draw the same controls and the
+same report."""
 
 from __future__ import annotations
 
@@ -11,10 +15,10 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import explorer
-from explorer.dimensions import (DIMENSION_METRICS, METHODS, choose_dimensions,
-                                 dimension_report, export_dimensions)
+from explorer.dimensions import (DIMENSION_METRICS, METHODS, SHARD_SAMPLE_ROWS,
+                                 choose_dimensions, dimension_report, export_dimensions)
 
-from . import state
+from . import engine_view, state
 
 VERDICT_COLOUR = {"better than random": "#188038", "worse than random": "#d93025",
                   "within random's spread": "#5f6368", "not comparable": "#bdc1c6"}
@@ -53,7 +57,9 @@ def _files(data_key, k: int, method: str, label_column, metric: str, seed: int) 
     return out
 
 
-def page(data) -> None:
+def controls(data):
+    """k, the methods (those the sidebar's label column allows) and the random subsets, side
+    by side and remembered across pages. Returns (k, methods, draws, label column)."""
     label = state.get("label_column")
     usable = [m for m, (needs, _) in METHODS.items() if label or not needs]
     c1, c2, c3 = st.columns([1, 2.4, 1])
@@ -72,6 +78,13 @@ def page(data) -> None:
     if not label:
         st.caption("Choose a label column in the sidebar for the probe accuracy and the "
                    "supervised method (omp).")
+    return k, methods, draws, label
+
+
+def page(data) -> None:
+    """The page for a dataset in one file: measured when the button is pressed, then cached;
+    the chosen dimensions can be downloaded."""
+    k, methods, draws, label = controls(data)
     request = (state.get("data_key"), k, tuple(methods), label, state.get("metric"), draws,
                int(state.get("seed")))
     if st.button("Measure against random dimensions", type="primary", key="dims_run",
@@ -89,6 +102,50 @@ def page(data) -> None:
         return
     show_report(report)
     downloads(data, report, request)
+
+
+def sharded_page(data) -> None:
+    """The page for a sharded dataset: the report of a uniform sample of
+    :data:`SHARD_SAMPLE_ROWS` rows, read on the sidebar's engine when **Run** is pressed
+    (never by itself: it reads every shard), kept in the session by its settings and the
+    engine. The download of the chosen dimensions is left out: it writes every row's reduced
+    vector, which needs the dataset in one file."""
+    engine = engine_view.engine_header(data)
+    k, methods, draws, label = controls(data)
+    rows = min(SHARD_SAMPLE_ROWS, data.n)
+    st.caption("No download of the chosen dimensions here: it writes every row's reduced "
+               "vector, which needs the dataset in one file.")
+    pressed = st.button("Run", type="primary", key="dims_engine_run",
+                        disabled=not methods or engine is None)
+    if engine is None:
+        return  # the header said why
+    key = (state.get("data_key"), k, tuple(methods), label, draws, int(state.get("seed")),
+           state.get("metric"), engine_view.engine_spec())
+    report = engine_view.pressed_run(
+        engine, "engine_dimensions", "engine_dimensions_error", key, pressed,
+        "the dimension report", "Run", _report_on_engine(data, engine, key),
+        f"Press **Run** to read a uniform sample of {rows:,} rows on the {engine.name} engine "
+        f"and measure each method's {k} dimensions against {draws} random {k}-dimension "
+        "subsets. It reads every shard, so it never starts by itself.")
+    if report is None:
+        return
+    sampled, *_ = report.notes  # the report's first note says which rows it measured
+    st.caption(f"{sampled[0].upper()}{sampled[1:]}.")
+    show_report(report)
+
+
+def _report_on_engine(data, engine, key):
+    """The work(bar) that makes the report ``key`` names, its sample read on ``engine``."""
+    _, k, methods, label_column, draws, seed, metric, _ = key
+
+    def report(bar):
+        bar.progress(0.0, text=f"Reading a uniform sample of "
+                     f"{min(SHARD_SAMPLE_ROWS, data.n):,} rows from the shards ...")
+        return dimension_report(data, k, list(methods), label_column=label_column,
+                                metric=metric, random_draws=draws, seed=seed, engine=engine,
+                                progress=engine_view.progress_callback(bar, "Measuring"))
+
+    return report
 
 
 def show_report(report) -> None:

@@ -342,6 +342,29 @@ def keep_run(store: str, key, result) -> None:
         runs.pop(next(iter(runs)))
 
 
+def pressed_run(engine, store: str, failures: str, key, pressed: bool, what: str,
+                button: str, work, waiting: str):
+    """The result of a run that starts only when ``button`` is pressed (it reads shards): the
+    one kept under ``key`` in the session's dict ``store``, made now by ``work(bar)`` on
+    ``engine`` (:func:`on_engine`) when ``pressed`` and none is kept. Without one, shows why
+    and returns None: the one-line reason the last try of ``key`` failed (kept in the state
+    key ``failures`` as (key, reason)), or the info ``waiting``."""
+    kept = state.get(store)
+    if pressed and key not in kept:
+        done, error = on_engine(engine, what, button, work)
+        state.put(failures, None if done is not None else (key, error))
+        if done is not None:
+            keep_run(store, key, done)
+    if key in kept:
+        return kept[key]
+    failed = state.get(failures)
+    if failed is not None and failed[0] == key:
+        st.error(failed[1])
+    else:
+        st.info(waiting)
+    return None
+
+
 def run_on_engine(data, engine, spec, params, mode, key) -> None:
     """Select and score on ``engine`` with a progress bar; the result (or the one-line reason
     it failed) is kept in the session."""
@@ -685,14 +708,8 @@ def export_page(data, sel) -> None:
     st.code(f"explorer select --replay {stem}.json --out {stem}.parquet", language="bash")
 
 
-def not_on_shards(what: str) -> None:
-    """A page that needs the whole dataset in memory, on a sharded one."""
-    st.info(f"{what} works on a dataset in one file. This one is sharded: explore, score, "
-            "compare and export it on the **Explore**, **Compare** and **Export** pages.")
-
-
 __all__ = ["ENGINE_KINDS", "EngineSlot", "budget_of", "engine_header", "engine_inputs",
            "engine_line", "engine_sidebar", "engine_spec", "engine_strategies", "eps_chooser",
            "explore_page", "export_page", "is_sharded", "keep_run", "map_section",
-           "map_settings", "not_on_shards", "on_engine", "picks_on_the_map",
+           "map_settings", "on_engine", "picks_on_the_map", "pressed_run",
            "progress_callback", "run_on_engine", "session_engine"]

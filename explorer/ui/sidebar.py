@@ -15,7 +15,7 @@ from explorer.params import budget_count
 from . import data as uidata
 from . import shard_source, state
 from .compute import column_levels
-from .engine_view import engine_sidebar, is_sharded, not_on_shards
+from .engine_view import engine_sidebar, is_sharded
 from .strategy_panel import sets_own_size
 
 UPLOAD_TYPES = ["npy", "npz", "parquet", "feather", "csv"]
@@ -216,17 +216,13 @@ def current_data():
     return data
 
 
-def page_data(title: str, whole_data_for: str | None = None):
+def page_data(title: str):
     """The loaded dataset, under the page's ``title``. The page stops with a one-line reason
-    when none is loaded, or when ``whole_data_for`` (what the page does, e.g. "Choosing
-    dimensions") needs the dataset in memory and it is sharded."""
+    when none is loaded."""
     data = current_data()
     st.title(title)
     if data is None:
         st.info("Load a dataset in the sidebar to begin.")
-        st.stop()
-    if whole_data_for is not None and is_sharded(data):
-        not_on_shards(whole_data_for)
         st.stop()
     return data
 

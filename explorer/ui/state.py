@@ -83,6 +83,8 @@ DEFAULTS = {
     "engine_exports": {},           # the run on screen's Parquet and manifest, as bytes
     "engine_compares": {},          # Compare on shards: its key -> (table, picks, notes)
     "engine_compare_error": None,   # ... (its key, why it failed) of the last one that failed
+    "engine_dimensions": {},        # Dimensions on shards: its key -> DimensionReport
+    "engine_dimensions_error": None,  # ... (its key, why it failed) of the last one that failed
     "engine_target": [],            # global row indices of the sharded map's target set
     "shard_lasso": [],              # ... rows of its current lasso
     "shard_map_event": None,        # ... its last lasso event taken (not taken twice)
