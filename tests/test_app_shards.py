@@ -1,13 +1,15 @@
 """The app on a sharded dataset (issue 13): opened from a folder of shards typed in the sidebar,
 run on the engine chosen there (this process, or a real Dask LocalCluster of 2 worker
 processes reached by its scheduler's address), the map a uniform sample plus every selected
-row, the export the command line's Parquet + manifest. Streamlit's AppTest, real components."""
+row, the export the command line's Parquet + manifest, a zipped Hugging Face folder and Label
+Studio tasks. Streamlit's AppTest, real components."""
 
 from __future__ import annotations
 
 import io
 import json
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +154,47 @@ def test_open_select_on_the_local_engine_map_and_export(shards):
     assert manifest["scorecard"]["budget"] == 40
     _, replayed = explorer.replay(manifest)  # the command line's replay, on the shards
     assert replayed.indices.tolist() == reference.indices.tolist()
+
+
+def test_export_the_selection_for_other_tools_on_the_local_engine(shards, digits, tmp_path):
+    import datasets
+
+    from explorer.data.interchange import MANIFEST_NAME
+
+    at = opened(shards, budget_count=30)
+    at.button(key="engine_run").click().run()
+    at.switch_page("pages/export.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    # reading the rows again for other tools waits for the press
+    assert "Press **Make the files**" in texts(at.info)
+    assert not at.session_state["engine_interchange"]
+    # the tasks show the shards' image column (data: URIs), as image
+    assert at.selectbox(key="w:ls_task_column").value == "image"
+    assert at.radio(key="w:ls_task_kind:image").value == "image"
+    at.button(key="engine_interchange_make").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    buttons = {b.proto.label: b for b in at.get("download_button")}
+    assert {"Hugging Face (zip)", "Label Studio tasks"} <= set(buttons)
+    assert not any(b.proto.disabled for b in buttons.values())
+    files, = at.session_state["engine_interchange"].values()
+    reference = explorer.select(explorer.load(shards, id_column="id"), "k-center", 30, seed=0,
+                                engine="local")
+    stem = "digit-shards0-k-center-30"
+    with zipfile.ZipFile(io.BytesIO(files["hf"])) as archive:
+        archive.extractall(tmp_path)
+    hf = datasets.load_from_disk(str(tmp_path / stem))
+    assert hf["index"] == reference.indices.tolist()  # global row indices, in pick order
+    assert hf["id"] == digits.ids[reference.indices].tolist()
+    assert np.array_equal(np.asarray(hf.with_format("numpy")["embedding"]),
+                          digits.embeddings[reference.indices])
+    manifest = json.loads((tmp_path / stem / MANIFEST_NAME).read_text(encoding="utf-8"))
+    assert manifest["selection"]["indices"] == reference.indices.tolist()
+    tasks = json.loads(files["label-studio"])
+    assert [t["data"]["row_index"] for t in tasks] == reference.indices.tolist()
+    assert [t["data"]["label"] for t in tasks] == \
+        digits.metadata["label"].to_numpy()[reference.indices].tolist()
+    assert tasks[0]["data"]["image"].startswith("data:image/png;base64,")
 
 
 def test_semdedup_eps_chooser_filters_one_stored_profile(shards, digits):

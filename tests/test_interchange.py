@@ -115,7 +115,7 @@ def test_label_studio_tasks_follow_the_documented_import_format(pydocs, digits, 
     assert all(t["data"]["image"].startswith("data:image/png;base64,") for t in images)
     assert "text" not in images[0]["data"]
 
-    with pytest.raises(ExplorerError, match="no 'text' or 'image' column"):
+    with pytest.raises(ExplorerError, match="no 'text' or 'image' column; it has no metadata"):
         label_studio_tasks(explorer.load(SAMPLES["digits"]).__class__.from_arrays(
             digits.embeddings[:3]), as_rows([0], digits))
 

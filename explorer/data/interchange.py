@@ -157,7 +157,7 @@ def write_hf(data: Dataset, rows, folder, *, force: bool = False, layout=None, c
     return Path(folder).expanduser()
 
 
-def _metadata_columns(data) -> list:
+def metadata_columns(data) -> list:
     """The metadata column names of a dataset in memory or a sharded one."""
     return list(data.metadata.columns) if hasattr(data, "metadata") else list(data.columns)
 
@@ -177,13 +177,19 @@ def _pick_column(data, given: str | None, kind: str) -> str | None:
     if given is not None:
         _check_column(data, given, f"the Label Studio {kind}")
         return given
-    columns = _metadata_columns(data)
+    columns = metadata_columns(data)
     record = getattr(data, "embedding", None) or {}
     if record.get("kind") == kind and record.get("column") in columns:
         return record["column"]
     if kind == "image" and record.get("kind") == "image" and "path" in columns:
         return "path"
     return kind if kind in columns else None
+
+
+def task_columns(data) -> tuple:
+    """The (text, image) columns a Label Studio task shows when none is named: the embedded
+    column, else columns named ``text`` / ``image``; None where there is none."""
+    return _pick_column(data, None, "text"), _pick_column(data, None, "image")
 
 
 def label_studio_tasks(data: Dataset, rows, *, text_column: str | None = None,
@@ -202,9 +208,11 @@ def label_studio_tasks(data: Dataset, rows, *, text_column: str | None = None,
     text = _pick_column(data, text_column, "text")
     image = _pick_column(data, image_column, "image")
     if text is None and image is None:
+        columns = ", ".join(map(str, metadata_columns(data)))
         raise ExplorerError(f"A Label Studio task needs the text or the image of each row, and "
-                            f"{data.name} has no 'text' or 'image' column; name one "
-                            "(text_column= / image_column=).")
+                            f"{data.name} has no 'text' or 'image' column; "
+                            + (f"name one of its columns ({columns}) as the text or the image "
+                               "column." if columns else "it has no metadata columns."))
     if label_column is not None:
         _check_column(data, label_column, "the label")
     data, rows, index = _in_memory(data, rows, engine)

@@ -673,7 +673,7 @@ def export_bytes(data, sel, card, engine) -> dict:
 
 def export_page(data, sel) -> None:
     """The Export page for a sharded dataset: the run on the Explore page, as Parquet and
-    its manifest."""
+    its manifest, and on request as a Hugging Face datasets folder and Label Studio tasks."""
     if sel is None or not sel.engine or sel.fingerprint != data.fingerprint:
         st.info("Run a strategy on the **Explore** page first; its selection can then be "
                 "downloaded here as Parquet with its manifest.")
@@ -706,10 +706,41 @@ def export_page(data, sel) -> None:
                          key="dl_engine_json", help="Records the engine, the partitions, the "
                          "mode and its bound; replays on either engine with the same ids.")
     st.code(f"explorer select --replay {stem}.json --out {stem}.parquet", language="bash")
+    other_tools(data, sel, engine, stem)
+
+
+def other_tools(data, sel, engine, stem: str) -> None:
+    """The selection as a zipped Hugging Face datasets folder (its manifest inside) and as
+    Label Studio tasks, as ``select --format hf / label-studio`` writes them: made when
+    asked, since each reads the selected rows from the shards again."""
+    from .interchange_view import other_tools_buttons, other_tools_files, task_column_choice
+
+    st.subheader("Export the selection for other tools")
+    columns = task_column_choice(data)
+    label = state.get("label_column")
+    kept = state.get("engine_interchange")
+    key = (state.get("data_key"), sel.strategy, sel.seed, sel.indices.tobytes(), label,
+           tuple(sorted(columns.items())))
+    st.caption(f"Each task's label is the sidebar's label column, **{label}**." if label
+               else "Choose a label column in the sidebar to give each task its label.")
+    pressed = st.button("Make the files", key="engine_interchange_make")
+    if pressed and key not in kept:
+        kept.clear()  # one export kept: it may be large
+    files = pressed_run(
+        engine, "engine_interchange", "engine_interchange_error", key, pressed,
+        "the export for other tools", "Make the files",
+        lambda bar: other_tools_files(data, sel, stem, engine=engine, label_column=label,
+                                      step=progress_callback(bar, "Export for other tools"),
+                                      **columns),
+        "Press **Make the files** to read the selected rows from the shards into a zipped "
+        "Hugging Face datasets folder and Label Studio tasks.")
+    if files is not None:
+        c = st.columns(2)
+        other_tools_buttons(c[0], c[1], files, stem, "dl_engine")
 
 
 __all__ = ["ENGINE_KINDS", "EngineSlot", "budget_of", "engine_header", "engine_inputs",
            "engine_line", "engine_sidebar", "engine_spec", "engine_strategies", "eps_chooser",
            "explore_page", "export_page", "is_sharded", "keep_run", "map_section",
-           "map_settings", "on_engine", "picks_on_the_map", "pressed_run",
+           "map_settings", "on_engine", "other_tools", "picks_on_the_map", "pressed_run",
            "progress_callback", "run_on_engine", "session_engine"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -71,6 +70,32 @@ def _zip_folder(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
+def other_tools_files(data, rows, stem: str, *, engine=None, layout=None, clusters=None,
+                      step=None, **columns) -> dict:
+    """The rows as a zipped Hugging Face datasets folder (``hf``) and as Label Studio tasks
+    (``label-studio``), as bytes written by the library's own writers; a format that cannot be
+    written gives its one-line reason instead (``hf_error``, ``label-studio_error``). A sharded
+    dataset's rows are read on ``engine``; ``step(fraction, message)`` hears of each format
+    begun; ``columns`` are label_studio_tasks' text / image / label columns."""
+    say = step or (lambda fraction, message: None)
+    out = {}
+    say(0.0, "writing the Hugging Face folder")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            folder = interchange.export_as(data, rows, Path(tmp) / stem, "hf", layout=layout,
+                                           clusters=clusters, engine=engine)
+            out["hf"] = _zip_folder(folder)
+        except ExplorerError as exc:
+            out["hf_error"] = str(exc)
+    say(0.5, "writing the Label Studio tasks")
+    try:
+        tasks = interchange.label_studio_tasks(data, rows, engine=engine, **columns)
+        out["label-studio"] = (json.dumps(tasks, ensure_ascii=False) + "\n").encode()
+    except ExplorerError as exc:
+        out["label-studio_error"] = str(exc)
+    return out
+
+
 def files_for(data, rows, stem: str, layout=None, clusters=None,
               label_column: str | None = None) -> dict:
     """Every format of the export as bytes, written by the library's own writers."""
@@ -81,19 +106,52 @@ def files_for(data, rows, stem: str, layout=None, clusters=None,
         for suffix in (".csv", ".parquet"):
             explorer.export(data, rows, base.with_suffix(suffix), columns=extra)
             out[suffix] = base.with_suffix(suffix).read_bytes()
-        try:
-            folder = interchange.export_as(data, rows, base, "hf", layout=layout,
-                                           clusters=clusters)
-            out["hf"] = _zip_folder(folder)
-            shutil.rmtree(folder)
-        except ExplorerError as exc:
-            out["hf_error"] = str(exc)
-        try:
-            tasks = interchange.label_studio_tasks(data, rows, label_column=label_column)
-            out["label-studio"] = (json.dumps(tasks, ensure_ascii=False) + "\n").encode()
-        except ExplorerError as exc:
-            out["label-studio_error"] = str(exc)
+    out.update(other_tools_files(data, rows, stem, layout=layout, clusters=clusters,
+                                 label_column=label_column))
     return out
+
+
+def other_tools_buttons(hf_slot, tasks_slot, files: dict, stem: str, key: str) -> None:
+    """The download buttons of :func:`other_tools_files`' formats in ``hf_slot`` and
+    ``tasks_slot`` (widget keys ``{key}_hf``, ``{key}_ls``), and why a format is missing."""
+    hf_slot.download_button("Hugging Face (zip)", files.get("hf", b""), f"{stem}.zip",
+                            "application/zip", key=f"{key}_hf", disabled="hf" not in files,
+                            help="Unzip, then datasets.load_from_disk('" + stem + "'): the "
+                            "rows, their metadata and an 'embedding' column (and a "
+                            "selection's manifest).")
+    tasks_slot.download_button("Label Studio tasks", files.get("label-studio", b""),
+                               f"{stem}-label-studio.json", "application/json", key=f"{key}_ls",
+                               disabled="label-studio" not in files,
+                               help="Label Studio's task import JSON: text or image, row_id, "
+                               "row_index, rank (and the label column).")
+    for problem in ("hf_error", "label-studio_error"):
+        if problem in files:
+            st.caption(files[problem])
+
+
+def task_column_choice(data) -> dict:
+    """The column a Label Studio task shows and as what (text or image), when the dataset has
+    more than one to choose from, starting from the library's default
+    (:func:`explorer.data.interchange.task_columns`): label_studio_tasks' keyword for it, or {}
+    for the library's default (which, when there is none, says so and names the columns)."""
+    text, image = interchange.task_columns(data)
+    guess = text or image
+    columns = [c for c in interchange.metadata_columns(data) if c != data.id_column]
+    options = columns if guess in columns else ["(none)"] + columns
+    if len(options) == 1:
+        return {}
+    c1, c2 = st.columns([2, 1])
+    column = state.remembered(c1.selectbox, "Column the Label Studio tasks show",
+                              "ls_task_column", options=options,
+                              index=options.index(guess if guess in columns else "(none)"),
+                              help="Each task's text or image; its label is the sidebar's "
+                              "label column.")
+    if column == "(none)":
+        return {}
+    shown_as = state.remembered(c2.radio, "Shown as", f"ls_task_kind:{column}",
+                                options=["text", "image"], horizontal=True,
+                                default="image" if column == image else "text")
+    return {f"{shown_as}_column": column}
 
 
 def rows_export(data, sel) -> None:
@@ -125,15 +183,4 @@ def rows_export(data, sel) -> None:
                          help="rank, index, id, metadata, and the columns asked for")
     c[1].download_button("Rows as Parquet", files[".parquet"], f"{stem}.parquet",
                          "application/octet-stream", key="rx_parquet")
-    c[2].download_button("Hugging Face (zip)", files.get("hf", b""), f"{stem}.zip",
-                         "application/zip", key="rx_hf", disabled="hf" not in files,
-                         help="Unzip, then datasets.load_from_disk('" + stem + "'): the rows, "
-                         "their metadata and an 'embedding' column.")
-    c[3].download_button("Label Studio tasks", files.get("label-studio", b""),
-                         f"{stem}-label-studio.json", "application/json", key="rx_ls",
-                         disabled="label-studio" not in files,
-                         help="Label Studio's task import JSON: text or image, row_id, "
-                         "row_index, rank (and the label column).")
-    for problem in ("hf_error", "label-studio_error"):
-        if problem in files:
-            st.caption(files[problem])
+    other_tools_buttons(c[2], c[3], files, stem, "rx")

@@ -81,6 +81,8 @@ DEFAULTS = {
     "engine_error": None,           # why the last run on the engine failed
     "engine_scorecard": None,       # the scorecard of the run on screen (its manifest's)
     "engine_exports": {},           # the run on screen's Parquet and manifest, as bytes
+    "engine_interchange": {},       # ... its zipped HF folder and Label Studio tasks, as bytes
+    "engine_interchange_error": None,  # ... (its key, why it failed) of the last that failed
     "engine_compares": {},          # Compare on shards: its key -> (table, picks, notes)
     "engine_compare_error": None,   # ... (its key, why it failed) of the last one that failed
     "engine_dimensions": {},        # Dimensions on shards: its key -> DimensionReport
