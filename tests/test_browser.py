@@ -228,6 +228,7 @@ def test_odd_upload_names_load_and_the_upload_folder_goes_with_the_session(app_u
     for rows, given in [(70, "données-" + "v" * 300 + ".npy"), (71, "nul\x00byte.npy")]:
         buf = io.BytesIO()
         np.save(buf, np.random.default_rng(rows).standard_normal((rows, 6)).astype(np.float32))
+        settled(page)  # a file given while the page still runs can be lost with its redraw
         page.locator("input[type=file]").first.set_input_files(
             files=[{"name": given, "mimeType": "application/octet-stream",
                     "buffer": buf.getvalue()}])

@@ -376,7 +376,7 @@ def _replay_on_engine(doc: dict, data, allow_paths: bool, engine):
     """Replay a selection made on an engine: the same distributed form and mode, on
     ``engine`` (any engine gives the same ids)."""
     from ..engine.drivers import Run
-    from ..engine import get_engine
+    from ..engine import engine_in_use
     from ..selection import select
     from .loading import load
 
@@ -389,9 +389,7 @@ def _replay_on_engine(doc: dict, data, allow_paths: bool, engine):
         data = load(ds["path"], id_column=opts.get("id_column"),
                     embedding_column=opts.get("embedding_column"),
                     metric=opts.get("metric", "euclidean"))
-    owned = not hasattr(engine, "submit")
-    eng = get_engine(engine)
-    try:
+    with engine_in_use(engine) as eng:
         found = Run(data, eng, doc["metric"]).fingerprint()
         if found != ds["fingerprint"]:
             raise ExplorerError(f"The data changed since the manifest was written: {ds['path']} "
@@ -402,9 +400,6 @@ def _replay_on_engine(doc: dict, data, allow_paths: bool, engine):
                      mode=(doc.get("engine") or {}).get("mode"),
                      excluded=(doc.get("excluded") or {}).get("indices") or None,
                      **(doc.get("columns") or {}))
-    finally:
-        if owned:
-            eng.close()
     recorded = [str(v) for v in doc["selection"]["ids"]]
     got = [str(v) for v in sel.ids(data).tolist()]
     if got != recorded:

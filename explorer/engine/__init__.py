@@ -8,6 +8,8 @@ against both, over the per-partition tasks of :mod:`explorer.engine.tasks`.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from ..errors import ExplorerError
 
 ENGINES = ("local", "dask")
@@ -39,3 +41,17 @@ def get_engine(engine=None, *, scheduler: str | None = None, workers: int | None
         return DaskEngine(engine)
     raise ExplorerError(f"engine must be one of {', '.join(ENGINES)} or a distributed.Client; "
                         f"got {engine!r}.")
+
+
+@contextmanager
+def engine_in_use(engine=None):
+    """:func:`get_engine`'s engine for a ``with`` block. One made here from a name (or None)
+    is closed when the block ends; one given (an engine or a ``distributed.Client``) is the
+    caller's and stays open."""
+    owned = not hasattr(engine, "submit")
+    eng = get_engine(engine)
+    try:
+        yield eng
+    finally:
+        if owned:
+            eng.close()

@@ -749,16 +749,11 @@ def selection_rows(data, selection, engine=None) -> "pd.DataFrame":
     read shard by shard (no vectors)."""
     import pandas as pd
 
-    from . import get_engine
+    from . import engine_in_use
 
     idx = np.asarray(selection.indices, dtype=np.int64)
-    owned = not hasattr(engine, "submit")
-    eng = get_engine(engine)
-    try:
+    with engine_in_use(engine) as eng:
         got = Run(data, eng, "euclidean").rows(idx, columns=data.columns, vectors=False)
-    finally:
-        if owned:
-            eng.close()
     frame = pd.DataFrame({"rank": np.arange(len(idx)), "index": idx, "id": got["ids"]})
     if selection.gains is not None:
         frame["gain"] = selection.gains
@@ -776,16 +771,11 @@ def rows_as_dataset(data, index, engine=None):
     import pandas as pd
 
     from ..data.dataset import Dataset
-    from . import get_engine
+    from . import engine_in_use
 
     idx = np.asarray(index, dtype=np.int64)
-    owned = not hasattr(engine, "submit")
-    eng = get_engine(engine)
-    try:
+    with engine_in_use(engine) as eng:
         got = Run(data, eng, "euclidean").rows(idx, columns=data.columns, vectors=True)
-    finally:
-        if owned:
-            eng.close()
     meta = pd.DataFrame({c: v for c, v in got["columns"].items()})
     return Dataset.from_arrays(got["X"], ids=got["ids"], metadata=meta, source=data.source,
                                options={"id_column": data.id_column})
@@ -795,32 +785,22 @@ def sample_as_dataset(data, m: int, seed: int, engine=None):
     """A uniform sample of ``m`` rows of a sharded dataset (the smallest hash(seed, row id)
     keys, so the same rows on any engine and partitioning), in row order, as a Dataset in
     memory (:func:`rows_as_dataset`). All rows when there are at most ``m``."""
-    from . import get_engine
+    from . import engine_in_use
 
-    owned = not hasattr(engine, "submit")
-    eng = get_engine(engine)
-    try:
+    with engine_in_use(engine) as eng:
         _, index, _ = Run(data, eng, "euclidean").smallest(seed, m)
         return rows_as_dataset(data, np.sort(index), eng)
-    finally:
-        if owned:
-            eng.close()
 
 
 def rows_where(data, query, engine=None, metric: str = "euclidean") -> np.ndarray:
     """Global indices of the rows where the metadata filter ``query`` holds, read shard by
     shard (the filter is data: :mod:`explorer.data.filters`)."""
     from ..data.filters import as_filter
-    from . import get_engine
+    from . import engine_in_use
 
     node = as_filter(query, "target query").to_json()
-    owned = not hasattr(engine, "submit")
-    eng = get_engine(engine)
-    try:
+    with engine_in_use(engine) as eng:
         found = Run(data, eng, metric).map(tasks.rows_where, node)
-    finally:
-        if owned:
-            eng.close()
     rows = np.concatenate(found) if found else np.zeros(0, np.int64)
     if len(rows) == 0:
         raise ExplorerError(f"target query {query!r}: no row matches.")
@@ -842,7 +822,7 @@ def select(data, strategy: str, budget, *, engine=None, seed: int = 0,
     run does not see (:class:`Run`), as ``select(..., excluded=)`` on one machine."""
     from ..data.rows import row_indices
     from ..selection import DISTANCES, Selection, resolve_budget
-    from . import get_engine
+    from . import engine_in_use
 
     check_form(strategy)
     if metric not in DISTANCES:
@@ -863,9 +843,7 @@ def select(data, strategy: str, budget, *, engine=None, seed: int = 0,
         raise ExplorerError(f"{len(np.intersect1d(target_rows, excl))} target row(s) are "
                             "excluded rows, which the run must not see; give target rows "
                             "outside the excluded ones.")
-    owned = not hasattr(engine, "submit")
-    eng = get_engine(engine)
-    try:
+    with engine_in_use(engine) as eng:
         run = Run(data, eng, metric, progress, excluded=excl)
         start = time.perf_counter()
         fp = run.fingerprint()
@@ -892,9 +870,6 @@ def select(data, strategy: str, budget, *, engine=None, seed: int = 0,
                         engine=record, row_ids=np.asarray(ids),
                         excluded=tuple(int(i) for i in excl))
         return sel
-    finally:
-        if owned:
-            eng.close()
 
 
 # --- scorecard -------------------------------------------------------------------------
@@ -1008,14 +983,12 @@ def score(data, selection, *, engine=None, metric: str | None = None, random_dra
     """
     from ..evaluate import metrics as subset_metrics
     from ..evaluate.scorecard import MetricScore, Scorecard, balance_frame
-    from . import get_engine
+    from . import engine_in_use
 
     indices = np.asarray(getattr(selection, "indices", selection), dtype=np.int64)
     metric = metric or getattr(selection, "metric", None) or "euclidean"
-    owned = not hasattr(engine, "submit")
-    eng = get_engine(engine)
-    start = time.perf_counter()
-    try:
+    with engine_in_use(engine) as eng:
+        start = time.perf_counter()
         run = Run(data, eng, metric, progress)
         run.fingerprint()
         k = len(indices)
@@ -1049,9 +1022,6 @@ def score(data, selection, *, engine=None, metric: str | None = None, random_dra
                          seed=seed, space=engine_space(data, eng), n_clusters=len(pop.centres),
                          label_counts=labels, cluster_counts=clusters,
                          seconds=time.perf_counter() - start)
-    finally:
-        if owned:
-            eng.close()
 
 
 def engine_space(data, engine) -> str:
@@ -1080,12 +1050,10 @@ def sweep_scores(data, selections: list, sizes, *, engine=None, metric: str = "e
     """
     import pandas as pd
 
-    from . import get_engine
+    from . import engine_in_use
 
     selections = [np.asarray(s, dtype=np.int64) for s in selections]
-    owned = not hasattr(engine, "submit")
-    eng = get_engine(engine)
-    try:
+    with engine_in_use(engine) as eng:
         run = Run(data, eng, metric, progress, excluded=excluded)
         run.fingerprint()
         for idx in selections:
@@ -1114,6 +1082,3 @@ def sweep_scores(data, selections: list, sizes, *, engine=None, metric: str = "e
             envelopes[k] = pd.DataFrame({m: v[at : at + random_draws]
                                          for m, v in values.items()})
         return per_selection, envelopes, direction
-    finally:
-        if owned:
-            eng.close()

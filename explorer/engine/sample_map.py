@@ -185,12 +185,10 @@ def read_map_sample(data, *, engine=None, rows: int = MAP_SAMPLE_ROWS,
 
     ``progress(fraction, message)`` hears the shards as they are read.
     """
-    from . import get_engine
+    from . import engine_in_use
     from .drivers import Run
 
-    owned = not hasattr(engine, "submit")
-    eng = get_engine(engine)
-    try:
+    with engine_in_use(engine) as eng:
         run = Run(data, eng, metric, progress)
         m = int(min(max(rows, 1), run.n))
         _, index, ids, X, cols = smallest_key_rows(
@@ -201,9 +199,6 @@ def read_map_sample(data, *, engine=None, rows: int = MAP_SAMPLE_ROWS,
                          X=np.ascontiguousarray(X[order], dtype=np.float32),
                          columns={c: v[order] for c, v in cols.items()}, total=run.n,
                          seed=int(seed))
-    finally:
-        if owned:
-            eng.close()
 
 
 def map_layout(data, sample: MapSample, selected=None, *, also=None, engine=None,
@@ -213,7 +208,7 @@ def map_layout(data, sample: MapSample, selected=None, *, also=None, engine=None
     indices: a target set, drawn but not selected), placed by ``projection`` (fitted on the
     sample; a PCA by default). Rows outside the sample are read (with the sample's columns)
     on ``engine`` from the shards that hold them, and only those."""
-    from . import get_engine
+    from . import engine_in_use
     from .drivers import Run
 
     if projection is None:
@@ -224,13 +219,8 @@ def map_layout(data, sample: MapSample, selected=None, *, also=None, engine=None
     index, ids, xy = sample.index, sample.ids, projection.sample_xy
     columns = dict(sample.columns)
     if len(missing):
-        owned = not hasattr(engine, "submit")
-        eng = get_engine(engine)
-        try:
+        with engine_in_use(engine) as eng:
             got = Run(data, eng, metric).rows(missing, columns=tuple(columns), vectors=True)
-        finally:
-            if owned:
-                eng.close()
         index = np.concatenate([index, missing])
         ids = np.concatenate([np.asarray(ids), np.asarray(got["ids"])])
         xy = np.concatenate([xy, projection.place(np.asarray(got["X"], dtype=np.float32))])

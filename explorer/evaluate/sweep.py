@@ -429,7 +429,7 @@ def _sweep_on_engine(data, strategies, budgets, *, engine, probe, probe_names, s
     engine refuses them.
     """
     from ..data.shards import ShardedDataset
-    from ..engine import drivers, get_engine
+    from ..engine import drivers, engine_in_use
     from ..selection import select
     from ..strategies import get_strategy
 
@@ -447,9 +447,7 @@ def _sweep_on_engine(data, strategies, budgets, *, engine, probe, probe_names, s
         pool_rows, eval_rows, meter = np.arange(data.n, dtype=np.int64), np.zeros(0, np.int64), None
     sizes = _resolve_budgets(budgets, len(pool_rows), data.n, len(eval_rows))
     excluded = eval_rows if len(eval_rows) else None
-    owned = not hasattr(engine, "submit")
-    eng = get_engine(engine)
-    try:
+    with engine_in_use(engine) as eng:
         steps = _Steps(len(strategies) * len(sizes) + 1, progress)
         runs = {}  # (strategy, size) -> list of (idx, weights), distinct
         for name in strategies:
@@ -498,9 +496,6 @@ def _sweep_on_engine(data, strategies, budgets, *, engine, probe, probe_names, s
             "space": drivers.engine_space(data, eng) if geometry else None,
             "engine": eng.describe()})
         return table
-    finally:
-        if owned:
-            eng.close()
 
 
 @validate_params({
