@@ -34,6 +34,7 @@ STRATEGIES = {  # name -> (strategy, budget, params, metric, mode)
     "semdedup": ("semdedup", None, {"eps": 0.05, "n_clusters": 100}, "cosine", None),
     "facility-location": ("facility-location", 100, {}, "euclidean", "greedi"),
     "dedup": ("dedup", None, {"threshold": 0.5}, "euclidean", None),
+    "dsir": ("dsir", 10_000, {}, "euclidean", None),
 }
 #: The Dask engine's own parameters per strategy (the one-machine run has none of them).
 ENGINE_PARAMS = {"dedup": {"clusters": 20}}
@@ -131,6 +132,15 @@ class PeakMemory:
         self.peak = max(self.peak, self._sample())
 
 
+def dsir_target(data) -> np.ndarray:
+    """DSIR's target set: the rows of the first shard that belong to blob 0 (one of the 50
+    Gaussian centres), as row indices."""
+    import pyarrow.parquet as pq
+
+    blob = pq.read_table(data.shards[0].path, columns=["blob"]).column("blob").to_numpy()
+    return np.flatnonzero(blob == 0)
+
+
 def run_one(data, name, engine, client, cores):
     import explorer
 
@@ -144,8 +154,9 @@ def run_one(data, name, engine, client, cores):
     drivers._profiles.clear()  # measure SemDeDup's run, not its stored profile
     with PeakMemory(client) as mem:
         start = time.perf_counter()
+        target = dsir_target(data) if strategy == "dsir" else None
         sel = explorer.select(data, strategy, budget, seed=0, metric=metric, params=params,
-                              engine=engine, mode=mode)
+                              engine=engine, mode=mode, target=target)
         seconds = time.perf_counter() - start
     return sel, seconds, mem.peak, data.n / seconds / cores
 
@@ -229,7 +240,11 @@ def main() -> None:
     ap.add_argument("--semdedup-clusters", type=int, default=100,
                     help="SemDeDup's k-means clusters (NeMo Curator's default is 1,000)")
     ap.add_argument("--semdedup-eps", type=float, default=0.05)
+    ap.add_argument("--dedup-clusters", type=int, default=ENGINE_PARAMS["dedup"]["clusters"],
+                    help="dedup's k-means clusters on the Dask engine (pairs across clusters "
+                    "are not compared)")
     args = ap.parse_args()
+    ENGINE_PARAMS["dedup"] = {"clusters": args.dedup_clusters}
     STRATEGIES["semdedup"] = ("semdedup", None, {"eps": args.semdedup_eps,
                                                  "n_clusters": args.semdedup_clusters},
                               "cosine", None)
