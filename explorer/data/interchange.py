@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..errors import ExplorerError
 from .atomic import atomic_folder, atomic_path
@@ -106,8 +107,6 @@ def export_frame(data: Dataset, rows, *, layout=None, clusters=None, scores=None
 
 
 def _arrow_table(data: Dataset, frame: pd.DataFrame):
-    import pyarrow as pa
-
     idx = frame["index"].to_numpy(dtype=np.int64)
     X = np.ascontiguousarray(data.embeddings[idx], dtype=np.float32)
     table = pa.Table.from_pandas(frame.drop(columns=[c for c in ("embedding",)
@@ -132,8 +131,8 @@ def write_hf(data: Dataset, rows, folder, *, force: bool = False, layout=None, c
     data, rows, index = _in_memory(data, rows, engine)
     frame = export_frame(data, rows, layout=layout, clusters=clusters, scores=scores)
     table = _arrow_table(data, frame)
-    import pyarrow as pa
-
+    # a sharded dataset's rows are 0 .. k-1 of the Dataset read for the export; the column
+    # records their global indices
     table = table.set_column(table.schema.get_field_index("index"), "index",
                              pa.array(index, pa.int64()))
     record = getattr(data, "embedding", None)
