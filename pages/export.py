@@ -8,6 +8,7 @@ data = sidebar.page_data("Export")
 sel = state.get("selection")
 if engine_view.is_sharded(data):  # the engine run's Parquet and manifest, as the CLI's
     engine_view.export_page(data, sel)
+    export_view.workspace(data, sel)
     st.stop()
 if sel is None or sel.fingerprint != data.fingerprint:
     st.info("Run a strategy on the **Explore** page first; its selection can then be "

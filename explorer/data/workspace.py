@@ -39,6 +39,30 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 NAME_LIMIT = 200
 
 
+def _sharded(data) -> bool:
+    from .shards import ShardedDataset
+
+    return isinstance(data, ShardedDataset)
+
+
+def _fingerprint(data, engine=None) -> str:
+    """``data``'s fingerprint; a sharded dataset's is read on ``engine`` when unknown."""
+    if not _sharded(data):
+        return data.fingerprint
+    from ..engine.drivers import dataset_fingerprint
+
+    return dataset_fingerprint(data, engine)
+
+
+def _ids(data, rows: np.ndarray, engine=None) -> list:
+    """The ids of ``data``'s rows ``rows``; a sharded dataset's read from its shards."""
+    if not _sharded(data):
+        return data.ids[rows].tolist()
+    from ..engine.drivers import row_ids
+
+    return np.asarray(row_ids(data, rows, engine)).tolist()
+
+
 class WorkspaceBusy(ExplorerError):
     """Another process held the workspace file longer than :data:`BUSY_SECONDS`."""
 
@@ -217,17 +241,24 @@ class Workspace:
 
     # ------------------------------------------------------------------ entries
 
-    def save(self, name: str, data, selection, scorecard=None, *, replace: bool = False) -> str:
+    def save(self, name: str, data, selection, scorecard=None, *, replace: bool = False,
+             engine=None) -> str:
         """Save ``selection`` under ``name``: ``'saved'``, or ``'replaced'`` when ``replace``
         and the name was taken. One transaction: a plain INSERT, so of two processes saving
         one name at once exactly one succeeds, and the other is told it is taken (or, with
-        ``replace``, updates that row explicitly)."""
+        ``replace``, updates that row explicitly). On a sharded dataset ``selection`` is a run
+        on its shards (``explorer.select(shards, ..., engine=)``); when no run has read every
+        shard of ``data`` yet, its fingerprint is read first on ``engine``."""
         name = (name or "").strip()
         if not name:
             raise ExplorerError("Give the selection a name to save it under.")
         if len(name) > NAME_LIMIT or not name.isprintable():
             raise ExplorerError(f"{name[:40]!r}...: a saved selection's name is printable text "
                                 f"of at most {NAME_LIMIT} characters; choose another name.")
+        fingerprint = _fingerprint(data, engine)
+        if selection.fingerprint and selection.fingerprint != fingerprint:
+            raise ExplorerError(f"This {selection.strategy} selection was made on other data "
+                                f"than {data.name}; save it with the dataset it was made on.")
         doc = manifest_dict(data, selection, scorecard)
         values = (datetime.now(timezone.utc).isoformat(timespec="seconds"), selection.strategy,
                   int(selection.budget), len(selection), data.name, data.fingerprint,
@@ -279,16 +310,25 @@ class Workspace:
         except ExplorerError as exc:
             raise self._bad_entry(name, f"has a manifest that fails its check ({exc})") from None
 
-    def indices(self, name: str, data) -> np.ndarray:
+    def indices(self, name: str, data, engine=None) -> np.ndarray:
         """The saved selection's row indices into ``data`` (which must be the data it was
-        saved on)."""
-        doc = self.manifest(name)
+        saved on), checked against it: its fingerprint, the indices in range, and the ids
+        saved beside them equal to the rows' ids. On a sharded dataset the ids are read on
+        ``engine`` from the shards that hold the saved rows only, and a fingerprint no run has
+        read yet is read first (every shard once, one at a time)."""
+        return self._checked_rows(name, self.manifest(name), data, engine)
+
+    def _checked_rows(self, name: str, doc: dict, data, engine=None) -> np.ndarray:
+        """:meth:`indices` of the entry ``name`` whose checked manifest is ``doc``."""
         dataset, chosen = doc.get("dataset"), doc.get("selection")
         if not isinstance(dataset, dict) or not isinstance(chosen, dict):
             raise self._bad_entry(name, "has a manifest without its dataset or selection")
-        if dataset.get("fingerprint") != data.fingerprint:
-            raise ExplorerError(f"{name!r} was saved on other data ({dataset.get('path')}); "
-                                "load that dataset to use it.")
+        other = ExplorerError(f"{name!r} was saved on other data ({dataset.get('path')}); "
+                              "load that dataset to use it.")
+        if dataset.get("shape") != [data.n, data.dim]:  # said before a fingerprint is read
+            raise other
+        if dataset.get("fingerprint") != _fingerprint(data, engine):
+            raise other
         raw = chosen.get("indices")
         if not isinstance(raw, list) or not all(type(v) is int and 0 <= v < data.n
                                                 for v in raw):
@@ -296,12 +336,39 @@ class Workspace:
                                   f"its {data.n:,}-row dataset")
         rows = np.asarray(raw, dtype=np.int64)
         recorded = chosen.get("ids")
-        if not isinstance(recorded, list) or \
-                [str(v) for v in recorded] != [str(v) for v in data.ids[rows].tolist()]:
+        if not isinstance(recorded, list) or len(recorded) != len(rows) or \
+                [str(v) for v in recorded] != [str(v) for v in _ids(data, rows, engine)]:
             # SQLite keeps no checksums: a changed byte in the stored indices shows here
             raise self._bad_entry(name, "has selection indices and ids that disagree (the "
                                   "file was changed outside Subset Explorer)")
         return rows
+
+    def saved_run(self, name: str, data, engine=None):
+        """The saved engine run ``name`` as a :class:`~explorer.selection.Selection` on
+        ``data``, without running its strategy again: the saved indices, checked as
+        :meth:`indices` checks them, with the strategy, parameters, seed, metric, budget,
+        columns, excluded rows, engine record and info its manifest holds (per-pick gains
+        are not saved). For runs made on an engine (a sharded dataset's); a selection of one
+        file replays (:func:`explorer.replay`)."""
+        from ..selection import Selection
+
+        doc = self.manifest(name)
+        if not doc.get("engine"):
+            raise ExplorerError(f"{name!r} was not made on an engine; replay it "
+                                "(explorer.replay) to get its selection.")
+        rows = self._checked_rows(name, doc, data, engine)
+        if doc.get("steps") or doc.get("where") or doc.get("target") or doc.get("cost") or \
+                (doc.get("pinned") or {}).get("indices"):
+            raise self._bad_entry(name, "records pipeline steps, a filter, a target, a cost or "
+                                  "pins, which no run on an engine makes")
+        return Selection(indices=rows, strategy=doc["strategy"], params=dict(doc["params"]),
+                         seed=doc["seed"], metric=doc["metric"],
+                         budget=doc["budget"] if type(doc["budget"]) is int else len(rows),
+                         columns=dict(doc.get("columns") or {}),
+                         excluded=tuple((doc.get("excluded") or {}).get("indices") or ()),
+                         info=dict(doc.get("info") or {}), fingerprint=data.fingerprint,
+                         seconds=float(doc.get("seconds") or 0.0), engine=dict(doc["engine"]),
+                         row_ids=np.asarray(doc["selection"]["ids"]))
 
     def delete(self, name: str) -> None:
         with self._session(write=True) as db:

@@ -763,6 +763,29 @@ def selection_rows(data, selection, engine=None) -> "pd.DataFrame":
     return frame
 
 
+def row_ids(data, index, engine=None) -> np.ndarray:
+    """The ids of the global rows ``index`` of a sharded dataset, in that order, read on
+    ``engine`` from the shards that hold them only (shard by shard, no vectors returned)."""
+    from . import engine_in_use
+
+    idx = np.asarray(index, dtype=np.int64)
+    if len(idx) == 0:
+        return np.zeros(0, dtype=object)
+    with engine_in_use(engine) as eng:
+        return Run(data, eng, "euclidean").rows(idx, vectors=False)["ids"]
+
+
+def dataset_fingerprint(data, engine=None) -> str:
+    """``data``'s fingerprint: a sharded dataset's is read on ``engine`` (every shard once,
+    one at a time) when no run has read it yet, then remembered (:meth:`Run.fingerprint`)."""
+    from . import engine_in_use
+
+    if data.fingerprint:
+        return data.fingerprint
+    with engine_in_use(engine) as eng:
+        return Run(data, eng, "euclidean").fingerprint()
+
+
 def rows_as_dataset(data, index, engine=None):
     """The global rows ``index`` of a sharded dataset, in that order, as a
     :class:`~explorer.data.dataset.Dataset` in memory: their ids, raw vectors and every

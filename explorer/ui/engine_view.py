@@ -391,11 +391,80 @@ def run_on_engine(data, engine, spec, params, mode, key) -> None:
     keep_run("engine_runs", key, done)
     state.put("selection", done[0])
     state.put("engine_scorecard", done[1])
+    state.put("engine_reloaded", None)  # the run just made is the page's now
 
 
 def current_run(key):
     """(selection, scorecard) of the run ``key`` when this session made it, else None."""
     return state.get("engine_runs").get(key)
+
+
+# --- saved runs (the workspace) --------------------------------------------------------------
+
+
+def reload_saved(ws, name: str, data) -> str | None:
+    """Make the workspace's saved run ``name`` this session's current engine run, as a run
+    made on the Explore page is: its saved indices checked against the shards (the ids of
+    the shards that hold its rows are read, on the sidebar's engine), its strategy not run
+    again. Returns None, or the one-line reason it failed."""
+    engine, error = session_engine()
+    if error:
+        return error
+    sel, error = on_engine(engine, f"checking {name!r} against the shards",
+                           "Reload into Explore", lambda bar: ws.saved_run(name, data, engine))
+    if error:
+        return error
+    state.put("selection", sel)
+    state.put("engine_scorecard", None)  # a saved run's scorecard is not kept: Run scores
+    state.put("engine_reloaded", (state.get("data_key"), name, sel, None))
+    return None
+
+
+def reloaded_run():
+    """(name, selection) of the saved run reloaded on this dataset and not since replaced by
+    a run made here, else None."""
+    kept = state.get("engine_reloaded")
+    if kept is None or kept[0] != state.get("data_key"):
+        return None
+    return kept[1], kept[2]
+
+
+def reloaded_on_explore(key):
+    """:func:`reloaded_run` as the Explore page shows it: in place of the panel's run until a
+    setting of the panel changes (``key``, the panel's run key, differs from the one it first
+    showed under) or **Run** is pressed; then None."""
+    found = reloaded_run()
+    if found is None:
+        return None
+    data_key, name, sel, shown_under = state.get("engine_reloaded")
+    if shown_under is None:
+        state.put("engine_reloaded", (data_key, name, sel, key))
+    elif shown_under != key:
+        state.put("engine_reloaded", None)
+        return None
+    return found
+
+
+def saved_overlap(ws, names: list, data, pressed: bool):
+    """{name: checked row indices} of the saved runs ``names``, each checked against the
+    shards when **Compare overlap** is pressed (:func:`pressed_run`; it reads shards), kept
+    by what each entry holds so a changed entry is checked again; None until then."""
+    import hashlib
+    import json
+
+    engine, error = session_engine()
+    if error:
+        st.error(error)
+        return None
+    digests = tuple((n, hashlib.sha1(json.dumps(ws.manifest(n)["selection"]).encode())
+                     .hexdigest()) for n in names)
+    key = (state.get("data_key"), str(ws.path), digests)
+    return pressed_run(
+        engine, "ws_overlaps", "ws_overlap_error", key, pressed,
+        "checking the saved selections", "Compare overlap",
+        lambda bar: {n: ws.indices(n, data, engine) for n in names},
+        "Press **Compare overlap**: it checks each saved selection's ids against the shards "
+        "that hold its rows.")
 
 
 # --- the map ------------------------------------------------------------------------------
@@ -635,7 +704,8 @@ def explore_page(data) -> None:
         key = run_key(data, spec, params, mode)
         if pressed:
             run_on_engine(data, engine, spec, params, mode, key)
-    done = current_run(key)
+    reloaded = reloaded_on_explore(key)  # the Export page's reload of a saved run
+    done = (reloaded[1], None) if reloaded is not None else current_run(key)
     sel, card = done if done is not None else (None, None)
     with left:
         if engine is not None:  # the map's sample is read on the chosen engine, not here
@@ -653,7 +723,12 @@ def explore_page(data) -> None:
         st.caption(f"On the {sel.engine['name']} engine: {sel.engine['partitions']} "
                    f"partitions, {sel.engine['workers']} worker(s), mode "
                    f"{sel.engine['mode']} ({sel.engine['bound']}).")
-        scorecard_view(card, data, sel.strategy)
+        if reloaded is not None:
+            st.info(f"Reloaded from the workspace as **{reloaded[0]}**, with its own settings "
+                    "(the panel's may differ); not scored here. Change a setting or press "
+                    "**Run** to go back to the panel's runs.")
+        else:
+            scorecard_view(card, data, sel.strategy)
 
 
 # --- export -------------------------------------------------------------------------------
@@ -743,4 +818,6 @@ __all__ = ["ENGINE_KINDS", "EngineSlot", "budget_of", "engine_header", "engine_i
            "engine_line", "engine_sidebar", "engine_spec", "engine_strategies", "eps_chooser",
            "explore_page", "export_page", "is_sharded", "keep_run", "map_section",
            "map_settings", "on_engine", "other_tools", "picks_on_the_map", "pressed_run",
-           "progress_callback", "run_on_engine", "session_engine"]
+           "progress_callback", "reload_saved", "reloaded_on_explore", "reloaded_run",
+           "run_on_engine",
+           "saved_overlap", "session_engine"]

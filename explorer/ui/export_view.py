@@ -12,7 +12,7 @@ from explorer.cost import estimate_score
 from explorer.data.workspace import CorruptWorkspace, Workspace, default_folder, move_aside
 from explorer.evaluate.compare import jaccard
 
-from . import compute, state
+from . import compute, engine_view, state
 
 
 @st.cache_data(show_spinner=False, max_entries=16,
@@ -98,10 +98,29 @@ def workspace(data, sel) -> None:
         st.error(str(exc))
 
 
+def saved_here(saved, data) -> list:
+    """Names of the saved selections made on ``data``: those with its fingerprint, or, on
+    shards no run has read every one of yet (the fingerprint unknown), those saved under its
+    name (a reload then checks the fingerprint)."""
+    if data.fingerprint is None and engine_view.is_sharded(data):
+        return saved[saved["dataset"] == data.name]["name"].tolist()
+    return saved[saved["fingerprint"] == data.fingerprint]["name"].tolist()
+
+
 def saved_selections(ws: Workspace, data, sel) -> None:
     """Save, list, reload, delete and compare the workspace's selections. A damaged row is
-    reported where it is used; a damaged file raises CorruptWorkspace to the caller."""
-    if sel is not None and sel.fingerprint == data.fingerprint:
+    reported where it is used; a damaged file raises CorruptWorkspace to the caller. On a
+    sharded dataset the current selection is the engine run, a reload makes a saved run the
+    current one without running it again, and the overlap is computed on request (each
+    check reads the shards that hold the saved rows)."""
+    sharded = engine_view.is_sharded(data)
+    reloaded = engine_view.reloaded_run() if sharded else None
+    if reloaded is not None and reloaded[1] is sel:
+        st.success(f"Reloaded {reloaded[0]!r}: {len(sel):,} rows, its ids checked against the "
+                   "shards. It is the current run: download it above, or open Explore to see "
+                   "it.")
+    if sel is not None and sel.fingerprint == data.fingerprint and \
+            (sel.engine or not sharded):
         c1, c2, c3 = st.columns([2, 1, 1])
         name = c1.text_input("Save the current selection as", key="ws_name",
                              placeholder=f"{sel.strategy}-{len(sel)}")
@@ -119,12 +138,21 @@ def saved_selections(ws: Workspace, data, sel) -> None:
         st.info("No saved selections yet.")
         return
     st.dataframe(saved, hide_index=True, width="stretch")
-    here = saved[saved["fingerprint"] == data.fingerprint]["name"].tolist()
+    here = saved_here(saved, data)
     c1, c2, c3 = st.columns(3)
     pick = c1.selectbox("Saved selection", saved["name"].tolist(), key="ws_pick")
     if c2.button("Reload into Explore", key="ws_reload", disabled=pick not in here,
-                 help="Only selections saved on the loaded dataset can be reloaded."):
+                 help="Only selections saved on the loaded dataset can be reloaded." + (
+                     " On shards the saved rows are checked, not selected again." if sharded
+                     else "")):
         from explorer.data.export import replay
+
+        if sharded:
+            error = engine_view.reload_saved(ws, pick, data)
+            if error is None:
+                st.rerun()  # the downloads above show the reloaded run
+            st.error(error)
+            return
 
         try:
             _, again = replay(ws.manifest(pick), data=data, allow_paths=False)
@@ -148,7 +176,14 @@ def saved_selections(ws: Workspace, data, sel) -> None:
             from explorer.figures import jaccard_figure
 
             try:
-                m = jaccard({n: ws.indices(n, data) for n in chosen})
+                if sharded:
+                    pressed = st.button("Compare overlap", key="ws_overlap")
+                    rows = engine_view.saved_overlap(ws, chosen, data, pressed)
+                    if rows is None:
+                        return
+                else:
+                    rows = {n: ws.indices(n, data) for n in chosen}
+                m = jaccard(rows)
             except CorruptWorkspace:
                 raise
             except explorer.ExplorerError as exc:

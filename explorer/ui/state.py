@@ -87,6 +87,11 @@ DEFAULTS = {
     "engine_compare_error": None,   # ... (its key, why it failed) of the last one that failed
     "engine_dimensions": {},        # Dimensions on shards: its key -> DimensionReport
     "engine_dimensions_error": None,  # ... (its key, why it failed) of the last one that failed
+    # (data key, name, Selection, the Explore run key it was first shown under) of a saved
+    # run reloaded on Export: the current run until a run is made or a setting changes
+    "engine_reloaded": None,
+    "ws_overlaps": {},              # saved runs' checked indices, by what the entries hold
+    "ws_overlap_error": None,       # ... (its key, why it failed) of the last that failed
     "engine_target": [],            # global row indices of the sharded map's target set
     "shard_lasso": [],              # ... rows of its current lasso
     "shard_map_event": None,        # ... its last lasso event taken (not taken twice)
