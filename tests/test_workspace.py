@@ -165,6 +165,7 @@ def test_a_workspace_from_a_newer_version_is_refused_not_changed(tmp_path):
 ROWS = {
     "manifest not JSON": ("'{not json'", "manifest", "has a manifest that is not JSON"),
     "manifest a JSON list": ("'[1, 2]'", "manifest", "not a JSON object"),
+    "manifest with NaN": ("'{\"seed\": NaN}'", "manifest", "NaN is not a JSON number"),
     "manifest missing": ("NULL", "manifest", "has no manifest"),
     "manifest nested too deep": ("'" + "[" * 100_000 + "]" * 100_000 + "'", "manifest",
                                  "not JSON (RecursionError"),

@@ -239,12 +239,18 @@ def read_manifest(path) -> dict:
 
     path = regular_file(path, "manifest")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+        doc = strict_json(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ExplorerError(f"{path.name}: not valid JSON ({exc}).") from None
     except RecursionError:
         raise ExplorerError(f"{path.name}: nested too deeply to be a manifest.") from None
     return validate_manifest(doc, path.name)
+
+
+def strict_json(text: str):
+    """``json.loads`` that refuses NaN, Infinity and -Infinity (not JSON numbers; Python's
+    parser takes them, and a NaN parameter would flow into a run unchecked)."""
+    return json.loads(text, parse_constant=_no_constant)
 
 
 def _no_constant(name: str):

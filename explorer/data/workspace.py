@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ExplorerError
-from .export import manifest_dict
+from .export import manifest_dict, strict_json
 from .manifest import validate_manifest
 from .paths import _kind
 from .sqlite_session import BUSY_SECONDS, session
@@ -299,7 +299,7 @@ class Workspace:
         if not isinstance(row[0], (str, bytes)):
             raise self._bad_entry(name, "has no manifest")
         try:
-            doc = json.loads(row[0])
+            doc = strict_json(row[0])
         except (ValueError, RecursionError) as exc:
             raise self._bad_entry(name, f"has a manifest that is not JSON "
                                   f"({type(exc).__name__}: {str(exc)[:80]})") from None
