@@ -1,7 +1,9 @@
 """The engines side by side on SYNTHETIC clustered data in Parquet shards: time, peak memory
 per worker and rows / s / core per strategy on ``--engine local`` and on a Dask LocalCluster
 (2 workers x 1 thread, 4 GiB each), their ratio (the engine's overhead), and k-center exact's
-time per round split into compute and scheduling.
+time per round split into compute and scheduling. Rows / s / core divides by the machine's
+cores for ``--engine local`` (its numpy and numba kernels use them all) and by the workers
+for Dask (one thread and one numba thread each, as ``--engine dask`` starts them).
 
     python benchmarks/bench_engine.py --rows 1000000 --dim 384 --shards 100 --folder /tmp/shards
 
@@ -252,6 +254,8 @@ def main() -> None:
     import distributed
     from dask.utils import parse_bytes
 
+    from explorer.engine.dask import start_local_cluster
+
     import explorer
 
     folder = Path(args.folder)
@@ -269,9 +273,7 @@ def main() -> None:
     engines = [e.strip() for e in args.engines.split(",")]
     cluster = client = None
     if "dask" in engines:
-        cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                           processes=True, memory_limit=args.memory_limit,
-                                           dashboard_address=":0", silence_logs=40)
+        cluster = start_local_cluster(args.workers, args.memory_limit)  # as --engine dask starts one
         client = distributed.Client(cluster, set_as_default=False)
         pids = sorted(client.run(os.getpid).values())
     try:
@@ -282,7 +284,9 @@ def main() -> None:
                 continue
             got = {}
             for engine in engines:
-                eng, cores = ("local", 1) if engine == "local" else (client, args.workers)
+                # the local engine's numpy and numba kernels use every core of the machine
+                eng, cores = ("local", os.cpu_count()) if engine == "local" else \
+                    (client, args.workers)
                 sel, sec, peak, rate = run_one(data, name, eng, client if engine == "dask"
                                                else None, cores)
                 got[engine] = (sel, sec)

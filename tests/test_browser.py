@@ -397,6 +397,18 @@ def test_a_sharded_folder_on_a_dask_local_cluster(app_url, browser, digits, tmp_
     assert len(frame) == 50 and frame["rank"].tolist() == list(range(50))
     assert frame["id"].tolist() == digits.ids[frame["index"]].tolist()
     shot(page, "shards-dask-export")
+    # the workspace keeps the run of the shards, its manifest checked on save
+    name = page.get_by_role("textbox", name="Save the current selection as")
+    name.fill("k-center on shards")
+    name.press("Enter")
+    settled(page)
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_text("Saved 'k-center on shards'", exact=False).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Reload into Explore").wait_for(timeout=60_000)
+    assert "Traceback" not in page.inner_text("body")
+    page.get_by_role("button", name="Reload into Explore").scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    shot(page, "shards-dask-workspace")
 
     # Compare: the default strategies' distributed forms at two budgets, on the same cluster
     page.get_by_role("link", name="Compare").click()

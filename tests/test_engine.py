@@ -517,12 +517,14 @@ def test_empty_and_one_row_shards_are_handled(tmp_path, client):
 def test_starting_a_local_cluster_leaves_this_process_environment_as_it_was():
     """distributed's Nanny writes OMP_NUM_THREADS=1 (and more) into the parent's environment
     before spawning a worker; later one-machine runs here would then use one thread and
-    scikit-learn's k-means other picks."""
+    scikit-learn's k-means other picks. The workers run one numba thread each."""
     before = dict(os.environ)
     engine = DaskEngine(workers=1)
     try:
         assert engine.workers == 1
         assert dict(os.environ) == before
+        threads = engine.client.run(lambda: __import__("numba").config.NUMBA_NUM_THREADS)
+        assert list(threads.values()) == [1]
     finally:
         engine.close()
     assert dict(os.environ) == before
