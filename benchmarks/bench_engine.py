@@ -149,9 +149,7 @@ def run_one(data, name, engine, client, cores):
     from explorer.engine import drivers
 
     strategy, budget, params, metric, mode = STRATEGIES[name]
-    if engine == "local":
-        mode = None  # the one-machine run has one form
-    else:
+    if engine != "local":  # on a sharded dataset the local engine runs the same mode
         params = {**params, **ENGINE_PARAMS.get(name, {})}
     drivers._profiles.clear()  # measure SemDeDup's run, not its stored profile
     with PeakMemory(client) as mem:
@@ -250,6 +248,13 @@ def main() -> None:
     STRATEGIES["semdedup"] = ("semdedup", None, {"eps": args.semdedup_eps,
                                                  "n_clusters": args.semdedup_clusters},
                               "cosine", None)
+    names = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    engines = [e.strip() for e in args.engines.split(",")]
+    unknown = [n for n in names if n not in STRATEGIES] + \
+        [e for e in engines if e not in ("local", "dask")]
+    if unknown:
+        raise SystemExit(f"unknown --strategies or --engines: {', '.join(unknown)}; strategies "
+                         f"are {', '.join(STRATEGIES)}; engines are local, dask")
 
     import distributed
     from dask.utils import parse_bytes
@@ -269,8 +274,6 @@ def main() -> None:
                                       near_duplicates=args.near_duplicates)
         print(f"wrote the shards in {took:.1f} s", flush=True)
     data = explorer.load(str(folder), id_column="id")
-    names = [s.strip() for s in args.strategies.split(",") if s.strip()]
-    engines = [e.strip() for e in args.engines.split(",")]
     cluster = client = None
     if "dask" in engines:
         cluster = start_local_cluster(args.workers, args.memory_limit)  # as --engine dask starts one
