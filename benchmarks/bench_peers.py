@@ -296,7 +296,7 @@ def recall_at(neighbors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> 
     return hits / (len(queries) * at)
 
 
-def row_knn(X, label, table, searches=(8, 16, 24, 32, 48), k=64):
+def row_knn(X, label, table, searches=(8, 12, 16, 24, 32), k=64):
     import faiss
     import pynndescent
 
@@ -511,8 +511,21 @@ def row_facility(X, label, table, repeats, slow_peers, budget=1000, dense_rows=1
     fns = {"ours": ours_sparse}
     if slow_peers:
         def apricot_sparse():
-            return FacilityLocationSelection(budget, metric="euclidean", optimizer="lazy",
-                                             n_neighbors=64).fit(X.astype(np.float64)).ranking
+            """apricot's own sparse steps (its utils._calculate_pairwise_distances with
+            n_neighbors=64: a KNeighborsTransformer graph, similarity = largest distance -
+            distance), then its lazy greedy on that graph. The one change: the graph's index
+            arrays cast to int32, which apricot's compiled sparse kernel is typed for and
+            scikit-learn no longer returns (int64 fails with a numba TypeError)."""
+            from scipy.sparse import csr_matrix
+            from sklearn.neighbors import KNeighborsTransformer
+
+            graph = csr_matrix(KNeighborsTransformer(n_neighbors=64, metric="euclidean")
+                               .fit_transform(X.astype(np.float64)))
+            graph.data = graph.max() - graph.data
+            graph.indices = graph.indices.astype(np.int32)
+            graph.indptr = graph.indptr.astype(np.int32)
+            return FacilityLocationSelection(budget, metric="precomputed",
+                                             optimizer="lazy").fit(graph).ranking
 
         fns["apricot sparse"] = apricot_sparse
     runs = interleave(fns, 1)
