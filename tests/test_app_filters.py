@@ -64,7 +64,7 @@ def test_reload_into_explore_refuses_a_planted_entry_whose_filter_holds_code(tmp
     _plant(folder, "planted-at", f"@pd.io.common.os.system('touch {canary}')")
     at = opened()
     at.switch_page("pages/export.py").run()
-    at.text_input(key="ws_folder").set_value(str(folder)).run()
+    at.text_input(key="w:ws_folder").set_value(str(folder)).run()
     for name, refused in (("planted", "the dunder name '__import__'"),
                           ("planted-at", "'@' (a reference to a Python variable)")):
         at.selectbox(key="ws_pick").set_value(name).run()
@@ -84,7 +84,7 @@ def test_reload_into_explore_does_not_read_a_target_path_from_the_entry(tmp_path
                            explorer.select(digits, "dsir", 20, target=str(target)))
     at = opened()
     at.switch_page("pages/export.py").run()
-    at.text_input(key="ws_folder").set_value(str(folder)).run()
+    at.text_input(key="w:ws_folder").set_value(str(folder)).run()
     at.selectbox(key="ws_pick").set_value("with-path").run()
     at.button(key="ws_reload").click().run()
     assert not at.exception, [e.value for e in at.exception]

@@ -130,7 +130,7 @@ def test_a_workspace_folder_outside_the_roots_is_refused_and_not_created():
     at = opened_on("Bundled sample")
     at.switch_page("pages/export.py").run()
     target = Path(tempfile.gettempdir()) / "serving-ws-outside" / "deep"
-    at.text_input(key="ws_folder").set_value(str(target)).run()
+    at.text_input(key="w:ws_folder").set_value(str(target)).run()
     assert not at.exception
     assert "(Workspace folder): is outside the folders this app may use" in texts(at.error)
     assert not target.parent.exists()

@@ -24,7 +24,7 @@ def export_page(folder: Path, monkeypatch) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=240)
     at.run()
     at.switch_page("pages/export.py").run()
-    at.text_input(key="ws_folder").set_value(str(folder)).run()
+    at.text_input(key="w:ws_folder").set_value(str(folder)).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -76,3 +76,17 @@ def test_damaged_rows_are_reported_where_they_are_used(tmp_path, digits, monkeyp
     at.button(key="ws_delete").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert sorted(Workspace(folder).list()["name"]) == ["bad-indices", "good"]
+
+
+def test_the_workspace_folder_is_kept_across_pages(tmp_path, digits, monkeypatch):
+    """A folder typed on Export is still the workspace after a visit to another page (a
+    widget's own state is dropped by Streamlit when its page is not drawn)."""
+    folder = tmp_path / "ws"
+    Workspace(folder).save("kept", digits, explorer.select(digits, "random", 30, seed=0))
+    at = export_page(folder, monkeypatch)
+    assert at.text_input(key="w:ws_folder").value == str(folder)
+    at.switch_page("pages/explore.py").run()
+    at.switch_page("pages/export.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.text_input(key="w:ws_folder").value == str(folder)
+    assert "kept" in at.selectbox(key="ws_pick").options

@@ -73,9 +73,10 @@ def _allowed_folder(text: str) -> Path:
 
 def workspace(data, sel) -> None:
     st.subheader("Workspace")
-    folder = st.text_input("Workspace folder", value=str(default_folder()), key="ws_folder",
-                           help="Saved selections live in workspace.sqlite in this folder and "
-                           "survive restarts.")
+    folder = state.remembered(st.text_input, "Workspace folder", "ws_folder",
+                              default=str(default_folder()),
+                              help="Saved selections live in workspace.sqlite in this folder "
+                              "and survive restarts.")
     moved = state.get("workspace_moved")
     if moved:
         st.success(f"The damaged workspace file is kept as {moved}; a new workspace starts "
