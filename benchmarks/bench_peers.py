@@ -28,9 +28,9 @@ Rows (every vector L2-normalised, cosine geometry; 384-D MiniLM for real data):
   from an inverted file) at several ``graph_search`` values (the curve), and the inverted
   file alone at its own knob; peers: faiss IVFFlat (nprobe sweep), faiss HNSW
   (M 32, efSearch sweep), pynndescent (default); one run per setting, but ours at the
-  default and pynndescent ``--repeats`` times each (the row's medians). Also: the graph-dependent strategies at the
-  default against the exact graph on a 20,000-row sample (sparse facility location's mean
-  distance to the nearest pick; vote-k's overlap of picks).
+  default and pynndescent ``--repeats`` times each (the row's medians). Also: the
+  graph-dependent strategies at the default against the exact graph on a 20,000-row sample
+  (sparse facility location's mean distance to the nearest pick; vote-k's overlap of picks).
 * 2-D layout: ours (explorer.projection.layout, umap-learn) against PaCMAP and openTSNE
   (FFT); trustworthiness (k = 10) on a seeded 5,000-row sample.
 * facility location, budget 1,000: 10,000 rows dense against apricot-select (lazy; identical
@@ -367,8 +367,9 @@ def row_knn(X, label, table, repeats=1, searches=(8, 12, 16, 24, 32), k=64):
             order.append(peers.pop(0))
     # the row's two figures, ours at the default and pynndescent, again (repeats - 1) times,
     # alternated: their medians go in the row
-    compared = [s for s in settings if s[1] in (f"graph_search={_sparse.SEARCH_DEFAULT}",
-                                                "default")]
+    compared = [s for s in settings
+                if (s[0], s[1]) in (("ours", f"graph_search={_sparse.SEARCH_DEFAULT}"),
+                                    ("pynndescent", "default"))]
     order += compared * (repeats - 1)
     runs = {}
     for who, setting, fn in order:
